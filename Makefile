@@ -1,0 +1,49 @@
+# Everything runs from a fresh clone with only python3 and make: uv is bootstrapped into .tools/,
+# the locked environment into .venv/. uv never downloads a Python (UV_PYTHON_DOWNLOADS=never) and
+# --locked fails loudly on a stale lock instead of rewriting it.
+SHELL := /bin/bash
+PYTHON ?= python3
+TOOLS := .tools
+UV := $(TOOLS)/bin/uv
+UV_VERSION := 0.13.9
+export UV_PYTHON_DOWNLOADS := never
+export UV_PROJECT_ENVIRONMENT := .venv
+RUN := $(UV) run --locked --no-sync
+OUT ?= out
+
+.PHONY: report test bench setup system-deps sample-data lint clean
+
+setup: .venv/.synced
+
+$(UV):
+	$(PYTHON) -m venv $(TOOLS)
+	$(TOOLS)/bin/pip install --quiet --disable-pip-version-check uv==$(UV_VERSION)
+
+.venv/.synced: $(UV) uv.lock pyproject.toml
+	$(UV) sync --locked --python $(PYTHON) --quiet
+	touch $@
+
+# The main job: the sample host's capacity report (HTML, PDF, JSON) in $(OUT)/.
+report: setup
+	$(RUN) memreport report sample_data/kvm-sample -o $(OUT)
+	@echo "open $(OUT)/kvm-sample/report.html or report.pdf"
+
+# System tools the tests drive for real: Chromium (HTML checks), poppler (PDF text and pictures),
+# sysstat (real sar/sadf output), sos (a real sosreport), dash and busybox (the sh collector).
+system-deps:
+	@bash tests/system_deps.sh
+
+test: setup system-deps
+	$(RUN) pytest -n 2 --dist loadfile $(PYTEST_ARGS)
+
+bench: setup
+	$(RUN) python benchmarks/run.py
+
+sample-data: setup
+	$(RUN) python sample_data/generate.py
+
+lint: setup
+	$(RUN) mypy memreport
+
+clean:
+	rm -rf $(OUT) .pytest_cache

@@ -1,0 +1,3 @@
+from memreport.cli import main
+
+main()

@@ -1,0 +1,146 @@
+"""The memreport command line: parse options, call the library, map domain errors to exit codes.
+
+Exit codes: 0 success; 2 usage or input error. `memreport analyze` follows monitoring-plugin
+convention instead: 0 OK, 1 WARN, 2 CRIT, 3 UNKNOWN (input or usage error).
+"""
+
+from __future__ import annotations
+
+import sys
+import traceback
+from collections.abc import Callable
+from pathlib import Path
+from typing import Annotated, TypeVar
+
+import typer
+
+from memreport import __version__
+from memreport.errors import MemreportError
+
+EXIT_OK, EXIT_FINDINGS, EXIT_INPUT = 0, 1, 2
+ANALYZE_UNKNOWN = 3
+
+app = typer.Typer(
+    name="memreport",
+    help="Memory capacity reports for KVM hosts: swap sizing, thrash, OOM risk, KSM and per-VM memory.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+_state = {"debug": False}
+T = TypeVar("T")
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"memreport {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _main(
+    debug: Annotated[bool, typer.Option("--debug", help="Show the full traceback of an error.")] = False,
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version and exit.")
+    ] = False,
+) -> None:
+    _state["debug"] = debug
+
+
+def _err(msg: str) -> None:
+    typer.echo(f"memreport: {msg}", err=True)
+
+
+def guarded(fn: Callable[[], T], code: int = EXIT_INPUT) -> T:
+    """Run fn; a domain error becomes one line on stderr and an exit code (a traceback with --debug)."""
+    try:
+        return fn()
+    except MemreportError as e:
+        if _state["debug"]:
+            traceback.print_exc()
+        _err(f"error: {e}")
+        raise typer.Exit(code) from None
+    except KeyboardInterrupt:
+        _err("interrupted")
+        raise typer.Exit(130) from None
+
+
+def _progress() -> Callable[[str, int, int], None] | None:
+    """A progress bar on a terminal; nothing otherwise (logs and CI stay clean)."""
+    if not sys.stderr.isatty():
+        return None
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+    bar = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(), transient=True)
+    task = None
+
+    def update(what: str, done: int, total: int) -> None:
+        nonlocal task
+        if task is None:
+            bar.start()
+            task = bar.add_task("reading", total=total)
+        bar.update(task, completed=done, description=f"reading {Path(what).name}" if what else "writing store")
+        if done >= total:
+            bar.stop()
+
+    return update
+
+
+MAX_WARNINGS = 20
+
+
+def _print_warnings(result) -> None:  # type: ignore[no-untyped-def]
+    for e in result.failed:
+        _err(f"skipped input: {e}")
+    warnings = result.warnings
+    for e in warnings[:MAX_WARNINGS]:
+        where = e.file or e.input or "-"
+        if e.line is not None:
+            where += f":{e.line}"
+        _err(f"warning: {where}: {e.detail}")
+    if len(warnings) > MAX_WARNINGS:
+        _err(f"warning: … {len(warnings) - MAX_WARNINGS} more in the ingest log")
+
+
+InputsArg = Annotated[list[Path], typer.Argument(help="Captures, snapshot trees, bundles (dir or .tar.*), sar or vmstat output.")]
+
+
+@app.command()
+def ingest(
+    inputs: InputsArg,
+    output: Annotated[Path, typer.Option("-o", "--output", help="Store directory to write (replaced atomically).")],
+) -> None:
+    """Read inputs into a typed Parquet store (docs/STORE.md) and print a summary."""
+    from memreport.ingest.run import ingest as run_ingest
+
+    result = guarded(lambda: run_ingest(inputs, output, _progress()))
+    _print_warnings(result)
+    for h in result.summaries:
+        span = f"{h.first:%Y-%m-%d %H:%M} → {h.last:%Y-%m-%d %H:%M} UTC" if h.first is not None else "no samples"
+        typer.echo(f"{h.host}: {h.samples} samples, {span}")
+    typer.echo(
+        f"{len(result.summaries)} host(s), {sum(h.samples for h in result.summaries)} samples read, "
+        f"{result.skipped} skipped, {len(result.failed)} input(s) failed → {output}"
+    )
+    if result.failed:
+        raise typer.Exit(EXIT_INPUT)
+
+
+@app.command(
+    context_settings={"allow_extra_args": True, "ignore_unknown_options": True, "help_option_names": []},
+    add_help_option=False,
+)
+def collect(ctx: typer.Context) -> None:
+    """Take snapshots on this host (the stdlib collector; `memreport collect --help` for its options)."""
+    from memreport.collect.runner import run_collector
+
+    raise typer.Exit(run_collector(list(ctx.args)))
+
+
+def main() -> None:
+    # Commands of later stages register themselves here, keeping this module thin.
+    from memreport import cli_report  # noqa: F401
+
+    app()

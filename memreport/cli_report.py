@@ -1,0 +1,91 @@
+"""`memreport report` and `memreport analyze`: inputs (or a store) → findings → report files."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from memreport.cli import ANALYZE_UNKNOWN, EXIT_INPUT, InputsArg, _print_warnings, _progress, app, guarded
+from memreport.errors import InputError
+from memreport.model import HostData
+
+ConfigOpt = Annotated[Path | None, typer.Option("--config", help="TOML file of threshold settings (docs/CHECKS.md).")]
+SetOpt = Annotated[list[str] | None, typer.Option("--set", help="Override one threshold: --set key=value (repeatable).")]
+
+
+def load_hosts(inputs: list[Path]) -> list[HostData]:
+    """Hosts from a store, or from inputs ingested in memory (nothing written)."""
+    from memreport.ingest import store
+    from memreport.ingest.run import load
+
+    if len(inputs) == 1 and store.is_store(inputs[0]):
+        return [store.read_host(inputs[0], h) for h in store.list_hosts(inputs[0])]
+    result = load(inputs, _progress())
+    _print_warnings(result)
+    if not result.hosts:
+        raise result.failed[0] if result.failed else InputError("-", "no input given")
+    return result.hosts
+
+
+@app.command()
+def report(
+    inputs: InputsArg,
+    output: Annotated[Path, typer.Option("-o", "--output", help="Directory for the reports: OUTDIR/<host>/report.{html,pdf,json}.")],
+    config: ConfigOpt = None,
+    set_: SetOpt = None,
+    pdf: Annotated[bool, typer.Option("--pdf/--no-pdf", help="Render report.pdf too.")] = True,
+) -> None:
+    """Analyse the inputs and write report.html, report.pdf and report.json per host."""
+    from memreport.config import load_thresholds
+    from memreport.render.report import write_report
+
+    thresholds = guarded(lambda: load_thresholds(config, set_ or []))
+    hosts = guarded(lambda: load_hosts(inputs))
+    for data in hosts:
+        written = guarded(lambda: write_report(data, output / _safe(data.facts.host), thresholds, pdf=pdf))
+        for path in written.values():
+            typer.echo(str(path))
+
+
+def _safe(host: str) -> str:
+    """A host name as one directory name (hostile names cannot climb out of OUTDIR)."""
+    import re
+
+    name = re.sub(r"[^A-Za-z0-9._-]+", "_", host).strip(".") or "host"
+    return name[:128]
+
+
+@app.command()
+def analyze(
+    input: Annotated[Path, typer.Argument(help="One input (capture, bundle, store …).")],
+    config: ConfigOpt = None,
+    set_: SetOpt = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print report.json instead of the summary.")] = False,
+) -> None:
+    """Print the verdict and findings; exit 0 OK, 1 WARN, 2 CRIT, 3 UNKNOWN (input or usage error)."""
+    from memreport.analyze import analyze as run_analysis
+    from memreport.analyze import summary_lines
+    from memreport.analyze.report_json import build_report_json
+    from memreport.config import load_thresholds
+
+    thresholds = guarded(lambda: load_thresholds(config, set_ or []), ANALYZE_UNKNOWN)
+    hosts = guarded(lambda: load_hosts([input]), ANALYZE_UNKNOWN)
+    worst = 0
+    docs = []
+    for data in hosts:
+        result = run_analysis(data, thresholds)
+        worst = max(worst, int(result.verdict))
+        if as_json:
+            docs.append(build_report_json(data, result, thresholds))
+        else:
+            for line in summary_lines(result):
+                typer.echo(line)
+    if as_json:
+        typer.echo(json.dumps(docs[0] if len(docs) == 1 else docs, indent=2))
+    raise typer.Exit(worst)
+
+
+__all__ = ["report", "analyze", "EXIT_INPUT"]

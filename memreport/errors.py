@@ -1,0 +1,32 @@
+"""Domain errors. The CLI maps them to exit codes; nothing below the CLI prints or exits."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+
+class MemreportError(Exception):
+    """Base of every error a user can cause; str() is the one line they see."""
+
+
+class InputError(MemreportError):
+    """An input that cannot be read: names the file, the line where there is one, and why."""
+
+    def __init__(self, path: str | Path, reason: str, line: int | None = None) -> None:
+        self.path = str(path)
+        self.line = line
+        self.reason = reason
+        where = f"{self.path}:{line}" if line is not None else self.path
+        super().__init__(f"{where}: {reason}")
+
+
+class UnsafeArchiveError(InputError):
+    """A customer archive that breaks the safety rules (traversal, links, devices, bombs)."""
+
+
+class ConfigError(MemreportError):
+    """A bad --config file or --set override."""
+
+
+class DeliveryError(MemreportError):
+    """Mail could not be delivered (connection, TLS, auth, recipients)."""

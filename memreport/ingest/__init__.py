@@ -1,0 +1,1 @@
+"""Ingest: find inputs (sources), parse them (pure parsers), build the Parquet store."""

@@ -1,0 +1,332 @@
+"""Reader for memsnap captures (docs/FORMAT.md): a directory or bundle of per-day stream files."""
+
+from __future__ import annotations
+
+import re
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from memreport.errors import InputError
+from memreport.ingest import schema
+from memreport.ingest.streams import StreamResult, parse_stream, read_bytes
+from memreport.model import Contribution, HostData, HostFacts, LogEntry
+from memreport.units import KIB, parse_qemu_mem_arg
+
+KIND = "capture"
+SUPPORTED_FORMATS = {"1"}
+_STREAM = re.compile(r"^(?P<source>[a-z]+)\.(?P<day>\d{8})\.tsv(?P<gz>\.gz)?$")
+SOURCES = ("clock", "meminfo", "vmstat", "ksm", "psi", "swaps", "vms", "vmdefs", "virsh")
+_STRING_COLS = {"boot_id", "filename", "type", "name", "uuid", "mem_arg", "cmd", "domain", "key", "value"}
+_FLOAT_COLS = {"ts", "uptime"} | {f"{k}_avg{n}" for k in ("some", "full") for n in (10, 60, 300)}
+# A stream is of the kind its name says only if its header has these (guards against a copied-in
+# file of the wrong kind).
+_REQUIRED = {
+    "meminfo": ("ts", "MemTotal"),
+    "vmstat": ("ts", "nr_free_pages"),
+    "clock": ("ts", "boot_id", "uptime"),
+    "swaps": ("ts", "filename", "size_kb", "used_kb"),
+    "vms": ("ts", "pid", "rss_kb", "swap_kb"),
+    "vmdefs": ("ts", "pid", "name", "mem_arg"),
+    "virsh": ("ts", "domain", "key", "value"),
+    "psi": ("ts",),
+    "ksm": ("ts",),
+}
+
+
+def _type_of(col: str) -> pa.DataType:
+    if col in _STRING_COLS:
+        return pa.string()
+    if col in _FLOAT_COLS:
+        return pa.float64()
+    return pa.int64()
+
+
+def sniff(path: Path) -> bool:
+    if not path.is_dir():
+        return False
+    if (path / "facts.txt").is_file():
+        return True
+    return any(_STREAM.match(p.name) for p in path.iterdir())
+
+
+def parse_facts(text: str) -> dict[str, str]:
+    out = {}
+    for line in text.splitlines():
+        key, sep, value = line.partition("=")
+        if sep and key.strip():
+            out[key.strip()] = value.strip()
+    return out
+
+
+def _int_or_none(v: str | None) -> int | None:
+    try:
+        return int(v) if v not in (None, "", "-") else None  # type: ignore[arg-type]
+    except ValueError:
+        return None
+
+
+def _facts(raw: dict[str, str], root: Path) -> HostFacts:
+    host = raw.get("hostname") or root.name
+    known = {
+        "hostname", "kernel", "page_size", "clock_ticks", "cpus", "interval", "vm.swappiness",
+        "vm.overcommit_memory", "vm.overcommit_ratio", "collector", "collector_version", "format",
+    }
+    interval = raw.get("interval")
+    try:
+        interval_s = float(interval) if interval else None
+    except ValueError:
+        interval_s = None
+    return HostFacts(
+        host=host,
+        hostname=raw.get("hostname"),
+        kernel=raw.get("kernel"),
+        page_size=_int_or_none(raw.get("page_size")),
+        clock_ticks=_int_or_none(raw.get("clock_ticks")),
+        cpus=_int_or_none(raw.get("cpus")),
+        interval_s=interval_s,
+        swappiness=_int_or_none(raw.get("vm.swappiness")),
+        overcommit_memory=_int_or_none(raw.get("vm.overcommit_memory")),
+        overcommit_ratio=_int_or_none(raw.get("vm.overcommit_ratio")),
+        collector=raw.get("collector"),
+        collector_version=raw.get("collector_version"),
+        capture_format=raw.get("format"),
+        extra={k: v for k, v in raw.items() if k not in known},
+    )
+
+
+def _stream_files(root: Path, log: list[LogEntry]) -> dict[str, list[Path]]:
+    """Files per source in day order; when a day exists both plain and gzip'd, the plain one wins
+    (the gzip was cut short before its rename, or the rename and the delete raced)."""
+    by_source: dict[str, dict[str, Path]] = {}
+    for p in sorted(root.iterdir()):
+        m = _STREAM.match(p.name)
+        if not m:
+            if p.is_file() and p.name not in ("facts.txt", "collector.log") and not p.name.endswith(".tmp"):
+                log.append(LogEntry("info", "skipped_file", "not a capture stream: ignored", file=str(p)))
+            continue
+        days = by_source.setdefault(m["source"], {})
+        if m["day"] in days and not m["gz"]:
+            log.append(LogEntry("info", "skipped_file", "a plain copy of this day exists: the .gz is ignored", file=str(days[m["day"]])))
+        if m["day"] not in days or not m["gz"]:
+            days[m["day"]] = p
+    for source in by_source:
+        if source not in SOURCES:
+            log.append(LogEntry("info", "skipped_file", f"unknown stream {source!r} (newer collector?): ignored", file=str(root)))
+    return {s: [days[d] for d in sorted(days)] for s, days in by_source.items() if s in SOURCES}
+
+
+def _read_source(files: list[Path], source: str) -> StreamResult:
+    out = StreamResult(table=None)
+    tables = []
+    for f in files:
+        try:
+            data = read_bytes(f)
+        except (OSError, EOFError) as e:
+            out.log.append(LogEntry("warn", "skipped_file", f"unreadable ({e}): skipped", file=str(f)))
+            continue
+        r = parse_stream(data, f, _type_of, _REQUIRED.get(source, ("ts",)))
+        out.log.extend(r.log)
+        out.rows_read += r.rows_read
+        out.rows_skipped += r.rows_skipped
+        if r.table is not None and r.table.num_rows:
+            tables.append(r.table)
+    if tables:
+        out.table = tables[0] if len(tables) == 1 else pa.concat_tables(tables, promote_options="default")
+    return out
+
+
+def _ts(t: pa.Table) -> np.ndarray:
+    """Epoch seconds (float) -> datetime64[ms] (rounded: float seconds carry binary noise)."""
+    sec = t.column("ts").to_numpy(zero_copy_only=False)
+    return np.round(sec * 1000.0).astype("int64").astype("datetime64[ms]")
+
+
+_NULLABLE = {pa.int64(): pd.Int64Dtype()}
+
+
+def _wide(t: pa.Table, rename: dict[str, str], scale: dict[str, float]) -> pd.DataFrame:
+    """A one-row-per-sample stream as a frame indexed by ts, renamed to store columns."""
+    index = pd.DatetimeIndex(_ts(t), tz="UTC", name="ts")
+    cols = {}
+    for name in t.column_names:
+        if name == "ts":
+            continue
+        arr = t.column(name)
+        target = rename.get(name, name)
+        factor = scale.get(name)
+        if factor is not None:
+            arr = pc.multiply(arr.cast(pa.int64()), pa.scalar(int(factor), pa.int64()))
+        # Nullable Int64 keeps big counters exact through the outer join (float64 would round them).
+        cols[target] = arr.to_pandas(types_mapper=_NULLABLE.get)
+    frame = pd.DataFrame(cols)
+    frame.index = index
+    dup = frame.index.duplicated(keep="first")
+    if dup.any():
+        frame = frame[~dup]
+    return frame
+
+
+def read(path: Path, label: str) -> list[HostData]:
+    root = Path(path)
+    log: list[LogEntry] = []
+    raw_facts: dict[str, str] = {}
+    facts_file = root / "facts.txt"
+    if facts_file.is_file():
+        try:
+            raw_facts = parse_facts(facts_file.read_text(encoding="utf-8", errors="replace"))
+        except OSError as e:
+            raise InputError(facts_file, f"unreadable: {e}") from None
+        fmt = raw_facts.get("format", "1")
+        if fmt.split(".")[0] not in SUPPORTED_FORMATS:
+            raise InputError(facts_file, f"capture format {fmt!r} is newer than this memreport understands (1)")
+    else:
+        log.append(LogEntry("warn", "missing_source", "no facts.txt: host name from the directory, page size inferred", file=str(root)))
+    facts = _facts(raw_facts, root)
+    files = _stream_files(root, log)
+    if "meminfo" not in files:
+        raise InputError(root, "capture has no meminfo stream (meminfo.YYYYMMDD.tsv)")
+
+    with ThreadPoolExecutor(max_workers=4) as pool:  # pyarrow and isal release the GIL
+        results = dict(zip(files, pool.map(lambda s: _read_source(files[s], s), files)))
+    rows_skipped = 0
+    for r in results.values():
+        log.extend(r.log)
+        rows_skipped += r.rows_skipped
+
+    def table(source: str) -> pa.Table | None:
+        r = results.get(source)
+        return r.table if r and r.table is not None and r.table.num_rows else None
+
+    mem_t = table("meminfo")
+    if mem_t is None:
+        raise InputError(root, "no readable meminfo sample in the capture (see the ingest log)")
+    frames = []
+    mem_rename = {k: schema.meminfo_column(k) for k in mem_t.column_names if k != "ts"}
+    mem_scale = {k: KIB for k in mem_t.column_names if k != "ts" and k not in schema.MEMINFO_COUNT_KEYS}
+    frames.append(_wide(mem_t, mem_rename, mem_scale))
+    vm_t = table("vmstat")
+    if vm_t is not None:
+        frames.append(_wide(vm_t, {k: schema.vmstat_column(k) for k in vm_t.column_names}, {}))
+        if facts.page_size is None:
+            facts.page_size = _infer_page_size(frames[0], frames[-1], log, str(root))
+    clock_t = table("clock")
+    if clock_t is not None:
+        frames.append(_wide(clock_t, {"uptime": "uptime_s"}, {}))
+    ksm_t = table("ksm")
+    if ksm_t is not None:
+        rename = {k: (k if k == "ksmd_ticks" else schema.ksm_column(k)) for k in ksm_t.column_names}
+        page_cols = [k for k in ksm_t.column_names if k in schema.KSM_PAGE_FILES]
+        if facts.page_size:
+            frames.append(_wide(ksm_t, rename, {k: facts.page_size for k in page_cols}))
+        else:
+            log.append(LogEntry("warn", "missing_source", "page size unknown: KSM page counts left null", file=str(root)))
+            frames.append(_wide(ksm_t.drop_columns(page_cols), rename, {}))
+    psi_t = table("psi")
+    if psi_t is not None:
+        frames.append(_wide(psi_t, {k: (f"psi_{k}_us" if k.endswith("_total") else f"psi_{k}") for k in psi_t.column_names}, {}))
+    samples = pd.concat(frames, axis=1, join="outer", sort=True)
+    samples.index.name = "ts"
+    samples = samples.reset_index()
+    samples["source"] = "capture"
+    for source in ("vmstat", "ksm", "psi", "vms"):
+        if source not in files:
+            why = {
+                "vmstat": "no /proc/vmstat stream: no swap rates",
+                "ksm": "KSM not collected (no /sys/kernel/mm/ksm on the host)",
+                "psi": "PSI not collected (kernel < 4.20, or psi=0)",
+                "vms": "no qemu processes seen: no per-VM data",
+            }[source]
+            log.append(LogEntry("info", "missing_source", why, file=str(root)))
+
+    vms = _vms(table("vms"), table("vmdefs"), log, str(root))
+    swaps = _swaps(table("swaps"))
+    virsh = _virsh(table("virsh"))
+    for e in log:
+        object.__setattr__(e, "host", facts.host) if e.host is None else None
+        object.__setattr__(e, "input", label) if e.input is None else None
+    n = len(samples)
+    span = ""
+    if n:
+        span = f" from {samples['ts'].iloc[0]:%Y-%m-%d %H:%M} to {samples['ts'].iloc[-1]:%Y-%m-%d %H:%M} UTC"
+    every = f" every {facts.interval_s:g} s" if facts.interval_s else ""
+    have = [s for s in ("meminfo", "vmstat", "ksm", "psi", "swaps", "vms", "virsh") if s in files]
+    summary = f"memsnap capture: {n} samples{every}{span} ({', '.join(have)})"
+    if rows_skipped:
+        summary += f"; {rows_skipped} records skipped (see the ingest log)"
+    return [
+        HostData(
+            facts=facts,
+            samples=samples,
+            vms=vms,
+            swaps=swaps,
+            virsh=virsh,
+            log=log,
+            contributions=[Contribution(input=label, kind=KIND, summary=summary)],
+        )
+    ]
+
+
+def _infer_page_size(mem: pd.DataFrame, vm: pd.DataFrame, log: list[LogEntry], where: str) -> int | None:
+    """Page size from MemFree (bytes) ÷ nr_free_pages of the same samples, rounded to a power of two."""
+    if "mem_MemFree" not in mem or "vmstat_nr_free_pages" not in vm:
+        return None
+    joined = mem[["mem_MemFree"]].join(vm[["vmstat_nr_free_pages"]], how="inner").dropna()
+    joined = joined[joined["vmstat_nr_free_pages"] > 0]
+    if joined.empty:
+        return None
+    ratio = float((joined["mem_MemFree"] / joined["vmstat_nr_free_pages"]).median())
+    size = int(2 ** round(np.log2(ratio)))
+    log.append(LogEntry("info", "inferred", f"page size {size} inferred from MemFree / nr_free_pages (no facts.txt)", file=where))
+    return size
+
+
+def _vms(vms_t: pa.Table | None, defs_t: pa.Table | None, log: list[LogEntry], where: str) -> pd.DataFrame | None:
+    if vms_t is None:
+        return None
+    vms = vms_t.to_pandas()
+    vms["ts"] = pd.DatetimeIndex(_ts(vms_t), tz="UTC")
+    vms["rss_bytes"] = vms["rss_kb"].astype("Int64") * KIB
+    vms["swap_bytes"] = vms["swap_kb"].astype("Int64") * KIB
+    if defs_t is not None:
+        defs = defs_t.to_pandas().drop(columns=["ts"]).drop_duplicates("pid", keep="last")
+        sizes = defs["mem_arg"].map(lambda a: parse_qemu_mem_arg(a) if isinstance(a, str) else (None, None))
+        defs["allocated_bytes"] = pd.array([s[0] for s in sizes], dtype="Int64")
+        defs["maxmem_bytes"] = pd.array([s[1] for s in sizes], dtype="Int64")
+        bad = defs[defs["mem_arg"].notna() & defs["allocated_bytes"].isna()]
+        for row in bad.itertuples():
+            log.append(LogEntry("warn", "bad_value", f"VM {row.name}: -m {row.mem_arg!r} is not a size: allocation unknown", file=where))
+        vms = vms.merge(defs[["pid", "name", "uuid", "allocated_bytes", "maxmem_bytes"]], on="pid", how="left")
+    vms["source"] = "capture"
+    return vms
+
+
+def _swaps(t: pa.Table | None) -> pd.DataFrame | None:
+    if t is None:
+        return None
+    df = t.to_pandas()
+    df["ts"] = pd.DatetimeIndex(_ts(t), tz="UTC")
+    df["filename"] = df["filename"].str.replace("\\040", " ", regex=False)
+    df["size_bytes"] = df["size_kb"].astype("Int64") * KIB
+    df["used_bytes"] = df["used_kb"].astype("Int64") * KIB
+    return df
+
+
+_VIRSH_KB = {"max_memory_kb": "max_memory", "used_memory_kb": "used_memory"}
+_DOMMEMSTAT_KB = {"actual", "swap_in", "swap_out", "unused", "available", "usable", "rss", "disk_caches", "hugetlb_pgalloc"}
+
+
+def _virsh(t: pa.Table | None) -> pd.DataFrame | None:
+    if t is None:
+        return None
+    df = t.to_pandas()
+    df["ts"] = pd.DatetimeIndex(_ts(t), tz="UTC")
+    value = pd.to_numeric(df["value"], errors="coerce").astype("Int64")
+    kb = df["key"].isin(list(_VIRSH_KB) + list(_DOMMEMSTAT_KB))  # libvirt reports these in KiB
+    df["value"] = value.where(~kb, value * KIB)
+    df["key"] = df["key"].replace(_VIRSH_KB)
+    return df[df["value"].notna()].reset_index(drop=True)

@@ -1,0 +1,199 @@
+"""Pure parsers for single /proc and /sys files: text in, typed values in store units out.
+
+Used for snapshot trees, sosreports and supportconfigs (one copy of each file per snapshot). The
+collector's streams have their own bulk parser (capture.py) because a week of samples needs speed.
+Every parser raises ParseError(line, reason) on malformed input; the caller adds the file name.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from memreport.ingest.schema import MEMINFO_COUNT_KEYS, ksm_column, meminfo_column, vmstat_column
+from memreport.units import KIB, parse_qemu_mem_arg
+
+
+class ParseError(ValueError):
+    def __init__(self, line: int | None, reason: str) -> None:
+        self.line = line
+        self.reason = reason
+        super().__init__(reason if line is None else f"line {line}: {reason}")
+
+
+def _int(text: str, lineno: int, key: str) -> int:
+    try:
+        return int(text)
+    except ValueError:
+        raise ParseError(lineno, f"{key}: {text!r} is not a number") from None
+
+
+def parse_meminfo(text: str) -> dict[str, int]:
+    """/proc/meminfo -> {store column: bytes}. Keys are split on the first ':' (values may follow
+    with no space on some kernels); `HugePages_*` are counts, everything else is kB."""
+    out: dict[str, int] = {}
+    for lineno, line in enumerate(text.splitlines(), 1):
+        if not line.strip():
+            continue
+        key, sep, rest = line.partition(":")
+        if not sep:
+            raise ParseError(lineno, f"{line[:40]!r} is not 'Key: value'")
+        fields = rest.split()
+        if not fields:
+            raise ParseError(lineno, f"{key}: no value")
+        value = _int(fields[0], lineno, key)
+        unit = fields[1].lower() if len(fields) > 1 else ""
+        if key in MEMINFO_COUNT_KEYS or unit == "":
+            out[meminfo_column(key)] = value
+        elif unit == "kb":
+            out[meminfo_column(key)] = value * KIB
+        else:
+            raise ParseError(lineno, f"{key}: unknown unit {fields[1]!r}")
+    if "mem_MemTotal" not in out:
+        raise ParseError(None, "no MemTotal: not a /proc/meminfo")
+    return out
+
+
+def parse_vmstat(text: str) -> dict[str, int]:
+    """/proc/vmstat -> {vmstat_<key>: raw counter}."""
+    out: dict[str, int] = {}
+    for lineno, line in enumerate(text.splitlines(), 1):
+        fields = line.split()
+        if not fields:
+            continue
+        if len(fields) != 2:
+            raise ParseError(lineno, f"{line[:40]!r} is not 'key value'")
+        out[vmstat_column(fields[0])] = _int(fields[1], lineno, fields[0])
+    if not out:
+        raise ParseError(None, "empty: not a /proc/vmstat")
+    return out
+
+
+def parse_ksm_files(files: dict[str, str], page_size: int | None) -> tuple[dict[str, int], dict[str, str]]:
+    """{file name: content} of /sys/kernel/mm/ksm -> (numeric columns in store units, text facts).
+
+    Page counts become bytes with the host's page size; without a page size they are left out
+    (null) rather than guessed. `advisor_mode` (`[none] scan-time`) is a choice, kept as text.
+    """
+    numbers: dict[str, int] = {}
+    text: dict[str, str] = {}
+    for name, content in sorted(files.items()):
+        value = content.strip()
+        try:
+            n = int(value)
+        except ValueError:
+            text[f"ksm_{name}"] = value
+            continue
+        col = ksm_column(name)
+        if col.endswith("_bytes"):
+            if page_size:
+                numbers[col] = n * page_size
+        else:
+            numbers[col] = n
+    return numbers, text
+
+
+def parse_psi(text: str) -> dict[str, float | int]:
+    """/proc/pressure/memory -> psi_{some,full}_avg{10,60,300} (%) and psi_{some,full}_total_us."""
+    out: dict[str, float | int] = {}
+    for lineno, line in enumerate(text.splitlines(), 1):
+        fields = line.split()
+        if not fields:
+            continue
+        kind = fields[0]
+        if kind not in ("some", "full"):
+            raise ParseError(lineno, f"{kind!r}: expected 'some' or 'full'")
+        for item in fields[1:]:
+            key, _, value = item.partition("=")
+            try:
+                if key == "total":
+                    out[f"psi_{kind}_total_us"] = int(value)
+                elif key in ("avg10", "avg60", "avg300"):
+                    out[f"psi_{kind}_{key}"] = float(value)
+            except ValueError:
+                raise ParseError(lineno, f"{kind} {key}: {value!r} is not a number") from None
+    return out
+
+
+@dataclass(frozen=True)
+class SwapDevice:
+    filename: str
+    type: str
+    size_bytes: int
+    used_bytes: int
+    priority: int
+
+
+def parse_swaps(text: str) -> list[SwapDevice]:
+    """/proc/swaps (header line, then one device per line; sizes in kB)."""
+    devices = []
+    for lineno, line in enumerate(text.splitlines(), 1):
+        fields = line.split()
+        if not fields or fields[0] == "Filename":
+            continue
+        if len(fields) < 5:
+            raise ParseError(lineno, f"{line[:40]!r}: expected 5 fields")
+        devices.append(
+            SwapDevice(
+                filename=fields[0].replace("\\040", " "),
+                type=fields[1],
+                size_bytes=_int(fields[2], lineno, "Size") * KIB,
+                used_bytes=_int(fields[3], lineno, "Used") * KIB,
+                priority=_int(fields[4], lineno, "Priority"),
+            )
+        )
+    return devices
+
+
+def parse_status_memory(text: str) -> dict[str, int | None]:
+    """/proc/<pid>/status -> {rss_bytes, swap_bytes} (VmSwap needs kernel >= 2.6.34: else None)."""
+    out: dict[str, int | None] = {"rss_bytes": None, "swap_bytes": None}
+    for line in text.splitlines():
+        key, _, rest = line.partition(":")
+        if key in ("VmRSS", "VmSwap"):
+            fields = rest.split()
+            if fields and fields[0].isdigit():
+                out["rss_bytes" if key == "VmRSS" else "swap_bytes"] = int(fields[0]) * KIB
+    return out
+
+
+@dataclass(frozen=True)
+class QemuCmdline:
+    name: str | None
+    uuid: str | None
+    allocated_bytes: int | None
+    maxmem_bytes: int | None
+    mem_arg: str | None
+
+
+def is_qemu(argv0: str) -> bool:
+    base = argv0.rsplit("/", 1)[-1]
+    return base.startswith("qemu-system-") or base in ("qemu-kvm", "kvm", "qemu")
+
+
+def parse_qemu_argv(argv: list[str]) -> QemuCmdline:
+    """A qemu command line (argv list) -> name, uuid and configured memory.
+
+    `-name guest=web01,debug-threads=on` or `-name web01`; `-m 512` (MiB), `-m 4G`,
+    `-m size=4G,slots=4,maxmem=8G`; qemu's default when `-m` is absent is 128 MiB, but we report
+    it as unknown rather than guess.
+    """
+    name = uuid = mem_arg = None
+    for i, arg in enumerate(argv[:-1]):
+        nxt = argv[i + 1]
+        if arg in ("-name", "--name"):
+            first = nxt.split(",")[0]
+            name = first[6:] if first.startswith("guest=") else first
+            for part in nxt.split(",")[1:]:
+                if part.startswith("guest="):
+                    name = part[6:]
+        elif arg in ("-uuid", "--uuid"):
+            uuid = nxt
+        elif arg in ("-m", "--m"):
+            mem_arg = nxt
+    size, maxmem = parse_qemu_mem_arg(mem_arg) if mem_arg else (None, None)
+    return QemuCmdline(name=name, uuid=uuid, allocated_bytes=size, maxmem_bytes=maxmem, mem_arg=mem_arg)
+
+
+def parse_cmdline(raw: bytes) -> list[str]:
+    """/proc/<pid>/cmdline: NUL-separated argv."""
+    return [a.decode("utf-8", "replace") for a in raw.split(b"\0") if a]

@@ -1,0 +1,80 @@
+"""Ingest many inputs into one store: read each, merge per host, finalise, write atomically."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+
+from memreport.errors import InputError
+from memreport.ingest import sources, store
+from memreport.model import HostData, LogEntry
+
+Progress = Callable[[str, int, int], None]  # (what, done, total)
+
+
+@dataclass
+class HostSummary:
+    host: str
+    samples: int
+    first: pd.Timestamp | None
+    last: pd.Timestamp | None
+
+
+@dataclass
+class IngestResult:
+    hosts: list[HostData]
+    summaries: list[HostSummary]
+    failed: list[InputError] = field(default_factory=list)  # inputs that could not be read at all
+    log: list[LogEntry] = field(default_factory=list)  # every log entry, all hosts
+    orphan_log: list[LogEntry] = field(default_factory=list)  # entries of inputs that gave no host
+
+    @property
+    def skipped(self) -> int:
+        return sum(e.count for e in self.log if e.level != "info" and e.event not in ("missing_source",))
+
+    @property
+    def warnings(self) -> list[LogEntry]:
+        return [e for e in self.log if e.level in ("warn", "error")]
+
+
+def load(inputs: Sequence[Path], progress: Progress | None = None) -> IngestResult:
+    """Read and finalise every input. One bad input is recorded and the others go on."""
+    by_host: dict[str, list[HostData]] = {}
+    failed: list[InputError] = []
+    orphan: list[LogEntry] = []
+    for i, path in enumerate(inputs):
+        if progress:
+            progress(str(path), i, len(inputs))
+        try:
+            for data in sources.read_input(Path(path)):
+                by_host.setdefault(data.facts.host, []).append(data)
+        except InputError as e:
+            failed.append(e)
+            orphan.append(LogEntry("error", "skipped_input", e.reason, file=e.path, line=e.line, input=str(path)))
+    if progress:
+        progress("", len(inputs), len(inputs))
+    hosts = [store.finalize(store.merge_host(parts)) for _, parts in sorted(by_host.items())]
+    summaries = [
+        HostSummary(
+            h.facts.host,
+            len(h.samples),
+            h.samples["ts"].iloc[0] if len(h.samples) else None,
+            h.samples["ts"].iloc[-1] if len(h.samples) else None,
+        )
+        for h in hosts
+    ]
+    log = orphan + [e for h in hosts for e in h.log]
+    return IngestResult(hosts=hosts, summaries=summaries, failed=failed, log=log, orphan_log=orphan)
+
+
+def ingest(inputs: Sequence[Path], target: Path, progress: Progress | None = None) -> IngestResult:
+    result = load(inputs, progress)
+    if not result.hosts:
+        if result.failed:
+            raise result.failed[0]
+        raise InputError(str(inputs[0]) if inputs else "-", "no input given")
+    store.write_store(Path(target), result.hosts, result.orphan_log)
+    return result

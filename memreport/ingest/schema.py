@@ -1,0 +1,158 @@
+"""The store's explicit Parquet schemas and column naming (documented in docs/STORE.md).
+
+Sample columns are wide and open-ended: every meminfo key and every vmstat counter a kernel gives
+becomes a column, so the samples schema is built from fixed typed columns plus one typed column per
+key seen, never inferred by pandas.
+"""
+
+from __future__ import annotations
+
+import re
+
+import pyarrow as pa
+
+STORE_FORMAT = 1
+TS = pa.timestamp("ms", tz="UTC")
+
+# KSM sysfs files that count pages; the store holds them in bytes as ksm_<file>_bytes.
+KSM_PAGE_FILES = frozenset(
+    {"pages_shared", "pages_sharing", "pages_unshared", "pages_volatile", "ksm_zero_pages", "pages_skipped"}
+)
+# meminfo keys that are counts, not kB.
+MEMINFO_COUNT_KEYS = frozenset({"HugePages_Total", "HugePages_Free", "HugePages_Rsvd", "HugePages_Surp"})
+
+# Fixed sample columns: time, continuity, derived per-interval rates.
+SAMPLE_FIXED: list[pa.Field] = [
+    pa.field("ts", TS, nullable=False),
+    pa.field("segment", pa.int32(), nullable=False),  # counters are continuous within a segment
+    pa.field("boot_id", pa.string()),
+    pa.field("uptime_s", pa.float64()),
+    pa.field("interval_s", pa.float64()),  # seconds since the previous sample of the segment
+    pa.field("source", pa.string()),  # capture | snapshot | sar | vmstat | sosreport ...
+    pa.field("swapin_Bps", pa.float64()),
+    pa.field("swapout_Bps", pa.float64()),
+    pa.field("majfault_per_s", pa.float64()),
+    pa.field("refault_per_s", pa.float64()),
+    pa.field("pgscan_direct_per_s", pa.float64()),
+    pa.field("oom_kills", pa.float64()),  # oom_kill events in the interval
+    pa.field("psi_some_share", pa.float64()),  # share of wall time, 0..1
+    pa.field("psi_full_share", pa.float64()),
+    pa.field("ksmd_cpu_share", pa.float64()),  # share of one CPU, 0..1
+]
+RATE_COLUMNS = [f.name for f in SAMPLE_FIXED[6:]]
+
+PSI_FLOAT = ("psi_some_avg10", "psi_some_avg60", "psi_some_avg300", "psi_full_avg10", "psi_full_avg60", "psi_full_avg300")
+PSI_INT = ("psi_some_total_us", "psi_full_total_us")
+
+_NON_WORD = re.compile(r"[^0-9A-Za-z_]+")
+
+
+def meminfo_column(key: str) -> str:
+    """`Inactive(anon)` -> `mem_Inactive_anon` (SQL-friendly, still recognisable)."""
+    return "mem_" + _NON_WORD.sub("_", key).strip("_")
+
+
+def vmstat_column(key: str) -> str:
+    return "vmstat_" + _NON_WORD.sub("_", key)
+
+
+def ksm_column(name: str) -> str:
+    return f"ksm_{name}_bytes" if name in KSM_PAGE_FILES else f"ksm_{name}"
+
+
+def sample_field(name: str) -> pa.Field:
+    """The typed field for a sample column by its name's family."""
+    for f in SAMPLE_FIXED:
+        if f.name == name:
+            return f
+    if name in PSI_FLOAT:
+        return pa.field(name, pa.float64())
+    return pa.field(name, pa.int64())
+
+
+def _family_rank(name: str) -> tuple[int, str]:
+    for rank, prefix in enumerate(("mem_", "swap_", "vmstat_", "ksm_", "ksmd_", "psi_")):
+        if name.startswith(prefix):
+            return rank, ""
+    return 9, name
+
+
+def samples_schema(columns: list[str]) -> pa.Schema:
+    """Fixed columns first, then the data columns grouped by family, in first-seen order within one."""
+    fixed = [f.name for f in SAMPLE_FIXED]
+    rest = [c for c in columns if c not in fixed]
+    rest.sort(key=_family_rank)  # stable: keeps the kernel's key order inside a family
+    return pa.schema(SAMPLE_FIXED + [sample_field(c) for c in rest])
+
+
+VMS_SCHEMA = pa.schema(
+    [
+        pa.field("ts", TS, nullable=False),
+        pa.field("name", pa.string()),  # libvirt domain / qemu -name guest=
+        pa.field("uuid", pa.string()),
+        pa.field("pid", pa.int64()),
+        pa.field("allocated_bytes", pa.int64()),  # configured memory (-m size / dominfo max memory)
+        pa.field("maxmem_bytes", pa.int64()),  # hotplug ceiling (-m maxmem=), null when none
+        pa.field("rss_bytes", pa.int64()),  # VmRSS of the qemu process
+        pa.field("swap_bytes", pa.int64()),  # VmSwap of the qemu process
+        pa.field("source", pa.string()),
+    ]
+)
+
+SWAPS_SCHEMA = pa.schema(
+    [
+        pa.field("ts", TS, nullable=False),
+        pa.field("filename", pa.string()),
+        pa.field("type", pa.string()),
+        pa.field("size_bytes", pa.int64()),
+        pa.field("used_bytes", pa.int64()),
+        pa.field("priority", pa.int64()),
+    ]
+)
+
+VIRSH_SCHEMA = pa.schema(
+    [
+        pa.field("ts", TS, nullable=False),
+        pa.field("domain", pa.string()),
+        pa.field("key", pa.string()),
+        pa.field("value", pa.int64()),  # bytes for memory keys (kB converted), raw otherwise
+    ]
+)
+
+FACTS_SCHEMA = pa.schema(
+    [
+        pa.field("hostname", pa.string()),
+        pa.field("kernel", pa.string()),
+        pa.field("page_size", pa.int64()),
+        pa.field("clock_ticks", pa.int64()),
+        pa.field("cpus", pa.int64()),
+        pa.field("interval_s", pa.float64()),
+        pa.field("swappiness", pa.int64()),
+        pa.field("overcommit_memory", pa.int64()),
+        pa.field("overcommit_ratio", pa.int64()),
+        pa.field("collector", pa.string()),
+        pa.field("collector_version", pa.string()),
+        pa.field("capture_format", pa.string()),
+        pa.field("first_ts", TS),
+        pa.field("last_ts", TS),
+        pa.field("samples", pa.int64()),
+        pa.field("extra", pa.map_(pa.string(), pa.string())),
+        pa.field(
+            "contributions",
+            pa.list_(pa.struct([("input", pa.string()), ("kind", pa.string()), ("summary", pa.string())])),
+        ),
+    ]
+)
+
+LOG_SCHEMA = pa.schema(
+    [
+        pa.field("host", pa.string()),
+        pa.field("input", pa.string()),
+        pa.field("file", pa.string()),
+        pa.field("line", pa.int64()),
+        pa.field("level", pa.string()),
+        pa.field("event", pa.string()),
+        pa.field("detail", pa.string()),
+        pa.field("count", pa.int64()),
+    ]
+)

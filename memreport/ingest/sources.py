@@ -1,0 +1,80 @@
+"""Find what an input is and hand it to the reader that understands it.
+
+An input is a directory, a tar archive (any compression) or a single file. Archives are opened
+safely into a private temporary directory (archive.py); then each reader in READERS is asked, in
+order, whether it recognises the root (`sniff`), and the first that does reads it into HostData.
+Support-bundle readers slot in by adding a module to READERS: nothing else changes.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Iterator
+from pathlib import Path
+from types import ModuleType
+from typing import Protocol
+
+from memreport.errors import InputError
+from memreport.ingest import archive
+from memreport.model import HostData
+
+# Most specific first. Each module has `KIND`, `sniff(path) -> bool`, `read(path, label) -> list[HostData]`.
+READERS = (
+    "memreport.ingest.capture",
+    "memreport.ingest.sosreport",
+    "memreport.ingest.supportconfig",
+    "memreport.ingest.snapshots",
+    "memreport.ingest.sar",
+    "memreport.ingest.vmstat",
+)
+
+
+class Reader(Protocol):
+    KIND: str
+
+    def sniff(self, path: Path) -> bool: ...
+
+    def read(self, path: Path, label: str) -> list[HostData]: ...
+
+
+def _readers() -> Iterator[ModuleType]:
+    for name in READERS:
+        try:
+            yield importlib.import_module(name)
+        except ModuleNotFoundError as e:
+            if e.name != name:  # a real import error inside an existing reader must surface
+                raise
+
+
+def read_input(path: Path) -> list[HostData]:
+    """Every host the input holds. Raises InputError with one clear line when nothing reads it."""
+    path = Path(path)
+    label = str(path)
+    if not path.exists():
+        raise InputError(path, "no such file or directory")
+    if path.is_file() and archive.compression_of(path) is not None and _is_tar(path):
+        with archive.extracted(path) as tmp:
+            return _read_root(archive.single_top(tmp), label)
+    return _read_root(path, label)
+
+
+def _is_tar(path: Path) -> bool:
+    """A compressed single file (sa01.gz, vmstat.txt.xz) is not a tar: readers take those themselves."""
+    kind = archive.compression_of(path)
+    if kind == "tar":
+        return True
+    name = path.name.lower()
+    return any(name.endswith(s) for s in (".tar", ".tgz", ".txz", ".tar.gz", ".tar.xz", ".tar.zst", ".tzst", ".tar.bz2", ".tbz2"))
+
+
+def _read_root(root: Path, label: str) -> list[HostData]:
+    for reader in _readers():
+        if reader.sniff(root):
+            hosts: list[HostData] = reader.read(root, label)
+            return hosts
+    what = "directory" if root.is_dir() else "file"
+    raise InputError(
+        label,
+        f"{what} not recognised: expected a memsnap capture, a snapshot tree, a sosreport, a supportconfig, "
+        "sar output or vmstat output",
+    )

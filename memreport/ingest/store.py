@@ -1,0 +1,265 @@
+"""The Parquet store: finalise each host's data, write it atomically, read it back (docs/STORE.md)."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+import urllib.parse
+from collections.abc import Iterable
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from memreport.errors import InputError
+from memreport.ingest import derive, schema
+from memreport.model import Contribution, HostData, HostFacts, LogEntry
+
+TABLES = ("samples", "vms", "swaps", "virsh", "facts", "log")
+NO_HOST = "_"
+# Deterministic files: no statistics timestamps, one writer setting for all.
+_WRITE = dict(compression="zstd", compression_level=3, use_dictionary=True, write_statistics=True)
+
+
+def merge_host(parts: list[HostData]) -> HostData:
+    """Several inputs of one host (a sar history and a /proc snapshot, two capture directories) as one."""
+    if len(parts) == 1:
+        return parts[0]
+    facts = parts[0].facts
+    for p in parts[1:]:  # first input wins per fact; later ones fill what it lacked
+        for name, value in vars(p.facts).items():
+            if getattr(facts, name) in (None, {}) and value not in (None, {}):
+                setattr(facts, name, value)
+    def cat(frames: Iterable[pd.DataFrame | None]) -> pd.DataFrame | None:
+        fs = [f for f in frames if f is not None and len(f)]
+        return pd.concat(fs, ignore_index=True, sort=False) if fs else None
+    samples = cat(p.samples for p in parts)
+    return HostData(
+        facts=facts,
+        samples=samples if samples is not None else parts[0].samples.iloc[0:0],
+        vms=cat(p.vms for p in parts),
+        swaps=cat(p.swaps for p in parts),
+        virsh=cat(p.virsh for p in parts),
+        log=[e for p in parts for e in p.log],
+        contributions=[c for p in parts for c in p.contributions],
+    )
+
+
+def finalize(data: HostData) -> HostData:
+    """Sort, dedupe, segment and derive rates: the one place where samples become store rows."""
+    host = data.facts.host
+    s = data.samples
+    if "ts" not in s:
+        s = s.assign(ts=pd.Series([], dtype="datetime64[ms, UTC]"))
+    s, log = derive.sort_and_dedupe(s, host)
+    segments, seg_log = derive.assign_segments(s, host)
+    s = s.assign(segment=segments)
+    s = derive.add_rates(s, data.facts)
+    for name in ("vms", "swaps", "virsh"):
+        frame = getattr(data, name)
+        if frame is not None and len(frame):
+            keys = [c for c in ("ts", "name", "pid", "filename", "domain", "key") if c in frame]
+            frame = frame.sort_values(keys, kind="stable").drop_duplicates(keys, keep="first").reset_index(drop=True)
+            setattr(data, name, frame)
+    data.samples = s
+    data.log = data.log + log + seg_log
+    return data
+
+
+def _host_dir(host: str) -> str:
+    return "host=" + urllib.parse.quote(host, safe="")
+
+
+def _table(frame: pd.DataFrame, sch: pa.Schema) -> pa.Table:
+    arrays = []
+    n = len(frame)
+    for f in sch:
+        if f.name in frame:
+            col = frame[f.name]
+            if pa.types.is_timestamp(f.type):
+                arr = pa.array(pd.to_datetime(col, utc=True).astype("datetime64[ms, UTC]"), type=f.type)
+            elif pa.types.is_integer(f.type):
+                if col.dtype.kind == "f":  # an outer join turned ints with gaps into floats
+                    col = col.round().astype("Int64")
+                arr = pa.array(col, type=f.type, from_pandas=True)
+            elif pa.types.is_floating(f.type):
+                arr = pa.array(col.to_numpy(dtype="float64", na_value=np.nan), type=f.type, from_pandas=True)
+            else:
+                arr = pa.array(col.astype("object").where(col.notna(), None).tolist(), type=f.type)
+        else:
+            arr = pa.nulls(n, type=f.type)
+        arrays.append(arr)
+    return pa.Table.from_arrays(arrays, schema=sch)
+
+
+def _facts_table(data: HostData) -> pa.Table:
+    f = data.facts
+    s = data.samples
+    row = {
+        "hostname": f.hostname or f.host,
+        "kernel": f.kernel,
+        "page_size": f.page_size,
+        "clock_ticks": f.clock_ticks,
+        "cpus": f.cpus,
+        "interval_s": f.interval_s,
+        "swappiness": f.swappiness,
+        "overcommit_memory": f.overcommit_memory,
+        "overcommit_ratio": f.overcommit_ratio,
+        "collector": f.collector,
+        "collector_version": f.collector_version,
+        "capture_format": f.capture_format,
+        "first_ts": s["ts"].iloc[0] if len(s) else None,
+        "last_ts": s["ts"].iloc[-1] if len(s) else None,
+        "samples": len(s),
+        "extra": sorted(f.extra.items()),
+        "contributions": [vars(c) for c in data.contributions],
+    }
+    return pa.Table.from_pylist([row], schema=schema.FACTS_SCHEMA)
+
+
+def _log_table(entries: list[LogEntry]) -> pa.Table:
+    rows = [
+        {
+            "host": e.host,
+            "input": e.input,
+            "file": e.file,
+            "line": e.line,
+            "level": e.level,
+            "event": e.event,
+            "detail": e.detail,
+            "count": e.count,
+        }
+        for e in entries
+    ]
+    return pa.Table.from_pylist(rows, schema=schema.LOG_SCHEMA)
+
+
+def _write(table: pa.Table, path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    pq.write_table(table, path, **_WRITE)  # type: ignore[arg-type]
+
+
+def write_host(root: Path, data: HostData) -> None:
+    """Write one finalised host's tables under root (a fresh directory)."""
+    hd = _host_dir(data.facts.host)
+    samples = data.samples
+    _write(_table(samples, schema.samples_schema(list(samples.columns))), root / "samples" / hd / "part-0.parquet")
+    for name, sch in (("vms", schema.VMS_SCHEMA), ("swaps", schema.SWAPS_SCHEMA), ("virsh", schema.VIRSH_SCHEMA)):
+        frame = getattr(data, name)
+        if frame is not None and len(frame):
+            _write(_table(frame, sch), root / name / hd / "part-0.parquet")
+    _write(_facts_table(data), root / "facts" / hd / "part-0.parquet")
+    if data.log:
+        _write(_log_table(data.log), root / "log" / hd / "part-0.parquet")
+
+
+def write_store(target: Path, hosts: list[HostData], orphan_log: list[LogEntry]) -> None:
+    """Build the store beside target and swap it in, so a killed ingest leaves the old one intact."""
+    target = Path(target)
+    parent = target.resolve().parent
+    parent.mkdir(parents=True, exist_ok=True)
+    for stale in parent.glob(f".{target.name}.old-*"):
+        shutil.rmtree(stale, ignore_errors=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.tmp-", dir=parent))
+    try:
+        names = []
+        for data in sorted(hosts, key=lambda d: d.facts.host):
+            write_host(tmp, data)
+            names.append(data.facts.host)
+        if orphan_log:
+            _write(_log_table(orphan_log), tmp / "log" / _host_dir(NO_HOST) / "part-0.parquet")
+        manifest = {"format": schema.STORE_FORMAT, "hosts": names}
+        (tmp / "manifest.json").write_text(json.dumps(manifest, indent=1) + "\n")
+        if target.exists():
+            if not (target / "manifest.json").exists() and any(target.iterdir()):
+                raise InputError(target, "exists and is not a memreport store; refusing to replace it")
+            old = Path(tempfile.mkdtemp(prefix=f".{target.name}.old-", dir=parent))
+            os.replace(target, old / "store")
+            os.replace(tmp, target)
+            shutil.rmtree(old, ignore_errors=True)
+        else:
+            os.replace(tmp, target)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+
+
+# --- reading -------------------------------------------------------------------------------------
+
+
+def is_store(path: Path) -> bool:
+    return (Path(path) / "manifest.json").is_file() and (Path(path) / "samples").is_dir()
+
+
+def list_hosts(store: Path) -> list[str]:
+    store = Path(store)
+    try:
+        manifest = json.loads((store / "manifest.json").read_text())
+    except (OSError, ValueError) as e:
+        raise InputError(store / "manifest.json", f"not a memreport store ({e})") from None
+    if manifest.get("format") != schema.STORE_FORMAT:
+        raise InputError(store / "manifest.json", f"store format {manifest.get('format')!r} is not {schema.STORE_FORMAT}")
+    return list(manifest["hosts"])
+
+
+def _read(store: Path, table: str, host: str) -> pd.DataFrame | None:
+    path = store / table / _host_dir(host) / "part-0.parquet"
+    if not path.exists():
+        return None
+    return pq.read_table(path).to_pandas()
+
+
+def read_host(store: Path, host: str) -> HostData:
+    store = Path(store)
+    if host not in list_hosts(store):
+        raise InputError(store, f"no host {host!r} in this store")
+    samples = _read(store, "samples", host)
+    assert samples is not None
+    facts_df = _read(store, "facts", host)
+    assert facts_df is not None
+    row = facts_df.iloc[0]
+
+    def opt(name: str):  # type: ignore[no-untyped-def]
+        v = row[name]
+        return None if v is None or (isinstance(v, float) and np.isnan(v)) or v is pd.NA else v
+
+    facts = HostFacts(
+        host=host,
+        hostname=opt("hostname"),
+        kernel=opt("kernel"),
+        page_size=None if opt("page_size") is None else int(row["page_size"]),
+        clock_ticks=None if opt("clock_ticks") is None else int(row["clock_ticks"]),
+        cpus=None if opt("cpus") is None else int(row["cpus"]),
+        interval_s=opt("interval_s"),
+        swappiness=None if opt("swappiness") is None else int(row["swappiness"]),
+        overcommit_memory=None if opt("overcommit_memory") is None else int(row["overcommit_memory"]),
+        overcommit_ratio=None if opt("overcommit_ratio") is None else int(row["overcommit_ratio"]),
+        collector=opt("collector"),
+        collector_version=opt("collector_version"),
+        capture_format=opt("capture_format"),
+        extra=dict(row["extra"]) if row["extra"] is not None else {},
+    )
+    contributions = [Contribution(**c) for c in (row["contributions"] if row["contributions"] is not None else [])]
+    log_df = _read(store, "log", host)
+    log = []
+    if log_df is not None:
+        for r in log_df.itertuples(index=False):
+            log.append(
+                LogEntry(
+                    level=r.level, event=r.event, detail=r.detail, file=r.file,
+                    line=None if pd.isna(r.line) else int(r.line), count=int(r.count), host=r.host, input=r.input,
+                )
+            )
+    return HostData(
+        facts=facts,
+        samples=samples,
+        vms=_read(store, "vms", host),
+        swaps=_read(store, "swaps", host),
+        virsh=_read(store, "virsh", host),
+        log=log,
+        contributions=contributions,
+    )

@@ -1,0 +1,175 @@
+"""Bulk parser for tab-separated streams with `#` header lines (the capture format, docs/FORMAT.md).
+
+Fast path: each header block goes through pyarrow's multi-threaded CSV reader in one call, typed by
+the header's column names. When a block is irregular (a bad value, a wrong field count, bytes that
+are not UTF-8) the general path parses it line by line, keeps every good row and logs each bad one
+with its line number. A torn last row (no trailing newline) is cut and logged before either path.
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.csv as pacsv
+
+from memreport.model import LogEntry
+
+NULL = "-"
+
+
+@dataclass
+class StreamResult:
+    table: pa.Table | None
+    log: list[LogEntry] = field(default_factory=list)
+    rows_read: int = 0
+    rows_skipped: int = 0
+
+
+def read_bytes(path: Path) -> bytes:
+    """Whole file, gunzipped when it ends in .gz (isal's igzip: several times faster than zlib)."""
+    if path.name.endswith(".gz"):
+        from isal import igzip
+
+        with igzip.open(path, "rb") as f:
+            return f.read()
+    return path.read_bytes()
+
+
+TypeOf = Callable[[str], pa.DataType]
+
+
+def parse_stream(data: bytes, path: Path, type_of: TypeOf, required: tuple[str, ...] = ("ts",)) -> StreamResult:
+    """All header blocks of one stream file as one table (columns: union of the headers)."""
+    name = str(path)
+    res = StreamResult(table=None)
+    if not data.strip():
+        res.log.append(LogEntry("warn", "empty_file", "empty file, skipped", file=name))
+        return res
+    if b"\0" in data[:65536]:
+        res.log.append(LogEntry("warn", "binary_file", "binary data, not a capture stream: skipped", file=name))
+        return res
+    if not data.endswith(b"\n"):
+        cut = data.rfind(b"\n") + 1
+        torn_line = data[:cut].count(b"\n") + 1
+        res.log.append(
+            LogEntry("warn", "torn_record", "last record is incomplete (collector stopped mid-write): dropped", file=name, line=torn_line)
+        )
+        res.rows_skipped += 1
+        data = data[:cut]
+    if not data.startswith(b"#"):
+        first = data.split(b"\n", 1)[0][:60].decode("utf-8", "replace")
+        res.log.append(
+            LogEntry("warn", "wrong_kind", f"no '#ts ...' header (starts {first!r}): not a capture stream, skipped", file=name, line=1)
+        )
+        return res
+    tables = []
+    # Split into header blocks; a stream normally has exactly one.
+    starts = [0]
+    pos = data.find(b"\n#")
+    while pos != -1:
+        starts.append(pos + 1)
+        pos = data.find(b"\n#", pos + 1)
+    starts.append(len(data))
+    line_base = 1
+    for a, b in zip(starts, starts[1:]):
+        block = data[a:b]
+        nl = block.find(b"\n")
+        header_raw = block[1:nl] if nl != -1 else block[1:]
+        body = block[nl + 1 :] if nl != -1 else b""
+        try:
+            header = header_raw.decode("ascii").split("\t")
+        except UnicodeDecodeError:
+            res.log.append(LogEntry("warn", "not_utf8", "header is not text: block skipped", file=name, line=line_base))
+            line_base += block.count(b"\n")
+            continue
+        missing = [c for c in required if c not in header]
+        if missing or len(set(header)) != len(header):
+            why = f"header lacks {', '.join(missing)}" if missing else "header repeats a column"
+            res.log.append(LogEntry("warn", "wrong_kind", f"{why}: block skipped", file=name, line=line_base))
+            res.rows_skipped += body.count(b"\n")
+            line_base += block.count(b"\n")
+            continue
+        nrows = body.count(b"\n")
+        if nrows:
+            t = _fast(body, header, type_of)
+            if t is None:
+                t, bad = _slow(body, header, type_of, name, line_base + 1)
+                res.log.extend(bad)
+                res.rows_skipped += len(bad)
+            res.rows_read += t.num_rows
+            tables.append(t)
+        line_base += block.count(b"\n")
+    if tables:
+        res.table = tables[0] if len(tables) == 1 else pa.concat_tables(tables, promote_options="default")
+    return res
+
+
+def _options(header: list[str], type_of: TypeOf) -> tuple[pacsv.ReadOptions, pacsv.ParseOptions, pacsv.ConvertOptions]:
+    types = {c: type_of(c) for c in header}
+    return (
+        pacsv.ReadOptions(column_names=header, block_size=8 << 20),
+        pacsv.ParseOptions(delimiter="\t", quote_char=False, escape_char=False, newlines_in_values=False),
+        pacsv.ConvertOptions(
+            column_types=types, null_values=[NULL], strings_can_be_null=True, quoted_strings_can_be_null=False
+        ),
+    )
+
+
+def _fast(body: bytes, header: list[str], type_of: TypeOf) -> pa.Table | None:
+    ro, po, co = _options(header, type_of)
+    try:
+        return pacsv.read_csv(io.BytesIO(body), read_options=ro, parse_options=po, convert_options=co)
+    except (pa.ArrowInvalid, pa.ArrowTypeError):
+        return None
+
+
+def _convert(value: str, typ: pa.DataType) -> object:
+    if value == NULL:
+        return None
+    if pa.types.is_integer(typ):
+        return int(value)
+    if pa.types.is_floating(typ):
+        f = float(value)
+        if f != f or f in (float("inf"), float("-inf")):
+            raise ValueError(value)
+        return f
+    return value
+
+
+def _slow(body: bytes, header: list[str], type_of: TypeOf, name: str, first_line: int) -> tuple[pa.Table, list[LogEntry]]:
+    types = [type_of(c) for c in header]
+    cols: list[list[object]] = [[] for _ in header]
+    bad: list[LogEntry] = []
+    for i, raw in enumerate(body.split(b"\n")[:-1]):
+        lineno = first_line + i
+        try:
+            line = raw.decode("utf-8")
+        except UnicodeDecodeError:
+            bad.append(LogEntry("warn", "not_utf8", "bytes that are not UTF-8: sample skipped", file=name, line=lineno))
+            continue
+        fields = line.split("\t")
+        if len(fields) != len(header):
+            bad.append(
+                LogEntry("warn", "bad_line", f"{len(fields)} fields where the header has {len(header)}: sample skipped", file=name, line=lineno)
+            )
+            continue
+        try:
+            values = [_convert(v, t) for v, t in zip(fields, types)]
+        except ValueError:
+            for v, t, c in zip(fields, types, header):
+                try:
+                    _convert(v, t)
+                except ValueError:
+                    event = "bad_timestamp" if c == "ts" else "bad_value"
+                    what = "timestamp" if c == "ts" else f"{c}"
+                    bad.append(LogEntry("warn", event, f"{what}: {v[:40]!r} is not a number: sample skipped", file=name, line=lineno))
+                    break
+            continue
+        for col, v in zip(cols, values):
+            col.append(v)
+    arrays = [pa.array(c, type=t) for c, t in zip(cols, types)]
+    return pa.Table.from_arrays(arrays, names=header), bad

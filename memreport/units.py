@@ -1,0 +1,50 @@
+"""Unit conversion at parse time. Display formatting lives in render/formatters.py."""
+
+from __future__ import annotations
+
+import re
+
+KIB = 1024
+MIB = 1024**2
+GIB = 1024**3
+TIB = 1024**4
+
+_SUFFIX = {"": MIB, "b": 1, "k": KIB, "m": MIB, "g": GIB, "t": TIB, "p": 1024**5, "e": 1024**6}
+_SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([kmgtpeb]?)(?:i?b)?\s*$", re.IGNORECASE)
+
+
+def kib_to_bytes(value: int | None) -> int | None:
+    return None if value is None else value * KIB
+
+
+def pages_to_bytes(pages: int | None, page_size: int) -> int | None:
+    return None if pages is None else pages * page_size
+
+
+def parse_qemu_size(text: str) -> int | None:
+    """A qemu size (`-m` value): a bare number is MiB; suffixes k/M/G/T (binary). None if unparsable."""
+    m = _SIZE.match(text)
+    if not m:
+        return None
+    number, suffix = m.groups()
+    return int(float(number) * _SUFFIX[suffix.lower()])
+
+
+def parse_qemu_mem_arg(arg: str) -> tuple[int | None, int | None]:
+    """qemu's `-m` argument -> (initial RAM bytes, maxmem bytes or None).
+
+    Accepts `512`, `4G`, `size=4G`, `size=4G,slots=4,maxmem=8G` and the legacy `4096M,slots=..`.
+    """
+    size: int | None = None
+    maxmem: int | None = None
+    for i, part in enumerate(arg.split(",")):
+        key, eq, value = part.partition("=")
+        if not eq:
+            if i == 0:
+                size = parse_qemu_size(key)
+            continue
+        if key.strip() == "size":
+            size = parse_qemu_size(value)
+        elif key.strip() == "maxmem":
+            maxmem = parse_qemu_size(value)
+    return size, maxmem

@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# Installs the real tools the tests use, from Debian's packages, when they are missing.
+# Run as root (CI and the dev machines are root); elsewhere it says what to install.
+set -euo pipefail
+need=()
+command -v chromium >/dev/null || need+=(chromium)
+command -v pdftotext >/dev/null || need+=(poppler-utils)
+command -v sadf >/dev/null || need+=(sysstat)
+command -v sos >/dev/null || command -v sosreport >/dev/null || need+=(sosreport)
+command -v dash >/dev/null || need+=(dash)
+command -v busybox >/dev/null || need+=(busybox)
+locale -a 2>/dev/null | grep -qi '^de_DE.utf8$' || need+=(locales-all)
+command -v xz >/dev/null || need+=(xz-utils)
+command -v zstd >/dev/null || need+=(zstd)
+[ ${#need[@]} -eq 0 ] && exit 0
+if [ "$(id -u)" != 0 ]; then
+  echo "tests need these Debian packages: ${need[*]} (run as root or install them)" >&2
+  exit 1
+fi
+echo "installing: ${need[*]}"
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq >/dev/null
+apt-get install -y -qq --no-install-recommends "${need[@]}" fonts-dejavu-core >/dev/null
