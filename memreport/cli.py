@@ -92,9 +92,9 @@ MAX_WARNINGS = 20
 
 
 def _print_warnings(result) -> None:  # type: ignore[no-untyped-def]
-    for e in result.failed:
-        _err(f"skipped input: {e}")
-    warnings = result.warnings
+    """One line per warning (capped), then one per failed input: `error:` when nothing was read."""
+    failed_lines = {(e.path, e.line) for e in result.failed}
+    warnings = [w for w in result.warnings if not (w.event == "skipped_input" and (w.file, w.line) in failed_lines)]
     for e in warnings[:MAX_WARNINGS]:
         where = e.file or e.input or "-"
         if e.line is not None:
@@ -102,6 +102,10 @@ def _print_warnings(result) -> None:  # type: ignore[no-untyped-def]
         _err(f"warning: {where}: {e.detail}")
     if len(warnings) > MAX_WARNINGS:
         _err(f"warning: … {len(warnings) - MAX_WARNINGS} more in the ingest log")
+    for e in result.failed:
+        if _state["debug"]:
+            traceback.print_exception(e)
+        _err(f"skipped input: {e}" if result.hosts else f"error: {e}")
 
 
 InputsArg = Annotated[list[Path], typer.Argument(help="Captures, snapshot trees, bundles (dir or .tar.*), sar or vmstat output.")]
@@ -113,10 +117,13 @@ def ingest(
     output: Annotated[Path, typer.Option("-o", "--output", help="Store directory to write (replaced atomically).")],
 ) -> None:
     """Read inputs into a typed Parquet store (docs/STORE.md) and print a summary."""
-    from memreport.ingest.run import ingest as run_ingest
+    from memreport.ingest.run import load, write
 
-    result = guarded(lambda: run_ingest(inputs, output, _progress()))
+    result = guarded(lambda: load(inputs, _progress()))
     _print_warnings(result)
+    if not result.hosts:
+        raise typer.Exit(EXIT_INPUT)
+    guarded(lambda: write(result, output))
     for h in result.summaries:
         span = f"{h.first:%Y-%m-%d %H:%M} → {h.last:%Y-%m-%d %H:%M} UTC" if h.first is not None else "no samples"
         typer.echo(f"{h.host}: {h.samples} samples, {span}")

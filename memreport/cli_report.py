@@ -27,7 +27,7 @@ def load_hosts(inputs: list[Path]) -> list[HostData]:
     _print_warnings(result)
     if not result.hosts:
         raise result.failed[0] if result.failed else InputError("-", "no input given")
-    return result.hosts
+    return [store.frame(h) for h in result.hosts]
 
 
 @app.command()

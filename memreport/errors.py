@@ -12,10 +12,11 @@ class MemreportError(Exception):
 class InputError(MemreportError):
     """An input that cannot be read: names the file, the line where there is one, and why."""
 
-    def __init__(self, path: str | Path, reason: str, line: int | None = None) -> None:
+    def __init__(self, path: str | Path, reason: str, line: int | None = None, log: list | None = None) -> None:
         self.path = str(path)
         self.line = line
         self.reason = reason
+        self.log = log or []  # what the reader noted before giving up (LogEntry records)
         where = f"{self.path}:{line}" if line is not None else self.path
         super().__init__(f"{where}: {reason}")
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -120,16 +121,18 @@ def _stream_files(root: Path, log: list[LogEntry]) -> dict[str, list[Path]]:
     return {s: [days[d] for d in sorted(days)] for s, days in by_source.items() if s in SOURCES}
 
 
-def _read_source(files: list[Path], source: str) -> StreamResult:
+def _read_file(source: str, f: Path) -> StreamResult:
+    try:
+        data = read_bytes(f)
+    except (OSError, EOFError, ValueError) as e:  # isal raises ValueError/EOFError on a damaged gzip
+        return StreamResult(None, [LogEntry("warn", "skipped_file", f"unreadable ({e}): skipped", file=str(f))])
+    return parse_stream(data, f, _type_of, _REQUIRED.get(source, ("ts",)))
+
+
+def _merge_results(results: list[StreamResult]) -> StreamResult:
     out = StreamResult(table=None)
     tables = []
-    for f in files:
-        try:
-            data = read_bytes(f)
-        except (OSError, EOFError) as e:
-            out.log.append(LogEntry("warn", "skipped_file", f"unreadable ({e}): skipped", file=str(f)))
-            continue
-        r = parse_stream(data, f, _type_of, _REQUIRED.get(source, ("ts",)))
+    for r in results:
         out.log.extend(r.log)
         out.rows_read += r.rows_read
         out.rows_skipped += r.rows_skipped
@@ -146,29 +149,44 @@ def _ts(t: pa.Table) -> np.ndarray:
     return np.round(sec * 1000.0).astype("int64").astype("datetime64[ms]")
 
 
-_NULLABLE = {pa.int64(): pd.Int64Dtype()}
-
-
-def _wide(t: pa.Table, rename: dict[str, str], scale: dict[str, float]) -> pd.DataFrame:
-    """A one-row-per-sample stream as a frame indexed by ts, renamed to store columns."""
-    index = pd.DatetimeIndex(_ts(t), tz="UTC", name="ts")
+def _stream_columns(t: pa.Table, rename: dict[str, str], scale: dict[str, int]) -> tuple[np.ndarray, dict[str, pa.ChunkedArray]]:
+    """A one-row-per-sample stream: (ts in ms, {store column: values in store units})."""
+    ts = _ts(t).astype("int64")
     cols = {}
     for name in t.column_names:
         if name == "ts":
             continue
         arr = t.column(name)
-        target = rename.get(name, name)
         factor = scale.get(name)
         if factor is not None:
-            arr = pc.multiply(arr.cast(pa.int64()), pa.scalar(int(factor), pa.int64()))
-        # Nullable Int64 keeps big counters exact through the outer join (float64 would round them).
-        cols[target] = arr.to_pandas(types_mapper=_NULLABLE.get)
-    frame = pd.DataFrame(cols)
-    frame.index = index
-    dup = frame.index.duplicated(keep="first")
-    if dup.any():
-        frame = frame[~dup]
-    return frame
+            arr = pc.multiply(arr.cast(pa.int64()), pa.scalar(factor, pa.int64()))
+        cols[rename.get(name, name)] = arr
+    return ts, cols
+
+
+def _assemble(streams: list[tuple[np.ndarray, dict[str, pa.ChunkedArray]]]) -> pa.Table:
+    """Join the per-source streams on ts into one frame.
+
+    Every stream of one sample carries the same ts, so in the usual case the ts arrays are equal
+    and the columns are simply placed side by side (no join: a week of samples stays fast). When
+    they differ (a collector killed mid-sample, a stream missing a day) an outer join on ts
+    aligns them, with nulls where a stream had no row.
+    """
+    base_ts = streams[0][0]
+    if all(len(ts) == len(base_ts) and np.array_equal(ts, base_ts) for ts, _ in streams[1:]) and (
+        len(base_ts) < 2 or (np.diff(base_ts) > 0).all()
+    ):
+        cols: dict[str, pa.ChunkedArray] = {}
+        for _, c in streams:
+            cols.update(c)
+        return pa.table({"ts": pa.array(base_ts.astype("datetime64[ms]"), type=schema.TS), **cols})
+    frames = []
+    for ts, c in streams:
+        frame = pa.table(c).to_pandas()
+        frame.index = pd.DatetimeIndex(ts.astype("datetime64[ms]"), tz="UTC", name="ts")
+        frames.append(frame[~frame.index.duplicated(keep="first")])
+    joined = pd.concat(frames, axis=1, join="outer", sort=True)
+    return pa.Table.from_pandas(joined.reset_index(), preserve_index=False)
 
 
 def read(path: Path, label: str) -> list[HostData]:
@@ -191,8 +209,14 @@ def read(path: Path, label: str) -> list[HostData]:
     if "meminfo" not in files:
         raise InputError(root, "capture has no meminfo stream (meminfo.YYYYMMDD.tsv)")
 
-    with ThreadPoolExecutor(max_workers=4) as pool:  # pyarrow and isal release the GIL
-        results = dict(zip(files, pool.map(lambda s: _read_source(files[s], s), files)))
+    # One task per file: decompression (isal) and parsing (pyarrow) release the GIL, so days and
+    # sources are read in parallel on every core.
+    jobs = [(source, f) for source, fs in files.items() for f in fs]
+    with ThreadPoolExecutor(max_workers=(os.cpu_count() or 2) + 1) as pool:
+        parsed = list(pool.map(lambda job: _read_file(*job), jobs))
+    results = {
+        source: _merge_results([r for (s2, _), r in zip(jobs, parsed) if s2 == source]) for source in files
+    }
     rows_skipped = 0
     for r in results.values():
         log.extend(r.log)
@@ -204,35 +228,33 @@ def read(path: Path, label: str) -> list[HostData]:
 
     mem_t = table("meminfo")
     if mem_t is None:
-        raise InputError(root, "no readable meminfo sample in the capture (see the ingest log)")
+        raise InputError(root, "no readable meminfo sample in the capture", log=log)
     frames = []
     mem_rename = {k: schema.meminfo_column(k) for k in mem_t.column_names if k != "ts"}
     mem_scale = {k: KIB for k in mem_t.column_names if k != "ts" and k not in schema.MEMINFO_COUNT_KEYS}
-    frames.append(_wide(mem_t, mem_rename, mem_scale))
+    frames.append(_stream_columns(mem_t, mem_rename, mem_scale))
     vm_t = table("vmstat")
     if vm_t is not None:
-        frames.append(_wide(vm_t, {k: schema.vmstat_column(k) for k in vm_t.column_names}, {}))
+        frames.append(_stream_columns(vm_t, {k: schema.vmstat_column(k) for k in vm_t.column_names}, {}))
         if facts.page_size is None:
-            facts.page_size = _infer_page_size(frames[0], frames[-1], log, str(root))
+            facts.page_size = _infer_page_size(mem_t, vm_t, log, str(root))
     clock_t = table("clock")
     if clock_t is not None:
-        frames.append(_wide(clock_t, {"uptime": "uptime_s"}, {}))
+        frames.append(_stream_columns(clock_t, {"uptime": "uptime_s"}, {}))
     ksm_t = table("ksm")
     if ksm_t is not None:
         rename = {k: (k if k == "ksmd_ticks" else schema.ksm_column(k)) for k in ksm_t.column_names}
         page_cols = [k for k in ksm_t.column_names if k in schema.KSM_PAGE_FILES]
         if facts.page_size:
-            frames.append(_wide(ksm_t, rename, {k: facts.page_size for k in page_cols}))
+            frames.append(_stream_columns(ksm_t, rename, {k: facts.page_size for k in page_cols}))
         else:
             log.append(LogEntry("warn", "missing_source", "page size unknown: KSM page counts left null", file=str(root)))
-            frames.append(_wide(ksm_t.drop_columns(page_cols), rename, {}))
+            frames.append(_stream_columns(ksm_t.drop_columns(page_cols), rename, {}))
     psi_t = table("psi")
     if psi_t is not None:
-        frames.append(_wide(psi_t, {k: (f"psi_{k}_us" if k.endswith("_total") else f"psi_{k}") for k in psi_t.column_names}, {}))
-    samples = pd.concat(frames, axis=1, join="outer", sort=True)
-    samples.index.name = "ts"
-    samples = samples.reset_index()
-    samples["source"] = "capture"
+        frames.append(_stream_columns(psi_t, {k: (f"psi_{k}_us" if k.endswith("_total") else f"psi_{k}") for k in psi_t.column_names}, {}))
+    samples = _assemble(frames)
+    samples = samples.append_column("source", pa.array(["capture"] * samples.num_rows, type=pa.string()).dictionary_encode().cast(pa.string()))
     for source in ("vmstat", "ksm", "psi", "vms"):
         if source not in files:
             why = {
@@ -249,10 +271,11 @@ def read(path: Path, label: str) -> list[HostData]:
     for e in log:
         object.__setattr__(e, "host", facts.host) if e.host is None else None
         object.__setattr__(e, "input", label) if e.input is None else None
-    n = len(samples)
+    n = samples.num_rows
     span = ""
     if n:
-        span = f" from {samples['ts'].iloc[0]:%Y-%m-%d %H:%M} to {samples['ts'].iloc[-1]:%Y-%m-%d %H:%M} UTC"
+        first, last = pc.min(samples["ts"]).as_py(), pc.max(samples["ts"]).as_py()
+        span = f" from {first:%Y-%m-%d %H:%M} to {last:%Y-%m-%d %H:%M} UTC"
     every = f" every {facts.interval_s:g} s" if facts.interval_s else ""
     have = [s for s in ("meminfo", "vmstat", "ksm", "psi", "swaps", "vms", "virsh") if s in files]
     summary = f"memsnap capture: {n} samples{every}{span} ({', '.join(have)})"
@@ -271,15 +294,17 @@ def read(path: Path, label: str) -> list[HostData]:
     ]
 
 
-def _infer_page_size(mem: pd.DataFrame, vm: pd.DataFrame, log: list[LogEntry], where: str) -> int | None:
-    """Page size from MemFree (bytes) ÷ nr_free_pages of the same samples, rounded to a power of two."""
-    if "mem_MemFree" not in mem or "vmstat_nr_free_pages" not in vm:
+def _infer_page_size(mem: pa.Table, vm: pa.Table, log: list[LogEntry], where: str) -> int | None:
+    """Page size from MemFree (kB) ÷ nr_free_pages of the same samples, rounded to a power of two."""
+    if "MemFree" not in mem.column_names or "nr_free_pages" not in vm.column_names:
         return None
-    joined = mem[["mem_MemFree"]].join(vm[["vmstat_nr_free_pages"]], how="inner").dropna()
-    joined = joined[joined["vmstat_nr_free_pages"] > 0]
+    a = mem.select(["ts", "MemFree"]).to_pandas().drop_duplicates("ts").set_index("ts")
+    b = vm.select(["ts", "nr_free_pages"]).to_pandas().drop_duplicates("ts").set_index("ts")
+    joined = a.join(b, how="inner").dropna()
+    joined = joined[joined["nr_free_pages"] > 0]
     if joined.empty:
         return None
-    ratio = float((joined["mem_MemFree"] / joined["vmstat_nr_free_pages"]).median())
+    ratio = float((joined["MemFree"] * KIB / joined["nr_free_pages"]).median())
     size = int(2 ** round(np.log2(ratio)))
     log.append(LogEntry("info", "inferred", f"page size {size} inferred from MemFree / nr_free_pages (no facts.txt)", file=where))
     return size

@@ -53,6 +53,7 @@ def load(inputs: Sequence[Path], progress: Progress | None = None) -> IngestResu
                 by_host.setdefault(data.facts.host, []).append(data)
         except InputError as e:
             failed.append(e)
+            orphan.extend(e.log)
             orphan.append(LogEntry("error", "skipped_input", e.reason, file=e.path, line=e.line, input=str(path)))
     if progress:
         progress("", len(inputs), len(inputs))
@@ -60,9 +61,9 @@ def load(inputs: Sequence[Path], progress: Progress | None = None) -> IngestResu
     summaries = [
         HostSummary(
             h.facts.host,
-            len(h.samples),
-            h.samples["ts"].iloc[0] if len(h.samples) else None,
-            h.samples["ts"].iloc[-1] if len(h.samples) else None,
+            h.samples.num_rows,
+            pd.Timestamp(h.samples["ts"][0].as_py()) if h.samples.num_rows else None,
+            pd.Timestamp(h.samples["ts"][-1].as_py()) if h.samples.num_rows else None,
         )
         for h in hosts
     ]
@@ -70,11 +71,13 @@ def load(inputs: Sequence[Path], progress: Progress | None = None) -> IngestResu
     return IngestResult(hosts=hosts, summaries=summaries, failed=failed, log=log, orphan_log=orphan)
 
 
+def write(result: IngestResult, target: Path) -> None:
+    if not result.hosts:
+        raise result.failed[0] if result.failed else InputError("-", "no input given")
+    store.write_store(Path(target), result.hosts, result.orphan_log)
+
+
 def ingest(inputs: Sequence[Path], target: Path, progress: Progress | None = None) -> IngestResult:
     result = load(inputs, progress)
-    if not result.hosts:
-        if result.failed:
-            raise result.failed[0]
-        raise InputError(str(inputs[0]) if inputs else "-", "no input given")
-    store.write_store(Path(target), result.hosts, result.orphan_log)
+    write(result, target)
     return result

@@ -144,9 +144,9 @@ FACTS_SCHEMA = pa.schema(
     ]
 )
 
+# No host column: the hive partition (log/host=<host>/) carries it, as for every table.
 LOG_SCHEMA = pa.schema(
     [
-        pa.field("host", pa.string()),
         pa.field("input", pa.string()),
         pa.field("file", pa.string()),
         pa.field("line", pa.int64()),

@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from memreport.errors import InputError
@@ -22,7 +23,10 @@ from memreport.model import Contribution, HostData, HostFacts, LogEntry
 TABLES = ("samples", "vms", "swaps", "virsh", "facts", "log")
 NO_HOST = "_"
 # Deterministic files: no statistics timestamps, one writer setting for all.
-_WRITE = dict(compression="zstd", compression_level=3, use_dictionary=True, write_statistics=True)
+_DICT_COLUMNS = ["boot_id", "source", "name", "uuid", "filename", "type", "domain", "key", "level", "event", "input", "file"]
+# zstd level 1 and dictionaries only for strings: counters gain nothing from them and a week
+# of samples writes several times faster.
+_WRITE = dict(compression="zstd", compression_level=1, use_dictionary=_DICT_COLUMNS, write_statistics=True)
 
 
 def merge_host(parts: list[HostData]) -> HostData:
@@ -37,10 +41,11 @@ def merge_host(parts: list[HostData]) -> HostData:
     def cat(frames: Iterable[pd.DataFrame | None]) -> pd.DataFrame | None:
         fs = [f for f in frames if f is not None and len(f)]
         return pd.concat(fs, ignore_index=True, sort=False) if fs else None
-    samples = cat(p.samples for p in parts)
+    tables = [derive.to_table(p.samples) for p in parts]
+    samples = pa.concat_tables(tables, promote_options="permissive")
     return HostData(
         facts=facts,
-        samples=samples if samples is not None else parts[0].samples.iloc[0:0],
+        samples=samples,
         vms=cat(p.vms for p in parts),
         swaps=cat(p.swaps for p in parts),
         virsh=cat(p.virsh for p in parts),
@@ -50,24 +55,47 @@ def merge_host(parts: list[HostData]) -> HostData:
 
 
 def finalize(data: HostData) -> HostData:
-    """Sort, dedupe, segment and derive rates: the one place where samples become store rows."""
+    """Sort, dedupe, segment and derive rates: the one place where samples become store rows.
+
+    Afterwards data.samples is an Arrow table (the store's own shape); frame() gives pandas.
+    """
     host = data.facts.host
-    s = data.samples
-    if "ts" not in s:
-        s = s.assign(ts=pd.Series([], dtype="datetime64[ms, UTC]"))
-    s, log = derive.sort_and_dedupe(s, host)
-    segments, seg_log = derive.assign_segments(s, host)
-    s = s.assign(segment=segments)
-    s = derive.add_rates(s, data.facts)
+    t = derive.to_table(data.samples)
+    t, log = derive.sort_and_dedupe(t, host)
+    segments, seg_log = derive.assign_segments(t, host)
+    data.samples = derive.add_rates(t, segments, data.facts)
     for name in ("vms", "swaps", "virsh"):
         frame = getattr(data, name)
         if frame is not None and len(frame):
             keys = [c for c in ("ts", "name", "pid", "filename", "domain", "key") if c in frame]
             frame = frame.sort_values(keys, kind="stable").drop_duplicates(keys, keep="first").reset_index(drop=True)
             setattr(data, name, frame)
-    data.samples = s
     data.log = data.log + log + seg_log
     return data
+
+
+def frame(data: HostData) -> HostData:
+    """A finalised HostData with pandas samples, as read_host gives it (for in-memory analysis)."""
+    if isinstance(data.samples, pa.Table):
+        t = _cast(data.samples, schema.samples_schema(data.samples.column_names))
+        data.samples = t.to_pandas()
+    return data
+
+
+def _cast(t: pa.Table, sch: pa.Schema) -> pa.Table:
+    """t in the schema's column order and types; absent columns are null."""
+    arrays = []
+    for f in sch:
+        if f.name in t.column_names:
+            col = t.column(f.name)
+            if col.type != f.type:
+                if pa.types.is_integer(f.type) and pa.types.is_floating(col.type):
+                    col = pc.round(col)
+                col = col.cast(f.type, safe=not pa.types.is_integer(f.type))
+            arrays.append(col)
+        else:
+            arrays.append(pa.nulls(t.num_rows, type=f.type))
+    return pa.Table.from_arrays(arrays, schema=sch)
 
 
 def _host_dir(host: str) -> str:
@@ -83,9 +111,12 @@ def _table(frame: pd.DataFrame, sch: pa.Schema) -> pa.Table:
             if pa.types.is_timestamp(f.type):
                 arr = pa.array(pd.to_datetime(col, utc=True).astype("datetime64[ms, UTC]"), type=f.type)
             elif pa.types.is_integer(f.type):
-                if col.dtype.kind == "f":  # an outer join turned ints with gaps into floats
-                    col = col.round().astype("Int64")
-                arr = pa.array(col, type=f.type, from_pandas=True)
+                if col.dtype.kind == "f":  # nulls made these ints floats in pandas; nulls stay nulls
+                    v = col.to_numpy()
+                    mask = np.isnan(v)
+                    arr = pa.array(np.where(mask, 0, np.round(v)).astype(np.int64), type=f.type, mask=mask)
+                else:
+                    arr = pa.array(col, type=f.type, from_pandas=True)
             elif pa.types.is_floating(f.type):
                 arr = pa.array(col.to_numpy(dtype="float64", na_value=np.nan), type=f.type, from_pandas=True)
             else:
@@ -98,7 +129,7 @@ def _table(frame: pd.DataFrame, sch: pa.Schema) -> pa.Table:
 
 def _facts_table(data: HostData) -> pa.Table:
     f = data.facts
-    s = data.samples
+    s = derive.to_table(data.samples)
     row = {
         "hostname": f.hostname or f.host,
         "kernel": f.kernel,
@@ -112,8 +143,8 @@ def _facts_table(data: HostData) -> pa.Table:
         "collector": f.collector,
         "collector_version": f.collector_version,
         "capture_format": f.capture_format,
-        "first_ts": s["ts"].iloc[0] if len(s) else None,
-        "last_ts": s["ts"].iloc[-1] if len(s) else None,
+        "first_ts": s.column("ts")[0].as_py() if len(s) else None,
+        "last_ts": s.column("ts")[-1].as_py() if len(s) else None,
         "samples": len(s),
         "extra": sorted(f.extra.items()),
         "contributions": [vars(c) for c in data.contributions],
@@ -124,7 +155,6 @@ def _facts_table(data: HostData) -> pa.Table:
 def _log_table(entries: list[LogEntry]) -> pa.Table:
     rows = [
         {
-            "host": e.host,
             "input": e.input,
             "file": e.file,
             "line": e.line,
@@ -146,8 +176,8 @@ def _write(table: pa.Table, path: Path) -> None:
 def write_host(root: Path, data: HostData) -> None:
     """Write one finalised host's tables under root (a fresh directory)."""
     hd = _host_dir(data.facts.host)
-    samples = data.samples
-    _write(_table(samples, schema.samples_schema(list(samples.columns))), root / "samples" / hd / "part-0.parquet")
+    samples = derive.to_table(data.samples)
+    _write(_cast(samples, schema.samples_schema(samples.column_names)), root / "samples" / hd / "part-0.parquet")
     for name, sch in (("vms", schema.VMS_SCHEMA), ("swaps", schema.SWAPS_SCHEMA), ("virsh", schema.VIRSH_SCHEMA)):
         frame = getattr(data, name)
         if frame is not None and len(frame):
@@ -251,7 +281,7 @@ def read_host(store: Path, host: str) -> HostData:
             log.append(
                 LogEntry(
                     level=r.level, event=r.event, detail=r.detail, file=r.file,
-                    line=None if pd.isna(r.line) else int(r.line), count=int(r.count), host=r.host, input=r.input,
+                    line=None if pd.isna(r.line) else int(r.line), count=int(r.count), host=host, input=r.input,
                 )
             )
     return HostData(

@@ -108,10 +108,11 @@ def parse_stream(data: bytes, path: Path, type_of: TypeOf, required: tuple[str, 
     return res
 
 
+# use_threads=False: the caller already reads one file per core; nested pools only contend.
 def _options(header: list[str], type_of: TypeOf) -> tuple[pacsv.ReadOptions, pacsv.ParseOptions, pacsv.ConvertOptions]:
     types = {c: type_of(c) for c in header}
     return (
-        pacsv.ReadOptions(column_names=header, block_size=8 << 20),
+        pacsv.ReadOptions(column_names=header, block_size=4 << 20, use_threads=False),
         pacsv.ParseOptions(delimiter="\t", quote_char=False, escape_char=False, newlines_in_values=False),
         pacsv.ConvertOptions(
             column_types=types, null_values=[NULL], strings_can_be_null=True, quoted_strings_can_be_null=False

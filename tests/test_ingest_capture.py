@@ -1,0 +1,182 @@
+"""Ingest of collector captures: units, nulls, resets, order, idempotence and atomic writes."""
+
+from __future__ import annotations
+
+import gzip
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pyarrow.parquet as pq
+import pytest
+
+from memreport.errors import InputError
+from memreport.ingest import store
+from memreport.ingest.run import ingest
+from memreport.synthetic import HostSpec, write_capture
+
+SPEC = HostSpec(hostname="kvm-test", days=0.5, interval_s=60, seed=3)
+
+
+@pytest.fixture(scope="module")
+def capture(tmp_path_factory) -> Path:
+    return write_capture(SPEC, tmp_path_factory.mktemp("cap") / "kvm-test")
+
+
+def raw_rows(path: Path) -> tuple[list[str], list[list[str]]]:
+    """The stream as plain text: independent of the ingest's parser."""
+    opener = gzip.open if path.name.endswith(".gz") else open
+    with opener(path, "rt") as f:
+        lines = f.read().splitlines()
+    return lines[0][1:].split("\t"), [line.split("\t") for line in lines[1:]]
+
+
+def test_units_rates_and_facts_equal_an_independent_computation(capture, tmp_path):
+    ingest([capture], tmp_path / "store")
+    data = store.read_host(tmp_path / "store", "kvm-test")
+    s = data.samples
+    header, rows = raw_rows(next(capture.glob("meminfo.*.tsv")))
+    assert len(s) == len(rows) == SPEC.samples
+    col = header.index("Inactive(anon)")
+    assert s["mem_Inactive_anon"].tolist() == [int(r[col]) * 1024 for r in rows]
+    assert s["mem_MemTotal"].iloc[0] == SPEC.ram_bytes
+    vh, vrows = raw_rows(next(capture.glob("vmstat.*.tsv")))
+    out = [int(r[vh.index("pswpout")]) for r in vrows]
+    ts = [float(r[0]) for r in vrows]
+    expected = [(b - a) * SPEC.page_size / (t1 - t0) for a, b, t0, t1 in zip(out, out[1:], ts, ts[1:])]
+    assert np.isnan(s["swapout_Bps"].iloc[0])  # no rate before the first interval
+    np.testing.assert_allclose(s["swapout_Bps"].iloc[1:].to_numpy(), expected)
+    kh, krows = raw_rows(next(capture.glob("ksm.*.tsv")))
+    assert s["ksm_pages_sharing_bytes"].iloc[5] == int(krows[5][kh.index("pages_sharing")]) * SPEC.page_size
+    np.testing.assert_allclose(s["ksmd_cpu_share"].iloc[1:], SPEC.ksmd_cpu_share, rtol=0.02)
+    assert str(s["ts"].dtype) == "datetime64[ms, UTC]"
+    assert s["ts"].iloc[0] == pd.Timestamp(SPEC.start_epoch, unit="s", tz="UTC")
+    assert data.facts.page_size == 4096 and data.facts.kernel == SPEC.kernel and data.facts.cpus == SPEC.cpus
+    vms = data.vms
+    assert vms["name"].nunique() == len(SPEC.vm_sizes_gib)
+    first = vms[vms["ts"] == vms["ts"].min()].set_index("name")
+    assert first.loc["web01", "allocated_bytes"] == 16 * 2**30  # -m size=16G,slots=4,maxmem=32G
+    assert first.loc["web01", "maxmem_bytes"] == 32 * 2**30
+    assert "memsnap capture" in data.contributions[0].summary
+
+
+def test_fields_a_source_lacks_are_null_never_zero(tmp_path):
+    spec = HostSpec(hostname="no-ksm", days=0.05, interval_s=60, with_ksm=False, with_psi=False, with_vms=False)
+    cap = write_capture(spec, tmp_path / "cap")
+    ingest([cap], tmp_path / "store")
+    s = pd.read_parquet(tmp_path / "store" / "samples")
+    assert s["psi_full_share"].isna().all() and s["ksmd_cpu_share"].isna().all()
+    assert "ksm_pages_sharing_bytes" not in s
+    log = pd.read_parquet(tmp_path / "store" / "log")
+    assert {"KSM not collected (no /sys/kernel/mm/ksm on the host)", "PSI not collected (kernel < 4.20, or psi=0)"} <= set(log["detail"])
+
+
+def test_same_input_twice_gives_byte_identical_store(capture, tmp_path):
+    ingest([capture], tmp_path / "a")
+    ingest([capture], tmp_path / "b")
+    files_a = sorted(p.relative_to(tmp_path / "a") for p in (tmp_path / "a").rglob("*") if p.is_file())
+    files_b = sorted(p.relative_to(tmp_path / "b") for p in (tmp_path / "b").rglob("*") if p.is_file())
+    assert files_a == files_b and len(files_a) >= 5
+    for rel in files_a:
+        assert (tmp_path / "a" / rel).read_bytes() == (tmp_path / "b" / rel).read_bytes(), rel
+
+
+def test_a_failed_ingest_leaves_the_previous_store_intact(capture, tmp_path, monkeypatch):
+    target = tmp_path / "store"
+    ingest([capture], target)
+    before = {p: p.read_bytes() for p in target.rglob("*") if p.is_file()}
+    calls = {"n": 0}
+    real_write = pq.write_table
+
+    def dying_write(*a, **k):  # the process dies after the first file of the new store
+        calls["n"] += 1
+        if calls["n"] == 2:
+            raise KeyboardInterrupt
+        return real_write(*a, **k)
+
+    monkeypatch.setattr(pq, "write_table", dying_write)
+    other = write_capture(HostSpec(hostname="other", days=0.02, interval_s=60), tmp_path / "other")
+    with pytest.raises(KeyboardInterrupt):
+        ingest([other], target)
+    after = {p: p.read_bytes() for p in target.rglob("*") if p.is_file()}
+    assert after == before
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".store.tmp-")]
+
+
+def test_reboot_and_counter_reset_give_segments_and_no_negative_rate(tmp_path):
+    spec = HostSpec(hostname="reboot", days=0.1, interval_s=60, with_vms=False)
+    a = write_capture(spec, tmp_path / "a")
+    # Second half after a reboot: new boot id, uptime and counters start again from small values.
+    for f in a.glob("*.tsv"):
+        header, *rows = f.read_text().splitlines()
+        cols = header[1:].split("\t")
+        half = len(rows) // 2
+        out = [header]
+        for i, line in enumerate(rows):
+            v = line.split("\t")
+            if i >= half:
+                for j, c in enumerate(cols):
+                    if c == "boot_id":
+                        v[j] = "11111111-2222-3333-4444-555555555555"
+                    elif c == "uptime":
+                        v[j] = f"{(i - half) * 60 + 30:.2f}"
+                    elif c in ("pswpin", "pswpout", "pgmajfault", "full_total", "some_total", "ksmd_ticks"):
+                        v[j] = str(int(v[j]) // 1000)
+            out.append("\t".join(v))
+        f.write_text("\n".join(out) + "\n")
+    ingest([a], tmp_path / "store")
+    s = store.read_host(tmp_path / "store", "reboot").samples
+    assert s["segment"].iloc[0] == 0 and s["segment"].iloc[-1] == 1
+    half = len(s) // 2
+    assert np.isnan(s["swapout_Bps"].iloc[half])  # no rate across the reboot
+    for col in ("swapout_Bps", "swapin_Bps", "psi_full_share", "ksmd_cpu_share", "majfault_per_s"):
+        assert (s[col].dropna() >= 0).all(), col
+    assert s["swapout_Bps"].max() < 100 * 2**20
+    log = store.read_host(tmp_path / "store", "reboot").log
+    assert any(e.event == "reboot" for e in log)
+
+
+def test_out_of_order_and_duplicate_samples_are_sorted_merged_and_logged(tmp_path):
+    cap = write_capture(HostSpec(hostname="dups", days=0.02, interval_s=60, with_vms=False), tmp_path / "cap")
+    copy = tmp_path / "copy"
+    shutil.copytree(cap, copy)
+    for f in copy.glob("*.tsv"):  # a second copy of the same capture, rows reversed
+        header, *rows = f.read_text().splitlines()
+        f.write_text("\n".join([header, *reversed(rows)]) + "\n")
+    result = ingest([cap, copy], tmp_path / "store")
+    s = store.read_host(tmp_path / "store", "dups").samples
+    n = HostSpec(days=0.02, interval_s=60).samples
+    assert len(s) == n and s["ts"].is_monotonic_increasing
+    events = {e.event for e in result.log}
+    assert {"duplicate"} <= events
+
+
+def test_gzip_rotated_days_and_plain_today_read_as_one_series(tmp_path):
+    spec = HostSpec(hostname="rotated", days=2, interval_s=600, with_vms=False)
+    cap = write_capture(spec, tmp_path / "cap")
+    days = sorted({p.name.split(".")[1] for p in cap.glob("meminfo.*.tsv")})
+    for p in cap.glob(f"*.{days[0]}.tsv"):  # yesterday was rotated
+        p.with_name(p.name + ".gz").write_bytes(gzip.compress(p.read_bytes()))
+        p.unlink()
+    ingest([cap], tmp_path / "store")
+    assert len(store.read_host(tmp_path / "store", "rotated").samples) == spec.samples
+
+
+def test_bundle_tarball_reads_like_the_directory(capture, tmp_path):
+    import tarfile
+
+    bundle = tmp_path / "memsnap-kvm-test.tar.gz"
+    with tarfile.open(bundle, "w:gz") as tar:
+        tar.add(capture, arcname="memsnap-kvm-test")
+    ingest([bundle], tmp_path / "store")
+    assert len(store.read_host(tmp_path / "store", "kvm-test").samples) == SPEC.samples
+
+
+def test_a_newer_capture_format_is_refused_with_one_line(tmp_path):
+    cap = write_capture(HostSpec(hostname="future", days=0.01, interval_s=60), tmp_path / "cap")
+    facts = cap / "facts.txt"
+    facts.write_text(facts.read_text().replace("format=1", "format=2"))
+    with pytest.raises(InputError) as e:
+        ingest([cap], tmp_path / "store")
+    assert str(e.value).startswith(str(facts)) and "newer" in str(e.value)
