@@ -147,7 +147,9 @@ def collect(ctx: typer.Context) -> None:
 
 
 def main() -> None:
-    # Commands of later stages register themselves here, keeping this module thin.
+    # Commands of later stages register themselves on `app` when imported, keeping this module thin.
     from memreport import cli_report  # noqa: F401
+    from memreport import cli_fleet  # noqa: F401
+    from memreport import cli_email  # noqa: F401
 
     app()

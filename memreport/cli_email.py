@@ -1,0 +1,1 @@
+"""`memreport email` and `memreport send` (issue 6). Registered on the app when imported."""
