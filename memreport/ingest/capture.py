@@ -13,7 +13,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from memreport.errors import InputError
-from memreport.ingest import schema
+from memreport.ingest import procfs, schema
 from memreport.ingest.streams import StreamResult, parse_stream, read_bytes
 from memreport.model import Contribution, HostData, HostFacts, LogEntry
 from memreport.units import KIB, parse_qemu_mem_arg
@@ -295,18 +295,17 @@ def read(path: Path, label: str) -> list[HostData]:
 
 
 def _infer_page_size(mem: pa.Table, vm: pa.Table, log: list[LogEntry], where: str) -> int | None:
-    """Page size from MemFree (kB) ÷ nr_free_pages of the same samples, rounded to a power of two."""
-    if "MemFree" not in mem.column_names or "nr_free_pages" not in vm.column_names:
+    """Page size from the first sample both streams have (no facts.txt): see procfs.infer_page_size."""
+    common = np.intersect1d(mem.column("ts").to_numpy(), vm.column("ts").to_numpy())
+    if not len(common):
         return None
-    a = mem.select(["ts", "MemFree"]).to_pandas().drop_duplicates("ts").set_index("ts")
-    b = vm.select(["ts", "nr_free_pages"]).to_pandas().drop_duplicates("ts").set_index("ts")
-    joined = a.join(b, how="inner").dropna()
-    joined = joined[joined["nr_free_pages"] > 0]
-    if joined.empty:
-        return None
-    ratio = float((joined["MemFree"] * KIB / joined["nr_free_pages"]).median())
-    size = int(2 ** round(np.log2(ratio)))
-    log.append(LogEntry("info", "inferred", f"page size {size} inferred from MemFree / nr_free_pages (no facts.txt)", file=where))
+    mi = int(np.nonzero(mem.column("ts").to_numpy() == common[0])[0][0])
+    vi = int(np.nonzero(vm.column("ts").to_numpy() == common[0])[0][0])
+    mrow = {schema.meminfo_column(k): v * KIB for k, v in mem.slice(mi, 1).to_pylist()[0].items() if k != "ts" and isinstance(v, int)}
+    vrow = {schema.vmstat_column(k): v for k, v in vm.slice(vi, 1).to_pylist()[0].items() if k != "ts" and isinstance(v, int)}
+    size = procfs.infer_page_size(mrow, vrow)
+    if size is not None:
+        log.append(LogEntry("info", "inferred", f"page size {size} inferred from meminfo / vmstat page counts (no facts.txt)", file=where))
     return size
 
 

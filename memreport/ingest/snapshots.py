@@ -10,7 +10,6 @@ time comes from a `date` file when there is one, else from the meminfo file's mt
 from __future__ import annotations
 
 import datetime as dt
-import math
 import re
 from pathlib import Path
 
@@ -174,11 +173,10 @@ def _infer_page_size(snap: Path, log: list[LogEntry]) -> int | None:
         vm = procfs.parse_vmstat(_text(vm_p)) if vm_p else {}
     except (procfs.ParseError, OSError):
         return None
-    free, pages = mem.get("mem_MemFree"), vm.get("vmstat_nr_free_pages")
-    if not free or not pages:
+    size = procfs.infer_page_size(mem, vm)
+    if size is None:
         return None
-    size = 1 << round(math.log2(free / pages))
-    log.append(LogEntry("info", "inferred", f"page size {size} inferred from MemFree / nr_free_pages (no pagesize file)", file=str(snap)))
+    log.append(LogEntry("info", "inferred", f"page size {size} inferred from meminfo / vmstat page counts (no pagesize file)", file=str(snap)))
     return size
 
 
