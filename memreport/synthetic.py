@@ -285,6 +285,10 @@ def write_capture(spec: HostSpec, out: Path, gz: bool = False) -> Path:
     counters = rng.integers(0, 10**9, len(VMSTAT_KEYS))
     vm_cols = [vm.get(k, ones * int(counters[i])) for i, k in enumerate(VMSTAT_KEYS)]
 
+    # Cumulative counters run across day files: a day boundary is not a reset.
+    stall_all = np.clip(s["swapout_Bps"] / (100 * MIB), 0, 0.6)  # share of time fully stalled
+    psi_full_total = np.cumsum(stall_all * spec.interval_s * 1e6).astype(np.int64) + 5_000_000
+    full_scans = np.arange(n, dtype=np.int64) // 10 + 1000
     days = np.floor((t) / 86400).astype(np.int64)
     for d in np.unique(days):
         sel = days == d
@@ -303,7 +307,7 @@ def write_capture(spec: HostSpec, out: Path, gz: bool = False) -> Path:
                 (ts[0] - spec.start_epoch) * spec.ksmd_cpu_share * 100
             )
             ksm = {
-                "full_scans": np.arange(m, dtype=np.int64) // 10 + int(d) % 1000,
+                "full_scans": full_scans[sel],
                 "general_profit": sharing * pg - (sharing + shared) * 64,
                 "pages_shared": shared,
                 "pages_sharing": sharing,
@@ -319,9 +323,8 @@ def write_capture(spec: HostSpec, out: Path, gz: bool = False) -> Path:
             }
             _write_tsv(out / f"ksm.{name}.tsv", ["ts", *ksm], [ts, *ksm.values()], gz)
         if spec.with_psi:
-            out_rate = s["swapout_Bps"][sel]
-            stall = np.clip(out_rate / (100 * MIB), 0, 0.6)  # share of time fully stalled
-            full_total = np.cumsum(stall * spec.interval_s * 1e6).astype(np.int64) + 5_000_000
+            stall = stall_all[sel]
+            full_total = psi_full_total[sel]
             some_total = (full_total * 1.6).astype(np.int64)
             avg = np.round(stall * 100, 2)
             _write_tsv(

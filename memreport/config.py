@@ -1,0 +1,197 @@
+"""Thresholds: named settings with documented defaults, a TOML file (`--config`) and `--set` overrides.
+
+Every setting has a dotted name, `<check>.<name>` (e.g. `thrash.rate_bytes_per_s`). In a TOML file
+they are written as tables:
+
+    [thrash]
+    rate_bytes_per_s = 2097152
+    min_duration_s = 120
+
+On the command line: `--set thrash.min_duration_s=120`. Byte settings also take sizes with a binary
+suffix (`512MiB`, `4G`). The report prints the values it used (docs/CHECKS.md explains each one).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import re
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from memreport.errors import ConfigError
+
+MIB = 1024**2
+
+
+def _setting(default: Any, doc: str, unit: str = "", choices: tuple[str, ...] = ()) -> Any:
+    return field(default=default, metadata={"doc": doc, "unit": unit, "choices": choices})
+
+
+@dataclass(frozen=True)
+class Thresholds:
+    """The values the checks compare against. Field `a_b` is the setting `a.b` (first `_` = the dot)."""
+
+    swap_basis: str = _setting(
+        "inactive",
+        "Which peak swap must cover: inactive (the article's rule, conservative) or inactive_anon "
+        "(only anonymous pages can be swapped)",
+        choices=("inactive", "inactive_anon"),
+    )
+    active_warn_percent: float = _setting(90.0, "Active ÷ MemTotal at or above this is WARN (Netdata RAM warn 90 %)", "%")
+    active_crit_percent: float = _setting(98.0, "Active ÷ MemTotal at or above this is CRIT (Netdata RAM crit 98 %)", "%")
+    active_roundtrip_bytes_per_s: float = _setting(
+        40960.0,
+        "An interval where both swap-in and swap-out reach this rate is a round trip: pages swapped "
+        "out and read back (atop: swout > 10 pages/s is critical; 10 × 4 KiB)",
+        "B/s",
+    )
+    active_roundtrip_warn_s: float = _setting(60.0, "Total round-trip time at or above this is WARN", "s")
+    thrash_rate_bytes_per_s: float = _setting(
+        1048576.0, "Swap traffic (in + out) at or above this rate is thrash-level", "B/s"
+    )
+    thrash_min_duration_s: float = _setting(60.0, "A thrash window lasts at least this long; shorter bursts are not windows", "s")
+    thrash_merge_gap_s: float = _setting(60.0, "Windows closer than this gap are merged into one", "s")
+    thrash_max_interval_s: float = _setting(
+        900.0, "A rate measured over a longer interval than this is ignored (a gap in the data, not a rate)", "s"
+    )
+    thrash_crit_total_s: float = _setting(
+        900.0, "Total thrash time at or above this is CRIT (node_exporter mixin: 15 min)", "s"
+    )
+    thrash_psi_full_crit_percent: float = _setting(
+        5.0, "A window whose mean PSI memory full reaches this is CRIT (Meta oomd: 5 %)", "%"
+    )
+    oom_new_vm_bytes: int = _setting(512 * MIB, "Size of the VM for 'how many more VMs fit' (the article's 512 MB)", "B")
+    oom_headroom_warn_percent: float = _setting(
+        10.0, "Headroom (RAM + swap − allocated) below this share of RAM + swap is WARN", "%"
+    )
+    oom_commit_warn_percent: float = _setting(100.0, "Committed_AS ÷ CommitLimit at or above this is WARN", "%")
+    oom_available_warn_percent: float = _setting(10.0, "Lowest MemAvailable ÷ MemTotal below this is WARN (Netdata 90 % used)", "%")
+    oom_available_crit_percent: float = _setting(2.0, "Lowest MemAvailable ÷ MemTotal below this is CRIT (Netdata 98 % used)", "%")
+    ksm_cpu_warn_percent: float = _setting(25.0, "ksmd mean CPU (% of one CPU) at or above this is WARN", "%")
+    ksm_min_saved_bytes: int = _setting(
+        512 * MIB, "KSM saving below this while ksmd uses CPU is not worth it", "B"
+    )
+    ksm_idle_cpu_percent: float = _setting(1.0, "ksmd mean CPU below this counts as free", "%")
+    ksm_unshared_warn_ratio: float = _setting(
+        2.0, "pages_unshared ÷ pages_sharing above this means wasted scanning (kernel docs)", ""
+    )
+    vms_swap_warn_percent: float = _setting(
+        25.0, "A VM whose peak VmSwap reaches this share of its allocation is WARN", "%"
+    )
+
+    @staticmethod
+    def names() -> list[str]:
+        return [dotted(f.name) for f in dataclasses.fields(Thresholds)]
+
+    def as_dict(self) -> dict[str, Any]:
+        """Dotted name -> value, in declaration order (for report.json and the method appendix)."""
+        return {dotted(f.name): getattr(self, f.name) for f in dataclasses.fields(self)}
+
+    @staticmethod
+    def describe() -> list[dict[str, Any]]:
+        """Name, default, unit and documentation of every setting."""
+        return [
+            {
+                "name": dotted(f.name),
+                "default": f.default,
+                "unit": f.metadata["unit"],
+                "doc": f.metadata["doc"],
+                "choices": list(f.metadata["choices"]),
+            }
+            for f in dataclasses.fields(Thresholds)
+        ]
+
+
+def dotted(field_name: str) -> str:
+    check, _, rest = field_name.partition("_")
+    return f"{check}.{rest}"
+
+
+_FIELDS = {dotted(f.name): f for f in dataclasses.fields(Thresholds)}
+_SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([KMGTP]?)(i?B)?\s*$", re.IGNORECASE)
+_SUFFIX = {"": 1, "k": 1024, "m": 1024**2, "g": 1024**3, "t": 1024**4, "p": 1024**5}
+
+
+def _coerce(name: str, value: Any, from_text: bool) -> Any:
+    f = _FIELDS[name]
+    kind = type(f.default)
+    choices: tuple[str, ...] = f.metadata["choices"]
+    if kind is str:
+        if not isinstance(value, str):
+            raise ConfigError(f"{name}: expected text, got {value!r}")
+        if choices and value not in choices:
+            raise ConfigError(f"{name}: {value!r} is not one of {', '.join(choices)}")
+        return value
+    if isinstance(value, bool):
+        raise ConfigError(f"{name}: expected a number, got {value!r}")
+    if from_text or isinstance(value, str):
+        text = str(value).strip()
+        m = _SIZE.match(text) if f.metadata["unit"] == "B" else None
+        try:
+            if m:
+                number = float(m.group(1)) * _SUFFIX[m.group(2).lower()]
+            else:
+                number = float(text)
+        except ValueError:
+            raise ConfigError(f"{name}: expected a number, got {text!r}") from None
+        value = number
+    if not isinstance(value, (int, float)) or not math.isfinite(value):
+        raise ConfigError(f"{name}: expected a finite number, got {value!r}")
+    if value < 0:
+        raise ConfigError(f"{name}: must not be negative, got {value!r}")
+    if kind is int:
+        if float(value) != int(value):
+            raise ConfigError(f"{name}: expected a whole number, got {value!r}")
+        return int(value)
+    return float(value)
+
+
+def _flatten(table: dict[str, Any], path: str, source: str) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in table.items():
+        name = f"{path}.{key}" if path else key
+        if isinstance(value, dict):
+            out.update(_flatten(value, name, source))
+        else:
+            out[name] = value
+    return out
+
+
+def _check_known(name: str, source: str) -> None:
+    if name not in _FIELDS:
+        raise ConfigError(f"{source}: unknown setting {name!r} (known: {', '.join(_FIELDS)})")
+
+
+def load_thresholds(config_path: Path | None = None, overrides: list[str] | None = None) -> Thresholds:
+    """Defaults, then the TOML file, then each `key=value` override, each value type-checked."""
+    values: dict[str, Any] = {}
+    if config_path is not None:
+        try:
+            with open(config_path, "rb") as fh:
+                table = tomllib.load(fh)
+        except OSError as e:
+            raise ConfigError(f"{config_path}: cannot read: {e.strerror or e}") from None
+        except tomllib.TOMLDecodeError as e:
+            raise ConfigError(f"{config_path}: not valid TOML: {e}") from None
+        for name, value in _flatten(table, "", str(config_path)).items():
+            _check_known(name, str(config_path))
+            values[name] = _coerce(name, value, from_text=False)
+    for item in overrides or []:
+        name, eq, text = item.partition("=")
+        name = name.strip()
+        if not eq or not name:
+            raise ConfigError(f"--set {item!r}: expected key=value")
+        _check_known(name, "--set")
+        values[name] = _coerce(name, text.strip(), from_text=True)
+    kwargs = {_FIELDS[k].name: v for k, v in values.items()}
+    t = Thresholds(**kwargs)
+    if t.active_crit_percent < t.active_warn_percent:
+        raise ConfigError("active.crit_percent must not be below active.warn_percent")
+    if t.oom_available_crit_percent > t.oom_available_warn_percent:
+        raise ConfigError("oom.available_crit_percent must not be above oom.available_warn_percent")
+    if t.oom_new_vm_bytes <= 0:
+        raise ConfigError("oom.new_vm_bytes must be positive")
+    return t

@@ -1,0 +1,71 @@
+"""report.html: the analysis laid out by templates/report.html.j2 (one self-contained file)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from memreport.analyze import Analysis
+from memreport.analyze.wording import fmt_bytes, fmt_duration, fmt_num, fmt_pct, fmt_rate
+from memreport.config import Thresholds
+from memreport.model import HostData, Severity
+from memreport.render.charts import all_charts
+from memreport.render.env import environment
+
+MAX_WINDOW_ROWS = 40  # the HTML/PDF table; report.json has every window
+MAX_VM_ROWS = 60
+
+
+def _threshold_rows(t: Thresholds) -> list[dict[str, str]]:
+    rows = []
+    values = t.as_dict()
+    for d in Thresholds.describe():
+        v = values[d["name"]]
+        unit = d["unit"]
+        if unit == "B":
+            text = f"{fmt_bytes(v)} ({v:,} B)".replace(",", "\u202f")
+        elif unit == "B/s":
+            text = fmt_rate(v)
+        elif unit == "s":
+            text = fmt_duration(v)
+        elif unit == "%":
+            text = fmt_pct(v, 1)
+        elif isinstance(v, float):
+            text = fmt_num(v, 1)
+        else:
+            text = str(v)
+        default = "" if v == d["default"] else " (changed)"
+        rows.append({"name": d["name"], "value": text + default, "doc": d["doc"]})
+    return rows
+
+
+def context(data: HostData, a: Analysis, report_json: dict[str, Any]) -> dict[str, Any]:
+    counts = {s: sum(1 for f in a.findings if f.severity == s) for s in Severity}
+    top = [f for f in a.findings if f.severity > Severity.OK][:6]
+    if len(top) < 3:
+        top += [f for f in a.findings if f.severity == Severity.OK][: 3 - len(top)]
+    duration = None
+    if a.period_start is not None and a.period_end is not None:
+        duration = (a.period_end - a.period_start).total_seconds()
+    by_check: dict[str, list[Any]] = {}
+    for f in a.findings:
+        by_check.setdefault(f.check, []).append(f)
+    return {
+        "a": a,
+        "facts": a.facts,
+        "json": report_json,
+        "charts": all_charts(data, a),
+        "counts": {s.name: n for s, n in counts.items()},
+        "top_findings": top,
+        "by_check": by_check,
+        "duration_s": duration,
+        "windows": a.thrash.windows[:MAX_WINDOW_ROWS],
+        "more_windows": max(0, len(a.thrash.windows) - MAX_WINDOW_ROWS),
+        "vm_rows": a.vms.rows[:MAX_VM_ROWS],
+        "more_vms": max(0, len(a.vms.rows) - MAX_VM_ROWS),
+        "threshold_rows": _threshold_rows(a.thresholds),
+        "Severity": Severity,
+    }
+
+
+def render_html(data: HostData, a: Analysis, report_json: dict[str, Any]) -> str:
+    return environment().get_template("report.html.j2").render(**context(data, a, report_json))
