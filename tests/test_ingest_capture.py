@@ -180,3 +180,20 @@ def test_a_newer_capture_format_is_refused_with_one_line(tmp_path):
     with pytest.raises(InputError) as e:
         ingest([cap], tmp_path / "store")
     assert str(e.value).startswith(str(facts)) and "newer" in str(e.value)
+
+
+def test_the_short_real_capture_from_a_debian_machine(tmp_path):
+    from conftest import ROOT
+
+    cap = ROOT / "sample_data" / "real-capture"
+    ingest([cap], tmp_path / "store")
+    facts = dict(line.split("=", 1) for line in (cap / "facts.txt").read_text().splitlines())
+    data = store.read_host(tmp_path / "store", facts["hostname"])
+    header, rows = raw_rows(next(cap.glob("meminfo.*.tsv")))
+    s = data.samples
+    assert len(s) == len(rows) == 61
+    assert (s["mem_MemTotal"] == int(rows[0][header.index("MemTotal")]) * 1024).all()
+    assert data.facts.page_size == int(facts["page_size"]) and data.facts.kernel == facts["kernel"]
+    for col in ("swapin_Bps", "swapout_Bps", "majfault_per_s", "psi_some_share"):
+        assert (s[col].dropna() >= 0).all() and s[col].iloc[1:].notna().all()
+    assert s["segment"].max() == 0
