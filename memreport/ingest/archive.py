@@ -10,9 +10,12 @@ from __future__ import annotations
 
 import contextlib
 import io
+import lzma
+import os
 import shutil
 import tarfile
 import tempfile
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,11 +32,15 @@ MAGIC = {
 
 @dataclass(frozen=True)
 class ArchiveLimits:
-    max_members: int = 200_000
-    max_total_bytes: int = 8 * 1024**3  # uncompressed
+    # A full sosreport (every plugin, big host) has ~30 000 members; 100 000 empty files still
+    # extract in a few seconds, so "a million empty members" is refused early.
+    max_members: int = 100_000
+    max_total_bytes: int = 8 * 1024**3  # uncompressed, headers included
     max_member_bytes: int = 4 * 1024**3
     max_ratio: float = 200.0  # uncompressed / compressed, checked once past ratio_floor_bytes
     ratio_floor_bytes: int = 64 * 1024**2
+    max_seconds: float = 300.0  # wall time for the whole extraction
+    max_name_bytes: int = 4096
 
 
 DEFAULT_LIMITS = ArchiveLimits()
@@ -109,18 +116,24 @@ def _decompressed(path: Path, kind: str) -> io.BufferedIOBase:
 def _check_member(m: tarfile.TarInfo, path: Path, limits: ArchiveLimits) -> str | None:
     """None if the member may be extracted; else the reason it is unsafe."""
     name = m.name
-    if name.startswith("/") or (len(name) > 1 and name[1] == ":"):
+    if len(name.encode("utf-8", "surrogateescape")) > limits.max_name_bytes:
+        return f"member name of {len(name)} characters"
+    if "\0" in name or "\0" in m.linkname:
+        return f"member {name[:80]!r} has a NUL byte in its name"
+    if name.startswith(("/", "\\")) or (len(name) > 1 and name[1] == ":"):
         return f"member {name!r} has an absolute path"
     parts = Path(name).parts
-    if ".." in parts:
+    if ".." in parts or ".." in name.split("\\"):
         return f"member {name!r} leaves the archive (..)"
     if m.isdev() or m.isfifo():
         return f"member {name!r} is a device or FIFO"
+    if not (m.isreg() or m.isdir() or m.issym() or m.islnk()):
+        return f"member {name!r} has unsupported type {m.type!r}"
     if m.issym() or m.islnk():
         target = m.linkname
         if target.startswith("/"):
             return f"member {name!r} links to an absolute path {target!r}"
-        base = Path(name).parent if m.issym() else Path()
+        base = Path(name).parent if m.issym() else Path()  # hard link targets are archive paths
         depth = 0
         for p in (base / target).parts:
             depth += -1 if p == ".." else (0 if p == "." else 1)
@@ -131,42 +144,106 @@ def _check_member(m: tarfile.TarInfo, path: Path, limits: ArchiveLimits) -> str 
     return None
 
 
+def _norm(name: str) -> str:
+    return "/".join(p for p in name.split("/") if p not in ("", "."))
+
+
+def _through_link(name: str, links: set[str]) -> str | None:
+    """The earlier link member that `name` would be written through (a/b when a is a symlink)."""
+    parts = _norm(name).split("/")
+    for i in range(1, len(parts)):
+        prefix = "/".join(parts[:i])
+        if prefix in links:
+            return prefix
+    return None
+
+
 @contextlib.contextmanager
 def extracted(path: Path, limits: ArchiveLimits = DEFAULT_LIMITS) -> Iterator[Path]:
     """Extract a tar archive into a private temporary directory, yield that root, remove it after.
 
-    Raises UnsafeArchiveError (naming the archive and the member) before writing an unsafe member.
+    Two passes over the stream. The first writes nothing: it checks every member header and the
+    whole stream, so a bomb or a million empty members is refused after reading headers only
+    (seconds), before a single file exists. The second extracts, re-running the same checks and
+    tarfile's `filter='data'` (which re-checks each member against the real tree on disk and strips
+    modes and owners). Checks per member: count, time, names (absolute, `..`, NUL, length), type
+    (no devices, FIFOs or unknown types), links (no absolute or escaping targets), a member
+    written through an earlier link or replacing one, size; while reading: total uncompressed size
+    and compression ratio. Raises UnsafeArchiveError naming the archive and the member.
     """
     path = Path(path)
     kind = compression_of(path)
     if kind is None:
         raise InputError(path, "not a tar archive (.tar, .tar.gz, .tgz, .tar.xz, .tar.zst)")
+    started = time.monotonic()
+    _pass(path, kind, limits, None, started)
     tmp = Path(tempfile.mkdtemp(prefix="memreport-bundle-"))
     tmp.chmod(0o700)
     try:
-        raw = _decompressed(path, kind)
-        counted = io.BufferedReader(_CountingReader(raw, path, path.stat().st_size, limits), buffer_size=1 << 20)
-        try:
-            with tarfile.open(fileobj=counted, mode="r|") as tar:
-                members = 0
-                for m in tar:
-                    members += 1
-                    if members > limits.max_members:
-                        raise UnsafeArchiveError(path, f"more than {limits.max_members} members: refused")
-                    reason = _check_member(m, path, limits)
-                    if reason:
-                        raise UnsafeArchiveError(path, reason + ": refused")
-                    # filter='data' re-checks everything above and strips modes and owners.
-                    tar.extract(m, tmp, filter="data", set_attrs=m.isdir() is False)
-        except (tarfile.TarError, EOFError, OSError, ValueError) as e:
-            if isinstance(e, InputError):
-                raise
-            raise InputError(path, f"damaged or unreadable archive ({type(e).__name__}: {e})") from None
-        finally:
-            raw.close()
+        _pass(path, kind, limits, tmp, started)
+        _make_readable(tmp)
         yield tmp
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _pass(path: Path, kind: str, limits: ArchiveLimits, dest: Path | None, started: float) -> None:
+    """Walk the archive's members with every check; extract them into dest unless it is None."""
+    raw = _decompressed(path, kind)
+    counted = io.BufferedReader(_CountingReader(raw, path, path.stat().st_size, limits), buffer_size=1 << 20)
+    try:
+        with tarfile.open(fileobj=counted, mode="r|") as tar:
+            members = 0
+            declared = 0
+            links: set[str] = set()
+            seen: set[str] = set()
+            for m in tar:
+                members += 1
+                if members > limits.max_members:
+                    raise UnsafeArchiveError(path, f"more than {limits.max_members} members: refused")
+                if members % 512 == 0 and time.monotonic() - started > limits.max_seconds:
+                    raise UnsafeArchiveError(path, f"reading took more than {limits.max_seconds:.0f} s: refused")
+                reason = _check_member(m, path, limits)
+                if reason is None:
+                    name = _norm(m.name)
+                    via = _through_link(name, links)
+                    if via is not None:
+                        reason = f"member {m.name!r} would be written through the link {via!r}"
+                    elif name in links or (name in seen and (m.issym() or m.islnk())):
+                        reason = f"member {m.name!r} replaces an earlier member with a link"
+                    seen.add(name)
+                    if m.issym() or m.islnk():
+                        links.add(name)
+                declared += m.size
+                if reason is None and declared > limits.max_total_bytes:
+                    reason = f"members add up to more than {limits.max_total_bytes // 1024**2} MiB"
+                if reason:
+                    raise UnsafeArchiveError(path, reason + ": refused")
+                if dest is not None:
+                    tar.extract(m, dest, filter="data", set_attrs=m.isdir() is False)
+            if members == 0:
+                raise InputError(path, "empty archive")
+    except (tarfile.TarError, EOFError, OSError, ValueError, lzma.LZMAError) as e:
+        if isinstance(e, InputError):
+            raise
+        if isinstance(e, tarfile.FilterError):
+            raise UnsafeArchiveError(path, f"{e}: refused") from None
+        raise InputError(path, f"damaged or unreadable archive ({type(e).__name__}: {e})") from None
+    finally:
+        raw.close()
+
+
+def _make_readable(root: Path) -> None:
+    """sos keeps modes like 0400 and d--x: make the private copy readable by us (never anything else)."""
+    for dirpath, dirnames, filenames in os.walk(root):
+        for d in dirnames:
+            p = os.path.join(dirpath, d)
+            if not os.path.islink(p):
+                os.chmod(p, 0o700)
+        for f in filenames:
+            p = os.path.join(dirpath, f)
+            if not os.path.islink(p):
+                os.chmod(p, 0o600)
 
 
 def single_top(root: Path) -> Path:

@@ -1,0 +1,658 @@
+"""What the support-bundle readers share: bounded file reading, the /proc snapshot row, page size,
+sar history assembly, per-VM rows and coverage lines.
+
+A bundle is untrusted and often half broken: every helper here logs what it skips and goes on;
+only the reader decides whether nothing usable is left (then it raises InputError).
+"""
+
+from __future__ import annotations
+
+import bz2
+import gzip
+import lzma
+import math
+import re
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta, timezone, tzinfo
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from memreport.ingest import procfs, sadf
+from memreport.model import HostData, LogEntry
+from memreport.units import KIB
+
+MAX_TEXT = 256 * 1024**2  # one text file (a month of sar -A text is ~100 MiB)
+
+
+class Unreadable(Exception):
+    """A file inside a bundle that cannot be used; the reason goes to the log."""
+
+    def __init__(self, event: str, reason: str, line: int | None = None) -> None:
+        super().__init__(reason)
+        self.event, self.reason, self.line = event, reason, line
+
+
+def read_bytes(path: Path, limit: int = MAX_TEXT) -> bytes:
+    """A file's bytes, transparently decompressed (.gz/.xz/.bz2: sa files are often rotated so), bounded."""
+    try:
+        with open(path, "rb") as f:
+            head = f.read(6)
+        opener: Callable[..., Any] = open
+        if head.startswith(b"\x1f\x8b"):
+            opener = gzip.open
+        elif head.startswith(b"\xfd7zXZ\x00"):
+            opener = lzma.open
+        elif head.startswith(b"BZh"):
+            opener = bz2.open
+        with opener(path, "rb") as f:
+            data: bytes = f.read(limit + 1)
+    except (OSError, EOFError, lzma.LZMAError) as e:
+        raise Unreadable("skipped_file", f"unreadable ({e})") from None
+    if len(data) > limit:
+        raise Unreadable("skipped_file", f"larger than {limit // 1024**2} MiB: skipped")
+    return data
+
+
+def head(path: Path, n: int = 4096) -> bytes:
+    """The first n bytes, decompressed for .gz/.xz/.bz2 (rotated sa files): enough to detect a format."""
+    if path.name.endswith((".gz", ".xz", ".bz2")):
+        openers: dict[str, Callable[..., Any]] = {"gz": gzip.open, "xz": lzma.open, "bz2": bz2.open}
+        opener = openers[path.name.rsplit(".", 1)[1]]
+        try:
+            with opener(path, "rb") as f:
+                data: bytes = f.read(n)
+                return data
+        except (OSError, EOFError, lzma.LZMAError) as e:
+            raise Unreadable("skipped_file", f"unreadable ({e})") from None
+    with open(path, "rb") as f:
+        return f.read(n)
+
+
+def read_text(path: Path, limit: int = MAX_TEXT) -> str:
+    data = read_bytes(path, limit)
+    if b"\0" in data[:65536]:
+        raise Unreadable("binary_file", "binary data where text was expected")
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as e:
+        # sar in a Latin-1 locale: decode anyway, the numbers are ASCII.
+        if e.start > 0:
+            return data.decode("latin-1")
+        raise Unreadable("not_utf8", "bytes that are not UTF-8", data[: e.start].count(b"\n") + 1) from None
+
+
+def first_existing(root: Path, candidates: Iterable[str]) -> Path | None:
+    """The first candidate path (relative, glob allowed) that is a regular file under root, never outside it."""
+    top = root.resolve()
+    for rel in candidates:
+        hits = sorted(root.glob(rel)) if any(c in rel for c in "*?[") else [root / rel]
+        for p in hits:
+            try:
+                if p.is_file() and p.resolve().is_relative_to(top):
+                    return p
+            except OSError:
+                continue
+    return None
+
+
+def inside(root: Path, p: Path) -> bool:
+    """p is a regular file whose real path stays under root (a symlink in a bundle may point anywhere)."""
+    try:
+        return p.is_file() and p.resolve().is_relative_to(root.resolve())
+    except OSError:
+        return False
+
+
+# --- time and host facts -------------------------------------------------------------------------
+
+_DATE_FORMATS = (
+    "%a %b %d %H:%M:%S %Z %Y",  # date (C locale): Thu Nov 26 22:03:47 UTC 2026
+    "%a %d %b %Y %H:%M:%S %Z",
+    "%a %d %b %Y %I:%M:%S %p %Z",
+    "%a %b %d %I:%M:%S %p %Z %Y",
+    "%Y-%m-%d %H:%M:%S",
+)
+
+
+def parse_date_output(text: str) -> tuple[datetime | None, str | None]:
+    """`date` / `date --utc` output -> (UTC time, zone abbreviation). Only UTC/GMT or a numeric
+    offset gives a trustworthy time; a zone name like CET is resolved when the tz database knows it."""
+    for line in text.splitlines():
+        s = " ".join(line.split())
+        if not s:
+            continue
+        m = re.search(r"\b([A-Z]{2,5}|[+-]\d{4})\b(?= \d{4}$)|\b([A-Z]{2,5})$", s)
+        zone = (m.group(1) or m.group(2)) if m else None
+        bare = s.replace(f" {zone} ", " ").removesuffix(f" {zone}") if zone else s
+        for fmt in ("%a %b %d %H:%M:%S %Y", "%a %d %b %Y %H:%M:%S", "%a %d %b %Y %I:%M:%S %p", "%a %b %d %I:%M:%S %p %Y", "%Y-%m-%d %H:%M:%S"):
+            try:
+                naive = datetime.strptime(bare, fmt)
+            except ValueError:
+                continue
+            z = zone_of(zone)
+            if z is None:
+                return None, zone
+            return naive.replace(tzinfo=z).astimezone(timezone.utc), zone
+    return None, None
+
+
+def zone_of(name: str | None) -> tzinfo | None:
+    if name is None:
+        return None
+    if name in ("UTC", "GMT", "Z", "UCT"):
+        return timezone.utc
+    if re.fullmatch(r"[+-]\d{4}", name):
+        sign = 1 if name[0] == "+" else -1
+        return timezone(sign * timedelta(hours=int(name[1:3]), minutes=int(name[3:])))
+    try:
+        from zoneinfo import ZoneInfo
+
+        return ZoneInfo(name)
+    except Exception:  # noqa: BLE001 - unknown abbreviations (CEST, EDT) are not zones
+        return None
+
+
+def localtime_zone(root: Path) -> tzinfo | None:
+    """The bundle host's zone from its etc/localtime symlink target (sos keeps it as ../usr/share/zoneinfo/X)."""
+    link = root / "etc" / "localtime"
+    try:
+        target = str(link.readlink()) if link.is_symlink() else None
+    except OSError:
+        target = None
+    if target and "zoneinfo/" in target:
+        return zone_of(target.split("zoneinfo/", 1)[1])
+    tzfile = root / "etc" / "timezone"
+    if tzfile.is_file():
+        try:
+            return zone_of(tzfile.read_text(errors="replace").strip())
+        except OSError:
+            return None
+    return None
+
+
+# meminfo key <-> vmstat counter of the same kernel number (pages). Not MemFree/nr_free_pages:
+# kernel 6.18 counts nr_free_pages differently (regression guard: the real sosreport made by the
+# tests gave a ratio of 20 KiB).
+_PAGE_PAIRS = (
+    ("mem_Inactive_file", "vmstat_nr_inactive_file"),
+    ("mem_Active_file", "vmstat_nr_active_file"),
+    ("mem_AnonPages", "vmstat_nr_anon_pages"),
+    ("mem_Inactive_anon", "vmstat_nr_inactive_anon"),
+    ("mem_Mapped", "vmstat_nr_mapped"),
+)
+
+
+def page_size_from(meminfo: dict[str, int] | None, vmstat: dict[str, int] | None) -> int | None:
+    """Page size from a meminfo kB value and the vmstat page counter of the same thing, when their
+    ratio is within 2 % of a power of two (the two files are read a few ms apart)."""
+    if not meminfo or not vmstat:
+        return None
+    pairs = [(vmstat[v], meminfo[m]) for m, v in _PAGE_PAIRS if meminfo.get(m) and vmstat.get(v, 0) >= 1000]
+    if not pairs:
+        return None
+    pages, size_bytes = max(pairs)
+    ratio = size_bytes / pages
+    size = 1 << round(math.log2(ratio))
+    if abs(ratio / size - 1) > 0.02 or not 4096 <= size <= 65536:
+        return None
+    return size
+
+
+FOUR_K_ARCHES = ("x86_64", "i386", "i686", "amd64", "s390x")  # 4 KiB pages, no other choice
+
+
+def assumed_page_size(arch: str | None) -> int | None:
+    if arch and arch.lower() in FOUR_K_ARCHES:
+        return 4096
+    return None
+
+
+# --- the /proc snapshot --------------------------------------------------------------------------
+
+
+@dataclass
+class Snapshot:
+    row: dict[str, Any]
+    swaps: list[dict[str, Any]]
+    texts: dict[str, str]
+    meminfo: dict[str, int] | None
+    vmstat: dict[str, int] | None
+
+
+def snapshot_row(
+    files: dict[str, tuple[str, str]],
+    ksm_files: dict[str, str],
+    when: datetime,
+    page_size: int | None,
+    log: list[LogEntry],
+) -> Snapshot:
+    """{what: (file label, text)} for meminfo/vmstat/psi/swaps/boot_id -> one sample row."""
+    ts = pd.Timestamp(when).as_unit("ms")
+    row: dict[str, Any] = {"ts": ts}
+    swaps: list[dict[str, Any]] = []
+    parsed: dict[str, Any] = {}
+    parsers: dict[str, Callable[[str], Any]] = {
+        "meminfo": procfs.parse_meminfo,
+        "vmstat": procfs.parse_vmstat,
+        "psi": procfs.parse_psi,
+        "swaps": procfs.parse_swaps,
+    }
+    for what, fn in parsers.items():
+        if what not in files:
+            continue
+        name, text = files[what]
+        try:
+            parsed[what] = fn(text)
+        except procfs.ParseError as e:
+            log.append(LogEntry("warn", "bad_value", f"{e.reason}: file skipped", file=name, line=e.line))
+    for what in ("meminfo", "vmstat", "psi"):
+        if what in parsed:
+            row.update(parsed[what])
+    for dev in parsed.get("swaps", []):
+        swaps.append({"ts": ts, **vars(dev)})
+    if "boot_id" in files and files["boot_id"][1].strip():
+        row["boot_id"] = files["boot_id"][1].strip()
+    texts: dict[str, str] = {}
+    if ksm_files:
+        nums, texts = procfs.parse_ksm_files(ksm_files, page_size)
+        row.update(nums)
+        if page_size is None:
+            log.append(LogEntry("warn", "missing_source", "KSM page counts left null: the page size is not known"))
+    return Snapshot(row, swaps, texts, parsed.get("meminfo"), parsed.get("vmstat"))
+
+
+def parse_free(text: str, unit: int = KIB) -> dict[str, int]:
+    """`free` output -> mem_MemTotal and mem_SwapTotal in bytes; `unit` from the flags (-k default, -m, -b)."""
+    out: dict[str, int] = {}
+    for line in text.splitlines():
+        fields = line.split()
+        if len(fields) >= 2 and fields[0] in ("Mem:", "Swap:") and fields[1].isdigit():
+            out["mem_MemTotal" if fields[0] == "Mem:" else "mem_SwapTotal"] = int(fields[1]) * unit
+    return out
+
+
+# --- sar history ---------------------------------------------------------------------------------
+
+_RANK = {"sadf-xml": 0, "sadf-json": 1, "sadf-csv": 2, "sa": 3, "sar-text": 4}
+
+
+def sar_day_key(path: Path) -> str:
+    """sa26, sar26, sa26.xml, sa20261126.xz -> '26' or '20261126': files for one day share a key."""
+    m = re.match(r"^sar?(\d{2,8})", path.name)
+    return m.group(1) if m else path.name
+
+
+def load_sar(
+    files: Iterable[Path],
+    tz: tzinfo | None,
+    log: list[LogEntry],
+    prefer_one_per_day: bool = True,
+) -> list[tuple[Path, sadf.SarData]]:
+    """Parse every sar file (binary through sadf); with several formats of one day keep the best
+    (sadf XML > JSON > CSV > binary > text: the sadf formats carry UTC time and full precision)."""
+    found: list[tuple[str, int, Path, str]] = []
+    for p in sorted(set(files)):
+        try:
+            first = head(p)
+        except (OSError, Unreadable) as e:
+            log.append(LogEntry("warn", "skipped_file", f"unreadable: {e}", file=str(p)))
+            continue
+        fmt = sadf.detect(first)
+        if fmt is None:
+            continue
+        found.append((sar_day_key(p), _RANK[fmt], p, fmt))
+    groups: dict[str, list[tuple[int, Path, str]]] = {}
+    for key, rank, p, fmt in found:
+        groups.setdefault(key if prefer_one_per_day else str(p), []).append((rank, p, fmt))
+    out: list[tuple[Path, sadf.SarData]] = []
+    for key in sorted(groups):
+        cands = sorted(groups[key], key=lambda c: (c[0], str(c[1])))
+        for i, (_, p, fmt) in enumerate(cands):
+            data = _load_one(p, fmt, tz, log)
+            if data is None:
+                continue
+            for _, other, _ in cands[i + 1:]:
+                log.append(LogEntry("info", "preferred_source", f"not read: {p.name} has the same day in a better format", file=str(other)))
+            out.append((p, data))
+            break
+    return sorted(out, key=lambda x: min(x[1].rows) if x[1].rows else datetime.max.replace(tzinfo=timezone.utc))
+
+
+def _load_one(p: Path, fmt: str, tz: tzinfo | None, log: list[LogEntry]) -> sadf.SarData | None:
+    try:
+        if fmt == "sa":
+            text = sadf.run_sadf(p) if not p.name.endswith((".gz", ".xz", ".bz2")) else _sadf_compressed(p)
+            data = sadf.parse_sadf_xml(text)
+            data.fmt = "sa"
+        else:
+            data = sadf.parse_any(read_text(p), fmt, tz)
+    except sadf.SadfError as e:
+        log.append(LogEntry("warn", "skipped_file", str(e), file=str(p)))
+        return None
+    except procfs.ParseError as e:
+        log.append(LogEntry("warn", "bad_line", f"{e.reason}: file skipped", file=str(p), line=e.line))
+        return None
+    except Unreadable as e:
+        log.append(LogEntry("warn", e.event, e.reason, file=str(p), line=e.line))
+        return None
+    for line, reason in data.problems:
+        log.append(LogEntry("warn", "bad_line", f"{reason}: line skipped", file=str(p), line=line))
+    if not data.rows:
+        log.append(LogEntry("info", "empty_file", f"{fmt}: no memory, swap or PSI rows", file=str(p)))
+        return None
+    return data
+
+
+def _sadf_compressed(p: Path) -> str:
+    """A rotated sa file (sa26.xz): decompress to a private temp file for sadf (it wants a path)."""
+    import tempfile
+
+    raw = read_bytes(p, 1 << 30)
+    with tempfile.TemporaryDirectory(prefix="memreport-sa-") as d:
+        tmp = Path(d) / p.name.rsplit(".", 1)[0]
+        tmp.write_bytes(raw)
+        return sadf.run_sadf(tmp)
+
+
+def sar_frame(parts: list[tuple[Path, sadf.SarData]], page_size: int | None) -> pd.DataFrame:
+    """Several days of one host as one series (sysstat itself cannot merge days)."""
+    frames = [sadf.to_samples(d, page_size) for _, d in parts]
+    frames = [f for f in frames if len(f)]
+    if not frames:
+        return pd.DataFrame({"ts": pd.Series([], dtype="datetime64[ms, UTC]")})
+    out = pd.concat(frames, ignore_index=True, sort=False)
+    return out.sort_values("ts", kind="stable").drop_duplicates("ts", keep="first").reset_index(drop=True)
+
+
+def span_words(ts: pd.Series) -> str:
+    """'7 days at 10 min', '3 hours at 1 s', 'one sample'."""
+    n = len(ts)
+    if n == 0:
+        return "no samples"
+    if n == 1:
+        return "one sample"
+    t = ts.sort_values()
+    span = (t.iloc[-1] - t.iloc[0]).total_seconds()
+    step = float(np.median(np.diff((t - t.iloc[0]).dt.total_seconds().to_numpy())))
+    if span >= 86400 * 0.9:
+        days = t.dt.floor("D").nunique()
+        length = f"{days} day{'s' if days != 1 else ''}"
+    elif span >= 3600:
+        length = f"{span / 3600:.0f} hours"
+    else:
+        length = f"{max(span / 60, 1):.0f} min" if span >= 60 else f"{span:.0f} s"
+    every = f"{step / 60:.0f} min" if step >= 60 and step % 60 < 1 else f"{step:.0f} s"
+    return f"{length} at {every}"
+
+
+def when_words(t: datetime) -> str:
+    return pd.Timestamp(t).tz_convert("UTC").strftime("%Y-%m-%d %H:%M UTC")
+
+
+# --- VMs -----------------------------------------------------------------------------------------
+
+VM_COLUMNS = ("ts", "name", "uuid", "pid", "allocated_bytes", "maxmem_bytes", "rss_bytes", "swap_bytes", "source")
+
+
+@dataclass
+class VmInfo:
+    name: str
+    uuid: str | None = None
+    pid: int | None = None
+    allocated_bytes: int | None = None
+    maxmem_bytes: int | None = None
+    rss_bytes: int | None = None
+    swap_bytes: int | None = None
+    sources: tuple[str, ...] = ()
+
+
+def merge_vms(found: Iterable[tuple[str, VmInfo]]) -> dict[str, VmInfo]:
+    """Per VM name, the first source that knows a field wins (dominfo, then XML, then qemu argv)."""
+    order = {"virsh dominfo": 0, "libvirt XML": 1, "ps": 2}
+    out: dict[str, VmInfo] = {}
+    for source, vm in sorted(found, key=lambda x: order.get(x[0], 9)):
+        cur = out.setdefault(vm.name, VmInfo(vm.name))
+        for f in ("uuid", "pid", "allocated_bytes", "maxmem_bytes", "rss_bytes", "swap_bytes"):
+            if getattr(cur, f) is None and getattr(vm, f) is not None:
+                setattr(cur, f, getattr(vm, f))
+        if source not in cur.sources:
+            cur.sources = cur.sources + (source,)
+    return out
+
+
+def vms_frame(vms: dict[str, VmInfo], when: datetime) -> pd.DataFrame | None:
+    if not vms:
+        return None
+    ts = pd.Timestamp(when).as_unit("ms")
+    rows = [
+        {
+            "ts": ts, "name": v.name, "uuid": v.uuid, "pid": v.pid, "allocated_bytes": v.allocated_bytes,
+            "maxmem_bytes": v.maxmem_bytes, "rss_bytes": v.rss_bytes, "swap_bytes": v.swap_bytes,
+            "source": "+".join(v.sources),
+        }
+        for v in sorted(vms.values(), key=lambda v: v.name)
+    ]
+    frame = pd.DataFrame(rows, columns=list(VM_COLUMNS))
+    for c in ("pid", "allocated_bytes", "maxmem_bytes", "rss_bytes", "swap_bytes"):
+        frame[c] = frame[c].astype("Int64")
+    frame["ts"] = frame["ts"].astype("datetime64[ms, UTC]")
+    return frame
+
+
+def stamp(log: list[LogEntry], host: str, label: str) -> list[LogEntry]:
+    """Every entry names its host and input."""
+    return [replace(e, host=e.host or host, input=e.input or label) for e in log]
+
+
+def empty_samples() -> pd.DataFrame:
+    return pd.DataFrame({"ts": pd.Series([], dtype="datetime64[ms, UTC]")})
+
+
+def with_constant(frame: pd.DataFrame, values: dict[str, int]) -> pd.DataFrame:
+    """Apply facts that do not change during a sar history (MemTotal from the bundle's meminfo)."""
+    if not len(frame):
+        return frame
+    add = {k: pd.array([v] * len(frame), dtype="Int64") for k, v in values.items() if k not in frame}
+    return frame.assign(**add) if add else frame
+
+
+# --- assembling one host from what a bundle holds ------------------------------------------------
+
+
+@dataclass
+class Found:
+    """What a bundle reader located, before any unit conversion (labels are paths for the log)."""
+
+    kind: str  # sosreport | supportconfig
+    hostname: str | None = None
+    kernel: str | None = None
+    arch: str | None = None
+    cpus: int | None = None
+    when: datetime | None = None
+    when_source: str | None = None
+    zone: tzinfo | None = None  # the host's local zone (sar text times are local)
+    proc: dict[str, tuple[str, str]] | None = None  # meminfo/vmstat/psi/swaps/boot_id -> (label, text)
+    ksm: dict[str, str] | None = None
+    ksm_label: str | None = None
+    free: dict[str, int] | None = None
+    sysctl: dict[str, str] | None = None
+    page_size: int | None = None  # from getconf output when the bundle has it
+    sar_files: list[Path] | None = None
+    vms: list[tuple[str, VmInfo]] | None = None
+    virsh_rows: list[tuple[str, str, int]] | None = None  # (domain, key, value)
+    vmstat_outputs: list[tuple[str, str, int | None]] | None = None  # (label, text, interval)
+    collector_version: str | None = None
+    extra: dict[str, str] | None = None
+
+
+_SYSCTL_FACTS = {"vm.swappiness": "swappiness", "vm.overcommit_memory": "overcommit_memory", "vm.overcommit_ratio": "overcommit_ratio"}
+
+
+def assemble(found: Found, label: str, log: list[LogEntry]) -> HostData:
+    """One HostData from a bundle: the sar history as the time series, the /proc files as one
+    snapshot row at the bundle time, VMs from virsh/libvirt/ps; every choice logged."""
+    from memreport.ingest import vmstat as vmstat_mod
+    from memreport.model import Contribution, HostFacts
+
+    kind = found.kind
+    contributions: list[Contribution] = []
+    host = found.hostname
+    # Page size: getconf output > MemFree/nr_free_pages > the architecture's only choice.
+    proc = found.proc or {}
+    pre = snapshot_row(proc, {}, datetime(1970, 1, 1, tzinfo=timezone.utc), None, [])
+    page = found.page_size
+    if page is None:
+        page = page_size_from(pre.meminfo, pre.vmstat)
+        if page is not None:
+            log.append(LogEntry("info", "inferred", f"page size {page} from proc/meminfo and the matching proc/vmstat page counter"))
+    # sar history
+    sar_parts = load_sar(found.sar_files or [], found.zone, log) if found.sar_files else []
+    if sar_parts:
+        host = host or sar_parts[0][1].hostname
+        found.kernel = found.kernel or sar_parts[0][1].kernel
+        found.arch = found.arch or sar_parts[0][1].arch
+        found.cpus = found.cpus or sar_parts[0][1].cpus
+        for p, d in sar_parts:
+            if d.hostname and host and d.hostname != host:
+                log.append(LogEntry("warn", "wrong_kind", f"sar file of host {d.hostname!r} in the bundle of {host!r}: read as {host!r}", file=str(p)))
+            if d.fmt == "sar-text" and found.zone is None:
+                log.append(LogEntry("warn", "time_source", "sar text times are local and the bundle names no zone: UTC assumed", file=str(p)))
+    if page is None:
+        page = assumed_page_size(found.arch)
+        if page is not None:
+            log.append(LogEntry("info", "assumed", f"page size 4096 assumed: {found.arch} has only 4 KiB pages"))
+        else:
+            log.append(LogEntry("warn", "missing_source", f"page size unknown (architecture {found.arch or 'unknown'}): swap rates from sar and KSM bytes left null"))
+    if not host:
+        host = Path(label).name.split(".")[0]
+        log.append(LogEntry("warn", "missing_source", f"no hostname in the bundle: named {host!r} after it"))
+    frames: list[pd.DataFrame] = []
+    sar = sar_frame(sar_parts, page)
+    # The /proc snapshot
+    snap = None
+    when = found.when
+    if proc or found.ksm:
+        if when is None:
+            mem_label = proc.get("meminfo", ("", ""))[0]
+            try:
+                when = datetime.fromtimestamp(Path(mem_label).stat().st_mtime, timezone.utc).replace(microsecond=0) if mem_label else None
+            except OSError:
+                when = None
+            if when is not None:
+                log.append(LogEntry("warn", "time_source", "no date output in the bundle: snapshot time from proc/meminfo's mtime", file=mem_label))
+        if when is None:
+            log.append(LogEntry("warn", "time_source", "no time for the /proc files in the bundle: snapshot skipped"))
+        else:
+            snap = snapshot_row(proc, found.ksm or {}, when, page, log)
+            snap.row["source"] = kind
+    if len(sar):
+        constants = {}
+        total = (snap.meminfo or {}).get("mem_MemTotal") if snap else None
+        if total is None and found.free:
+            total = found.free.get("mem_MemTotal")
+        if total is not None:
+            constants["mem_MemTotal"] = total
+            log.append(LogEntry("info", "assumed", "MemTotal of the bundle applied to the whole sar history (sar's kbmemused changed meaning across versions)"))
+        else:
+            log.append(LogEntry("warn", "missing_source", "no MemTotal in the bundle: the sar history has no total memory"))
+        frames.insert(0, with_constant(sar, constants))
+        cols = set(sar.columns)
+        days = {d.fmt for _, d in sar_parts}
+        contributions.append(Contribution(label, kind, f"sar history: {span_words(sar['ts'])} ({describe_sar(cols)}) from {len(sar_parts)} file(s), {'/'.join(sorted(days))}"))
+    elif found.sar_files is not None:
+        contributions.append(Contribution(label, kind, "sar history: none in the bundle"))
+    # vmstat output (supportconfig memory.txt): rates only when /proc has memory levels.
+    for vlabel, vtext, interval in found.vmstat_outputs or []:
+        vlog: list[LogEntry] = []
+        data = vmstat_mod.parse_vmstat_output(vtext)
+        for run in data.runs:
+            run.interval = run.interval or interval
+        try:
+            vframe = vmstat_mod.to_samples(data, when, found.zone, vlog, vlabel)
+        except procfs.ParseError as e:
+            log.append(LogEntry("warn", "time_source", f"{e.reason}: vmstat output skipped", file=vlabel))
+            continue
+        log.extend(vlog)
+        if not len(vframe):
+            continue
+        mem = [str(c) for c in vframe.columns if str(c).startswith("mem_")]
+        if snap is not None and snap.meminfo:
+            vframe = vframe.drop(columns=mem)
+            log.append(LogEntry("info", "preferred_source", "memory levels from /proc/meminfo, not vmstat output (procps-ng 4.0.x can freeze them); vmstat kept for si/so", file=vlabel))
+        if snap is not None and when is not None:  # the run's last row is at the bundle time: its rates join the snapshot row
+            last = vframe[vframe["ts"] == pd.Timestamp(when)]
+            for c in ("swapin_Bps", "swapout_Bps", "interval_s"):
+                if len(last) and c in last and pd.notna(last[c].iloc[0]):
+                    snap.row.setdefault(c, float(last[c].iloc[0]))
+            vframe = vframe[vframe["ts"] != pd.Timestamp(when)]
+        frames.append(vframe)
+        contributions.append(Contribution(label, kind, f"vmstat output: {len(vframe)} samples (swap rates)"))
+    if snap is not None:
+        frames.append(pd.DataFrame([snap.row]))
+        what = []
+        if snap.meminfo:
+            what.append("memory levels")
+        if any(c.startswith("ksm_") for c in snap.row):
+            what.append("KSM")
+        if any(c.startswith("psi_") for c in snap.row):
+            what.append("PSI")
+        if snap.swaps:
+            what.append("swap devices")
+        if found.vms:
+            what.append("VM allocations")
+        assert when is not None
+        contributions.append(Contribution(label, kind, f"one /proc snapshot at {when_words(when)} ({', '.join(what) or 'nothing usable'})"))
+    has_psi = any("psi_some_share" in f or "psi_some_total_us" in f for f in frames)
+    if not has_psi:
+        contributions.append(Contribution(label, kind, "PSI: not collected"))
+    if not any(str(c).startswith("ksm_") for f in frames for c in f.columns):
+        contributions.append(Contribution(label, kind, "KSM: not collected"))
+    samples = pd.concat(frames, ignore_index=True, sort=False) if frames else empty_samples()
+    samples["ts"] = pd.to_datetime(samples["ts"], utc=True).astype("datetime64[ms, UTC]")
+    # VMs
+    vm_when = when or (sar["ts"].iloc[-1] if len(sar) else None)
+    vms = vms_frame(merge_vms(found.vms or []), vm_when) if vm_when is not None else None
+    if vms is not None:
+        srcs = sorted({src for src, _ in (found.vms or [])})
+        contributions.append(Contribution(label, kind, f"VMs: {len(vms)} ({', '.join(srcs)})"))
+    virsh = None
+    if found.virsh_rows and vm_when is not None:
+        virsh = pd.DataFrame([{"ts": pd.Timestamp(vm_when).as_unit("ms"), "domain": d, "key": k, "value": v} for d, k, v in found.virsh_rows])
+        virsh["ts"] = virsh["ts"].astype("datetime64[ms, UTC]")
+    swaps = None
+    if snap is not None and snap.swaps:
+        swaps = pd.DataFrame(snap.swaps)
+        swaps["ts"] = pd.to_datetime(swaps["ts"], utc=True).astype("datetime64[ms, UTC]")
+    facts = HostFacts(host=host, hostname=host, kernel=found.kernel, page_size=page, cpus=found.cpus, collector=kind,
+                      collector_version=found.collector_version, capture_format=kind, extra=dict(found.extra or {}))
+    if len(sar):
+        iv = sar["interval_s"].dropna() if "interval_s" in sar else pd.Series(dtype=float)
+        facts.interval_s = float(iv.median()) if len(iv) else float(np.median(np.diff((sar["ts"] - sar["ts"].iloc[0]).dt.total_seconds()))) if len(sar) > 1 else None
+    for key, attr in _SYSCTL_FACTS.items():
+        v = (found.sysctl or {}).get(key)
+        if v is not None and v.strip().lstrip("-").isdigit():
+            setattr(facts, attr, int(v))
+    if snap is not None:
+        facts.extra.update(snap.texts)
+    if found.arch:
+        facts.extra.setdefault("arch", found.arch)
+    return HostData(facts=facts, samples=samples, vms=vms, swaps=swaps, virsh=virsh,
+                    log=stamp(log, host, label), contributions=contributions)
+
+
+def describe_sar(cols: set[str]) -> str:
+    return sadf.describe(cols)
+
+
+def parse_sysctl(text: str) -> dict[str, str]:
+    """`sysctl -a` lines `vm.swappiness = 60`."""
+    out: dict[str, str] = {}
+    for line in text.splitlines():
+        key, sep, value = line.partition("=")
+        if sep and key.strip().startswith("vm."):
+            out[key.strip()] = value.strip()
+    return out

@@ -1,0 +1,219 @@
+"""sosreport bundles (sos 3.x and 4.x), unpacked or as extracted by archive.py.
+
+sos copies files at their real paths (proc/meminfo, sys/kernel/mm/ksm/*, etc/libvirt/qemu/*.xml,
+var/log/sa/saDD) and puts command output under sos_commands/<plugin>/<mangled command>. Plugin and
+file names moved between sos versions (3.x `general` plugin → 4.x `date`/`host`), so every item
+has a fallback list, first match wins. The time series is the bundle's sar history; the /proc and
+/sys files are one snapshot at the bundle's time (`date --utc` output).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from memreport.errors import InputError
+from memreport.ingest import bundle, virsh
+from memreport.ingest.procfs import ParseError
+from memreport.model import HostData, LogEntry
+
+KIND = "sosreport"
+
+HOSTNAME = ("sos_commands/host/hostname", "sos_commands/general/hostname", "hostname", "etc/hostname",
+            "proc/sys/kernel/hostname", "sos_commands/host/hostname_-f")
+DATE_UTC = ("sos_commands/date/date_--utc", "sos_commands/general/date_--utc")
+DATE_LOCAL = ("sos_commands/date/date", "sos_commands/general/date", "date")
+UNAME = ("sos_commands/kernel/uname_-a", "sos_commands/general/uname_-a", "uname")
+PROC = {
+    "meminfo": ("proc/meminfo",),
+    "vmstat": ("proc/vmstat",),
+    "psi": ("proc/pressure/memory",),  # sos >= 4.1, kernel >= 4.20
+    "swaps": ("proc/swaps",),
+    "boot_id": ("proc/sys/kernel/random/boot_id",),
+}
+KSM_DIRS = ("sys/kernel/mm/ksm",)
+FREE = (("sos_commands/memory/free", 1024), ("sos_commands/memory/free_-k", 1024), ("sos_commands/memory/free_-b", 1),
+        ("sos_commands/memory/free_-m", 1024**2), ("free", 1024))
+SYSCTL = ("sos_commands/kernel/sysctl_-a", "sos_commands/general/sysctl_-a")
+VM_SYSCTL_FILES = ("swappiness", "overcommit_memory", "overcommit_ratio")
+GETCONF = ("sos_commands/*/getconf_PAGESIZE", "sos_commands/*/getconf_PAGE_SIZE", "sos_commands/*/getconf_-a")
+CPUINFO = ("proc/cpuinfo",)
+LSCPU = ("sos_commands/processor/lscpu", "sos_commands/cpu/lscpu")
+# sar: sadf XML made by sos first (UTC, full precision), then sar text, then the binary files.
+SAR_DIRS = ("sos_commands/sar", "var/log/sa", "var/log/sysstat")
+VIRSH_DIRS = ("sos_commands/virsh", "sos_commands/libvirt", "sos_commands/kvm")
+LIBVIRT_XML = ("etc/libvirt/qemu/*.xml", "run/libvirt/qemu/*.xml", "var/run/libvirt/qemu/*.xml")
+PS = ("sos_commands/process/ps_auxwww", "sos_commands/process/ps_auxfwww", "sos_commands/process/ps_alxwww",
+      "sos_commands/process/ps_auxwwwm", "ps")
+
+
+def sniff(path: Path) -> bool:
+    if not path.is_dir():
+        return False
+    if not (path / "sos_commands").is_dir():
+        return False
+    return any((path / p).exists() for p in ("sos_reports", "sos_logs", "proc", "version.txt", "sys"))
+
+
+def _text(root: Path, p: Path | None, log: list[LogEntry]) -> str | None:
+    if p is None:
+        return None
+    try:
+        return bundle.read_text(p)
+    except bundle.Unreadable as e:
+        log.append(LogEntry("warn", e.event, e.reason, file=str(p.relative_to(root)), line=e.line))
+        return None
+
+
+def _first_text(root: Path, candidates: tuple[str, ...], log: list[LogEntry]) -> tuple[Path | None, str | None]:
+    p = bundle.first_existing(root, candidates)
+    return p, _text(root, p, log)
+
+
+def read(path: Path, label: str) -> list[HostData]:
+    root = Path(path)
+    log: list[LogEntry] = []
+    found = bundle.Found(kind=KIND, extra={"bundle": root.name})
+    _, text = _first_text(root, HOSTNAME, log)
+    if text and text.strip():
+        found.hostname = text.strip().splitlines()[0].split(".")[0] or None
+    # time: date --utc, then date (with its zone), then sos's manifest (local time, no zone)
+    for cands in (DATE_UTC, DATE_LOCAL):
+        dp, text = _first_text(root, cands, log)
+        if text:
+            when, zone = bundle.parse_date_output(text)
+            if when is not None:
+                found.when, found.when_source = when, str(dp.relative_to(root)) if dp else None
+                if cands is DATE_LOCAL and zone and found.zone is None:
+                    found.zone = bundle.zone_of(zone)
+                break
+            log.append(LogEntry("warn", "bad_timestamp", f"date output {text.strip()[:60]!r} not understood (zone {zone})", file=str(dp.relative_to(root)) if dp else None))
+    found.zone = bundle.localtime_zone(root) or found.zone
+    if found.zone is None:
+        _, text = _first_text(root, DATE_LOCAL, [])
+        if text:
+            _, zone = bundle.parse_date_output(text)
+            found.zone = bundle.zone_of(zone)
+    manifest = root / "sos_reports" / "manifest.json"
+    if bundle.inside(root, manifest):
+        try:
+            m = json.loads(bundle.read_text(manifest, 64 * 1024**2))
+            found.collector_version = str(m.get("version") or "") or None
+            if m.get("policy"):
+                found.extra = {**(found.extra or {}), "sos_policy": str(m["policy"])}
+        except (ValueError, bundle.Unreadable, AttributeError):
+            log.append(LogEntry("info", "bad_value", "manifest.json not readable: ignored", file="sos_reports/manifest.json"))
+    elif (root / "version.txt").is_file():
+        v = _text(root, root / "version.txt", log) or ""
+        found.collector_version = v.strip().splitlines()[0][:40] if v.strip() else None  # sos 3.x
+    _, text = _first_text(root, UNAME, log)
+    if text and text.split():
+        words = text.split()
+        found.kernel = words[2] if len(words) > 2 else None
+        arches = [t for t in words if t in ("x86_64", "aarch64", "ppc64le", "ppc64", "s390x", "i686", "armv7l")]
+        found.arch = arches[0] if arches else None
+    # /proc and /sys
+    proc: dict[str, tuple[str, str]] = {}
+    for what, where in PROC.items():
+        pp, text = _first_text(root, where, log)
+        if pp is not None and text is not None:
+            proc[what] = (str(pp), text)
+    found.proc = proc
+    for d in KSM_DIRS:
+        kd = root / d
+        if kd.is_dir() and not kd.is_symlink():
+            files = {}
+            for kf in sorted(kd.iterdir()):
+                if bundle.inside(root, kf):
+                    t = _text(root, kf, log)
+                    if t is not None:
+                        files[kf.name] = t
+            found.ksm = files or None
+            break
+    for rel, unit in FREE:
+        if bundle.inside(root, root / rel):
+            t = _text(root, root / rel, log)
+            if t:
+                found.free = bundle.parse_free(t, unit)
+                break
+    sysctl: dict[str, str] = {}
+    _, text = _first_text(root, SYSCTL, log)
+    if text:
+        sysctl.update(bundle.parse_sysctl(text))
+    for name in VM_SYSCTL_FILES:
+        vp = root / "proc/sys/vm" / name
+        if bundle.inside(root, vp):
+            t = _text(root, vp, log)
+            if t and t.strip():
+                sysctl[f"vm.{name}"] = t.strip()
+    found.sysctl = sysctl
+    _, text = _first_text(root, GETCONF, log)
+    if text:
+        for line in text.splitlines():
+            parts = line.split()
+            if parts and parts[-1].isdigit() and (len(parts) == 1 or parts[0] in ("PAGESIZE", "PAGE_SIZE")):
+                found.page_size = int(parts[-1])
+                break
+    _, text = _first_text(root, CPUINFO, log)
+    if text:
+        n = sum(1 for line in text.splitlines() if line.startswith("processor"))
+        found.cpus = n or None
+    if found.cpus is None:
+        _, text = _first_text(root, LSCPU, log)
+        for line in (text or "").splitlines():
+            if line.startswith("CPU(s):") and line.split()[-1].isdigit():
+                found.cpus = int(line.split()[-1])
+    # sar history
+    sar_files: list[Path] = []
+    for d in SAR_DIRS:
+        sd = root / d
+        if sd.is_dir() and not sd.is_symlink():
+            sar_files += [f for f in sorted(sd.iterdir()) if f.name.startswith("sa") and bundle.inside(root, f)]
+    found.sar_files = sar_files
+    # VMs
+    vms: list[tuple[str, bundle.VmInfo]] = []
+    rows: list[tuple[str, str, int]] = []
+    for d in VIRSH_DIRS:
+        vd = root / d
+        if not vd.is_dir() or vd.is_symlink():
+            continue
+        for vf in sorted(vd.iterdir()):
+            dom = virsh.domain_from_filename(vf.name)
+            if dom is None or not bundle.inside(root, vf):
+                continue
+            t = _text(root, vf, log)
+            if not t or not t.strip():
+                continue
+            rel = str(vf.relative_to(root))
+            try:
+                if "dominfo" in vf.name:
+                    vm, info = virsh.parse_dominfo(t)
+                    vms.append(("virsh dominfo", vm))
+                    rows += [(vm.name, k, v) for k, v in info.items()]
+                else:
+                    rows += [(dom, k, v) for k, v in virsh.parse_dommemstat(t).items()]
+            except ParseError as e:
+                log.append(LogEntry("warn", "bad_value", f"{e.reason}: skipped", file=rel, line=e.line))
+    for pattern in LIBVIRT_XML:
+        for xf in sorted(root.glob(pattern)):
+            if not bundle.inside(root, xf):
+                continue
+            t = _text(root, xf, log)
+            if not t:
+                continue
+            try:
+                vms.append(("libvirt XML", virsh.parse_domain_xml(t)))
+            except ParseError as e:
+                log.append(LogEntry("warn", "bad_value", f"{e.reason}: skipped", file=str(xf.relative_to(root)), line=e.line))
+        if any(s == "libvirt XML" for s, _ in vms):
+            break  # etc/ holds every defined domain; run/ only repeats the running ones
+    _, text = _first_text(root, PS, log)
+    if text:
+        vms += [("ps", vm) for vm in virsh.parse_ps_qemu(text)]
+    found.vms = vms
+    found.virsh_rows = rows
+    if not proc and not sar_files and not vms:
+        raise InputError(label, "sosreport with no proc/meminfo, no sar history and no VM data: nothing to read")
+    if "meminfo" not in proc:
+        log.append(LogEntry("warn", "missing_source", "no proc/meminfo in the sosreport (memory plugin not run?)"))
+    return [bundle.assemble(found, label, log)]

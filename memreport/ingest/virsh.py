@@ -1,0 +1,135 @@
+"""Pure parsers for what bundles say about VMs: `virsh dominfo`, `virsh dommemstat`, libvirt domain
+XML (etc/libvirt/qemu/*.xml) and qemu command lines in `ps` output.
+
+Sizes are bytes. libvirt's default unit is KiB; `KB`/`MB`/`GB` are powers of 1000, `k`/`KiB`/`M`… powers
+of 1024 (libvirt formatdomain.html, "memory"). ps prints RSS in KiB.
+"""
+
+from __future__ import annotations
+
+import re
+import xml.etree.ElementTree as ET
+
+from memreport.ingest.bundle import VmInfo
+from memreport.ingest.procfs import ParseError, is_qemu, parse_qemu_argv
+from memreport.units import KIB
+
+_LIBVIRT_UNITS = {
+    "b": 1, "bytes": 1,
+    "kb": 1000, "k": 1024, "kib": 1024,
+    "mb": 1000**2, "m": 1024**2, "mib": 1024**2,
+    "gb": 1000**3, "g": 1024**3, "gib": 1024**3,
+    "tb": 1000**4, "t": 1024**4, "tib": 1024**4,
+}
+
+
+def libvirt_size(value: str, unit: str | None) -> int | None:
+    try:
+        n = int(value.strip())
+    except ValueError:
+        return None
+    scale = _LIBVIRT_UNITS.get((unit or "KiB").lower())
+    return None if scale is None else n * scale
+
+
+def parse_domain_xml(text: str) -> VmInfo:
+    """<domain type='kvm'>: name, uuid, <memory> (allocated at boot), <maxMemory> (hotplug ceiling)."""
+    if "<!ENTITY" in text[:4096]:
+        raise ParseError(None, "XML declares entities: refused")
+    try:
+        root = ET.fromstring(text)
+    except ET.ParseError as e:
+        raise ParseError(e.position[0], f"not well-formed XML ({e})") from None
+    if root.tag != "domain":
+        raise ParseError(None, f"<{root.tag}> is not a libvirt <domain>")
+    name = (root.findtext("name") or "").strip()
+    if not name:
+        raise ParseError(None, "domain without <name>")
+
+    def size(tag: str) -> int | None:
+        el = root.find(tag)
+        return None if el is None or el.text is None else libvirt_size(el.text, el.get("unit"))
+
+    return VmInfo(
+        name=name,
+        uuid=(root.findtext("uuid") or "").strip() or None,
+        allocated_bytes=size("memory"),
+        maxmem_bytes=size("maxMemory"),
+    )
+
+
+def parse_dominfo(text: str) -> tuple[VmInfo, dict[str, int]]:
+    """`virsh dominfo DOM` -> (VM, virsh rows {max_memory, used_memory} in bytes)."""
+    fields: dict[str, str] = {}
+    for line in text.splitlines():
+        key, sep, value = line.partition(":")
+        if sep:
+            fields[key.strip().lower()] = value.strip()
+    name = fields.get("name")
+    if not name:
+        raise ParseError(None, "no 'Name:' line: not virsh dominfo output")
+    rows: dict[str, int] = {}
+    for key, store in (("max memory", "max_memory"), ("used memory", "used_memory")):
+        parts = fields.get(key, "").split()
+        if parts and parts[0].isdigit():
+            b = libvirt_size(parts[0], parts[1] if len(parts) > 1 else "KiB")
+            if b is not None:
+                rows[store] = b
+    vm = VmInfo(name=name, uuid=fields.get("uuid") or None, allocated_bytes=rows.get("max_memory"))
+    return vm, rows
+
+
+# dommemstat keys that are KiB (virsh(1)); the rest (faults, last_update) are counts.
+_DOMMEMSTAT_KIB = frozenset({"actual", "swap_in", "swap_out", "unused", "available", "usable", "rss", "disk_caches"})
+
+
+def parse_dommemstat(text: str) -> dict[str, int]:
+    out: dict[str, int] = {}
+    for line in text.splitlines():
+        parts = line.split()
+        if len(parts) == 2 and parts[1].lstrip("-").isdigit():
+            v = int(parts[1])
+            out[parts[0]] = v * KIB if parts[0] in _DOMMEMSTAT_KIB else v
+    return out
+
+
+_PS_CMD = ("COMMAND", "CMD", "ARGS")
+
+
+def parse_ps_qemu(text: str) -> list[VmInfo]:
+    """qemu processes in `ps aux`/`ps alx`-like output (header names PID, RSS and COMMAND; RSS in KiB)."""
+    lines = text.splitlines()
+    header_at = next((i for i, l in enumerate(lines) if " PID " in f" {l} " and " RSS " in f" {l} "), None)
+    if header_at is None:
+        return []
+    cols = lines[header_at].split()
+    if cols[-1] not in _PS_CMD:
+        return []
+    pid_i, rss_i, n = cols.index("PID"), cols.index("RSS"), len(cols)
+    out: list[VmInfo] = []
+    for line in lines[header_at + 1:]:
+        parts = line.split(None, n - 1)
+        if len(parts) < n:
+            continue
+        argv = parts[-1].split()
+        if not argv or not is_qemu(argv[0]):
+            continue
+        q = parse_qemu_argv(argv)
+        if not q.name:
+            continue
+        try:
+            pid, rss = int(parts[pid_i]), int(parts[rss_i]) * KIB
+        except ValueError:
+            continue
+        out.append(VmInfo(name=q.name, uuid=q.uuid, pid=pid, allocated_bytes=q.allocated_bytes,
+                          maxmem_bytes=q.maxmem_bytes, rss_bytes=rss))
+    return out
+
+
+_MANGLED = re.compile(r"^virsh_(?:-r_)?(?:dominfo|dommemstat)_(.+)$")
+
+
+def domain_from_filename(name: str) -> str | None:
+    """sos_commands/virsh/virsh_-r_dominfo_web01 -> web01 (sos mangles spaces to _)."""
+    m = _MANGLED.match(name)
+    return m.group(1) if m else None
