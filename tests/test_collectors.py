@@ -399,7 +399,7 @@ def test_missing_sources_are_logged_not_faked(kind: str, tmp_path: Path, busybox
 def test_unreadable_as_non_root(kind: str, busybox_bin: Path) -> None:
     """Not root: a VM's status and a KSM file cannot be read: '-' in the row, one log line each."""
     if os.geteuid() != 0 or not shutil.which("setpriv"):
-        pytest.skip("needs root and setpriv to run the collector as another user")
+        pytest.fail("needs root and setpriv (util-linux) to run the collector as another user; CI runs as root")
     # pytest's tmp dirs are private to root: this one is open to the unprivileged user
     base = Path(tempfile.mkdtemp(prefix="memsnap-nonroot-"))
     try:

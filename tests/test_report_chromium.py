@@ -35,7 +35,7 @@ CHARTS_JS = """JSON.stringify({
 def _chromium() -> str:
     binary = shutil.which("chromium") or shutil.which("chromium-browser")
     if not binary:
-        pytest.skip("chromium missing: bash tests/system_deps.sh")
+        pytest.fail("chromium missing: bash tests/system_deps.sh (make test does)")
     return binary
 
 

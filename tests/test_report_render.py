@@ -80,7 +80,7 @@ def test_pdf_text_has_the_key_numbers(week_report) -> None:
 
 def test_pdf_pages_rendered_to_png(week_report) -> None:
     if not shutil.which("pdftoppm"):
-        pytest.skip("poppler-utils missing: bash tests/system_deps.sh")
+        pytest.fail("poppler-utils missing: bash tests/system_deps.sh (make test does)")
     ARTIFACTS.mkdir(exist_ok=True)
     for old in ARTIFACTS.glob("report-week-*.png"):
         old.unlink()
