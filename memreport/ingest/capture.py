@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import re
 from concurrent.futures import ThreadPoolExecutor
@@ -268,9 +269,7 @@ def read(path: Path, label: str) -> list[HostData]:
     vms = _vms(table("vms"), table("vmdefs"), log, str(root))
     swaps = _swaps(table("swaps"))
     virsh = _virsh(table("virsh"))
-    for e in log:
-        object.__setattr__(e, "host", facts.host) if e.host is None else None
-        object.__setattr__(e, "input", label) if e.input is None else None
+    log = [dataclasses.replace(e, host=e.host or facts.host, input=e.input or label) for e in log]
     n = samples.num_rows
     span = ""
     if n:

@@ -61,9 +61,9 @@ def load(inputs: Sequence[Path], progress: Progress | None = None) -> IngestResu
     summaries = [
         HostSummary(
             h.facts.host,
-            h.samples.num_rows,
-            pd.Timestamp(h.samples["ts"][0].as_py()) if h.samples.num_rows else None,
-            pd.Timestamp(h.samples["ts"][-1].as_py()) if h.samples.num_rows else None,
+            len(h.samples),
+            pd.Timestamp(h.samples["ts"][0].as_py()) if len(h.samples) else None,  # type: ignore[union-attr]
+            pd.Timestamp(h.samples["ts"][-1].as_py()) if len(h.samples) else None,  # type: ignore[union-attr]
         )
         for h in hosts
     ]

@@ -9,6 +9,7 @@ time comes from a `date` file when there is one, else from the meminfo file's mt
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import re
 from pathlib import Path
@@ -183,11 +184,12 @@ def _infer_page_size(snap: Path, log: list[LogEntry]) -> int | None:
 def read(path: Path, label: str) -> list[HostData]:
     root = Path(path)
     log: list[LogEntry] = []
+    snaps: list[tuple[dt.datetime | None, Path]]
     if _is_snapshot(root) and not _timed_children(root):
         snaps, kind = [(None, root)], "snapshot"
     else:
-        snaps, kind = [(t, c) for t, c in _timed_children(root) if _is_snapshot(c)], KIND
-        for t, c in _timed_children(root):
+        snaps, kind = [(when, c) for when, c in _timed_children(root) if _is_snapshot(c)], KIND
+        for _, c in _timed_children(root):
             if not _is_snapshot(c):
                 log.append(LogEntry("warn", "skipped_file", "snapshot directory without a meminfo: skipped", file=str(c)))
     first = snaps[0][1]
@@ -205,7 +207,8 @@ def read(path: Path, label: str) -> list[HostData]:
     if page_size is None:
         page_size = _infer_page_size(first, log)
     rows, swaps, texts = [], [], {}
-    for t, snap in snaps:
+    for when, snap in snaps:
+        t: dt.datetime | None = when
         if t is None:  # a single snapshot: its time from a date file, else the meminfo mtime
             date_file = _find(snap, "date")
             t = _parse_date_file(date_file.read_text(errors="replace")) if date_file else None
@@ -231,9 +234,7 @@ def read(path: Path, label: str) -> list[HostData]:
     samples["ts"] = pd.to_datetime(samples["ts"], utc=True).astype("datetime64[ms, UTC]")
     samples["source"] = "snapshot"
     facts = HostFacts(host=host, hostname=fact("hostname"), kernel=fact("kernel"), page_size=page_size, extra=texts)
-    for e in log:
-        object.__setattr__(e, "host", host)
-        object.__setattr__(e, "input", label)
+    log = [dataclasses.replace(e, host=host, input=label) for e in log]
     n = len(samples)
     summary = (
         f"{n} /proc snapshots from {samples['ts'].min():%Y-%m-%d %H:%M} to {samples['ts'].max():%Y-%m-%d %H:%M} UTC"

@@ -307,11 +307,13 @@ def read_host(store: Path, host: str) -> HostData:
     log_df = _read(store, "log", host)
     log = []
     if log_df is not None:
-        for r in log_df.itertuples(index=False):
+        for r in log_df.to_dict("records"):
             log.append(
                 LogEntry(
-                    level=r.level, event=r.event, detail=r.detail, file=r.file,
-                    line=None if pd.isna(r.line) else int(r.line), count=int(r.count), host=host, input=r.input,
+                    level=str(r["level"]), event=str(r["event"]), detail=str(r["detail"]),
+                    file=None if pd.isna(r["file"]) else str(r["file"]),
+                    line=None if pd.isna(r["line"]) else int(r["line"]), count=int(r["count"]), host=host,
+                    input=None if pd.isna(r["input"]) else str(r["input"]),
                 )
             )
     return HostData(

@@ -143,6 +143,7 @@ def _convert(value: str, typ: pa.DataType) -> object:
 def _slow(body: bytes, header: list[str], type_of: TypeOf, name: str, first_line: int) -> tuple[pa.Table, list[LogEntry]]:
     types = [type_of(c) for c in header]
     cols: list[list[object]] = [[] for _ in header]
+    values: list[object]
     bad: list[LogEntry] = []
     for i, raw in enumerate(body.split(b"\n")[:-1]):
         lineno = first_line + i
@@ -169,7 +170,7 @@ def _slow(body: bytes, header: list[str], type_of: TypeOf, name: str, first_line
                     bad.append(LogEntry("warn", event, f"{what}: {v[:40]!r} is not a number: sample skipped", file=name, line=lineno))
                     break
             continue
-        for col, v in zip(cols, values):
-            col.append(v)
+        for col, value in zip(cols, values):
+            col.append(value)
     arrays = [pa.array(c, type=t) for c, t in zip(cols, types)]
     return pa.Table.from_arrays(arrays, names=header), bad
