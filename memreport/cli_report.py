@@ -39,15 +39,24 @@ def report(
     pdf: Annotated[bool, typer.Option("--pdf/--no-pdf", help="Render report.pdf too.")] = True,
 ) -> None:
     """Analyse the inputs and write report.html, report.pdf and report.json per host."""
+    from memreport.analyze import analyze as run_analysis
     from memreport.config import load_thresholds
     from memreport.render.report import write_report
 
     thresholds = guarded(lambda: load_thresholds(config, set_ or []))
     hosts = guarded(lambda: load_hosts(inputs))
     for data in hosts:
-        written = guarded(lambda: write_report(data, output / _safe(data.facts.host), thresholds, pdf=pdf))
+        result = run_analysis(data, thresholds)
+        outdir = output / _safe(data.facts.host)
+        written = guarded(lambda: write_report(data, outdir, thresholds, analysis=result, pdf=pdf))
+        crit = sum(f.severity.name == "CRIT" for f in result.findings)
+        warn = sum(f.severity.name == "WARN" for f in result.findings)
+        counts = ", ".join(
+            ([f"{crit} critical"] if crit else []) + ([f"{warn} warning" + ("s" if warn > 1 else "")] if warn else [])
+        )
+        typer.echo(f"{data.facts.host}: {result.verdict.name}" + (f" ({counts})" if counts else "") + f" → {outdir}/")
         for path in written.values():
-            typer.echo(str(path))
+            typer.echo(f"  {path}")
 
 
 def _safe(host: str) -> str:
