@@ -268,7 +268,7 @@ def read(path: Path, label: str) -> list[HostData]:
 
     vms = _vms(table("vms"), table("vmdefs"), log, str(root))
     swaps = _swaps(table("swaps"))
-    virsh = _virsh(table("virsh"))
+    virsh = _virsh(table("virsh"), log, str(root))
     log = [dataclasses.replace(e, host=e.host or facts.host, input=e.input or label) for e in log]
     n = samples.num_rows
     span = ""
@@ -343,7 +343,7 @@ _VIRSH_KB = {"max_memory_kb": "max_memory", "used_memory_kb": "used_memory"}
 _DOMMEMSTAT_KB = {"actual", "swap_in", "swap_out", "unused", "available", "usable", "rss", "disk_caches", "hugetlb_pgalloc"}
 
 
-def _virsh(t: pa.Table | None) -> pd.DataFrame | None:
+def _virsh(t: pa.Table | None, log: list[LogEntry], where: str) -> pd.DataFrame | None:
     if t is None:
         return None
     df = t.to_pandas()
@@ -352,4 +352,8 @@ def _virsh(t: pa.Table | None) -> pd.DataFrame | None:
     kb = df["key"].isin(list(_VIRSH_KB) + list(_DOMMEMSTAT_KB))  # libvirt reports these in KiB
     df["value"] = value.where(~kb, value * KIB)
     df["key"] = df["key"].replace(_VIRSH_KB)
-    return df[df["value"].notna()].reset_index(drop=True)
+    text = df["value"].isna()
+    if text.any():  # e.g. dominfo's `state running`: not a number, so not a store value
+        keys = ", ".join(sorted(set(df.loc[text, "key"].astype(str))))
+        log.append(LogEntry("info", "skipped_value", f"{int(text.sum())} non-numeric virsh values ({keys}) not stored", file=where, count=int(text.sum())))
+    return df[~text].reset_index(drop=True)
