@@ -37,6 +37,7 @@ def report(
     config: ConfigOpt = None,
     set_: SetOpt = None,
     pdf: Annotated[bool, typer.Option("--pdf/--no-pdf", help="Render report.pdf too.")] = True,
+    eml: Annotated[bool, typer.Option("--eml", help="Also write report.eml: the report as a mail (docs/EMAIL.md).")] = False,
 ) -> None:
     """Analyse the inputs and write report.html, report.pdf and report.json per host."""
     from memreport.analyze import analyze as run_analysis
@@ -55,6 +56,10 @@ def report(
             ([f"{crit} critical"] if crit else []) + ([f"{warn} warning" + ("s" if warn > 1 else "")] if warn else [])
         )
         typer.echo(f"{data.facts.host}: {result.verdict.name}" + (f" ({counts})" if counts else "") + f" → {outdir}/")
+        if eml:
+            from memreport.mail import write_eml
+
+            written["eml"] = guarded(lambda: write_eml(outdir))
         for path in written.values():
             typer.echo(f"  {path}")
 

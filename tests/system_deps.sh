@@ -12,6 +12,8 @@ command -v busybox >/dev/null || need+=(busybox)
 locale -a 2>/dev/null | grep -qi '^de_DE.utf8$' || need+=(locales-all)
 command -v xz >/dev/null || need+=(xz-utils)
 command -v zstd >/dev/null || need+=(zstd)
+command -v openssl >/dev/null || need+=(openssl)
+command -v setpriv >/dev/null || need+=(util-linux)
 [ ${#need[@]} -eq 0 ] && exit 0
 if [ "$(id -u)" != 0 ]; then
   echo "tests need these Debian packages: ${need[*]} (run as root or install them)" >&2

@@ -30,7 +30,7 @@ def raw(source: str) -> tuple[list[str], list[list[str]]]:
 def report(tmp_path_factory, ):
     out = tmp_path_factory.mktemp("out")
     proc = subprocess.run(
-        [str(ROOT / ".venv" / "bin" / "memreport"), "report", str(SAMPLE), "-o", str(out)],
+        [str(ROOT / ".venv" / "bin" / "memreport"), "report", str(SAMPLE), "-o", str(out), "--eml"],
         capture_output=True, text=True, timeout=300,
     )
     assert proc.returncode == 0, proc.stderr
@@ -62,6 +62,19 @@ def test_three_files_and_json_equal_the_raw_samples(report):
     assert len(doc["thrash_windows"]) == 3  # the generator planted three episodes
     kh, krows = raw("ksm")
     assert doc["ksm_saved_bytes"] == max(int(r[kh.index("pages_sharing")]) for r in krows) * 4096
+
+
+def test_report_eml_carries_the_pdf_and_the_charts(report):
+    from email import policy
+    from email.parser import BytesParser
+
+    msg = BytesParser(policy=policy.default).parse((report / "report.eml").open("rb"))
+    assert msg["Subject"].startswith("[memreport] kvm-sample: CRIT")
+    pdf = [p for p in msg.walk() if p.get_content_type() == "application/pdf"]
+    assert len(pdf) == 1 and pdf[0].get_content() == (report / "report.pdf").read_bytes()
+    html = next(p for p in msg.walk() if p.get_content_type() == "text/html").get_content()
+    cids = {p["Content-ID"].strip("<>") for p in msg.walk() if p.get_content_type() == "image/png"}
+    assert cids and all(f"cid:{c}" in html for c in cids)
 
 
 def test_pdf_text_has_the_key_numbers(report):

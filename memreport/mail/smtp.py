@@ -1,0 +1,248 @@
+"""Delivery over SMTP: plain, STARTTLS or implicit TLS, optional AUTH; every failure a DeliveryError.
+
+Certificates are verified by default (the system CAs, or `ca_file`); the password never comes from
+the command line (argv is visible to every user of the host in /proc/<pid>/cmdline): it comes from
+an environment variable or a file. Settings can come from a TOML file's [mail] table:
+
+    [mail]
+    from = "memreport@example.com"
+    to = ["ops@example.com"]        # or one string
+    cc = []
+    smtp_host = "smtp.example.com"
+    smtp_port = 587                 # default by security: 25 none, 587 starttls, 465 tls
+    security = "starttls"           # none | starttls | tls
+    tls_ca = "/etc/ssl/private-ca.pem"
+    user = "memreport"
+    password_env = "MEMREPORT_SMTP_PASSWORD"   # or password_file = "/etc/memreport/smtp.pass"
+"""
+
+from __future__ import annotations
+
+import os
+import smtplib
+import socket
+import ssl
+import tomllib
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
+from email.message import EmailMessage
+from email.utils import getaddresses
+from pathlib import Path
+from typing import Any, Literal
+
+from memreport.errors import ConfigError, DeliveryError
+
+Security = Literal["none", "starttls", "tls"]
+SECURITY_MODES: tuple[str, ...] = ("none", "starttls", "tls")
+DEFAULT_PORTS = {"none": 25, "starttls": 587, "tls": 465}
+TIMEOUT_S = 30.0
+
+
+@dataclass(frozen=True)
+class SmtpSettings:
+    host: str | None = None
+    port: int | None = None  # None: DEFAULT_PORTS[security]
+    security: str = "starttls"
+    ca_file: Path | None = None  # trust this CA (PEM) instead of the system store
+    verify: bool = True
+    user: str | None = None
+    password_env: str | None = None
+    password_file: Path | None = None
+    timeout: float = TIMEOUT_S
+
+    @property
+    def effective_port(self) -> int:
+        return self.port or DEFAULT_PORTS[self.security]
+
+    @property
+    def where(self) -> str:
+        return f"{self.host}:{self.effective_port}"
+
+
+@dataclass(frozen=True)
+class MailConfig:
+    """The [mail] table of a config file; every field optional (options on the command line win)."""
+
+    sender: str | None = None
+    to: tuple[str, ...] = ()
+    cc: tuple[str, ...] = ()
+    smtp: SmtpSettings = field(default_factory=SmtpSettings)
+
+
+_KEYS = {"from", "to", "cc", "smtp_host", "smtp_port", "security", "tls_ca", "verify", "user", "password_env",
+         "password_file", "timeout"}
+
+
+def _addresses(value: Any, key: str, where: str) -> tuple[str, ...]:
+    if value is None:
+        return ()
+    if isinstance(value, str):
+        value = [value]
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise ConfigError(f"{where}: mail.{key} must be an address or a list of addresses")
+    return tuple(v.strip() for v in value if v.strip())
+
+
+def load_mail_config(path: Path | None) -> MailConfig:
+    """The [mail] table of a TOML file (other tables are ignored: they belong to the thresholds)."""
+    if path is None:
+        return MailConfig()
+    where = str(path)
+    try:
+        with open(path, "rb") as fh:
+            table = tomllib.load(fh).get("mail", {})
+    except OSError as e:
+        raise ConfigError(f"{where}: cannot read: {e.strerror or e}") from None
+    except tomllib.TOMLDecodeError as e:
+        raise ConfigError(f"{where}: not valid TOML: {e}") from None
+    if not isinstance(table, dict):
+        raise ConfigError(f"{where}: [mail] must be a table")
+    if "password" in table:  # a config file is often world-readable and kept in git
+        raise ConfigError(f"{where}: put the SMTP password in password_env or password_file, not in the config")
+    unknown = sorted(set(table) - _KEYS)
+    if unknown:
+        raise ConfigError(f"{where}: unknown mail setting {unknown[0]!r} (known: {', '.join(sorted(_KEYS))})")
+    security = table.get("security", "starttls")
+    if security not in SECURITY_MODES:
+        raise ConfigError(f"{where}: mail.security must be one of {', '.join(SECURITY_MODES)}")
+    port = table.get("smtp_port")
+    if port is not None and (not isinstance(port, int) or not 0 < port < 65536):
+        raise ConfigError(f"{where}: mail.smtp_port must be a port number")
+    base = Path(path).parent
+
+    def p(key: str) -> Path | None:
+        v = table.get(key)
+        return None if v is None else (base / str(v) if not os.path.isabs(str(v)) else Path(str(v)))
+
+    smtp = SmtpSettings(host=table.get("smtp_host"), port=port, security=security, ca_file=p("tls_ca"),
+                        verify=bool(table.get("verify", True)), user=table.get("user"),
+                        password_env=table.get("password_env"), password_file=p("password_file"),
+                        timeout=float(table.get("timeout", TIMEOUT_S)))
+    return MailConfig(sender=table.get("from"), to=_addresses(table.get("to"), "to", where),
+                      cc=_addresses(table.get("cc"), "cc", where), smtp=smtp)
+
+
+def merge(base: SmtpSettings, **options: Any) -> SmtpSettings:
+    """Command-line options over config settings: a None option keeps the config's value."""
+    return replace(base, **{k: v for k, v in options.items() if v is not None})
+
+
+def read_password(s: SmtpSettings) -> str | None:
+    if s.password_env and s.password_file:
+        raise ConfigError("give the SMTP password by --password-env or --password-file, not both")
+    if s.password_env:
+        value = os.environ.get(s.password_env)
+        if value is None:
+            raise ConfigError(f"environment variable {s.password_env} (the SMTP password) is not set")
+        return value
+    if s.password_file:
+        try:
+            return s.password_file.read_text(encoding="utf-8").rstrip("\r\n")
+        except OSError as e:
+            raise ConfigError(f"{s.password_file}: cannot read the SMTP password: {e.strerror or e}") from None
+    return None
+
+
+def tls_context(s: SmtpSettings) -> ssl.SSLContext:
+    ctx = ssl.create_default_context(cafile=str(s.ca_file) if s.ca_file else None)
+    if not s.verify:
+        ctx.check_hostname = False
+        ctx.verify_mode = ssl.CERT_NONE
+    return ctx
+
+
+def _reply(code: int, text: bytes | str) -> str:
+    t = text.decode("utf-8", "replace") if isinstance(text, bytes) else str(text)
+    return f"{code} {' '.join(t.split())}"
+
+
+def _tls_reason(e: ssl.SSLError) -> str:
+    if isinstance(e, ssl.SSLCertVerificationError):
+        hint = "" if e.verify_code != 18 and e.verify_code != 19 and e.verify_code != 20 else \
+            " (trust the server's CA with --tls-ca FILE)"
+        return f"certificate not trusted: {e.verify_message}{hint}"
+    return e.reason or str(e)
+
+
+def send(msg: EmailMessage, s: SmtpSettings, sender: str | None = None,
+         recipients: Sequence[str] | None = None) -> list[str]:
+    """Deliver `msg`; returns the recipients the server accepted (all of them, or DeliveryError).
+
+    `sender` and `recipients` default to the message's From and To + Cc (Bcc is not used).
+    """
+    if not s.host:
+        raise ConfigError("no SMTP server: give --smtp-host (or smtp_host in the [mail] config)")
+    if s.security not in SECURITY_MODES:
+        raise ConfigError(f"unknown security {s.security!r}: one of {', '.join(SECURITY_MODES)}")
+    sender = sender or (getaddresses([str(msg.get("From", ""))]) or [("", "")])[0][1]
+    rcpts = list(recipients) if recipients else [a for _, a in getaddresses(
+        [str(v) for v in (msg.get_all("To") or []) + (msg.get_all("Cc") or [])]) if a]
+    if not sender:
+        raise ConfigError("no sender: give --from (or from in the [mail] config)")
+    if not rcpts:
+        raise ConfigError("no recipients: give --to (or to in the [mail] config)")
+    password = read_password(s)
+    if password is not None and not s.user:
+        raise ConfigError("a password was given without --user")
+    where = s.where
+    try:
+        if s.security == "tls":
+            smtp: smtplib.SMTP = smtplib.SMTP_SSL(s.host, s.effective_port, timeout=s.timeout, context=tls_context(s))
+        else:
+            smtp = smtplib.SMTP(s.host, s.effective_port, timeout=s.timeout)
+    except ConnectionRefusedError:
+        raise DeliveryError(f"cannot connect to {where}: connection refused") from None
+    except ssl.SSLError as e:
+        raise DeliveryError(f"TLS error with {where}: {_tls_reason(e)}") from None
+    except socket.gaierror as e:
+        raise DeliveryError(f"cannot connect to {where}: unknown host ({e.strerror})") from None
+    except TimeoutError:
+        raise DeliveryError(f"cannot connect to {where}: timed out after {s.timeout:g} s") from None
+    except smtplib.SMTPConnectError as e:
+        raise DeliveryError(f"{where} refused the connection: {_reply(e.smtp_code, e.smtp_error)}") from None
+    except (OSError, smtplib.SMTPException) as e:
+        raise DeliveryError(f"cannot connect to {where}: {e}") from None
+    try:
+        with smtp:
+            smtp.ehlo()
+            if s.security == "starttls":
+                if not smtp.has_extn("starttls"):
+                    raise DeliveryError(f"{where} does not offer STARTTLS (use --security tls, or none on a trusted network)")
+                smtp.starttls(context=tls_context(s))
+                smtp.ehlo()
+            if s.user:
+                if not smtp.has_extn("auth"):
+                    raise DeliveryError(f"{where} does not offer AUTH" + (" before TLS" if s.security == "none" else ""))
+                try:
+                    smtp.login(s.user, password or "")
+                except smtplib.SMTPAuthenticationError as e:
+                    raise DeliveryError(f"authentication failed for {s.user!r} at {where}: {_reply(e.smtp_code, e.smtp_error)}") from None
+            try:
+                refused = smtp.send_message(msg, from_addr=sender, to_addrs=rcpts)
+            except smtplib.SMTPRecipientsRefused as e:
+                first, (code, text) = next(iter(e.recipients.items()))
+                more = f" (and {len(e.recipients) - 1} more)" if len(e.recipients) > 1 else ""
+                raise DeliveryError(f"{where} refused recipient {first}{more}: {_reply(code, text)}") from None
+            except smtplib.SMTPSenderRefused as e:
+                raise DeliveryError(f"{where} refused sender {sender}: {_reply(e.smtp_code, e.smtp_error)}") from None
+            except smtplib.SMTPDataError as e:
+                raise DeliveryError(f"{where} refused the message: {_reply(e.smtp_code, e.smtp_error)}") from None
+            if refused:
+                first, (code, text) = next(iter(refused.items()))
+                raise DeliveryError(f"{where} refused recipient {first}: {_reply(code, text)}; "
+                                    f"delivered to the {len(rcpts) - len(refused)} other(s)")
+            return rcpts
+    except DeliveryError:
+        raise
+    except ssl.SSLError as e:
+        raise DeliveryError(f"TLS error with {where}: {_tls_reason(e)}") from None
+    except smtplib.SMTPServerDisconnected as e:
+        raise DeliveryError(f"{where} closed the connection: {e or 'no reason given'}") from None
+    except smtplib.SMTPResponseException as e:
+        raise DeliveryError(f"{where} said {_reply(e.smtp_code, e.smtp_error)}") from None
+    except (OSError, smtplib.SMTPException) as e:
+        raise DeliveryError(f"delivery to {where} failed: {e}") from None
+
+
+__all__ = ["DEFAULT_PORTS", "MailConfig", "SECURITY_MODES", "SmtpSettings", "load_mail_config", "merge",
+           "read_password", "send", "tls_context"]

@@ -1,0 +1,286 @@
+"""`memreport send` against a real SMTP server on 127.0.0.1 (aiosmtpd, in-process, free port):
+plain, STARTTLS with a self-signed certificate trusted by --tls-ca, implicit TLS, AUTH over TLS;
+and each refusal (connection refused, untrusted certificate, auth failed, recipient refused) as
+one line on stderr, a non-zero exit, and the .eml kept on disk (issue 6)."""
+
+from __future__ import annotations
+
+import email
+import shutil
+import socket
+import ssl
+import subprocess
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from email import policy
+from pathlib import Path
+
+import pytest
+from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import AuthResult, LoginPassword
+from helpers import synthetic as S
+
+from memreport.errors import DeliveryError
+from memreport.mail import SmtpSettings, build_message, send
+from memreport.render.report import write_report
+
+ROOT = Path(__file__).resolve().parents[1]
+USER, PASSWORD = "reporter", "s3cret pass"
+
+
+@dataclass
+class Handler:
+    """Keeps what it receives; refuses RCPT for addresses starting with `nobody`."""
+
+    received: list[tuple[str, list[str], bytes]] = field(default_factory=list)
+
+    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):  # noqa: ANN001, ANN201
+        if address.startswith("nobody"):
+            return "550 5.1.1 <%s>: mailbox unavailable" % address
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+    async def handle_DATA(self, server, session, envelope):  # noqa: ANN001, ANN201
+        self.received.append((envelope.mail_from, list(envelope.rcpt_tos), bytes(envelope.original_content or envelope.content)))
+        return "250 Message accepted for delivery"
+
+
+def _auth(server, session, envelope, mechanism, auth_data):  # noqa: ANN001, ANN202
+    ok = isinstance(auth_data, LoginPassword) and auth_data.login == USER.encode() and auth_data.password == PASSWORD.encode()
+    return AuthResult(success=ok, handled=False)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture(scope="module")
+def cert(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    """A self-signed certificate for 127.0.0.1 (its own CA: pass it as --tls-ca)."""
+    if not shutil.which("openssl"):
+        pytest.fail("openssl missing: bash tests/system_deps.sh (make test does)")
+    d = tmp_path_factory.mktemp("tls")
+    crt, key = d / "cert.pem", d / "key.pem"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", str(key), "-out", str(crt),
+                    "-days", "2", "-subj", "/CN=memreport-test", "-addext", "subjectAltName=IP:127.0.0.1,DNS:localhost"],
+                   check=True, capture_output=True)
+    return crt, key
+
+
+@dataclass
+class Server:
+    port: int
+    handler: Handler
+
+
+def _start(mode: str, cert: tuple[Path, Path] | None = None, auth: bool = False) -> tuple[Controller, Server]:
+    handler = Handler()
+    kwargs: dict[str, object] = {}
+    if cert is not None:
+        ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        ctx.load_cert_chain(str(cert[0]), str(cert[1]))
+        if mode == "tls":
+            kwargs["ssl_context"] = ctx
+        else:
+            kwargs["tls_context"] = ctx
+    if auth:
+        kwargs.update(authenticator=_auth, auth_required=True, auth_require_tls=True)
+    port = free_port()
+    c = Controller(handler, hostname="127.0.0.1", port=port, **kwargs)
+    c.start()
+    return c, Server(port, handler)
+
+
+@pytest.fixture
+def server(request: pytest.FixtureRequest, cert: tuple[Path, Path]) -> Iterator[Server]:
+    mode, auth = request.param
+    c, s = _start(mode, None if mode == "none" else cert, auth)
+    try:
+        yield s
+    finally:
+        c.stop()
+
+
+@pytest.fixture(scope="module")
+def report_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("smtp") / "kvm-day"
+    write_report(S.week(name="kvm-day", days=1.0, interval_s=60.0, n_vms=4), out)
+    return out
+
+
+def memreport(*args: object, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    import os
+
+    return subprocess.run([sys.executable, "-m", "memreport", *map(str, args)], capture_output=True, text=True,
+                          cwd=ROOT, timeout=120, env={**os.environ, **(env or {})})
+
+
+def fresh(report_dir: Path, tmp_path: Path) -> Path:
+    d = tmp_path / "report"
+    shutil.copytree(report_dir, d)
+    return d
+
+
+ADDR = ("--from", "memreport@example.com", "--to", "ops@example.com", "--cc", "cap@example.com")
+
+
+def assert_delivered(server: Server, report_dir: Path) -> None:
+    assert len(server.handler.received) == 1
+    mail_from, rcpts, data = server.handler.received[0]
+    assert mail_from == "memreport@example.com" and rcpts == ["ops@example.com", "cap@example.com"]
+    msg = email.message_from_bytes(data, policy=policy.default)
+    assert msg["Subject"].startswith("[memreport] kvm-day: ")
+    pdf = [p for p in msg.iter_attachments() if p.get_content_type() == "application/pdf"]
+    assert pdf[0].get_content() == (report_dir / "report.pdf").read_bytes()  # intact through SMTP
+
+
+@pytest.mark.parametrize("server", [("none", False)], indirect=True)
+def test_send_plain(server: Server, report_dir: Path, tmp_path: Path) -> None:
+    d = fresh(report_dir, tmp_path)
+    proc = memreport("send", d, "--smtp-host", "127.0.0.1", "--smtp-port", server.port, "--security", "none", *ADDR)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == f"sent {d / 'report.eml'} to ops@example.com, cap@example.com via 127.0.0.1:{server.port}"
+    assert (d / "report.eml").is_file()  # kept: the same bytes can be sent again
+    assert_delivered(server, d)
+
+
+@pytest.mark.parametrize("server", [("starttls", False)], indirect=True)
+def test_send_starttls_with_ca(server: Server, report_dir: Path, tmp_path: Path, cert: tuple[Path, Path]) -> None:
+    d = fresh(report_dir, tmp_path)
+    proc = memreport("send", d, "--smtp-host", "127.0.0.1", "--smtp-port", server.port, "--tls-ca", cert[0], *ADDR)
+    assert proc.returncode == 0, proc.stderr
+    assert_delivered(server, d)
+
+
+@pytest.mark.parametrize("server", [("tls", False)], indirect=True)
+def test_send_implicit_tls_from_an_eml(server: Server, report_dir: Path, tmp_path: Path, cert: tuple[Path, Path]) -> None:
+    d = fresh(report_dir, tmp_path)
+    eml = tmp_path / "out.eml"
+    assert memreport("email", d, "-o", eml, *ADDR).returncode == 0
+    # envelope from the message's own From / To / Cc headers
+    proc = memreport("send", eml, "--smtp-host", "127.0.0.1", "--smtp-port", server.port, "--security", "tls", "--tls-ca", cert[0])
+    assert proc.returncode == 0, proc.stderr
+    assert_delivered(server, d)
+    sent = email.message_from_bytes(server.handler.received[0][2], policy=policy.default)
+    kept = email.message_from_bytes(eml.read_bytes(), policy=policy.default)
+    assert sent["Message-ID"] == kept["Message-ID"]  # the .eml as written, not a rebuilt message
+
+
+@pytest.mark.parametrize("server", [("starttls", True)], indirect=True)
+def test_send_auth_over_starttls_from_env_and_file(server: Server, report_dir: Path, tmp_path: Path, cert: tuple[Path, Path]) -> None:
+    d = fresh(report_dir, tmp_path)
+    common = ("send", d, "--smtp-host", "127.0.0.1", "--smtp-port", server.port, "--tls-ca", cert[0], "--user", USER, *ADDR)
+    proc = memreport(*common, "--password-env", "SMTP_PW", env={"SMTP_PW": PASSWORD})
+    assert proc.returncode == 0, proc.stderr
+    pw = tmp_path / "pw"
+    pw.write_text(PASSWORD + "\n")
+    proc = memreport(*common, "--password-file", pw)
+    assert proc.returncode == 0, proc.stderr
+    assert len(server.handler.received) == 2
+
+
+def test_send_config_file(report_dir: Path, tmp_path: Path, cert: tuple[Path, Path]) -> None:
+    """Everything from a [mail] table; the thresholds' tables beside it are not the mail's business."""
+    c, server = _start("starttls", cert, auth=True)
+    try:
+        pw = tmp_path / "smtp.pass"
+        pw.write_text(PASSWORD)
+        cfg = tmp_path / "memreport.toml"
+        cfg.write_text(f'[swap]\nbasis = "inactive"\n\n[mail]\nfrom = "memreport@example.com"\n'
+                       f'to = ["ops@example.com"]\ncc = "cap@example.com"\nsmtp_host = "127.0.0.1"\nsmtp_port = {server.port}\n'
+                       f'security = "starttls"\ntls_ca = "{cert[0]}"\nuser = "{USER}"\npassword_file = "smtp.pass"\n')
+        d = fresh(report_dir, tmp_path)
+        proc = memreport("send", d, "--config", cfg)
+        assert proc.returncode == 0, proc.stderr
+        assert_delivered(server, d)
+        cfg.write_text('[mail]\npassword = "x"\n')
+        proc = memreport("send", d, "--config", cfg)
+        assert proc.returncode == 2
+        assert proc.stderr.strip() == f"memreport: error: {cfg}: put the SMTP password in password_env or password_file, not in the config"
+    finally:
+        c.stop()
+
+
+# --- refusals: one line, non-zero exit, the .eml kept -----------------------------------------------
+
+def assert_refused(proc: subprocess.CompletedProcess[str], d: Path, line: str) -> None:
+    assert proc.returncode == 4, proc.stderr
+    assert proc.stderr.count("\n") == 1 and "Traceback" not in proc.stderr
+    assert proc.stderr.strip() == f"memreport: error: {line} (the message is kept in {d / 'report.eml'})"
+    kept = email.message_from_bytes((d / "report.eml").read_bytes(), policy=policy.default)
+    assert kept["Subject"].startswith("[memreport] kvm-day: ") and kept["To"] == "ops@example.com"
+
+
+def test_connection_refused(report_dir: Path, tmp_path: Path) -> None:
+    d = fresh(report_dir, tmp_path)
+    port = free_port()  # nothing listens there
+    proc = memreport("send", d, "--smtp-host", "127.0.0.1", "--smtp-port", port, "--security", "none", *ADDR)
+    assert_refused(proc, d, f"cannot connect to 127.0.0.1:{port}: connection refused")
+
+
+@pytest.mark.parametrize("server", [("starttls", False)], indirect=True)
+def test_untrusted_certificate(server: Server, report_dir: Path, tmp_path: Path) -> None:
+    d = fresh(report_dir, tmp_path)
+    proc = memreport("send", d, "--smtp-host", "127.0.0.1", "--smtp-port", server.port, *ADDR)  # no --tls-ca
+    assert_refused(proc, d, f"TLS error with 127.0.0.1:{server.port}: certificate not trusted: self-signed certificate "
+                            "(trust the server's CA with --tls-ca FILE)")
+    assert server.handler.received == []
+
+
+@pytest.mark.parametrize("server", [("tls", False)], indirect=True)
+def test_untrusted_certificate_implicit_tls(server: Server, report_dir: Path, tmp_path: Path) -> None:
+    d = fresh(report_dir, tmp_path)
+    proc = memreport("send", d, "--smtp-host", "127.0.0.1", "--smtp-port", server.port, "--security", "tls", *ADDR)
+    assert_refused(proc, d, f"TLS error with 127.0.0.1:{server.port}: certificate not trusted: self-signed certificate "
+                            "(trust the server's CA with --tls-ca FILE)")
+
+
+@pytest.mark.parametrize("server", [("starttls", True)], indirect=True)
+def test_auth_failed(server: Server, report_dir: Path, tmp_path: Path, cert: tuple[Path, Path]) -> None:
+    d = fresh(report_dir, tmp_path)
+    proc = memreport("send", d, "--smtp-host", "127.0.0.1", "--smtp-port", server.port, "--tls-ca", cert[0],
+                     "--user", USER, "--password-env", "SMTP_PW", *ADDR, env={"SMTP_PW": "wrong"})
+    assert_refused(proc, d, f"authentication failed for 'reporter' at 127.0.0.1:{server.port}: 535 5.7.8 Authentication credentials invalid")
+    assert server.handler.received == []
+
+
+@pytest.mark.parametrize("server", [("starttls", True)], indirect=True)
+def test_auth_is_not_sent_in_clear(server: Server, report_dir: Path, tmp_path: Path) -> None:
+    d = fresh(report_dir, tmp_path)
+    proc = memreport("send", d, "--smtp-host", "127.0.0.1", "--smtp-port", server.port, "--security", "none",
+                     "--user", USER, "--password-env", "SMTP_PW", *ADDR, env={"SMTP_PW": PASSWORD})
+    assert_refused(proc, d, f"127.0.0.1:{server.port} does not offer AUTH before TLS")
+
+
+@pytest.mark.parametrize("server", [("none", False)], indirect=True)
+def test_recipient_refused(server: Server, report_dir: Path, tmp_path: Path) -> None:
+    d = fresh(report_dir, tmp_path)
+    proc = memreport("send", d, "--smtp-host", "127.0.0.1", "--smtp-port", server.port, "--security", "none",
+                     "--from", "memreport@example.com", "--to", "nobody@example.com")
+    assert proc.returncode == 4
+    assert proc.stderr.strip() == (f"memreport: error: 127.0.0.1:{server.port} refused recipient nobody@example.com: "
+                                   f"550 5.1.1 <nobody@example.com>: mailbox unavailable (the message is kept in {d / 'report.eml'})")
+    assert (d / "report.eml").is_file() and server.handler.received == []
+
+
+def test_password_never_on_the_command_line() -> None:
+    proc = memreport("send", "--help")
+    assert "--password-env" in proc.stdout and "--password-file" in proc.stdout
+    assert "--password " not in proc.stdout and "--password\n" not in proc.stdout
+    proc = memreport("send", ".", "--password", "x")
+    assert proc.returncode == 2 and "No such option" in proc.stderr
+
+
+@pytest.mark.parametrize("server", [("none", False)], indirect=True)
+def test_library_send(server: Server, report_dir: Path) -> None:
+    """The same delivery as a library call: send() returns the accepted recipients or raises DeliveryError."""
+    from memreport.mail import Recipients
+
+    msg = build_message(report_dir, Recipients(sender="m@example.com", to=("a@example.com",)))
+    s = SmtpSettings(host="127.0.0.1", port=server.port, security="none")
+    assert send(msg, s) == ["a@example.com"]
+    with pytest.raises(DeliveryError, match=r"refused recipient nobody@example.com: 550"):
+        send(msg, s, recipients=["nobody@example.com"])
