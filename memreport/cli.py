@@ -67,7 +67,7 @@ def guarded(fn: Callable[[], T], code: int = EXIT_INPUT) -> T:
         raise typer.Exit(130) from None
 
 
-def _progress() -> Callable[[str, int, int], None] | None:
+def _progress() -> Callable[[str, float, int], None] | None:
     """A progress bar on a terminal; nothing otherwise (logs and CI stay clean)."""
     if not sys.stderr.isatty():
         return None
@@ -76,7 +76,7 @@ def _progress() -> Callable[[str, int, int], None] | None:
     bar = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(), transient=True)
     task = None
 
-    def update(what: str, done: int, total: int) -> None:
+    def update(what: str, done: float, total: int) -> None:
         nonlocal task
         if task is None:
             bar.start()

@@ -14,7 +14,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from memreport.errors import InputError
-from memreport.ingest import procfs, schema
+from memreport.ingest import procfs, schema, sources
 from memreport.ingest.streams import StreamResult, parse_stream, read_bytes
 from memreport.model import Contribution, HostData, HostFacts, LogEntry
 from memreport.units import KIB, parse_qemu_mem_arg
@@ -214,7 +214,10 @@ def read(path: Path, label: str) -> list[HostData]:
     # sources are read in parallel on every core.
     jobs = [(source, f) for source, fs in files.items() for f in fs]
     with ThreadPoolExecutor(max_workers=(os.cpu_count() or 2) + 1) as pool:
-        parsed = list(pool.map(lambda job: _read_file(*job), jobs))
+        parsed = []
+        for r in pool.map(lambda job: _read_file(*job), jobs):
+            parsed.append(r)
+            sources.report_files(len(parsed), len(jobs))
     results = {
         source: _merge_results([r for (s2, _), r in zip(jobs, parsed) if s2 == source]) for source in files
     }

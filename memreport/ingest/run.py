@@ -12,7 +12,8 @@ from memreport.errors import InputError
 from memreport.ingest import sources, store
 from memreport.model import HostData, LogEntry
 
-Progress = Callable[[str, int, int], None]  # (what, done, total)
+# (what, done, total): inputs done of all, and within the current input its files done of all.
+Progress = Callable[[str, float, int], None]
 
 
 @dataclass
@@ -48,6 +49,8 @@ def load(inputs: Sequence[Path], progress: Progress | None = None) -> IngestResu
     for i, path in enumerate(inputs):
         if progress:
             progress(str(path), i, len(inputs))
+            step = progress
+            token = sources.FILE_PROGRESS.set(lambda done, total, i=i, path=path: step(str(path), i + done / total, len(inputs)))
         try:
             for data in sources.read_input(Path(path)):
                 by_host.setdefault(data.facts.host, []).append(data)
@@ -55,6 +58,9 @@ def load(inputs: Sequence[Path], progress: Progress | None = None) -> IngestResu
             failed.append(e)
             orphan.extend(e.log)
             orphan.append(LogEntry("error", "skipped_input", e.reason, file=e.path, line=e.line, input=str(path)))
+        finally:
+            if progress:
+                sources.FILE_PROGRESS.reset(token)
     if progress:
         progress("", len(inputs), len(inputs))
     hosts = [store.finalize(store.merge_host(parts)) for _, parts in sorted(by_host.items())]

@@ -8,7 +8,9 @@ Support-bundle readers slot in by adding a module to READERS: nothing else chang
 
 from __future__ import annotations
 
+import contextvars
 import importlib
+from collections.abc import Callable
 from collections.abc import Iterator
 from pathlib import Path
 from types import ModuleType
@@ -27,6 +29,19 @@ READERS = (
     "memreport.ingest.sar",
     "memreport.ingest.vmstat",
 )
+
+
+# Readers of big inputs report their files as they go: (files done, files in all). Set by the
+# ingest around each input so a long capture moves the progress bar too.
+FILE_PROGRESS: contextvars.ContextVar[Callable[[int, int], None] | None] = contextvars.ContextVar(
+    "file_progress", default=None
+)
+
+
+def report_files(done: int, total: int) -> None:
+    hook = FILE_PROGRESS.get()
+    if hook is not None:
+        hook(done, total)
 
 
 class Reader(Protocol):
