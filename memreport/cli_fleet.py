@@ -1,1 +1,132 @@
 """`memreport fleet`: many hosts in parallel (issue 5). Registered on the app when imported."""
+
+from __future__ import annotations
+
+import re
+import sys
+import time
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from memreport.cli import EXIT_INPUT, _err, app, guarded
+from memreport.cli_report import ConfigOpt, SetOpt
+from memreport.errors import ConfigError
+
+EXIT_FLEET_FAILED = 1  # some inputs failed; the rest completed and the summary lists the failures
+
+_SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([KMGT]?)(i?B)?\s*$", re.IGNORECASE)
+_SUFFIX = {"": 1, "k": 1024, "m": 1024**2, "g": 1024**3, "t": 1024**4}
+
+
+def parse_size(text: str) -> int:
+    """`4GiB`, `4G`, `512M`, `1073741824` → bytes (binary suffixes)."""
+    m = _SIZE.match(text)
+    if not m:
+        raise ConfigError(f"--vm-size {text!r}: expected a size such as 4GiB or 512MiB")
+    value = int(float(m.group(1)) * _SUFFIX[m.group(2).lower()])
+    if value <= 0:
+        raise ConfigError(f"--vm-size {text!r}: must be positive")
+    return value
+
+
+class _Reporter:
+    """A rich progress bar on a terminal (hosts done/total, rate, time left); plain lines otherwise."""
+
+    def __init__(self) -> None:
+        self.tty = sys.stderr.isatty()
+        self.bar: Any = None
+        self.task: Any = None
+        self.t0 = time.perf_counter()
+        self.first_done = 0
+
+    def __call__(self, event: str, res: dict[str, Any] | None, done: int, total: int) -> None:
+        if event == "start":
+            self.first_done = done
+            todo = total - done
+            _err(f"fleet: {total} input(s): {done} unchanged, {todo} to do")
+            if self.tty and todo:
+                from rich.console import Console
+                from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+                self.bar = Progress(
+                    TextColumn("hosts"), BarColumn(), MofNCompleteColumn(),
+                    TextColumn("{task.fields[rate]}"), TextColumn("· left"), TimeRemainingColumn(),
+                    TextColumn("{task.description}"), console=Console(stderr=True), transient=True,
+                )
+                self.bar.start()
+                self.task = self.bar.add_task("", total=total, completed=done, rate="")
+            return
+        assert res is not None
+        elapsed = time.perf_counter() - self.t0
+        rate = (done - self.first_done) / elapsed if elapsed > 0 else 0.0
+        hosts = ", ".join(f"{h['host']} {h['verdict']}" for h in res.get("hosts", [])) or "-"
+        what = res["outcome"] if res["outcome"] != "failed" else f"FAILED: {res.get('error')}"
+        if self.bar is not None:
+            self.bar.update(self.task, completed=done, rate=f"{rate:.2f}/s", description=res["input"][-40:])
+            if res["outcome"] == "failed":
+                self.bar.console.print(f"[red]failed[/red] {res['input']}: {res.get('error')}", highlight=False, markup=True)
+            if done >= total:
+                self.bar.stop()
+        else:
+            _err(f"[{done}/{total}] {res['input']}: {what} ({hosts}; {res.get('elapsed_s', 0):.1f} s, {rate:.2f} inputs/s)")
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.stop()
+
+
+@app.command()
+def fleet(
+    inputs: Annotated[list[str], typer.Argument(
+        help="Inputs: bundles, captures, directories of them, globs ('bundles/*.tar.xz'), or @FILE listing one per line.",
+        show_default=False)],
+    output: Annotated[Path, typer.Option("-o", "--output", help="Fleet directory: store/, hosts/<host>/, fleet.{json,html,pdf}.")],
+    jobs: Annotated[int | None, typer.Option("-j", "--jobs", min=1, help="Local worker processes (default: all cores).")] = None,
+    scheduler: Annotated[str | None, typer.Option("--scheduler", help="Run on a dask.distributed cluster: tcp://HOST:PORT. Workers must see the inputs and OUTDIR at the same paths.")] = None,
+    dask_local: Annotated[int | None, typer.Option("--dask-local", min=1, help="Start a dask LocalCluster of N worker processes on 127.0.0.1 and run there.")] = None,
+    force: Annotated[bool, typer.Option("--force", help="Redo every input, even unchanged ones (clears OUTDIR's store, reports and state).")] = False,
+    pdf: Annotated[bool, typer.Option("--pdf/--no-pdf", help="Also write report.pdf per host (slow on big fleets).")] = False,
+    fleet_pdf: Annotated[bool, typer.Option("--fleet-pdf/--no-fleet-pdf", help="Write fleet.pdf.")] = True,
+    vm_size: Annotated[str, typer.Option("--vm-size", help="VM size for the headroom column: how many such VMs still fit.")] = "4GiB",
+    config: ConfigOpt = None,
+    set_: SetOpt = None,
+) -> None:
+    """Analyse many hosts in parallel: a Parquet dataset, a report per host and a ranked fleet summary.
+
+    Incremental: an input whose content is unchanged since the last run into OUTDIR is not redone,
+    and a killed run resumes where it stopped. Exit code: 0 every input processed; 1 some inputs
+    failed (the rest completed; fleet.json/fleet.html list each with its error); 2 usage error or
+    unusable OUTDIR/scheduler; 130 interrupted (rerun to resume). Host verdicts do not change the
+    exit code: they are in fleet.json.
+    """
+    from memreport.config import load_thresholds
+    from memreport.fleet import FleetOptions, run_fleet
+
+    if scheduler and dask_local:
+        _err("error: --scheduler and --dask-local exclude each other")
+        raise typer.Exit(EXIT_INPUT)
+    thresholds = guarded(lambda: load_thresholds(config, set_ or []))
+    size = guarded(lambda: parse_size(vm_size))
+    opts = FleetOptions(jobs=jobs, scheduler=scheduler, dask_local=dask_local, force=force, pdf=pdf,
+                        fleet_pdf=fleet_pdf, vm_size_bytes=size, thresholds=thresholds)
+    reporter = _Reporter()
+    try:
+        result = guarded(lambda: run_fleet(inputs, output, opts, reporter))
+    finally:
+        reporter.close()
+    t = result.fleet["totals"]
+    v = t["verdicts"]
+    typer.echo(
+        f"{result.inputs} input(s): {result.processed} processed, {result.unchanged} unchanged, "
+        f"{len(result.failed)} failed; {t['hosts']} host(s): {v['CRIT']} CRIT, {v['WARN']} WARN, {v['OK']} OK "
+        f"in {result.elapsed_s:.1f} s → {result.paths['html']}"
+    )
+    for f in result.failed:
+        _err(f"failed input: {f['input']}: {f['error']}")
+    if result.failed:
+        raise typer.Exit(EXIT_FLEET_FAILED)
+
+
+__all__ = ["fleet", "parse_size", "EXIT_FLEET_FAILED"]

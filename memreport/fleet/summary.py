@@ -1,0 +1,128 @@
+"""The fleet summary: fleet.json (data), fleet.html and fleet.pdf (the same data laid out).
+
+Built from the done-markers only (state.py): the parent never reads a host's series. fleet.json is
+deterministic for the same inputs and settings, whatever ran the tasks: hosts are ranked by a fixed
+key, every number comes from report.json, and the one volatile part (timings, counts of this run,
+the executor) sits under the `run` key.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from memreport import __version__
+from memreport.fleet.tasks import verdict_rank
+
+FLEET_JSON_FORMAT = 1
+GIB = 1024**3
+DEFAULT_VM_SIZE = 4 * GIB
+
+
+def headroom(row: dict[str, Any], vm_size: int) -> tuple[int | None, int | None]:
+    """(free bytes, VMs of vm_size that still fit): the fewer of the safe rule (allocations ≤
+    RAM + swap) and the observed peak (RAM + swap − peak in use), never negative."""
+    frees = [f for f in (row["safe_free_bytes"], row["observed_free_bytes"]) if f is not None]
+    if not frees:
+        return None, None
+    free = min(frees)
+    return free, max(0, free) // vm_size
+
+
+def risk_key(row: dict[str, Any]) -> tuple[Any, ...]:
+    """Most at risk first: verdict, critical then warning findings, swap deficit, thrash time,
+    then the least headroom; the host name breaks ties so the order never depends on timing."""
+    deficit = row["swap_deficit_bytes"] or 0
+    free = row["headroom_bytes"]
+    return (
+        -verdict_rank(row["verdict"]),
+        -row["findings"]["CRIT"],
+        -row["findings"]["WARN"],
+        -max(0, deficit),
+        -(row["thrash_seconds"] or 0.0),
+        free if free is not None else float("inf"),
+        row["host"],
+    )
+
+
+def _sum(rows: list[dict[str, Any]], key: str) -> int | float | None:
+    vals = [r[key] for r in rows if r[key] is not None]
+    return sum(vals) if vals else None
+
+
+def build(markers: list[dict[str, Any]], vm_size: int = DEFAULT_VM_SIZE, run: dict[str, Any] | None = None) -> dict[str, Any]:
+    rows: list[dict[str, Any]] = []
+    failed: list[dict[str, Any]] = []
+    for m in markers:
+        if m.get("status") == "ok":
+            for h in m["hosts"]:
+                row = {**h, "input": m["input"]}
+                row["headroom_bytes"], row["headroom_vms"] = headroom(row, vm_size)
+                rows.append(row)
+        else:
+            failed.append({"input": m["input"], "error": m.get("error") or "failed"})
+    rows.sort(key=risk_key)
+    for i, r in enumerate(rows, 1):
+        r["rank"] = i
+    failed.sort(key=lambda f: f["input"])
+    alloc_rows = [r for r in rows if r["vm_allocated_bytes"] is not None and r["memory_total_bytes"]]
+    ram_with_vms = sum(r["memory_total_bytes"] for r in alloc_rows)
+    deficits = [r["swap_deficit_bytes"] for r in rows if r["swap_deficit_bytes"] is not None]
+    totals = {
+        "inputs": len(markers),
+        "hosts": len(rows),
+        "failed_inputs": len(failed),
+        "verdicts": {v: sum(1 for r in rows if r["verdict"] == v) for v in ("CRIT", "WARN", "OK")},
+        "memory_total_bytes": _sum(rows, "memory_total_bytes"),
+        "swap_total_bytes": _sum(rows, "swap_total_bytes"),
+        "swap_short_bytes": sum(max(0, d) for d in deficits) if deficits else None,
+        "hosts_short_of_swap": sum(1 for d in deficits if d > 0),
+        "vm_count": _sum(rows, "vm_count"),
+        "vm_allocated_bytes": _sum(rows, "vm_allocated_bytes"),
+        "overcommit_ratio": round(sum(r["vm_allocated_bytes"] for r in alloc_rows) / ram_with_vms, 4) if ram_with_vms else None,
+        "hosts_overcommitted": sum(1 for r in rows if (r["overcommit_ratio"] or 0) > 1.0),
+        "vms_that_fit": _sum(rows, "headroom_vms"),
+        "hosts_full": sum(1 for r in rows if r["headroom_vms"] == 0),
+        "ksm_saved_bytes": _sum(rows, "ksm_saved_bytes"),
+        "thrash_seconds": _sum(rows, "thrash_seconds"),
+        "hosts_thrashing": sum(1 for r in rows if (r["thrash_windows"] or 0) > 0),
+        "oom_kills": _sum(rows, "oom_kills"),
+        "hosts_without_vm_data": sum(1 for r in rows if r["vm_count"] is None),
+    }
+    doc: dict[str, Any] = {
+        "format": FLEET_JSON_FORMAT,
+        "generator": f"memreport {__version__}",
+        "vm_size_bytes": vm_size,
+        "totals": totals,
+        "hosts": rows,
+        "failed": failed,
+    }
+    if run is not None:
+        doc["run"] = run
+    return doc
+
+
+def render_html(doc: dict[str, Any]) -> str:
+    from memreport.fleet.charts import overcommit_chart, swap_deficit_chart
+    from memreport.render.env import environment
+
+    charts = {"deficit": swap_deficit_chart(doc["hosts"]), "overcommit": overcommit_chart(doc["hosts"])}
+    periods = [(r["period_start"], r["period_end"]) for r in doc["hosts"] if r["period_start"] and r["period_end"]]
+    period = (min(p[0] for p in periods), max(p[1] for p in periods)) if periods else (None, None)
+    return environment().get_template("fleet.html.j2").render(doc=doc, t=doc["totals"], charts=charts, period=period)
+
+
+def write(doc: dict[str, Any], outdir: Path, pdf: bool = True) -> dict[str, Path]:
+    from memreport.render.report import _atomic_write
+
+    paths = {"json": outdir / "fleet.json", "html": outdir / "fleet.html"}
+    _atomic_write(paths["json"], (json.dumps(doc, indent=2, ensure_ascii=False, allow_nan=False) + "\n").encode())
+    html = render_html(doc)
+    _atomic_write(paths["html"], html.encode("utf-8"))
+    if pdf:
+        from memreport.render.pdf import render_pdf
+
+        paths["pdf"] = outdir / "fleet.pdf"
+        _atomic_write(paths["pdf"], render_pdf(html))
+    return paths
