@@ -23,7 +23,7 @@ ConfigOpt = Annotated[Path | None, typer.Option("--config", help="TOML file whos
 OutOpt = Annotated[Path | None, typer.Option("-o", "--output", help="The .eml to write (default: DIR/report.eml, or DIR/fleet-digest.eml).")]
 
 
-def _recipients(config: Path | None, sender: str | None, to: list[str] | None, cc: list[str] | None):  # type: ignore[no-untyped-def]
+def recipients(config: Path | None, sender: str | None, to: list[str] | None, cc: list[str] | None):  # type: ignore[no-untyped-def]
     from memreport.mail.message import DEFAULT_FROM, Recipients, check_address
     from memreport.mail.smtp import load_mail_config
 
@@ -56,6 +56,25 @@ def _raise(e: Exception) -> None:
     raise e
 
 
+def deliver(msg: EmailMessage, settings, envelope_from: str | None, rcpts: list[str] | None, kept: Path) -> list[str]:  # type: ignore[no-untyped-def]
+    """Send a message that is already on disk as `kept`. A settings error exits 2; a delivery
+    failure exits EXIT_DELIVERY with one line that says where the message is kept."""
+    from memreport.mail.smtp import send as smtp_send
+
+    def attempt() -> list[str] | DeliveryError:
+        try:
+            return smtp_send(msg, settings, envelope_from, rcpts)
+        except DeliveryError as e:
+            return DeliveryError(f"{e} (the message is kept in {kept})")
+
+    accepted = guarded(attempt)
+    if isinstance(accepted, DeliveryError):
+        failure = accepted
+        guarded(lambda: _raise(failure), EXIT_DELIVERY)
+    assert not isinstance(accepted, DeliveryError)
+    return accepted
+
+
 @app.command()
 def email(
     report_dir: Annotated[Path, typer.Argument(help="A report directory (memreport report) or a fleet directory (memreport fleet).")],
@@ -68,7 +87,7 @@ def email(
     """Write the report as a mail (.eml): HTML and text summary, PNG charts, the PDF attached."""
     from memreport.mail.message import write_message
 
-    _, who = guarded(lambda: _recipients(config, sender, to, cc))
+    _, who = guarded(lambda: recipients(config, sender, to, cc))
     msg, name = guarded(lambda: build_for(report_dir, who))
     out = guarded(lambda: write_message(msg, output or report_dir / name))
     typer.echo(str(out))
@@ -95,14 +114,13 @@ def send(
     from memreport.errors import ConfigError
     from memreport.mail.message import read_eml, write_message
     from memreport.mail.smtp import SECURITY_MODES, merge
-    from memreport.mail.smtp import send as smtp_send
 
     def check_security() -> None:
         if security is not None and security not in SECURITY_MODES:
             raise ConfigError(f"--security {security!r}: one of {', '.join(SECURITY_MODES)}")
 
     guarded(check_security)
-    cfg, who = guarded(lambda: _recipients(config, sender, to, cc))
+    cfg, who = guarded(lambda: recipients(config, sender, to, cc))
     settings = merge(cfg.smtp, host=smtp_host, port=smtp_port, security=security, ca_file=tls_ca,
                      verify=False if no_verify else None, user=user, password_env=password_env,
                      password_file=password_file)
@@ -116,18 +134,8 @@ def send(
         kept = guarded(lambda: write_message(msg, output or source / name))  # on disk before any delivery attempt
         envelope_from, rcpts = who.sender, list(who.to + who.cc)
 
-    def deliver() -> list[str] | DeliveryError:
-        try:
-            return smtp_send(msg, settings, envelope_from, rcpts)  # a ConfigError here exits 2
-        except DeliveryError as e:
-            return DeliveryError(f"{e} (the message is kept in {kept})")
-
-    accepted = guarded(deliver)
-    if isinstance(accepted, DeliveryError):
-        failure = accepted
-        guarded(lambda: _raise(failure), EXIT_DELIVERY)
-        return
+    accepted = deliver(msg, settings, envelope_from, rcpts, kept)
     typer.echo(f"sent {kept} to {', '.join(accepted)} via {settings.where}")
 
 
-__all__ = ["EXIT_DELIVERY", "build_for", "email", "send"]
+__all__ = ["EXIT_DELIVERY", "build_for", "deliver", "email", "send", "recipients"]

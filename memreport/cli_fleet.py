@@ -77,6 +77,33 @@ class _Reporter:
             self.bar.stop()
 
 
+def _mail_setup(config: Path | None, to: list[str] | None, host: str | None, port: int | None, security: str | None):  # type: ignore[no-untyped-def]
+    """Checked before the run, so that a mail misconfiguration does not surface after an hour of work."""
+    from memreport.cli_email import recipients
+    from memreport.mail.smtp import SECURITY_MODES, merge
+
+    if security is not None and security not in SECURITY_MODES:
+        raise ConfigError(f"--security {security!r}: one of {', '.join(SECURITY_MODES)}")
+    cfg, who = recipients(config, None, to, None)
+    if not who.to:
+        raise ConfigError("--email needs a recipient: --to ADDRESS, or to = [...] in the [mail] table of --config")
+    settings = merge(cfg.smtp, host=host, port=port, security=security)
+    if not settings.host:
+        raise ConfigError("--email needs an SMTP server: --smtp-host, or smtp_host in the [mail] table of --config")
+    return settings, who
+
+
+def _mail_digest(outdir: Path, settings: Any, who: Any) -> None:
+    from memreport.cli_email import deliver
+    from memreport.mail.digest import build_fleet_digest
+    from memreport.mail.message import write_message
+
+    msg = guarded(lambda: build_fleet_digest(outdir, who))
+    kept = guarded(lambda: write_message(msg, outdir / "fleet-digest.eml"))  # on disk before any delivery attempt
+    accepted = deliver(msg, settings, who.sender, list(who.to + who.cc), kept)
+    typer.echo(f"mailed the fleet digest to {', '.join(accepted)} via {settings.where} ({kept})")
+
+
 @app.command()
 def fleet(
     inputs: Annotated[list[str], typer.Argument(
@@ -92,13 +119,20 @@ def fleet(
     vm_size: Annotated[str, typer.Option("--vm-size", help="VM size for the headroom column: how many such VMs still fit.")] = "4GiB",
     config: ConfigOpt = None,
     set_: SetOpt = None,
+    email: Annotated[bool, typer.Option("--email", rich_help_panel="Mail",
+        help="Mail one digest (fleet summary, worst hosts, fleet.pdf) when the run ends; SMTP and recipients from the \\[mail] table of --config (docs/EMAIL.md).")] = False,
+    to: Annotated[list[str] | None, typer.Option("--to", rich_help_panel="Mail", help="Digest recipient (repeatable; default: to in the \\[mail] config).")] = None,
+    smtp_host: Annotated[str | None, typer.Option("--smtp-host", rich_help_panel="Mail", help="SMTP server (default: smtp_host in the \\[mail] config).")] = None,
+    smtp_port: Annotated[int | None, typer.Option("--smtp-port", rich_help_panel="Mail", help="SMTP port.")] = None,
+    security: Annotated[str | None, typer.Option("--security", rich_help_panel="Mail", help="none | starttls | tls.")] = None,
 ) -> None:
     """Analyse many hosts in parallel: a Parquet dataset, a report per host and a ranked fleet summary.
 
     Incremental: an input whose content is unchanged since the last run into OUTDIR is not redone,
     and a killed run resumes where it stopped. Exit code: 0 every input processed; 1 some inputs
     failed (the rest completed; fleet.json/fleet.html list each with its error); 2 usage error or
-    unusable OUTDIR/scheduler; 130 interrupted (rerun to resume). Host verdicts do not change the
+    unusable OUTDIR/scheduler; 4 the --email digest could not be delivered (kept as
+    OUTDIR/fleet-digest.eml); 130 interrupted (rerun to resume). Host verdicts do not change the
     exit code: they are in fleet.json.
     """
     from memreport.config import load_thresholds
@@ -108,6 +142,7 @@ def fleet(
         _err("error: --scheduler and --dask-local exclude each other")
         raise typer.Exit(EXIT_INPUT)
     thresholds = guarded(lambda: load_thresholds(config, set_ or []))
+    mail = guarded(lambda: _mail_setup(config, to, smtp_host, smtp_port, security)) if email else None
     size = guarded(lambda: parse_size(vm_size))
     opts = FleetOptions(jobs=jobs, scheduler=scheduler, dask_local=dask_local, force=force, pdf=pdf,
                         fleet_pdf=fleet_pdf, vm_size_bytes=size, thresholds=thresholds)
@@ -124,7 +159,11 @@ def fleet(
         f"in {result.elapsed_s:.1f} s → {result.paths['html']}"
     )
     for f in result.failed:
-        _err(f"failed input: {f['input']}: {f['error']}")
+        _err(f"failed input: {f['input']}: {f['reason']}")
+    if mail is not None and t["hosts"]:
+        _mail_digest(output, *mail)
+    elif mail is not None:
+        _err("no digest mailed: no host could be read")
     if result.failed:
         raise typer.Exit(EXIT_FLEET_FAILED)
 

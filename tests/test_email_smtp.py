@@ -284,3 +284,55 @@ def test_library_send(server: Server, report_dir: Path) -> None:
     assert send(msg, s) == ["a@example.com"]
     with pytest.raises(DeliveryError, match=r"refused recipient nobody@example.com: 550"):
         send(msg, s, recipients=["nobody@example.com"])
+
+
+@pytest.fixture(scope="module")
+def small_fleet(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Two captures (one short of swap, one fine) and an unreadable bundle."""
+    from memreport.synthetic import GIB, HostSpec, write_capture
+
+    root = tmp_path_factory.mktemp("fleetmail") / "inputs"
+    write_capture(HostSpec(hostname="kvm-short", seed=1, days=0.1, interval_s=60, swap_bytes=2 * GIB, thrash=()), root / "a", gz=True)
+    write_capture(HostSpec(hostname="kvm-fine", seed=2, days=0.1, interval_s=60, swap_bytes=64 * GIB, thrash=()), root / "b", gz=True)
+    (root / "c-broken.tar.gz").write_bytes(b"\x1f\x8b\x08\x00not a gzip stream")
+    return root
+
+
+@pytest.mark.parametrize("server", [("none", False)], indirect=True)
+def test_fleet_email_sends_one_digest(server: Server, small_fleet: Path, tmp_path: Path) -> None:
+    cfg = tmp_path / "memreport.toml"
+    cfg.write_text(f'[mail]\nfrom = "memreport@example.com"\nto = ["capacity@example.com"]\n'
+                   f'smtp_host = "127.0.0.1"\nsmtp_port = {server.port}\nsecurity = "none"\n')
+    out = tmp_path / "fleet"
+    proc = memreport("fleet", small_fleet, "-o", out, "--jobs", "1", "--email", "--config", cfg)
+    assert proc.returncode == 1, proc.stderr  # the broken bundle: listed, mailed, and the exit code says so
+    assert "mailed the fleet digest to capacity@example.com" in proc.stdout
+    assert len(server.handler.received) == 1
+    mail_from, rcpts, data = server.handler.received[0]
+    assert (mail_from, rcpts) == ("memreport@example.com", ["capacity@example.com"])
+    msg = email.message_from_bytes(data, policy=policy.default)
+    assert msg["Subject"].startswith("[memreport] fleet of 2 hosts: 1 CRIT, 0 WARN, 1 input unreadable; worst kvm-short")
+    text = msg.get_body(("plain",)).get_content()
+    assert "c-broken.tar.gz" in text and "kvm-fine" in text
+    html = msg.get_body(("html",)).get_content()
+    assert "Inputs that could not be read (1)" in html
+    pdf = [p for p in msg.iter_attachments() if p.get_content_type() == "application/pdf"]
+    assert pdf[0].get_content() == (out / "fleet.pdf").read_bytes()
+    assert (out / "fleet-digest.eml").read_bytes().count(b"Subject: [memreport] fleet of 2 hosts") == 1
+
+
+def test_fleet_email_failures(small_fleet: Path, tmp_path: Path) -> None:
+    # No recipient: refused before any work is done.
+    out = tmp_path / "fleet"
+    proc = memreport("fleet", small_fleet / "a", "-o", out, "--email", "--smtp-host", "127.0.0.1")
+    assert proc.returncode == 2 and proc.stderr.strip().splitlines()[-1].startswith("memreport: error: --email needs a recipient")
+    assert not (out / "fleet.json").exists()
+    # Nobody listening: the run completes, the digest is kept, exit 4 with one line.
+    port = free_port()
+    proc = memreport("fleet", small_fleet / "a", "-o", out, "--no-fleet-pdf", "--email", "--to", "ops@example.com",
+                     "--smtp-host", "127.0.0.1", "--smtp-port", port, "--security", "none")
+    assert proc.returncode == 4, proc.stderr
+    last = proc.stderr.strip().splitlines()[-1]
+    assert last.startswith("memreport: error: ") and "refused" in last and str(out / "fleet-digest.eml") in last
+    assert "Traceback" not in proc.stderr
+    assert (out / "fleet.json").is_file() and (out / "fleet-digest.eml").is_file()

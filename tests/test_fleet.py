@@ -269,3 +269,62 @@ def test_settings_change_redoes_and_markers_are_small(fleet_in: Path, tmp_path: 
     marker = state.read_marker(out, state.input_key(fleet_in / "kvm05"))
     assert marker is not None and marker["status"] == "ok"
     assert len(json.dumps(marker)) < 4000  # what travels back from a worker: numbers, not series
+
+
+def test_progress_bar_on_a_terminal(fleet_in: Path, tmp_path: Path) -> None:
+    import pty
+    import re
+    import subprocess
+    import sys
+
+    from conftest import ROOT
+
+    cmd = [sys.executable, "-m", "memreport", "fleet", str(fleet_in / "kvm00"), str(fleet_in / "kvm03"),
+           str(fleet_in / "kvm05"), "-o", str(tmp_path / "o"), "--jobs", "1", "--no-fleet-pdf"]
+    master, slave = pty.openpty()
+    proc = subprocess.Popen(cmd, stdin=slave, stdout=slave, stderr=slave, cwd=ROOT, env={**os.environ, "COLUMNS": "120"})
+    os.close(slave)
+    chunks = []
+    while True:
+        try:
+            data = os.read(master, 65536)
+        except OSError:
+            break
+        if not data:
+            break
+        chunks.append(data)
+    assert proc.wait(timeout=180) == 0
+    screen = re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", b"".join(chunks).decode("utf-8", "replace"))
+    assert "fleet: 3 input(s): 0 unchanged, 3 to do" in screen
+    assert "━" in screen and re.search(r"hosts .*[0-3]/3 .*\d+\.\d\d/s", screen), screen[-2000:]
+    assert "[1/3]" not in screen  # the bar replaces the plain log lines
+    assert "3 processed, 0 unchanged, 0 failed" in screen
+
+
+def test_mixed_directory_of_bundles_captures_and_tool_output(fleet_in: Path, tmp_path: Path) -> None:
+    """Support's case: a customer's folder holding a sosreport, a supportconfig, our bundle and pasted
+    vmstat output (real procps vmstat from this machine)."""
+    import subprocess
+
+    from conftest import ROOT
+
+    mixed = tmp_path / "customer"
+    mixed.mkdir()
+    for name in ("sosreport-kvm07-3.x", "scc_kvm02_261126_1200"):
+        shutil.copytree(ROOT / "tests" / "fixtures" / "bundles" / name, mixed / name)
+    shutil.copy(fleet_in / "kvm01-memsnap.tar.gz", mixed)
+    vmstat = subprocess.run(["vmstat", "-t", "1", "3"], capture_output=True, text=True, check=True).stdout
+    (mixed / "web01-vmstat.txt").write_text(vmstat)
+    result = run_fleet([mixed], tmp_path / "o", FleetOptions(jobs=2, fleet_pdf=False))
+    assert result.failed == [] and result.processed == 4
+    rows = {r["host"]: r for r in result.fleet["hosts"]}
+    assert sorted(rows) == ["kvm01", "kvm02", "kvm07", "web01-vmstat"]
+    assert rows["kvm01"]["samples"] == SPECS[1].samples and rows["kvm01"]["vm_count"] == 30
+    assert rows["web01-vmstat"]["samples"] == 2  # vmstat's since-boot first line is not a sample
+    assert rows["kvm07"]["input"] == str(mixed / "sosreport-kvm07-3.x")
+    for r in rows.values():
+        assert (tmp_path / "o" / r["report"]).is_file()
+    import pandas as pd
+
+    df = pd.read_parquet(tmp_path / "o" / "store" / "samples", columns=["host"])
+    assert sorted(df["host"].unique()) == sorted(rows)

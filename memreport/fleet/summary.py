@@ -61,7 +61,10 @@ def build(markers: list[dict[str, Any]], vm_size: int = DEFAULT_VM_SIZE, run: di
                 row["headroom_bytes"], row["headroom_vms"] = headroom(row, vm_size)
                 rows.append(row)
         else:
-            failed.append({"input": m["input"], "error": m.get("error") or "failed"})
+            error = m.get("error") or "failed"
+            # The error line names the input first (one line, as on the terminal); `reason` is the rest.
+            reason = error.removeprefix(f"{m['input']}: ")
+            failed.append({"input": m["input"], "error": error, "reason": reason})
     rows.sort(key=risk_key)
     for i, r in enumerate(rows, 1):
         r["rank"] = i

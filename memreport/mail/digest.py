@@ -23,6 +23,7 @@ from memreport.render.env import environment
 
 WORST_HOSTS = 5  # hosts shown in detail (findings + memory chart)
 MAX_ROWS = 60  # rows of the summary table; fleet.pdf / fleet.json have every host
+MAX_FAILED = 20  # failed inputs listed in the mail; fleet.json lists every one
 _RANK = {"CRIT": 2, "WARN": 1, "OK": 0}
 
 
@@ -38,6 +39,16 @@ def _rows(fleet: Mapping[str, Any]) -> list[dict[str, Any]]:
             r.setdefault(key, None)
     # fleet.json is ranked by risk already; a stable sort by verdict keeps that order within each verdict
     return sorted(rows, key=lambda r: -_RANK.get(r["verdict"], -1))
+
+
+def _failed(fleet: Mapping[str, Any]) -> list[dict[str, str]]:
+    """Inputs the fleet run could not read: a digest that hid them would report a smaller fleet."""
+    out = []
+    for f in fleet.get("failed") or []:
+        if isinstance(f, dict) and f.get("input"):
+            error = str(f.get("reason") or f.get("error") or "failed")
+            out.append({"input": str(f["input"]), "error": error.removeprefix(f"{f['input']}: ")})
+    return out
 
 
 def _report_dir(fleet_dir: Path, row: Mapping[str, Any]) -> Path | None:
@@ -78,9 +89,11 @@ def _worst(fleet_dir: Path, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return out
 
 
-def digest_subject(rows: list[dict[str, Any]], worst: list[dict[str, Any]]) -> str:
+def digest_subject(rows: list[dict[str, Any]], worst: list[dict[str, Any]], failed: int = 0) -> str:
     n = {v: sum(1 for r in rows if r["verdict"] == v) for v in ("CRIT", "WARN")}
     head = f"[memreport] fleet of {len(rows)} host{'s' if len(rows) != 1 else ''}: {n['CRIT']} CRIT, {n['WARN']} WARN"
+    if failed:
+        head += f", {failed} input{'s' if failed != 1 else ''} unreadable"
     if worst:
         w = worst[0]
         top = next((f for f in w["doc"].get("findings") or [] if f.get("severity") in ("CRIT", "WARN")), None)
@@ -101,6 +114,7 @@ def build_fleet_digest(fleet_dir: Path, who: Recipients | None = None) -> EmailM
     if not isinstance(fleet, dict):
         raise InputError(fleet_dir / "fleet.json", "not a memreport fleet.json")
     rows = _rows(fleet)
+    failed = _failed(fleet)
     if not rows:
         raise MemreportError(f"{fleet_dir / 'fleet.json'}: no hosts to report")
     worst = _worst(fleet_dir, rows)
@@ -111,12 +125,12 @@ def build_fleet_digest(fleet_dir: Path, who: Recipients | None = None) -> EmailM
     pdf = fleet_dir / "fleet.pdf"
     pdf_name = "fleet-memory-report.pdf" if pdf.is_file() else None
     counts = {v: sum(1 for r in rows if r["verdict"] == v) for v in ("CRIT", "WARN", "OK")}
-    subject_line = digest_subject(rows, worst)
+    subject_line = digest_subject(rows, worst, len(failed))
     limit = MAX_ROWS
     while True:
         html = _inline(environment().get_template("email_digest.html.j2").render(
             subject=subject_line, rows=rows[:limit], more=max(0, len(rows) - limit), total=len(rows), counts=counts,
-            worst=worst, pdf_name=pdf_name, version=__version__))
+            worst=worst, pdf_name=pdf_name, version=__version__, failed=failed, max_failed=MAX_FAILED))
         if len(html.encode()) <= HTML_BUDGET_BYTES or limit <= 5:
             break
         limit //= 2
@@ -125,6 +139,11 @@ def build_fleet_digest(fleet_dir: Path, who: Recipients | None = None) -> EmailM
         text.append(f"{r['verdict']:<4}  {one_line(r['host'], 60):<30} {one_line(r.get('top_finding') or '', 120)}")
     if len(rows) > MAX_ROWS:
         text.append(f"… and {len(rows) - MAX_ROWS} more hosts in fleet.json")
+    if failed:
+        text += ["", f"Inputs that could not be read ({len(failed)}):"]
+        text += [f"  {one_line(f['input'], 200)}: {one_line(f['error'], 400)}" for f in failed[:MAX_FAILED]]
+        if len(failed) > MAX_FAILED:
+            text.append(f"  … and {len(failed) - MAX_FAILED} more in fleet.json")
     for w in worst:
         text += ["", f"{one_line(w['row']['host'], 100)}: {w['row']['verdict']}"]
         for f in w["findings"]:
