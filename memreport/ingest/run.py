@@ -41,6 +41,15 @@ class IngestResult:
         return [e for e in self.log if e.level in ("warn", "error")]
 
 
+def _file_step(progress: Progress, path: str, i: int, n: int) -> Callable[[int, int], None]:
+    """The bar moves within input i as its files are read (done of total files)."""
+
+    def step(done: int, total: int) -> None:
+        progress(path, i + done / total, n)
+
+    return step
+
+
 def load(inputs: Sequence[Path], progress: Progress | None = None) -> IngestResult:
     """Read and finalise every input. One bad input is recorded and the others go on."""
     by_host: dict[str, list[HostData]] = {}
@@ -49,8 +58,7 @@ def load(inputs: Sequence[Path], progress: Progress | None = None) -> IngestResu
     for i, path in enumerate(inputs):
         if progress:
             progress(str(path), i, len(inputs))
-            step = progress
-            token = sources.FILE_PROGRESS.set(lambda done, total, i=i, path=path: step(str(path), i + done / total, len(inputs)))
+            token = sources.FILE_PROGRESS.set(_file_step(progress, str(path), i, len(inputs)))
         try:
             for data in sources.read_input(Path(path)):
                 by_host.setdefault(data.facts.host, []).append(data)
