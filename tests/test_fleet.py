@@ -328,3 +328,33 @@ def test_mixed_directory_of_bundles_captures_and_tool_output(fleet_in: Path, tmp
 
     df = pd.read_parquet(tmp_path / "o" / "store" / "samples", columns=["host"])
     assert sorted(df["host"].unique()) == sorted(rows)
+
+
+def test_scheduler_address_runs_on_a_running_cluster(local_run, fleet_in: Path, tmp_path: Path) -> None:
+    """`--scheduler tcp://…`: the path for a real cluster, here one started on 127.0.0.1 beforehand."""
+    from dask.distributed import LocalCluster
+
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1", dashboard_address=None) as cluster:
+        assert cluster.scheduler_address.startswith("tcp://127.0.0.1:")
+        proc = run_cli("fleet", fleet_in / "kvm00", fleet_in / "kvm01-memsnap.tar.gz", "-o", tmp_path / "o",
+                       "--scheduler", cluster.scheduler_address, "--no-fleet-pdf")
+    assert proc.returncode == 0, proc.stderr
+    doc = json.loads((tmp_path / "o" / "fleet.json").read_text())
+    assert doc["run"]["executor"] == "dask" and doc["run"]["processed"] == 2
+    local = {r["host"]: r for r in json.loads((local_run[0] / "fleet.json").read_text())["hosts"]}
+    for row in doc["hosts"]:
+        mine = {k: v for k, v in row.items() if k != "rank"}
+        assert mine == {k: v for k, v in local[row["host"]].items() if k != "rank"}
+
+
+def test_unreachable_scheduler_is_one_line(fleet_in: Path, tmp_path: Path) -> None:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    proc = run_cli("fleet", fleet_in / "kvm00", "-o", tmp_path / "o", "--scheduler", f"tcp://127.0.0.1:{port}")
+    assert proc.returncode == 2
+    lines = proc.stderr.strip().splitlines()
+    assert "Traceback" not in proc.stderr
+    assert lines[-1].startswith("memreport: error: cannot reach the dask scheduler tcp://127.0.0.1:"), proc.stderr

@@ -27,6 +27,9 @@ _DICT_COLUMNS = ["boot_id", "source", "name", "uuid", "filename", "type", "domai
 # zstd level 1 and dictionaries only for strings: counters gain nothing from them and a week
 # of samples writes several times faster.
 _WRITE = dict(compression="zstd", compression_level=1, use_dictionary=_DICT_COLUMNS, write_statistics=True)
+# A long series is written as several files of consecutive rows (part-0, part-1, …), encoded in
+# parallel: Parquet encodes one file on one core, and a host-week is most of an ingest's write time.
+ROWS_PER_PART = 40_000
 
 
 def merge_host(parts: list[HostData]) -> HostData:
@@ -114,10 +117,14 @@ def frame(data: HostData) -> HostData:
 
 def _cast(t: pa.Table, sch: pa.Schema) -> pa.Table:
     """t in the schema's column order and types; absent columns are null."""
+    if t.schema.equals(sch, check_metadata=False):
+        return t.replace_schema_metadata(sch.metadata)
+    index = {name: i for i, name in enumerate(t.column_names)}
     arrays = []
     for f in sch:
-        if f.name in t.column_names:
-            col = t.column(f.name)
+        i = index.get(f.name)
+        if i is not None:
+            col = t.column(i)
             if col.type != f.type:
                 if pa.types.is_integer(f.type) and pa.types.is_floating(col.type):
                     col = pc.round(col)
@@ -203,18 +210,32 @@ def _write(table: pa.Table, path: Path) -> None:
     pq.write_table(table, path, **_WRITE)  # type: ignore[arg-type]
 
 
+def _parts(table: pa.Table, directory: Path) -> list[tuple[pa.Table, Path]]:
+    n = max(1, -(-table.num_rows // ROWS_PER_PART))
+    size = -(-table.num_rows // n)
+    return [(table.slice(i * size, size), directory / f"part-{i}.parquet") for i in range(n)]
+
+
 def write_host(root: Path, data: HostData) -> None:
     """Write one finalised host's tables under root (a fresh directory)."""
     hd = _host_dir(data.facts.host)
     samples = derive.to_table(data.samples)
-    _write(_cast(samples, schema.samples_schema(samples.column_names)), root / "samples" / hd / "part-0.parquet")
+    jobs = _parts(_cast(samples, schema.samples_schema(samples.column_names)), root / "samples" / hd)
     for name, sch in (("vms", schema.VMS_SCHEMA), ("swaps", schema.SWAPS_SCHEMA), ("virsh", schema.VIRSH_SCHEMA)):
         frame = getattr(data, name)
         if frame is not None and len(frame):
-            _write(_table(frame, sch), root / name / hd / "part-0.parquet")
-    _write(_facts_table(data), root / "facts" / hd / "part-0.parquet")
+            jobs += _parts(_table(frame, sch), root / name / hd)
+    jobs.append((_facts_table(data), root / "facts" / hd / "part-0.parquet"))
     if data.log:
-        _write(_log_table(data.log), root / "log" / hd / "part-0.parquet")
+        jobs.append((_log_table(data.log), root / "log" / hd / "part-0.parquet"))
+    if len(jobs) <= 2 or (os.cpu_count() or 1) == 1:
+        for table, path in jobs:
+            _write(table, path)
+        return
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(max_workers=min(len(jobs), os.cpu_count() or 1)) as pool:
+        list(pool.map(lambda job: _write(*job), jobs))  # pyarrow releases the GIL while it encodes
 
 
 def write_store(target: Path, hosts: list[HostData], orphan_log: list[LogEntry]) -> None:
@@ -266,11 +287,18 @@ def list_hosts(store: Path) -> list[str]:
     return list(manifest["hosts"])
 
 
+def part_files(directory: Path) -> list[Path]:
+    """A partition's files in row order (part-0, part-1, …, part-10)."""
+    files = [p for p in directory.glob("part-*.parquet") if p.stem[5:].isdigit()]
+    return sorted(files, key=lambda p: int(p.stem[5:]))
+
+
 def _read(store: Path, table: str, host: str) -> pd.DataFrame | None:
-    path = store / table / _host_dir(host) / "part-0.parquet"
-    if not path.exists():
+    files = part_files(store / table / _host_dir(host))
+    if not files:
         return None
-    return pq.read_table(path).to_pandas()
+    tables = [pq.read_table(f) for f in files]
+    return (tables[0] if len(tables) == 1 else pa.concat_tables(tables)).to_pandas()
 
 
 def read_host(store: Path, host: str) -> HostData:
