@@ -27,7 +27,7 @@ from memreport.config import Thresholds
 from memreport.errors import InputError
 from memreport.fleet import state, summary
 from memreport.fleet.discover import discover
-from memreport.fleet.runner import Job, SchedulerError, run_dask, run_local
+from memreport.fleet.runner import Job, SchedulerError, probe_scheduler, run_dask, run_local
 from memreport.fleet.tasks import HOSTS, STORE, WORK, TaskOptions, release
 
 __all__ = ["FleetOptions", "FleetResult", "run_fleet", "SchedulerError"]
@@ -115,6 +115,8 @@ def _manifest(outdir: Path, hosts: list[str]) -> None:
 
 def run_fleet(inputs: Sequence[str | Path], outdir: Path, opts: FleetOptions, progress: Progress | None = None) -> FleetResult:
     t0 = time.perf_counter()
+    if opts.scheduler:
+        probe_scheduler(opts.scheduler)  # before any work: a wrong address is a usage error
     paths = discover(inputs)
     if not paths:
         raise InputError(" ".join(str(i) for i in inputs) or "-", "no inputs found")

@@ -71,6 +71,22 @@ def run_local(jobs: Sequence[Job], outdir: Path, opts: TaskOptions, workers: int
     pool.shutdown(wait=True)
 
 
+def probe_scheduler(address: str) -> None:
+    """Fail in a moment, not after the client's 20 s of retries, when nothing listens at a tcp:// address."""
+    import socket
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(address)
+    if parts.scheme not in ("tcp", "tls") or not parts.hostname or not parts.port:
+        if "://" not in address:
+            raise SchedulerError(f"--scheduler {address!r}: expected tcp://HOST:PORT")
+        return  # another dask transport (ucx, inproc): let dask judge it
+    try:
+        socket.create_connection((parts.hostname, parts.port), timeout=5).close()
+    except OSError as e:
+        raise SchedulerError(f"cannot reach the dask scheduler {address}: {e.strerror or e}") from None
+
+
 def run_dask(jobs: Sequence[Job], outdir: Path, opts: TaskOptions, on_result: OnResult,
              scheduler: str | None = None, local_workers: int | None = None) -> None:
     """On a running cluster (`scheduler`: tcp://host:port) or a LocalCluster of `local_workers`
@@ -83,6 +99,8 @@ def run_dask(jobs: Sequence[Job], outdir: Path, opts: TaskOptions, on_result: On
     except ImportError as e:  # pragma: no cover - dask[distributed] is a dependency
         raise SchedulerError(f"dask.distributed is not installed: {e}") from None
     cluster = None
+    if scheduler:
+        probe_scheduler(scheduler)
     try:
         if scheduler:
             client = Client(scheduler, timeout="20s")
