@@ -25,7 +25,7 @@ import sys
 import tarfile
 import time
 
-VERSION = "1.0.0"
+VERSION = "1.1.0"
 FORMAT = 1
 
 # a qemu process: comm (truncated by the kernel to 15 characters) or argv[0] basename
@@ -39,7 +39,7 @@ VIRSH_TIMEOUT = 30  # a hung libvirtd must not stall sampling
 PSI_KEYS = ("some_avg10", "some_avg60", "some_avg300", "some_total",
             "full_avg10", "full_avg60", "full_avg300", "full_total")
 SWAPS_KEYS = ("filename", "type", "size_kb", "used_kb", "priority")
-VMS_KEYS = ("pid", "rss_kb", "swap_kb")
+VMS_KEYS = ("pid", "rss_kb", "swap_kb", "ksm_merging_pages", "ksm_profit")
 VMDEFS_KEYS = ("pid", "name", "uuid", "mem_arg", "cmd")
 VIRSH_KEYS = ("domain", "key", "value")
 DOMINFO_KEYS = {"Max memory": "max_memory_kb", "Used memory": "used_memory_kb", "State": "state"}
@@ -463,7 +463,18 @@ class Collector(object):
                     rss = (line.split() + ["-"])[1]
                 elif line.startswith("VmSwap:"):
                     swap = (line.split() + ["-"])[1]
-            self.emit("vms", VMS_KEYS, (ts, pid, rss, swap))
+            # ksm_stat (kernel >= 6.1): what KSM merged in this VM. Merged pages still count in
+            # VmRSS, so this is the only per-VM view of KSM's saving.
+            merging = profit = "-"
+            if os.path.exists(self.path("/proc/%s/ksm_stat" % pid)):
+                text = self.read("/proc/%s/ksm_stat" % pid, "VM KSM merging not captured")
+                for line in (text or "").splitlines():
+                    parts = line.split()
+                    if len(parts) >= 2 and parts[0] == "ksm_merging_pages":
+                        merging = parts[1]
+                    elif len(parts) >= 2 and parts[0] == "ksm_process_profit":
+                        profit = parts[1]
+            self.emit("vms", VMS_KEYS, (ts, pid, rss, swap, merging, profit))
         self.vm_pids = keep
 
     def run_virsh(self, args):

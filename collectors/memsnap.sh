@@ -13,7 +13,7 @@
 # Every row is one printf to a file opened with O_APPEND (>>), so a collector killed at any
 # instant leaves every complete row readable.
 
-VERSION=1.0.0
+VERSION=1.1.0
 # C locale: byte-order globs (column order equal to memsnap.py), plain date and tar output
 LC_ALL=C
 export LC_ALL
@@ -483,7 +483,18 @@ sample_vms() {
 			why "$R/proc/$_pid/status"
 			log_once "status:$_pid" warn "$R/proc/$_pid/status: $reason: VM rss not captured"
 		fi
-		emit vms "pid${T}rss_kb${T}swap_kb" "$ts$T$_pid$T$_rss$T$_swp"
+		# ksm_stat (kernel >= 6.1): what KSM merged in this VM. Merged pages still count in VmRSS,
+		# so this is the only per-VM view of KSM's saving.
+		_kmp=- _kpr=-
+		if [ -e "$R/proc/$_pid/ksm_stat" ] && ! {
+			while read -r _k _v _; do
+				case $_k in ksm_merging_pages) _kmp=$_v ;; ksm_process_profit) _kpr=$_v ;; esac
+			done <"$R/proc/$_pid/ksm_stat"
+		} 2>/dev/null; then
+			why "$R/proc/$_pid/ksm_stat"
+			log_once "ksm_stat:$_pid" warn "$R/proc/$_pid/ksm_stat: $reason: VM KSM merging not captured"
+		fi
+		emit vms "pid${T}rss_kb${T}swap_kb${T}ksm_merging_pages${T}ksm_profit" "$ts$T$_pid$T$_rss$T$_swp$T${_kmp:--}$T${_kpr:--}"
 	done
 	vm_pids=$_keep
 }

@@ -359,12 +359,16 @@ def _write_vms(spec: HostSpec, out: Path, day: str, ts: np.ndarray, s: dict, sel
     rss = np.outer(np.ones(m), sizes * resident) * wobble
     swap_share = np.clip(s["swap_used"][sel] / max(1, sizes.sum()), 0, 1)
     swap = np.outer(swap_share, sizes) * rng.uniform(0.5, 1.5, k)
-    _write_tsv(
-        out / f"vms.{day}.tsv",
-        ["ts", "pid", "rss_kb", "swap_kb"],
-        [np.repeat(ts, k), np.tile(pids, m).astype(np.int64), (rss.ravel() // KIB).astype(np.int64), (swap.ravel() // KIB).astype(np.int64)],
-        gz,
-    )
+    header = ["ts", "pid", "rss_kb", "swap_kb"]
+    columns = [np.repeat(ts, k), np.tile(pids, m).astype(np.int64), (rss.ravel() // KIB).astype(np.int64), (swap.ravel() // KIB).astype(np.int64)]
+    if spec.with_ksm:
+        # /proc/<pid>/ksm_stat: each VM's share of the merged pages, by size (same-OS guests merge
+        # alike); its profit is the merged memory less 64 bytes of rmap item per page.
+        pg = spec.page_size
+        merging = np.floor(np.outer(s["ksm_sharing"][sel] / pg, sizes / sizes.sum())).astype(np.int64)
+        header += ["ksm_merging_pages", "ksm_profit"]
+        columns += [merging.ravel(), (merging * (pg - 64)).ravel()]
+    _write_tsv(out / f"vms.{day}.tsv", header, columns, gz)
     if first_day:
         args = []
         for i, size in enumerate(spec.vm_sizes_gib):

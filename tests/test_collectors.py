@@ -215,7 +215,7 @@ def test_live_capture_matches_proc(kind: str, live: dict) -> None:
     f = facts(out)
     assert f["format"] == "1"
     assert f["collector"] == ("memsnap.py" if kind == "py" else "memsnap.sh")
-    assert f["collector_version"] == "1.0.0"
+    assert f["collector_version"] == "1.1.0"
     assert f["page_size"] == str(os.sysconf("SC_PAGE_SIZE"))
     assert f["clock_ticks"] == str(os.sysconf("SC_CLK_TCK"))
     assert f["cpus"] == str(os.sysconf("SC_NPROCESSORS_ONLN"))
@@ -248,7 +248,7 @@ def test_live_capture_matches_proc(kind: str, live: dict) -> None:
             assert all(re.fullmatch(r"\d+(\.\d+)?", x) for x in v[1:])
 
     messages = [m for _, _, m in log_lines(out)]
-    assert messages[0].startswith(f"{f['collector']} 1.0.0 started")
+    assert messages[0].startswith(f"{f['collector']} 1.1.0 started")
     assert messages[-1] == f"stopped after {len(meminfo)} samples"
 
 
@@ -292,7 +292,9 @@ FAKE_ROWS = {
          ["/var/swap\\040file", "file", "8388608", "2097152", "-3"]],
     ),
     # qemu-img (2000) and the kvm kernel thread (1003, no command line) are not VMs
-    "vms": (("pid", "rss_kb", "swap_kb"), [["1001", "4123456", "1024"], ["1002", "524288", "0"]]),
+    # 1001 has ksm_stat (kernel >= 6.1), 1002 none (an older kernel): '-'
+    "vms": (("pid", "rss_kb", "swap_kb", "ksm_merging_pages", "ksm_profit"),
+            [["1001", "4123456", "1024", "262144", "1006632960"], ["1002", "524288", "0", "-", "-"]]),
 }
 FAKE_VMDEFS = (
     ("pid", "name", "uuid", "mem_arg", "cmd"),
@@ -349,7 +351,7 @@ def test_fakeroot_rows_exact(kind: str, tmp_path: Path, busybox_bin: Path,
     assert f == {
         "format": "1",
         "collector": "memsnap.py" if kind == "py" else "memsnap.sh",
-        "collector_version": "1.0.0",
+        "collector_version": "1.1.0",
         "hostname": "kvmhost01",
         "kernel": "6.1.0-18-amd64",
         "page_size": str(os.sysconf("SC_PAGE_SIZE")),
@@ -407,6 +409,7 @@ def test_unreadable_as_non_root(kind: str, busybox_bin: Path) -> None:
         root = base / "root"
         shutil.copytree(FAKEROOT, root, symlinks=True)
         (root / "proc" / "1001" / "status").chmod(0o000)
+        (root / "proc" / "1001" / "ksm_stat").chmod(0o400)  # as the kernel makes it: owner only
         (root / "sys" / "kernel" / "mm" / "ksm" / "pages_volatile").chmod(0o200)
         out = base / "cap"
         out.mkdir(mode=0o777)
@@ -425,7 +428,7 @@ def test_unreadable_as_non_root(kind: str, busybox_bin: Path) -> None:
                            env=env, capture_output=True, text=True, timeout=30)
         assert r.returncode == 0, r.stderr
         vms = read_stream(out, "vms")
-        assert [v[1:] for _, v in vms] == [["1001", "-", "-"], ["1002", "524288", "0"]] * 2
+        assert [v[1:] for _, v in vms] == [["1001", "-", "-", "-", "-"], ["1002", "524288", "0", "-", "-"]] * 2
         keys, values = read_stream(out, "ksm")[0]
         assert values[1 + keys.index("pages_volatile")] == "-"
         assert values[1 + keys.index("pages_sharing")] == "25000"
@@ -433,6 +436,7 @@ def test_unreadable_as_non_root(kind: str, busybox_bin: Path) -> None:
         assert warnings == [
             f"{root}/sys/kernel/mm/ksm/pages_volatile: permission denied (not root): written as -",
             f"{root}/proc/1001/status: permission denied (not root): VM rss not captured",
+            f"{root}/proc/1001/ksm_stat: permission denied (not root): VM KSM merging not captured",
         ]
     finally:
         shutil.rmtree(base)
@@ -630,7 +634,7 @@ def test_help_and_version(kind: str, busybox_bin: Path) -> None:
     r = run(kind, busybox_bin, ["--version"])
     assert r.returncode == 0
     name = "memsnap.py" if kind == "py" else "memsnap.sh"
-    assert r.stdout.strip() == f"{name} 1.0.0 (capture format 1)"
+    assert r.stdout.strip() == f"{name} 1.1.0 (capture format 1)"
     r = run(kind, busybox_bin, ["--interval", "soon"])
     assert r.returncode == 2 and "--interval" in r.stderr
 

@@ -215,3 +215,38 @@ def test_a_long_series_is_split_into_parts_read_back_in_order(capture, tmp_path,
     whole = store.read_host(tmp_path / "one", host)
     pd.testing.assert_frame_equal(data.samples, whole.samples)
     assert len(pd.read_parquet(part_dir)) == n  # hive readers take the directory as one table
+
+
+def test_per_vm_ksm_from_ksm_stat_in_bytes_and_null_for_older_collectors(capture, tmp_path):
+    from memreport.analyze import analyze
+    from memreport.analyze.report_json import build
+    from memreport.config import Thresholds
+
+    ingest([capture], tmp_path / "store")
+    data = store.read_host(tmp_path / "store", "kvm-test")
+    page = SPEC.page_size
+    raw_pages: dict[str, int] = {}
+    n_rows = 0
+    for f in sorted(capture.glob("vms.*.tsv*")):
+        header, rows = raw_rows(f)
+        for r in rows:
+            rec = dict(zip(header, r))
+            raw_pages[rec["pid"]] = max(raw_pages.get(rec["pid"], 0), int(rec["ksm_merging_pages"]))
+            n_rows += 1
+    vms = data.vms
+    assert len(vms) == n_rows and vms["ksm_merged_bytes"].notna().all()
+    peak = vms.groupby(vms["pid"].astype(str))["ksm_merged_bytes"].max().to_dict()
+    assert peak == {pid: pages * page for pid, pages in raw_pages.items()}
+    doc = build(analyze(data, Thresholds()))
+    by_name = {v["name"]: v["ksm_merged_max_bytes"] for v in doc["vms"]}
+    assert sorted(by_name.values()) == sorted(p * page for p in raw_pages.values())
+
+    # A capture of an older collector (no ksm_stat columns): null, never 0; the report has no KSM column.
+    old = tmp_path / "old"
+    shutil.copytree(capture, old)
+    for f in sorted(old.glob("vms.*.tsv")):
+        lines = f.read_text().splitlines()
+        f.write_text("".join("\t".join(line.split("\t")[:4]) + "\n" for line in lines))
+    ingest([old], tmp_path / "old-store")
+    old_vms = store.read_host(tmp_path / "old-store", "kvm-test").vms
+    assert old_vms["ksm_merged_bytes"].isna().all() and old_vms["rss_bytes"].notna().all()

@@ -110,7 +110,8 @@ def build(a: Analysis) -> dict[str, Any]:
         "ksm_verdict": k.verdict or None,
         "vms": [
             {"name": v.name, "uuid": v.uuid, "allocated_bytes": v.allocated_bytes, "maxmem_bytes": v.maxmem_bytes,
-             "rss_max_bytes": v.rss_max_bytes, "rss_p95_bytes": v.rss_p95_bytes, "swap_max_bytes": v.swap_max_bytes}
+             "rss_max_bytes": v.rss_max_bytes, "rss_p95_bytes": v.rss_p95_bytes, "swap_max_bytes": v.swap_max_bytes,
+             "ksm_merged_max_bytes": v.ksm_merged_max_bytes}
             for v in a.vms.rows
         ] if a.vms.rows else None,
         "findings": [

@@ -28,6 +28,7 @@ class VmRow:
     rss_p95_bytes: int | None
     swap_max_bytes: int | None
     swap_last_bytes: int | None
+    ksm_merged_max_bytes: int | None  # /proc/<pid>/ksm_stat, kernel >= 6.1: the only per-VM view of KSM
     samples: int
     first_seen: pd.Timestamp
     last_seen: pd.Timestamp
@@ -51,6 +52,7 @@ class VmsResult:
     rows: list[VmRow] = field(default_factory=list)
     allocated_total_bytes: int | None = None  # sum of the rows' allocations
     rss_max_total_bytes: int | None = None  # sum of each VM's own peak RSS
+    ksm_merged_max_total_bytes: int | None = None  # sum of each VM's own peak KSM-merged memory
     findings: list[Finding] = field(default_factory=list)
 
 
@@ -95,10 +97,12 @@ def check_vms(vms: pd.DataFrame | None, t: Thresholds) -> VmsResult:
     if not ts.is_monotonic_increasing:
         order = np.argsort(ts.to_numpy(), kind="stable")
     frame = pd.DataFrame({"code": codes[order], "row": order, "alloc": num("allocated_bytes")[order],
-                          "maxmem": num("maxmem_bytes")[order], "rss": num("rss_bytes")[order], "swap": num("swap_bytes")[order]})
+                          "maxmem": num("maxmem_bytes")[order], "rss": num("rss_bytes")[order], "swap": num("swap_bytes")[order],
+                          "ksm": num("ksm_merged_bytes")[order]})
     g = frame.groupby("code", sort=True)
     agg = g.agg(first_row=("row", "first"), last_row=("row", "last"), alloc=("alloc", "last"), maxmem=("maxmem", "last"),
-                rss_max=("rss", "max"), swap_max=("swap", "max"), swap_last=("swap", "last"), samples=("row", "size"))
+                rss_max=("rss", "max"), swap_max=("swap", "max"), swap_last=("swap", "last"), ksm_max=("ksm", "max"),
+                samples=("row", "size"))
     agg["rss_p95"] = g["rss"].quantile(0.95)
     names = vms["name"] if "name" in vms.columns else None
     uuids = vms["uuid"] if "uuid" in vms.columns else None
@@ -117,6 +121,7 @@ def check_vms(vms: pd.DataFrame | None, t: Thresholds) -> VmsResult:
             rss_p95_bytes=_int(row["rss_p95"]),
             swap_max_bytes=_int(row["swap_max"]),
             swap_last_bytes=_int(row["swap_last"]),
+            ksm_merged_max_bytes=_int(row["ksm_max"]),
             samples=int(row["samples"]),
             first_seen=ts.iloc[fr],
             last_seen=ts.iloc[lr],
@@ -126,6 +131,8 @@ def check_vms(vms: pd.DataFrame | None, t: Thresholds) -> VmsResult:
     rsss = [v.rss_max_bytes for v in r.rows if v.rss_max_bytes is not None]
     r.allocated_total_bytes = sum(allocs) if allocs else None
     r.rss_max_total_bytes = sum(rsss) if rsss else None
+    merged = [v.ksm_merged_max_bytes for v in r.rows if v.ksm_merged_max_bytes is not None]
+    r.ksm_merged_max_total_bytes = sum(merged) if merged else None
     if r.allocated_total_bytes and r.rss_max_total_bytes is not None:
         pct = r.rss_max_total_bytes / r.allocated_total_bytes * 100
         r.findings.append(Finding(

@@ -269,7 +269,7 @@ def read(path: Path, label: str) -> list[HostData]:
             }[source]
             log.append(LogEntry("info", "missing_source", why, file=str(root)))
 
-    vms = _vms(table("vms"), table("vmdefs"), log, str(root))
+    vms = _vms(table("vms"), table("vmdefs"), log, str(root), facts.page_size)
     swaps = _swaps(table("swaps"))
     virsh = _virsh(table("virsh"), log, str(root))
     log = [dataclasses.replace(e, host=e.host or facts.host, input=e.input or label) for e in log]
@@ -311,13 +311,20 @@ def _infer_page_size(mem: pa.Table, vm: pa.Table, log: list[LogEntry], where: st
     return size
 
 
-def _vms(vms_t: pa.Table | None, defs_t: pa.Table | None, log: list[LogEntry], where: str) -> pd.DataFrame | None:
+def _vms(vms_t: pa.Table | None, defs_t: pa.Table | None, log: list[LogEntry], where: str,
+         page_size: int | None = None) -> pd.DataFrame | None:
     if vms_t is None:
         return None
     vms = vms_t.to_pandas()
     vms["ts"] = pd.DatetimeIndex(_ts(vms_t), tz="UTC")
     vms["rss_bytes"] = vms["rss_kb"].astype("Int64") * KIB
     vms["swap_bytes"] = vms["swap_kb"].astype("Int64") * KIB
+    # /proc/<pid>/ksm_stat (kernel >= 6.1; collectors before it wrote no such columns): null when absent
+    merging = vms["ksm_merging_pages"].astype("Int64") if "ksm_merging_pages" in vms else pd.Series(pd.NA, index=vms.index, dtype="Int64")
+    if page_size is None and merging.notna().any():
+        log.append(LogEntry("warn", "missing_source", "page size unknown: per-VM KSM merged pages left null", file=where))
+    vms["ksm_merged_bytes"] = merging * page_size if page_size else pd.Series(pd.NA, index=vms.index, dtype="Int64")
+    vms["ksm_profit_bytes"] = vms["ksm_profit"].astype("Int64") if "ksm_profit" in vms else pd.Series(pd.NA, index=vms.index, dtype="Int64")
     if defs_t is not None:
         defs = defs_t.to_pandas().drop(columns=["ts"]).drop_duplicates("pid", keep="last")
         sizes = defs["mem_arg"].map(lambda a: parse_qemu_mem_arg(a) if isinstance(a, str) else (None, None))

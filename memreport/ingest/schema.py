@@ -95,6 +95,8 @@ VMS_SCHEMA = pa.schema(
         pa.field("maxmem_bytes", pa.int64()),  # hotplug ceiling (-m maxmem=), null when none
         pa.field("rss_bytes", pa.int64()),  # VmRSS of the qemu process
         pa.field("swap_bytes", pa.int64()),  # VmSwap of the qemu process
+        pa.field("ksm_merged_bytes", pa.int64()),  # ksm_stat ksm_merging_pages × page size (kernel >= 6.1)
+        pa.field("ksm_profit_bytes", pa.int64()),  # ksm_stat ksm_process_profit, signed (kernel >= 6.4)
         pa.field("source", pa.string()),
     ]
 )

@@ -61,6 +61,7 @@ def context(data: HostData, a: Analysis, report_json: dict[str, Any]) -> dict[st
         "windows": a.thrash.windows[:MAX_WINDOW_ROWS],
         "more_windows": max(0, len(a.thrash.windows) - MAX_WINDOW_ROWS),
         "vm_rows": a.vms.rows[:MAX_VM_ROWS],
+        "vm_ksm": any(v.ksm_merged_max_bytes is not None for v in a.vms.rows),  # the column only where a kernel gave ksm_stat
         "more_vms": max(0, len(a.vms.rows) - MAX_VM_ROWS),
         "threshold_rows": _threshold_rows(a.thresholds),
         "Severity": Severity,
