@@ -67,7 +67,7 @@ def test_eml_structure_cids_and_pdf(report_dir: Path, cli) -> None:
     assert tree(msg) == ["multipart/mixed", [
         ["multipart/related", [
             ["multipart/alternative", ["text/plain", "text/html"]],
-            "image/png", "image/png", "image/png", "image/png",
+            "image/png", "image/png", "image/png", "image/png", "image/png",
         ]],
         "application/pdf",
     ]]
@@ -85,13 +85,13 @@ def test_eml_structure_cids_and_pdf(report_dir: Path, cli) -> None:
     html = html_of(msg)
     cids = re.findall(r'src="cid:([^"]+)"', html)
     parts = cid_parts(msg)
-    assert len(cids) == 4 and sorted(cids) == sorted(parts)
+    assert len(cids) == 5 and sorted(cids) == sorted(parts)
     for cid in cids:
         p = parts[cid]
         assert p.get_content_type() == "image/png" and p.get_content_disposition() == "inline"
         png = p.get_content()
         assert png.startswith(b"\x89PNG\r\n\x1a\n") and len(png) > 3000
-    assert [parts[c].get_filename() for c in cids] == ["chart-memory.png", "chart-swap-rates.png", "chart-ksm.png", "chart-vms.png"]
+    assert [parts[c].get_filename() for c in cids] == ["chart-memory.png", "chart-swap-rates.png", "chart-pressure.png", "chart-ksm.png", "chart-vms.png"]
 
     pdf = [p for p in msg.iter_attachments() if p.get_content_type() == "application/pdf"]
     assert len(pdf) == 1 and pdf[0].get_filename() == "kvm-week-memory-report.pdf"
@@ -252,7 +252,7 @@ def test_html_part_renders_in_chromium(report_dir: Path, tmp_path: Path) -> None
         browser.close()
     requests = [e["params"]["request"]["url"] for e in events if e.get("method") == "Network.requestWillBeSent"]
     assert all(u.startswith(page.parent.as_uri()) for u in requests), requests  # the page and its PNG parts only
-    assert [i["src"] for i in info["images"]] == ["chart-memory.png", "chart-swap-rates.png", "chart-ksm.png", "chart-vms.png"]
+    assert [i["src"] for i in info["images"]] == ["chart-memory.png", "chart-swap-rates.png", "chart-pressure.png", "chart-ksm.png", "chart-vms.png"]
     for img in info["images"]:
         assert img["complete"] and img["w"] >= 1200 and 600 <= img["shown"] <= 640, img  # 2× PNG shown at 632 px
     assert info["scripts"] == 0 and info["width"] <= 900
@@ -266,5 +266,5 @@ def test_charts_are_deterministic(report_dir: Path) -> None:
     """The same report gives the same PNG bytes and so the same Content-IDs (reproducible .eml bodies)."""
     a, b = build_message(report_dir), build_message(report_dir)
     pa, pb = cid_parts(a), cid_parts(b)
-    assert list(pa) == list(pb) and len(pa) == 4
+    assert list(pa) == list(pb) and len(pa) == 5
     assert all(pa[c].get_content() == pb[c].get_content() for c in pa)

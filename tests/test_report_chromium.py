@@ -75,7 +75,7 @@ def test_report_in_chromium_offline(tmp_path: Path) -> None:
     assert info["title"] == "Memory capacity report: kvm-week"
 
     charts = info["charts"]
-    assert [c["cls"].split()[1] for c in charts] == ["chart-memory", "chart-swap-rates", "chart-ksm", "chart-vms"]
+    assert [c["cls"].split()[1] for c in charts] == ["chart-memory", "chart-swap-rates", "chart-pressure", "chart-ksm", "chart-vms"]
     for c in charts:
         assert c["w"] > 400 and c["h"] > 100, c
         assert c["display"] != "none" and c["visibility"] == "visible"

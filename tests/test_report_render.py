@@ -9,6 +9,7 @@ import subprocess
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 from helpers import synthetic as S
 
@@ -51,7 +52,7 @@ def test_html_is_self_contained(week_report) -> None:
     assert "<script" not in html.lower()
     assert not re.search(r"""(src|href)\s*=\s*["']?(https?:|//|file:)""", html, re.I)
     assert "http://" not in html and "https://" not in html and "@import" not in html and "url(" not in html
-    assert html.count("<svg") == 4  # memory, swap rates, KSM, per VM
+    assert html.count("<svg") == 5  # memory, swap rates, pressure (PSI, refaults), KSM, per VM
     assert "Time (UTC)" in html and "GiB" in html and "MiB/s" in html
 
 
@@ -130,3 +131,24 @@ def test_pdf_fetches_nothing_but_data_urls() -> None:
     for url in ("http://127.0.0.1:9/x.png", "file:///etc/passwd", "https://example.invalid/a.css"):
         with pytest.raises(FatalURLFetchingError):
             render_pdf(f'<p>x<img src="{url}"></p>')
+
+
+def test_pressure_chart_plots_psi_and_refaults_and_is_absent_without_them() -> None:
+    """The thrash section's second chart: PSI full (% of time) and refaults/s where the data has them."""
+    from memreport.render.charts import pressure_chart
+
+    df = S.samples(n=360)
+    S.plant_rate(df, 600, 1200, 30 * S.MIB, 30 * S.MIB)
+    i0, i1 = S.at(df, 610), S.at(df, 1200)
+    df.loc[i0:i1, "psi_full_share"] = 0.42
+    df.loc[i0:i1, "refault_per_s"] = 5000.0
+    a = analyze(S.host(df))
+    assert len(a.thrash.windows) == 1
+    svg = str(pressure_chart(S.host(df), a))
+    assert "PSI memory full" in svg and "refaults/s (right axis)" in svg and "thrash window" in svg
+    assert ">50</text>" in svg and ">6000</text>" in svg  # both axes reach the planted 42 % and 5000/s
+
+    quiet = S.samples(n=360)
+    quiet["psi_full_share"] = np.nan  # sar / vmstat input: neither PSI nor refault counters
+    quiet["refault_per_s"] = np.nan
+    assert pressure_chart(S.host(quiet), analyze(S.host(quiet))) is None

@@ -40,6 +40,8 @@ COLORS = {
     "allocated": "#d5dbe1",
     "rss": "#2e86c1",
     "swap": "#e67e22",
+    "psi": "#a93226",
+    "refault": "#5d6d7e",
 }
 _UNITS = [(1024**4, "TiB"), (1024**3, "GiB"), (1024**2, "MiB"), (1024, "KiB"), (1, "B")]
 
@@ -344,6 +346,43 @@ def swap_rate_chart(data: HostData, a: Analysis) -> Markup | None:
     return fr.svg("Swap-in and swap-out rates with thrash windows shaded", "chart-swap-rates")
 
 
+def pressure_chart(data: HostData, a: Analysis) -> Markup | None:
+    """What the swap traffic did to the workload: PSI memory `full` (share of time every task
+    stalled on memory) and workingset refaults, with the thrash windows shaded. None when the
+    data has neither (sar, vmstat, kernels before 4.20 without refault counters)."""
+    df = data.samples
+    if not a.thrash.available:
+        return None
+    mask = valid_intervals(df, a.thresholds.thrash_max_interval_s)
+    psi = rate_values(df, "psi_full_share", mask)
+    ref = rate_values(df, "refault_per_s", mask)
+    has_psi = psi is not None and not np.isnan(psi).all()
+    has_ref = ref is not None and not np.isnan(ref).all()
+    if not (has_psi or has_ref):
+        return None
+    t0, t1 = _period(a, df)
+    ts, seg = _ts_ms(df), _seg(df)
+    fr = _Frame(t0, t1, height=220, right_axis=has_psi and has_ref)
+    for w in a.thrash.windows:
+        fr.band(int(w.start.value // 10**6), int(w.end.value // 10**6), COLORS["window"])
+    if has_psi:
+        assert psi is not None
+        pct = np.clip(psi * 100, 0, 100)
+        y = fr.y_axis(min(100.0, max(float(np.nanmax(pct)) * 1.1, 5.0)), "PSI full (% of time)", 1.0)
+        fr.series(ts, seg, pct, y, COLORS["psi"])
+        fr.legend("PSI memory full", COLORS["psi"])
+    if has_ref:
+        assert ref is not None
+        rmax = max(float(np.nanmax(ref)) * 1.1, 1.0)
+        y2 = fr.y_axis(rmax, "refaults/s", 1.0, side="right" if has_psi else "left")
+        fr.series(ts, seg, ref, y2, COLORS["refault"], width=1.1)
+        fr.legend("workingset refaults/s" + (" (right axis)" if has_psi else ""), COLORS["refault"])
+    if a.thrash.windows:
+        fr.legend("thrash window", COLORS["window"], box=True)
+    fr.time_axis()
+    return fr.svg("Memory pressure: PSI full and workingset refaults, thrash windows shaded", "chart-pressure")
+
+
 def ksm_chart(data: HostData, a: Analysis) -> Markup | None:
     df = data.samples
     saved = _arr(column(df, "ksm_pages_sharing_bytes"))
@@ -414,9 +453,10 @@ def all_charts(data: HostData, a: Analysis) -> dict[str, Markup | None]:
     return {
         "memory": memory_chart(data, a),
         "swap_rates": swap_rate_chart(data, a),
+        "pressure": pressure_chart(data, a),
         "ksm": ksm_chart(data, a),
         "vms": vm_chart(a),
     }
 
 
-__all__ = ["all_charts", "memory_chart", "swap_rate_chart", "ksm_chart", "vm_chart", "time_ticks", "nice_step", "line_path"]
+__all__ = ["all_charts", "memory_chart", "swap_rate_chart", "pressure_chart", "ksm_chart", "vm_chart", "time_ticks", "nice_step", "line_path"]
