@@ -10,15 +10,19 @@ with a distinct content hash. Printed:
   single-host `ingest` of one of these inputs, same run (the fleet's per-host cost of analysis,
   reports and bookkeeping on top of ingest);
 - fleet_1000_host_weeks_min: 1000 host-weeks extrapolated from the 2-worker rate (target ≤ 20 min);
-- fleet_scaling_2_vs_1: throughput with 2 workers ÷ with 1 (should be > 1 on 2 cores).
+- fleet_scaling_2_vs_1: throughput with 2 workers ÷ with 1 (should be > 1 on 2 cores);
+- fleet_peak_rss_mib[N hosts]: peak of the summed RSS of the whole process tree (parent, fork server,
+  workers) for 40 and for 200 hosts: it must not grow with the fleet.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import sys
 import tempfile
+import threading
 import time
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
@@ -77,11 +81,62 @@ def fleet_hosts() -> list[Path]:
     return inputs
 
 
-def _run(inputs: list[Path], workers: int) -> float:
+class TreeRss:
+    """Peak resident memory of this process and all its descendants (the pool's fork server and
+    workers), sampled from /proc every 0.2 s while a run goes on: the fleet's memory must not grow
+    with the number of hosts."""
+
+    def __init__(self) -> None:
+        self.peak_total = self.peak_one = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, daemon=True)
+
+    @staticmethod
+    def _tree() -> list[int]:
+        parent: dict[int, int] = {}
+        for d in os.listdir("/proc"):
+            if d.isdigit():
+                try:
+                    stat = Path(f"/proc/{d}/stat").read_text()
+                    parent[int(d)] = int(stat.rsplit(")", 1)[1].split()[1])
+                except (OSError, ValueError, IndexError):
+                    continue
+        tree, frontier = [os.getpid()], [os.getpid()]
+        while frontier:
+            frontier = [p for p, pp in parent.items() if pp in frontier]
+            tree += frontier
+        return tree
+
+    def _sample(self) -> None:
+        page = os.sysconf("SC_PAGE_SIZE")
+        sizes = []
+        for pid in self._tree():
+            try:
+                sizes.append(int(Path(f"/proc/{pid}/statm").read_text().split()[1]) * page)
+            except (OSError, ValueError, IndexError):
+                continue
+        self.peak_total = max(self.peak_total, sum(sizes))
+        self.peak_one = max([self.peak_one, *sizes])
+
+    def _loop(self) -> None:
+        while not self._stop.wait(0.2):
+            self._sample()
+
+    def __enter__(self) -> "TreeRss":
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+
+def _run(inputs: list[Path], workers: int, rss: TreeRss | None = None) -> float:
     out = Path(tempfile.mkdtemp(prefix="bench-fleet-", dir=OUT))
     try:
         t = time.perf_counter()
-        result = run_fleet([str(p) for p in inputs], out / "fleet", FleetOptions(jobs=workers))
+        with rss or contextlib.nullcontext():
+            result = run_fleet([str(p) for p in inputs], out / "fleet", FleetOptions(jobs=workers))
         elapsed = time.perf_counter() - t
         assert result.processed == len(inputs) and not result.failed, result.failed
         return elapsed
@@ -102,8 +157,9 @@ def main() -> bool:
         shutil.rmtree(store, ignore_errors=True)
     subset = inputs[:SCALING_SUBSET]
     t1 = _run(subset, 1)
-    t2_sub = _run(subset, 2)
-    t2 = _run(inputs, 2)
+    rss_sub, rss_all = TreeRss(), TreeRss()
+    t2_sub = _run(subset, 2, rss_sub)
+    t2 = _run(inputs, 2, rss_all)
     rate1, rate2_sub, rate2 = len(subset) / t1, len(subset) / t2_sub, len(inputs) / t2
     per_host = t2 * 2 / len(inputs)
     minutes_1000 = 1000 / rate2 / 60
@@ -113,7 +169,11 @@ def main() -> bool:
     print(f"fleet_hosts_per_s[2 workers]={rate2:.2f}")
     print(f"fleet_scaling_2_vs_1={rate2_sub / rate1:.2f}  (target > 1: {'ok' if rate2_sub > rate1 else 'MISSED'})")
     print(f"fleet_per_host_vs_single_ingest={per_host / single:.2f}  (# {per_host:.2f} worker-s per host in the fleet)")
-    ok = minutes_1000 <= TARGET_1000_MIN and rate2_sub > rate1
+    mib = 1024 * 1024
+    print(f"fleet_peak_rss_mib[{len(subset)} hosts]={rss_sub.peak_total / mib:.0f}  (# largest process {rss_sub.peak_one / mib:.0f} MiB)")
+    print(f"fleet_peak_rss_mib[{len(inputs)} hosts]={rss_all.peak_total / mib:.0f}  (# largest process {rss_all.peak_one / mib:.0f} MiB; "
+          f"bounded: {'ok' if rss_all.peak_total <= 1.5 * rss_sub.peak_total else 'GREW with the fleet'})")
+    ok = minutes_1000 <= TARGET_1000_MIN and rate2_sub > rate1 and rss_all.peak_total <= 1.5 * rss_sub.peak_total
     print(f"fleet_1000_host_weeks_min={minutes_1000:.1f}  (target ≤ {TARGET_1000_MIN:g}: "
           f"{'ok' if minutes_1000 <= TARGET_1000_MIN else 'MISSED'})", flush=True)
     return ok
