@@ -124,6 +124,7 @@ class Collector(object):
         self.ksmd = None
         self.ksmd_next_try = 0.0
         self.vm_pids = []
+        self.vm_start = {}  # pid -> start time when first seen: a reused pid is another process
         self.not_vm = set()
         self.next_vm_scan = 0.0
         self.next_virsh = 0.0
@@ -399,6 +400,15 @@ class Collector(object):
             fields = (fields + ["-"] * 5)[:5]
             self.emit("swaps", SWAPS_KEYS, [ts] + fields)
 
+    def start_time(self, pid):
+        """Field 22 of /proc/<pid>/stat (start time, clock ticks after boot): with the pid, the
+        identity of a process. The comm field may hold spaces: split after its closing ') '."""
+        text = self.read_first_line("/proc/%s/stat" % pid)
+        if not text or ") " not in text:
+            return None
+        fields = text.rsplit(") ", 1)[1].split()
+        return fields[19] if len(fields) >= 20 else None
+
     def vm_argv(self, pid):
         try:
             with open(self.path("/proc/%s/cmdline" % pid), "rb") as f:
@@ -444,6 +454,7 @@ class Collector(object):
                 continue
             name, uuid, mem, cmd = parse_qemu_cmdline(argv)
             self.vm_pids.append(pid)
+            self.vm_start[pid] = self.start_time(pid)
             self.emit("vmdefs", VMDEFS_KEYS, (ts, pid, clean(name), clean(uuid), clean(mem),
                                               clean(cmd)))
 
@@ -454,6 +465,15 @@ class Collector(object):
         keep = []
         for pid in self.vm_pids:
             if not os.path.exists(self.path("/proc/" + pid)):
+                self.vm_start.pop(pid, None)
+                continue
+            was, now = self.vm_start.get(pid), self.start_time(pid)
+            if was is not None and now is not None and now != was:
+                # the VM's process ended and another process has its pid: not this VM's numbers
+                self.log("info", "pid %s: a new process (start time %s, now %s): no longer the VM first "
+                         "seen with this pid; looking again" % (pid, was, now))
+                del self.vm_start[pid]
+                self.next_vm_scan = 0.0
                 continue
             keep.append(pid)
             rss = swap = "-"

@@ -429,6 +429,16 @@ qemu_name() {
 		esac
 	done
 }
+# start_time PID: sets _start to field 22 of /proc/PID/stat (start time, clock ticks after boot):
+# with the pid, the identity of a process, so that a reused pid is not taken for the VM
+start_time() {
+	_start= _st=
+	read -r _st 2>/dev/null <"$R/proc/$1/stat" || return 0
+	case $_st in *") "*) ;; *) return 0 ;; esac
+	set -- ${_st##*") "}
+	[ $# -ge 20 ] && _start=${20}
+	return 0
+}
 new_vm() { # PID
 	_args=$(tr '\0' '\n' 2>/dev/null <"$R/proc/$1/cmdline")
 	if [ -z "$_args" ]; then
@@ -450,6 +460,8 @@ new_vm() { # PID
 $_args
 EOF
 	vm_pids="$vm_pids$1 "
+	start_time "$1"
+	eval "vm_st_$1=\$_start"
 	emit vmdefs "pid${T}name${T}uuid${T}mem_arg${T}cmd" "$ts$T$1$T$_vname$T$_uuid$T$_mem$T$_cmd"
 }
 scan_vms() {
@@ -473,6 +485,15 @@ sample_vms() {
 	_keep=' '
 	for _pid in $vm_pids; do
 		[ -e "$R/proc/$_pid" ] || continue
+		start_time "$_pid"
+		eval "_was=\${vm_st_$_pid-}"
+		if [ -n "$_was" ] && [ -n "$_start" ] && [ "$_start" != "$_was" ]; then
+			# the VM's process ended and another process has its pid: not this VM's numbers
+			log info "pid $_pid: a new process (start time $_was, now $_start): no longer the VM first seen with this pid; looking again"
+			eval "vm_st_$_pid="
+			next_scan=0
+			continue
+		fi
 		_keep="$_keep$_pid "
 		_rss=- _swp=-
 		if ! {

@@ -680,3 +680,29 @@ def test_run_collector_in_process(tmp_path: Path) -> None:
     assert [v[1:] for _, v in read_stream(out, "vms")] == FAKE_ROWS["vms"][1] * 2
     assert run_collector(["--version"]) == 0
     assert run_collector(["--on-full", "never"]) == 2
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_a_reused_vm_pid_is_not_read_as_the_vm(kind: str, tmp_path: Path, busybox_bin: Path) -> None:
+    """VM 1001 exits and an ordinary process gets pid 1001 while the collector runs: from then on
+    no row is written for it (its start time in /proc/<pid>/stat changed), and the log says why."""
+    root = tmp_path / "root"
+    shutil.copytree(FAKEROOT, root, symlinks=True)
+    out = tmp_path / "cap"
+    proc = start(kind, busybox_bin, ["--root", str(root), "--interval", "0.25", "--duration", "3", "--output", str(out)])
+    deadline = time.time() + 20
+    while time.time() < deadline and not any("\n" in f.read_text().partition("\n")[2] for f in out.glob("vms.*.tsv")):
+        time.sleep(0.02)
+    stat = (root / "proc" / "1001" / "stat").read_text()
+    (root / "proc" / "1001" / "stat").write_text(stat.replace("(qemu-system-x86)", "(bash)").replace(" 0 100 1000 ", " 0 98765 1000 "))
+    (root / "proc" / "1001" / "comm").write_text("bash\n")
+    (root / "proc" / "1001" / "cmdline").write_bytes(b"bash\0")
+    _, err = proc.communicate(timeout=30)
+    assert proc.returncode == 0, err
+    pids = [(v[0], v[1]) for _, v in read_stream(out, "vms")]
+    samples = sorted({ts for ts, _ in pids}, key=float)
+    with_vm = [ts for ts in samples if (ts, "1001") in pids]
+    assert with_vm and with_vm == samples[: len(with_vm)] and len(with_vm) < len(samples)  # stops, never comes back
+    assert all((ts, "1002") in pids for ts in samples)  # the other VM goes on
+    notes = [m for _, level, m in log_lines(out) if level == "info" and m.startswith("pid 1001: a new process")]
+    assert notes == ["pid 1001: a new process (start time 100, now 98765): no longer the VM first seen with this pid; looking again"]
