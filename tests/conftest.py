@@ -11,6 +11,28 @@ FIXTURES = ROOT / "tests" / "fixtures"
 ARTIFACTS = ROOT / "test-artifacts"
 
 
+def run_on_terminal(cmd: list[str], columns: int = 120, timeout: float = 180) -> tuple[int, str]:
+    """Run cmd with stdin, stdout and stderr on a pseudo-terminal, as a user at a shell would;
+    return its exit code and everything it wrote there."""
+    import os
+    import pty
+
+    master, slave = pty.openpty()
+    proc = subprocess.Popen(cmd, stdin=slave, stdout=slave, stderr=slave, cwd=ROOT, env={**os.environ, "COLUMNS": str(columns)})
+    os.close(slave)
+    chunks = []
+    while True:
+        try:
+            data = os.read(master, 65536)
+        except OSError:  # EIO: the child closed the terminal
+            break
+        if not data:
+            break
+        chunks.append(data)
+    os.close(master)
+    return proc.wait(timeout=timeout), b"".join(chunks).decode("utf-8", "replace")
+
+
 def run_cli(*args: str, check: bool | None = None, cwd: Path | None = None, timeout: float = 300) -> subprocess.CompletedProcess[str]:
     """The real command line, as a user runs it (a separate process)."""
     proc = subprocess.run(

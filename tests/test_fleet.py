@@ -272,29 +272,16 @@ def test_settings_change_redoes_and_markers_are_small(fleet_in: Path, tmp_path: 
 
 
 def test_progress_bar_on_a_terminal(fleet_in: Path, tmp_path: Path) -> None:
-    import pty
     import re
-    import subprocess
     import sys
 
-    from conftest import ROOT
+    from conftest import run_on_terminal
 
     cmd = [sys.executable, "-m", "memreport", "fleet", str(fleet_in / "kvm00"), str(fleet_in / "kvm03"),
            str(fleet_in / "kvm05"), "-o", str(tmp_path / "o"), "--jobs", "1", "--no-fleet-pdf"]
-    master, slave = pty.openpty()
-    proc = subprocess.Popen(cmd, stdin=slave, stdout=slave, stderr=slave, cwd=ROOT, env={**os.environ, "COLUMNS": "120"})
-    os.close(slave)
-    chunks = []
-    while True:
-        try:
-            data = os.read(master, 65536)
-        except OSError:
-            break
-        if not data:
-            break
-        chunks.append(data)
-    assert proc.wait(timeout=180) == 0
-    screen = re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", b"".join(chunks).decode("utf-8", "replace"))
+    rc, out = run_on_terminal(cmd)
+    assert rc == 0, out
+    screen = re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", out)
     assert "fleet: 3 input(s): 0 unchanged, 3 to do" in screen
     assert "━" in screen and re.search(r"hosts .*[0-3]/3 .*\d+\.\d\d/s", screen), screen[-2000:]
     assert "[1/3]" not in screen  # the bar replaces the plain log lines

@@ -18,9 +18,10 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import tempfile
 from pathlib import Path
 from typing import Any
+
+from memreport.atomic import write_json
 
 STATE_FORMAT = 1
 _CHUNK = 1 << 20
@@ -87,22 +88,7 @@ def read_marker(outdir: Path, key: str) -> dict[str, Any] | None:
 
 
 def write_json_atomic(path: Path, doc: Any) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            json.dump(doc, fh, indent=1, ensure_ascii=False, allow_nan=False, sort_keys=False)
-            fh.write("\n")
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
-        raise
+    write_json(path, doc, indent=1)
 
 
 def write_marker(outdir: Path, key: str, doc: dict[str, Any]) -> None:

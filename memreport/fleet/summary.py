@@ -8,11 +8,11 @@ the executor) sits under the `run` key.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
 from memreport import __version__
+from memreport.atomic import write_bytes, write_json
 from memreport.fleet.tasks import verdict_rank
 
 FLEET_JSON_FORMAT = 1
@@ -117,15 +117,13 @@ def render_html(doc: dict[str, Any]) -> str:
 
 
 def write(doc: dict[str, Any], outdir: Path, pdf: bool = True) -> dict[str, Path]:
-    from memreport.render.report import _atomic_write
-
     paths = {"json": outdir / "fleet.json", "html": outdir / "fleet.html"}
-    _atomic_write(paths["json"], (json.dumps(doc, indent=2, ensure_ascii=False, allow_nan=False) + "\n").encode())
+    write_json(paths["json"], doc)
     html = render_html(doc)
-    _atomic_write(paths["html"], html.encode("utf-8"))
+    write_bytes(paths["html"], html.encode("utf-8"))
     if pdf:
         from memreport.render.pdf import render_pdf
 
         paths["pdf"] = outdir / "fleet.pdf"
-        _atomic_write(paths["pdf"], render_pdf(html))
+        write_bytes(paths["pdf"], render_pdf(html))
     return paths

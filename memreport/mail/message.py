@@ -16,9 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import re
-import tempfile
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from email import policy
@@ -29,6 +27,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from memreport.atomic import write_bytes
 from memreport.errors import InputError
 from memreport.mail.charts import ChartImage, report_charts
 from memreport.mail.html_mail import one_line, render_html, render_text, subject
@@ -150,19 +149,7 @@ def build_message(report_dir: Path, who: Recipients | None = None) -> EmailMessa
 
 def write_message(msg: EmailMessage, out: Path) -> Path:
     """The message as an .eml file (CRLF, as sent), written atomically."""
-    out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    data = msg.as_bytes(policy=POLICY)
-    fd, tmp = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, out)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return out
+    return write_bytes(Path(out), msg.as_bytes(policy=POLICY))
 
 
 def write_eml(report_dir: Path, out: Path | None = None, who: Recipients | None = None) -> Path:

@@ -2,35 +2,15 @@
 
 from __future__ import annotations
 
-import json
-import os
-import tempfile
 from pathlib import Path
 
 from memreport.analyze import Analysis, analyze
 from memreport.analyze.report_json import build
+from memreport.atomic import write_bytes, write_json
 from memreport.config import Thresholds
 from memreport.model import HostData
 from memreport.render.html import render_html
 from memreport.render.pdf import render_pdf
-
-
-def _atomic_write(path: Path, data: bytes) -> None:
-    """Temporary file in the same directory, fsync, then os.replace: never a half-written report."""
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
-        raise
 
 
 def write_report(
@@ -50,9 +30,9 @@ def write_report(
     doc = build(a)
     html = render_html(data, a, doc)
     paths = {"json": outdir / "report.json", "html": outdir / "report.html"}
-    _atomic_write(paths["json"], (json.dumps(doc, indent=2, ensure_ascii=False, allow_nan=False) + "\n").encode())
-    _atomic_write(paths["html"], html.encode("utf-8"))
+    write_json(paths["json"], doc)
+    write_bytes(paths["html"], html.encode("utf-8"))
     if pdf:
         paths["pdf"] = outdir / "report.pdf"
-        _atomic_write(paths["pdf"], render_pdf(html))
+        write_bytes(paths["pdf"], render_pdf(html))
     return paths
