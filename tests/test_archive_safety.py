@@ -178,3 +178,32 @@ def test_safe_archive_extracts_in_private_dir_and_is_removed(sandbox: dict[str, 
         assert (root / "s/free").read_text() == "MemTotal: 1 kB\n"
     assert not root.exists()
     assert os.listdir(sandbox["outside"]) == []
+
+
+LAUGHS = ('<!DOCTYPE sysstat [<!ENTITY a "hahahahahahahahahahaha">'
+          + "".join(f'<!ENTITY {chr(98 + i)} "{("&" + chr(97 + i) + ";") * 10}">' for i in range(8))
+          + ']>\n<sysstat><host nodename="&i;"/></sysstat>\n')
+
+
+@pytest.mark.parametrize("padding", [0, 20_000])  # a long comment first pushes the DTD down
+def test_xml_entities_are_refused_in_sadf_and_domain_xml(padding: int, tmp_path: Path) -> None:
+    """Billion laughs: in `sadf -x` output and in libvirt domain XML, anywhere in the file."""
+    from memreport.ingest.procfs import ParseError
+    from memreport.ingest.sadf import parse_sadf_xml
+    from memreport.ingest.virsh import parse_domain_xml
+
+    text = '<?xml version="1.0"?>\n' + f"<!-- {'x' * padding} -->\n" + LAUGHS
+    with pytest.raises(ParseError, match="XML declares entities: refused"):
+        parse_sadf_xml(text)
+    with pytest.raises(ParseError, match="XML declares entities: refused"):
+        parse_domain_xml(text.replace("sysstat", "domain"))
+
+    from conftest import run_cli
+
+    f = tmp_path / "sa26.xml"
+    f.write_text(text)
+    proc = run_cli("ingest", f, "-o", tmp_path / "store")
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr
+    # Padded past what the sniffer reads, the file is not even taken for sadf output: refused too.
+    reason = "XML declares entities: refused" if not padding else "file not recognised"
+    assert str(f) in proc.stderr and reason in proc.stderr, proc.stderr

@@ -21,7 +21,6 @@ import json
 import re
 import shutil
 import subprocess
-import xml.etree.ElementTree as ET
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta, timezone, tzinfo
 from pathlib import Path
@@ -31,6 +30,7 @@ import pandas as pd
 
 from memreport.ingest.procfs import ParseError
 from memreport.ingest.schema import meminfo_column
+from memreport.ingest.xmlsafe import parse_untrusted_xml
 from memreport.units import KIB
 
 # sar text column (kB) -> /proc/meminfo key.
@@ -118,12 +118,7 @@ def _ts(d: str, t: str) -> datetime:
 
 def parse_sadf_xml(text: str) -> SarData:
     """`sadf -x FILE -- -A` (or any subset). Entities are refused: the file is untrusted."""
-    if "<!ENTITY" in text[:4096]:
-        raise ParseError(None, "XML declares entities: refused")
-    try:
-        root = ET.fromstring(text)
-    except ET.ParseError as e:
-        raise ParseError(e.position[0], f"not well-formed XML ({e})") from None
+    root = parse_untrusted_xml(text)
     if _local(root.tag) != "sysstat":
         raise ParseError(None, "not sadf -x output (no <sysstat> root)")
     data = SarData("sadf-xml", utc=True)

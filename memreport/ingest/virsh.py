@@ -8,10 +8,10 @@ of 1024 (libvirt formatdomain.html, "memory"). ps prints RSS in KiB.
 from __future__ import annotations
 
 import re
-import xml.etree.ElementTree as ET
 
 from memreport.ingest.bundle import VmInfo
 from memreport.ingest.procfs import ParseError, is_qemu, parse_qemu_argv
+from memreport.ingest.xmlsafe import parse_untrusted_xml
 from memreport.units import KIB
 
 _LIBVIRT_UNITS = {
@@ -34,12 +34,7 @@ def libvirt_size(value: str, unit: str | None) -> int | None:
 
 def parse_domain_xml(text: str) -> VmInfo:
     """<domain type='kvm'>: name, uuid, <memory> (allocated at boot), <maxMemory> (hotplug ceiling)."""
-    if "<!ENTITY" in text[:4096]:
-        raise ParseError(None, "XML declares entities: refused")
-    try:
-        root = ET.fromstring(text)
-    except ET.ParseError as e:
-        raise ParseError(e.position[0], f"not well-formed XML ({e})") from None
+    root = parse_untrusted_xml(text)
     if root.tag != "domain":
         raise ParseError(None, f"<{root.tag}> is not a libvirt <domain>")
     name = (root.findtext("name") or "").strip()
