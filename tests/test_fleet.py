@@ -345,3 +345,22 @@ def test_unreachable_scheduler_is_one_line(fleet_in: Path, tmp_path: Path) -> No
     lines = proc.stderr.strip().splitlines()
     assert "Traceback" not in proc.stderr
     assert lines[-1].startswith("memreport: error: cannot reach the dask scheduler tcp://127.0.0.1:"), proc.stderr
+
+
+def test_hostile_host_name_stays_escaped_and_inside_outdir(fleet_in: Path, tmp_path: Path) -> None:
+    inputs = tmp_path / "in"
+    shutil.copytree(fleet_in / "kvm00", inputs / "x")
+    facts = inputs / "x" / "facts.txt"
+    evil = "<script>alert(1)</script>../../etc"
+    facts.write_text("".join(f"hostname={evil}\n" if line.startswith("hostname=") else line + "\n"
+                             for line in facts.read_text().splitlines()))
+    out = tmp_path / "o"
+    result = run_fleet([inputs], out, FleetOptions(jobs=1, fleet_pdf=False))
+    assert [r["host"] for r in result.fleet["hosts"]] == [evil]
+    html = (out / "fleet.html").read_text()
+    assert "<script>" not in html and "&lt;script&gt;alert(1)&lt;/script&gt;../../etc" in html
+    (host_dir,) = (out / "hosts").iterdir()
+    assert "/" not in host_dir.name and host_dir.name.startswith("_script_alert_1_script_")
+    assert (out / result.fleet["hosts"][0]["report"]).resolve().is_relative_to(out.resolve())
+    assert [p.name for p in (out / "store" / "samples").iterdir()] == ["host=%3Cscript%3Ealert%281%29%3C%2Fscript%3E..%2F..%2Fetc"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["in", "o"]  # nothing written beside OUTDIR
