@@ -15,9 +15,10 @@ from typing import Annotated, TypeVar
 import typer
 
 from memreport import __version__
-from memreport.errors import MemreportError
+from memreport.errors import DeliveryError, MemreportError
 
 EXIT_OK, EXIT_FINDINGS, EXIT_INPUT = 0, 1, 2
+EXIT_DELIVERY = 4  # mail not delivered (send, fleet --email): whatever the command, the .eml is kept
 ANALYZE_UNKNOWN = 3
 
 app = typer.Typer(
@@ -54,14 +55,15 @@ def _err(msg: str) -> None:
 
 
 def guarded(fn: Callable[[], T], code: int = EXIT_INPUT) -> T:
-    """Run fn; a domain error becomes one line on stderr and an exit code (a traceback with --debug)."""
+    """Run fn; a domain error becomes one line on stderr and an exit code (a traceback with --debug):
+    `code`, except a failed delivery, which is always EXIT_DELIVERY."""
     try:
         return fn()
     except MemreportError as e:
         if _state["debug"]:
             traceback.print_exc()
         _err(f"error: {e}")
-        raise typer.Exit(code) from None
+        raise typer.Exit(EXIT_DELIVERY if isinstance(e, DeliveryError) else code) from None
     except KeyboardInterrupt:
         _err("interrupted")
         raise typer.Exit(130) from None

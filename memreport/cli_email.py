@@ -11,10 +11,8 @@ from typing import Annotated
 
 import typer
 
-from memreport.cli import app, guarded
+from memreport.cli import EXIT_DELIVERY, app, guarded
 from memreport.errors import DeliveryError, InputError
-
-EXIT_DELIVERY = 4
 
 ToOpt = Annotated[list[str] | None, typer.Option("--to", help="Recipient (repeatable; default: to in the \\[mail] config).")]
 CcOpt = Annotated[list[str] | None, typer.Option("--cc", help="Copy recipient (repeatable).")]
@@ -52,27 +50,18 @@ def build_for(path: Path, who) -> tuple[EmailMessage, str]:  # type: ignore[no-u
     return build_message(path, who), "report.eml"
 
 
-def _raise(e: Exception) -> None:
-    raise e
-
-
 def deliver(msg: EmailMessage, settings, envelope_from: str | None, rcpts: list[str] | None, kept: Path) -> list[str]:  # type: ignore[no-untyped-def]
     """Send a message that is already on disk as `kept`. A settings error exits 2; a delivery
     failure exits EXIT_DELIVERY with one line that says where the message is kept."""
     from memreport.mail.smtp import send as smtp_send
 
-    def attempt() -> list[str] | DeliveryError:
+    def attempt() -> list[str]:
         try:
             return smtp_send(msg, settings, envelope_from, rcpts)
         except DeliveryError as e:
-            return DeliveryError(f"{e} (the message is kept in {kept})")
+            raise DeliveryError(f"{e} (the message is kept in {kept})") from None
 
-    accepted = guarded(attempt)
-    if isinstance(accepted, DeliveryError):
-        failure = accepted
-        guarded(lambda: _raise(failure), EXIT_DELIVERY)
-    assert not isinstance(accepted, DeliveryError)
-    return accepted
+    return guarded(attempt)
 
 
 @app.command()

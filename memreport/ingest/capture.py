@@ -319,12 +319,13 @@ def _vms(vms_t: pa.Table | None, defs_t: pa.Table | None, log: list[LogEntry], w
     vms["ts"] = pd.DatetimeIndex(_ts(vms_t), tz="UTC")
     vms["rss_bytes"] = vms["rss_kb"].astype("Int64") * KIB
     vms["swap_bytes"] = vms["swap_kb"].astype("Int64") * KIB
-    # /proc/<pid>/ksm_stat (kernel >= 6.1; collectors before it wrote no such columns): null when absent
-    merging = vms["ksm_merging_pages"].astype("Int64") if "ksm_merging_pages" in vms else pd.Series(pd.NA, index=vms.index, dtype="Int64")
+    # /proc/<pid>/ksm_stat (kernel >= 6.1; collectors before 1.1.0 wrote no such columns): null when absent
+    unknown = pd.Series(pd.NA, index=vms.index, dtype="Int64")
+    merging = vms["ksm_merging_pages"].astype("Int64") if "ksm_merging_pages" in vms else unknown
     if page_size is None and merging.notna().any():
         log.append(LogEntry("warn", "missing_source", "page size unknown: per-VM KSM merged pages left null", file=where))
-    vms["ksm_merged_bytes"] = merging * page_size if page_size else pd.Series(pd.NA, index=vms.index, dtype="Int64")
-    vms["ksm_profit_bytes"] = vms["ksm_profit"].astype("Int64") if "ksm_profit" in vms else pd.Series(pd.NA, index=vms.index, dtype="Int64")
+    vms["ksm_merged_bytes"] = merging * page_size if page_size else unknown
+    vms["ksm_profit_bytes"] = vms["ksm_profit"].astype("Int64") if "ksm_profit" in vms else unknown
     if defs_t is not None:
         defs = defs_t.to_pandas().drop(columns=["ts"]).drop_duplicates("pid", keep="last")
         sizes = defs["mem_arg"].map(lambda a: parse_qemu_mem_arg(a) if isinstance(a, str) else (None, None))

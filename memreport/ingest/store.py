@@ -117,8 +117,6 @@ def frame(data: HostData) -> HostData:
 
 def _cast(t: pa.Table, sch: pa.Schema) -> pa.Table:
     """t in the schema's column order and types; absent columns are null."""
-    if t.schema.equals(sch, check_metadata=False):
-        return t.replace_schema_metadata(sch.metadata)
     index = {name: i for i, name in enumerate(t.column_names)}
     arrays = []
     for f in sch:
