@@ -11,25 +11,10 @@ from typing import Annotated, Any
 import typer
 
 from memreport.cli import EXIT_INPUT, _err, app, guarded
-from memreport.cli_report import ConfigOpt, SetOpt
+from memreport.cli_report import ConfigOpt, SetOpt, VmSizeOpt, with_vm_size
 from memreport.errors import ConfigError
 
 EXIT_FLEET_FAILED = 1  # some inputs failed; the rest completed and the summary lists the failures
-
-_SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([KMGT]?)(i?B)?\s*$", re.IGNORECASE)
-_SUFFIX = {"": 1, "k": 1024, "m": 1024**2, "g": 1024**3, "t": 1024**4}
-
-
-def parse_size(text: str) -> int:
-    """`4GiB`, `4G`, `512M`, `1073741824` → bytes (binary suffixes)."""
-    m = _SIZE.match(text)
-    if not m:
-        raise ConfigError(f"--vm-size {text!r}: expected a size such as 4GiB or 512MiB")
-    value = int(float(m.group(1)) * _SUFFIX[m.group(2).lower()])
-    if value <= 0:
-        raise ConfigError(f"--vm-size {text!r}: must be positive")
-    return value
-
 
 class _Reporter:
     """A rich progress bar on a terminal (hosts done/total, rate, time left); plain lines otherwise."""
@@ -116,7 +101,7 @@ def fleet(
     force: Annotated[bool, typer.Option("--force", help="Redo every input, even unchanged ones (clears OUTDIR's store, reports and state).")] = False,
     pdf: Annotated[bool, typer.Option("--pdf/--no-pdf", help="Also write report.pdf per host (slow on big fleets).")] = False,
     fleet_pdf: Annotated[bool, typer.Option("--fleet-pdf/--no-fleet-pdf", help="Write fleet.pdf.")] = True,
-    vm_size: Annotated[str, typer.Option("--vm-size", help="VM size for the headroom column: how many such VMs still fit.")] = "4GiB",
+    vm_size: VmSizeOpt = None,
     config: ConfigOpt = None,
     set_: SetOpt = None,
     email: Annotated[bool, typer.Option("--email", rich_help_panel="Mail",
@@ -141,11 +126,10 @@ def fleet(
     if scheduler and dask_local:
         _err("error: --scheduler and --dask-local exclude each other")
         raise typer.Exit(EXIT_INPUT)
-    thresholds = guarded(lambda: load_thresholds(config, set_ or []))
+    thresholds = guarded(lambda: load_thresholds(config, with_vm_size(set_, vm_size)))
     mail = guarded(lambda: _mail_setup(config, to, smtp_host, smtp_port, security)) if email else None
-    size = guarded(lambda: parse_size(vm_size))
     opts = FleetOptions(jobs=jobs, scheduler=scheduler, dask_local=dask_local, force=force, pdf=pdf,
-                        fleet_pdf=fleet_pdf, vm_size_bytes=size, thresholds=thresholds)
+                        fleet_pdf=fleet_pdf, vm_size_bytes=thresholds.oom_new_vm_bytes, thresholds=thresholds)
     reporter = _Reporter()
     try:
         result = guarded(lambda: run_fleet(inputs, output, opts, reporter))
@@ -168,4 +152,4 @@ def fleet(
         raise typer.Exit(EXIT_FLEET_FAILED)
 
 
-__all__ = ["fleet", "parse_size", "EXIT_FLEET_FAILED"]
+__all__ = ["fleet", "EXIT_FLEET_FAILED"]

@@ -14,6 +14,13 @@ from memreport.model import HostData
 
 ConfigOpt = Annotated[Path | None, typer.Option("--config", help="TOML file of threshold settings (docs/CHECKS.md).")]
 SetOpt = Annotated[list[str] | None, typer.Option("--set", help="Override one threshold: --set key=value (repeatable).")]
+VmSizeOpt = Annotated[str | None, typer.Option(
+    "--vm-size", help="Size of a new VM for 'how many more VMs fit', e.g. 8GiB (default 4GiB; the setting oom.new_vm_bytes).")]
+
+
+def with_vm_size(overrides: list[str] | None, vm_size: str | None) -> list[str]:
+    """--vm-size is the setting oom.new_vm_bytes: one parser, one value for report, analyze and fleet."""
+    return [*(overrides or []), *([f"oom.new_vm_bytes={vm_size}"] if vm_size else [])]
 
 
 def load_hosts(inputs: list[Path]) -> list[HostData]:
@@ -38,13 +45,14 @@ def report(
     set_: SetOpt = None,
     pdf: Annotated[bool, typer.Option("--pdf/--no-pdf", help="Render report.pdf too.")] = True,
     eml: Annotated[bool, typer.Option("--eml", help="Also write report.eml: the report as a mail (docs/EMAIL.md).")] = False,
+    vm_size: VmSizeOpt = None,
 ) -> None:
     """Analyse the inputs and write report.html, report.pdf and report.json per host."""
     from memreport.analyze import analyze as run_analysis
     from memreport.config import load_thresholds
     from memreport.render.report import write_report
 
-    thresholds = guarded(lambda: load_thresholds(config, set_ or []))
+    thresholds = guarded(lambda: load_thresholds(config, with_vm_size(set_, vm_size)))
     hosts = guarded(lambda: load_hosts(inputs))
     for data in hosts:
         result = run_analysis(data, thresholds)
@@ -78,20 +86,24 @@ def analyze(
     config: ConfigOpt = None,
     set_: SetOpt = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print report.json instead of the summary.")] = False,
+    vm_size: VmSizeOpt = None,
 ) -> None:
-    """Print the verdict and findings; exit 0 OK, 1 WARN, 2 CRIT, 3 UNKNOWN (input or usage error)."""
+    """Print the answer, the verdict and findings; exit 0 OK, 1 WARN, 2 CRIT, 3 UNKNOWN (input or usage error, or
+    none of swap, thrash, VM fit and KSM could be answered)."""
     from memreport.analyze import analyze as run_analysis
     from memreport.analyze import summary_lines
     from memreport.analyze.report_json import build_report_json
     from memreport.config import load_thresholds
 
-    thresholds = guarded(lambda: load_thresholds(config, set_ or []), ANALYZE_UNKNOWN)
+    thresholds = guarded(lambda: load_thresholds(config, with_vm_size(set_, vm_size)), ANALYZE_UNKNOWN)
     hosts = guarded(lambda: load_hosts([input]), ANALYZE_UNKNOWN)
     worst = 0
     docs = []
+    unknown = True
     for data in hosts:
         result = run_analysis(data, thresholds)
         worst = max(worst, int(result.verdict))
+        unknown = unknown and result.answer.nothing_known
         if as_json:
             docs.append(build_report_json(data, result, thresholds))
         else:
@@ -99,7 +111,7 @@ def analyze(
                 typer.echo(line)
     if as_json:
         typer.echo(json.dumps(docs[0] if len(docs) == 1 else docs, indent=2))
-    raise typer.Exit(worst)
+    raise typer.Exit(ANALYZE_UNKNOWN if unknown else worst)
 
 
 __all__ = ["report", "analyze", "EXIT_INPUT"]

@@ -24,6 +24,7 @@ from typing import Any
 from memreport.errors import ConfigError
 
 MIB = 1024**2
+GIB = 1024**3
 
 
 def _setting(default: Any, doc: str, unit: str = "", choices: tuple[str, ...] = ()) -> Any:
@@ -39,6 +40,12 @@ class Thresholds:
         "Which peak swap must cover: inactive (the article's rule, conservative) or inactive_anon "
         "(only anonymous pages can be swapped)",
         choices=("inactive", "inactive_anon"),
+    )
+    swap_pressure_psi_full_percent: float = _setting(
+        5.0,
+        "On a host without swap, an interval whose PSI memory full reaches this counts as memory pressure "
+        "(Meta oomd: 5 %)",
+        "%",
     )
     active_warn_percent: float = _setting(90.0, "Active ÷ MemTotal at or above this is WARN (Netdata RAM warn 90 %)", "%")
     active_crit_percent: float = _setting(98.0, "Active ÷ MemTotal at or above this is CRIT (Netdata RAM crit 98 %)", "%")
@@ -57,13 +64,24 @@ class Thresholds:
     thrash_max_interval_s: float = _setting(
         900.0, "A rate measured over a longer interval than this is ignored (a gap in the data, not a rate)", "s"
     )
+    thrash_limit_available_percent: float = _setting(
+        20.0,
+        "A thrash window during which MemAvailable never fell below this share of MemTotal was forced by a "
+        "memory limit (cgroup memory.max/high, libvirt memtune), not by the host running short",
+        "%",
+    )
     thrash_crit_total_s: float = _setting(
         900.0, "Total thrash time at or above this is CRIT (node_exporter mixin: 15 min)", "s"
     )
     thrash_psi_full_crit_percent: float = _setting(
         5.0, "A window whose mean PSI memory full reaches this is CRIT (Meta oomd: 5 %)", "%"
     )
-    oom_new_vm_bytes: int = _setting(512 * MIB, "Size of the VM for 'how many more VMs fit' (the article's 512 MB)", "B")
+    oom_new_vm_bytes: int = _setting(
+        4 * GIB,
+        "Size of a new VM for 'how many more VMs fit' (--vm-size): 4 GiB, a common KVM guest; the same in report, "
+        "analyze and fleet",
+        "B",
+    )
     oom_headroom_warn_percent: float = _setting(
         10.0, "Headroom (RAM + swap − allocated) below this share of RAM + swap is WARN", "%"
     )
@@ -77,6 +95,15 @@ class Thresholds:
     ksm_idle_cpu_percent: float = _setting(1.0, "ksmd mean CPU below this counts as free", "%")
     ksm_unshared_warn_ratio: float = _setting(
         2.0, "pages_unshared ÷ pages_sharing above this means wasted scanning (kernel docs)", ""
+    )
+    confidence_high_days: float = _setting(
+        7.0, "Data covering at least this many days, sampled at most every confidence.high_max_interval_s, is high confidence", "d"
+    )
+    confidence_high_max_interval_s: float = _setting(
+        300.0, "The coarsest median sampling interval that can give high confidence (short peaks hide between samples)", "s"
+    )
+    confidence_medium_days: float = _setting(
+        1.0, "Data covering at least this many days is medium confidence; less is low, and peak-based findings are at most WARN", "d"
     )
     vms_swap_warn_percent: float = _setting(
         25.0, "A VM whose peak VmSwap reaches this share of its allocation is WARN", "%"

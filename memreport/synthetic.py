@@ -112,6 +112,10 @@ class HostSpec:
     cpus: int = 32
     jitter_s: float = 0.0  # the collector's timer slips a little under load
     vm_names: tuple[str, ...] = field(default=())
+    # During a thrash the host runs short: free memory falls to the low watermark and the page cache is
+    # squeezed out (global reclaim only swaps then). False: a memory limit forces the swapping while the
+    # host keeps memory free (a cgroup's memory.max, libvirt <memtune>).
+    thrash_host_short: bool = True
 
     @property
     def samples(self) -> int:
@@ -148,13 +152,21 @@ def series(spec: HostSpec) -> dict[str, np.ndarray]:
     active = spec.active_base_bytes + 8 * GIB * day + rng.normal(0, 128 * MIB, n)
     swapout = np.zeros(n)
     swapin = np.zeros(n)
+    pressure = np.zeros(n)
     for th in spec.thrash:
         inside = (rel >= th.start_s) & (rel < th.start_s + th.duration_s)
+        if spec.thrash_host_short:  # ramps in over 10 min before the storm and out over 10 min after
+            ramp = np.clip(1 - np.maximum(th.start_s - rel, rel - (th.start_s + th.duration_s)) / 600.0, 0, 1)
+            pressure = np.maximum(pressure, ramp)
         swapout[inside] = th.out_Bps * rng.uniform(0.85, 1.15, int(inside.sum()))
         swapin[inside] = th.in_Bps * rng.uniform(0.85, 1.15, int(inside.sum()))
     # Background trickle of swap traffic, mostly zero.
     trickle = rng.random(n) < 0.05
     swapout[trickle & (swapout == 0)] = rng.uniform(4 * KIB, 256 * KIB, int((trickle & (swapout == 0)).sum()))
+    # Under pressure the VMs' working sets grow into the free memory (slab ≈ 3 GiB, 2 GiB kernel, see
+    # write_capture), leaving free memory at about 0.5 % of RAM.
+    room = np.clip(spec.ram_bytes - (active + inactive + 5 * GIB) - spec.ram_bytes * 0.005, 0, None)
+    active = active + pressure * room
     dt = np.diff(t, prepend=t[0] - spec.interval_s)
     pg = spec.page_size
     pswpout = np.cumsum(np.floor(swapout * dt / pg)).astype(np.int64) + 1_000_000
@@ -171,6 +183,7 @@ def series(spec: HostSpec) -> dict[str, np.ndarray]:
         "pswpin": pswpin,
         "swap_used": swap_used,
         "ksm_sharing": ksm_sharing,
+        "pressure": pressure,
         "peak_index": np.array([peak_i]),
     }
 
@@ -245,7 +258,7 @@ def write_capture(spec: HostSpec, out: Path, gz: bool = False) -> Path:
     mem = {
         "MemTotal": ones * (ram // KIB),
         "MemFree": kib(free),
-        "MemAvailable": kib(free + cached * 0.8 + slab * 0.4),
+        "MemAvailable": kib(free + cached * 0.8 * (1 - 0.85 * s["pressure"]) + slab * 0.4),
         "Buffers": kib(buffers),
         "Cached": kib(cached),
         "SwapCached": kib(96 * MIB + s["swapin_Bps"] * 2),

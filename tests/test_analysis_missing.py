@@ -37,7 +37,7 @@ def test_sar_like_input_gives_nulls_and_says_what_is_missing() -> None:
     assert doc["ksm_saved_bytes"] is None and doc["ksmd_cpu_percent"] is None
     assert doc["vm_allocated_bytes"] is None and doc["oom_headroom_bytes"] is None
     assert doc["capacity_models"]["safe"]["more_vms"] is None
-    assert doc["capacity_models"]["naive"]["total_vms"] == 32  # RAM ÷ 512 MiB needs no VM data
+    assert doc["capacity_models"]["naive"]["total_vms"] == 4  # RAM ÷ 4 GiB needs no VM data
     assert doc["peak_inactive_bytes"] == 4 * GIB
     missing = doc["coverage"]["missing"]
     assert "KSM" in missing and "Per-VM data" in missing and "Inactive(anon)" in missing

@@ -7,6 +7,7 @@ from helpers.synthetic import GIB, MIB
 
 from memreport.analyze import analyze, summary_lines
 from memreport.analyze.report_json import build
+from memreport.config import Thresholds
 from memreport.model import Severity
 
 
@@ -21,7 +22,8 @@ def _host(n_vms: int, alloc: int = 2 * GIB):
 
 
 def test_headroom_and_vm_counts_equal_hand_computed_values() -> None:
-    a = analyze(_host(10))  # 10 × 2 GiB = 20 GiB on 16 GiB RAM + 8 GiB swap
+    # The article's toy VM size, set as a user would (the default is a 4 GiB guest).
+    a = analyze(_host(10), Thresholds(oom_new_vm_bytes=512 * MIB))  # 10 × 2 GiB = 20 GiB on 16 GiB RAM + 8 GiB swap
     doc = build(a)
     assert doc["vm_allocated_bytes"] == 20 * GIB
     assert doc["oom_headroom_bytes"] == 4 * GIB  # 16 + 8 − 20
@@ -38,7 +40,9 @@ def test_headroom_and_vm_counts_equal_hand_computed_values() -> None:
     assert doc["lowest_mem_available_at"] == "2026-11-20T00:30:00Z"
     f = next(f for f in a.findings if f.id.startswith("oom.") and f.id != "oom.commit")
     assert f.id == "oom.headroom" and f.severity == Severity.OK
-    assert "Room for 8 more 512 MiB VMs" in f.recommendation
+    # The finding's advice is the answer's: the safe rule's 8, fewer than the observed model's 20.
+    assert f.recommendation.startswith("8 more 512 MiB VMs fit (safe rule")
+    assert a.answer.vms_that_fit == 8 and a.answer.vms_that_fit_model == "safe"
 
 
 def test_allocations_beyond_ram_plus_swap_are_critical() -> None:
@@ -46,7 +50,7 @@ def test_allocations_beyond_ram_plus_swap_are_critical() -> None:
     assert a.oom.oom_headroom_bytes == -4 * GIB
     f = next(f for f in a.findings if f.id == "oom.overallocated")
     assert f.severity == Severity.CRIT
-    assert f.title == "OOM risk: VMs allocated 4.0 GiB more than RAM + swap"
+    assert f.title == "OOM risk: VMs allocated 4 GiB more than RAM + swap"
     assert a.verdict == Severity.CRIT
     assert summary_lines(a)[0].startswith("kvm-test: CRIT")
 

@@ -31,16 +31,27 @@ def test_deficit_says_how_much_swap_to_add() -> None:
     assert doc["swap_deficit_bytes"] == int(6.5 * GIB)
     f = next(f for f in a.findings if f.id == "swap.deficit")
     assert f.severity == Severity.WARN  # Inactive(anon) still fits: conservative rule only
-    assert f.title == "Swap too small: add 6.5 GiB of swap"
-    assert f.recommendation.startswith("Add 6.5 GiB of swap")
+    assert f.title == "Swap too small: 6.5 GiB short of the peak Inactive"
+    # The advice is the answer's one figure: 6.5 GiB rounded up to whole GiB.
+    assert f.recommendation.startswith("Add 7 GiB of swap: peak Inactive 14.5 GiB needs 6.5 GiB more than the 8 GiB configured")
+    assert doc["answer"]["swap_to_add_bytes"] == 7 * GIB and doc["answer"]["swap_to_add_rule"] == "peak_inactive"
     assert doc["verdict"] == "WARN"
 
 
 def test_deficit_is_critical_when_even_anonymous_inactive_does_not_fit() -> None:
     df = _with_inactive_peak(int(14.5 * GIB), 9 * GIB, swap_total=8 * GIB)
-    a = analyze(S.host(df))
-    assert next(f for f in a.findings if f.id == "swap.deficit").severity == Severity.CRIT
-    assert a.swap.anon_deficit_bytes == 1 * GIB
+    # Six hours of data is low confidence: a peak-based finding then claims at most WARN.
+    low = analyze(S.host(df))
+    f = next(f for f in low.findings if f.id == "swap.deficit")
+    assert low.confidence.level == "low" and f.severity == Severity.WARN
+    assert "collect at least a week" in f.recommendation
+    # The same peak in a week of data every 5 minutes is high confidence, and CRIT.
+    week = S.samples(n=721, interval_s=840, swap_total=8 * GIB, inactive=4 * GIB, inactive_anon=3 * GIB)  # 7 days
+    week.loc[300, "mem_Inactive"], week.loc[300, "mem_Inactive_anon"] = int(14.5 * GIB), 9 * GIB
+    mid = analyze(S.host(week))
+    assert mid.confidence.level == "medium"  # a week, but 14 min apart is too coarse for high
+    assert next(f for f in mid.findings if f.id == "swap.deficit").severity == Severity.CRIT
+    assert mid.swap.anon_deficit_bytes == 1 * GIB
 
 
 def test_surplus_says_how_much_is_spare() -> None:
@@ -68,12 +79,27 @@ def test_basis_inactive_anon_uses_the_refined_figure() -> None:
     assert a.swap.findings[0].id == "swap.sufficient"
 
 
-def test_no_swap_at_all() -> None:
+def test_no_swap_at_all_and_no_pressure_is_not_critical() -> None:
+    """Regression (issue 9): an idle swapless host read CRIT because Inactive(anon) exceeded 0 B of swap."""
     df = _with_inactive_peak(5 * GIB, 4 * GIB, swap_total=0)
     a = analyze(S.host(df))
-    f = next(f for f in a.findings if f.id == "swap.deficit")
-    assert f.severity == Severity.CRIT and "no swap" in f.detail
-    assert a.swap.deficit_bytes == 5 * GIB
+    assert not any(f.id == "swap.deficit" for f in a.findings)
+    f = next(f for f in a.findings if f.id == "swap.none")
+    assert f.severity == Severity.OK
+    # Sized from Inactive(anon), what can really go to swap; the rest of the peak is page cache.
+    assert a.swap.required_bytes == 4 * GIB and a.swap.basis == "inactive_anon"
+    assert "1 GiB of the peak Inactive (5 GiB) was page cache" in f.detail
+    assert a.answer.swap_to_add_bytes == 4 * GIB and a.answer.swap_to_add_rule == "peak_inactive_anon"
+    assert "Optional" in a.answer.lines[0]
+    assert a.verdict < Severity.CRIT
+
+
+def test_no_swap_under_pressure_is_critical() -> None:
+    df = _with_inactive_peak(5 * GIB, 4 * GIB, swap_total=0)
+    df.loc[S.at(df, 6000), "mem_MemAvailable"] = 128 * MIB  # under 2 % of 16 GiB
+    a = analyze(S.host(df))
+    f = next(f for f in a.findings if f.id == "swap.none")
+    assert f.severity == Severity.CRIT and "MemAvailable fell to 0.8 % of RAM" in f.detail
 
 
 def test_active_near_memtotal() -> None:

@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from helpers import synthetic as S
-from helpers.synthetic import MIB, T0
+from helpers.synthetic import GIB, MIB, T0
 
 from memreport.analyze import analyze
 from memreport.analyze.report_json import build
@@ -52,6 +52,9 @@ def test_window_and_burst_together_in_report_json() -> None:
             "mean_swapin_bytes_per_s": 20 * MIB, "mean_swapout_bytes_per_s": 0.0,
             "swapin_bytes": 20 * MIB * 300, "swapout_bytes": 0, "swapped_bytes": 20 * MIB * 300,
             "psi_full_mean_percent": 0.0, "refaults_per_s_mean": 0.0, "majfaults_per_s_mean": 0.0,
+            # MemAvailable stayed at half of RAM: the swapping was forced by a limit, not a shortage.
+            "min_available_bytes": 8 * GIB, "min_available_percent": 50.0, "peak_active_percent": 37.5,
+            "cause": "memory_limit",
         }
     ]
 
@@ -128,3 +131,55 @@ def test_ten_minute_sar_intervals_still_give_windows() -> None:
     assert [(w.start, w.end) for w in r.windows] == [(T0 + pd.Timedelta(seconds=6000), T0 + pd.Timedelta(seconds=7200))]
     assert r.windows[0].swapin_bytes == 3 * MIB * 1200
     assert np.isclose(r.windows[0].mean_swapin_bytes_per_s, 3 * MIB)
+
+
+def _thrash_host(available_during: int) -> pd.DataFrame:
+    """20 minutes of swapping on a 16 GiB host, MemAvailable at `available_during` meanwhile."""
+    df = S.samples(n=721)
+    S.plant_rate(df, 1800, 3000, swapin=30 * MIB, swapout=30 * MIB)
+    t = (df["ts"] - df["ts"].iloc[0]).dt.total_seconds()
+    df.loc[(t > 1800) & (t <= 3000), "mem_MemAvailable"] = available_during
+    return df
+
+
+def test_swapping_with_memory_available_is_a_memory_limit() -> None:
+    """Regression (issue 9): cgroup-limited swapping was told "memory in use exceeds RAM"."""
+    a = analyze(S.host(_thrash_host(available_during=12 * GIB)))  # 75 % of RAM available throughout
+    assert a.thrash.cause == "memory_limit" and a.answer.thrash.cause == "memory_limit"
+    f = next(f for f in a.findings if f.id == "thrash.windows")
+    assert f.title.startswith("Swap thrash forced by a memory limit")
+    text = f.detail + f.recommendation + " ".join(a.answer.lines)
+    assert "exceeds RAM" not in text and "memtune" in text
+    assert "per-VM table" not in text  # this host has no per-VM data, so no table to point to
+    assert "while 12 GiB stayed available" in a.answer.lines[1]
+
+
+def test_swapping_with_memory_short_is_a_host_shortage() -> None:
+    a = analyze(S.host(_thrash_host(available_during=400 * MIB)))  # 2.4 % of RAM
+    assert a.thrash.cause == "host_memory_short"
+    assert a.thrash.windows[0].min_available_bytes == 400 * MIB
+    assert a.answer.thrash == type(a.answer.thrash)(1, 1200.0, "host_memory_short")
+    assert "host memory is short (MemAvailable fell to 2.4 % of RAM)" in a.answer.lines[1]
+
+
+def test_limit_threshold_is_a_setting() -> None:
+    df = _thrash_host(available_during=3 * GIB)  # 18.75 %: short by the default 20 %
+    assert analyze(S.host(df)).thrash.cause == "host_memory_short"
+    t = load_thresholds(None, ["thrash.limit_available_percent=15"])
+    assert analyze(S.host(df), t).thrash.cause == "memory_limit"
+
+
+def test_no_rates_is_not_ok() -> None:
+    """Regression (issue 9): sadf CSV without page size gave no swap rates and read OK."""
+    df = S.samples(n=721).drop(columns=["swapin_Bps", "swapout_Bps"])
+    a = analyze(S.host(df))
+    f = next(f for f in a.findings if f.id == "thrash.unknown")
+    assert f.severity == Severity.WARN and "sar -W" in f.recommendation
+    assert a.answer.thrash.cause == "unknown" and a.verdict >= Severity.WARN
+
+
+def test_single_sample_rates_are_not_ok() -> None:
+    df = S.samples(n=2)  # counters present, but the only interval has no rate
+    df.loc[1, ["swapin_Bps", "swapout_Bps", "interval_s"]] = np.nan
+    a = analyze(S.host(df))
+    assert any(f.id == "thrash.unknown" and f.severity == Severity.WARN for f in a.findings)

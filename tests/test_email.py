@@ -116,7 +116,9 @@ def test_html_is_mail_safe_and_small(report_dir: Path) -> None:
     styles = re.findall(r"<style[^>]*>(.*?)</style>", html, re.S)
     assert all(s.strip().startswith("@media") for s in styles), styles
     assert html.count('role="presentation"') >= 5  # table layout
-    assert "Swap too small: add 1.9 GiB of swap" in html and "What to do:" in html
+    assert "Swap too small: 1.9 GiB short of the peak Inactive" in html and "What to do:" in html
+    doc = json.loads((report_dir / "report.json").read_text())
+    assert "The answer" in html and doc["answer"]["lines"][0] in html
 
 
 def test_many_findings_stay_under_the_gmail_clip(report_dir: Path, tmp_path: Path) -> None:

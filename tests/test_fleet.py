@@ -79,6 +79,10 @@ def test_known_answers(local_run) -> None:
         assert r["swap_total_bytes"] == s.swap_bytes
         assert r["peak_inactive_bytes"] == s.inactive_peak_bytes
         assert r["swap_deficit_bytes"] == s.inactive_peak_bytes - s.swap_bytes
+        # The host's one answer: the larger of the two rules' deficits, rounded up to whole GiB.
+        need = max(s.inactive_peak_bytes - s.swap_bytes, VM_ALLOC - s.ram_bytes - s.swap_bytes, 0)
+        assert r["swap_to_add_bytes"] == -(-need // GIB) * GIB
+        assert r["vms_that_fit"] == r["headroom_vms"]
         assert r["vm_count"] == 30 and r["vm_allocated_bytes"] == VM_ALLOC
         assert r["overcommit_ratio"] == pytest.approx(VM_ALLOC / s.ram_bytes, abs=1e-4)
         assert r["safe_free_bytes"] == s.ram_bytes + s.swap_bytes - VM_ALLOC
@@ -93,8 +97,8 @@ def test_known_answers(local_run) -> None:
         assert not (out / r["report"]).with_name("report.pdf").exists()  # per-host PDFs only with --pdf
     t = doc["totals"]
     assert t["hosts"] == 6 and t["failed_inputs"] == 1
-    assert t["swap_short_bytes"] == sum(max(0, s.inactive_peak_bytes - s.swap_bytes) for s in SPECS)
-    assert t["hosts_short_of_swap"] == sum(1 for s in SPECS if s.inactive_peak_bytes > s.swap_bytes)
+    assert t["swap_short_bytes"] == sum(r["swap_to_add_bytes"] for r in rows.values())
+    assert t["hosts_short_of_swap"] == sum(1 for r in rows.values() if r["swap_to_add_bytes"] > 0)
     assert t["vms_that_fit"] == sum(r["headroom_vms"] for r in rows.values())
     assert t["vm_allocated_bytes"] == 6 * VM_ALLOC
     # Ranked by risk: verdicts never get better going up the table.

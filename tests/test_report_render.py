@@ -67,7 +67,8 @@ def test_pdf_text_has_the_key_numbers(week_report) -> None:
     flat = " ".join(text.split())
     assert "Memory capacity report" in flat and "kvm-week" in flat
     assert "CRIT" in flat
-    assert f"add {fmt_bytes(a.swap.deficit_bytes, round_up=True)} of swap" in flat
+    assert " ".join(a.answer.lines[0].split()) in flat  # the answer, first on page 1
+    assert f"{fmt_bytes(a.swap.deficit_bytes, round_up=True)} short" in flat
     assert fmt_bytes(a.swap.peak_inactive_bytes) in flat
     assert fmt_bytes(a.oom.oom_headroom_bytes) in flat
     assert a.ksm.verdict in flat

@@ -8,23 +8,28 @@
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
 
 from memreport.analyze._util import has
+from memreport.analyze import answer as answer_mod
 from memreport.analyze.active import ActiveResult, check_active
+from memreport.analyze.answer import Answer
+from memreport.analyze.confidence import Confidence, assess
 from memreport.analyze.ksm import KsmResult, check_ksm
 from memreport.analyze.oom import OomResult, check_oom
+from memreport.analyze.pressure import Pressure, measure
 from memreport.analyze.swap_sizing import SwapSizing, check_swap_sizing
 from memreport.analyze.thrash import ThrashResult, check_thrash
 from memreport.analyze.vms import VmsResult, check_vms
-from memreport.analyze.wording import fmt_time
+from memreport.analyze.wording import fmt_num, fmt_time
 from memreport.config import Thresholds
 from memreport.model import Contribution, Finding, HostData, HostFacts, Severity
 
-__all__ = ["Analysis", "CoverageItem", "analyze", "summary_lines"]
+__all__ = ["Analysis", "Answer", "CoverageItem", "analyze", "summary_lines"]
 
 CHECK_ORDER = ("swap_sizing", "oom", "thrash", "active", "ksm", "vms", "coverage")
 
@@ -54,6 +59,9 @@ class Analysis:
     vms: VmsResult
     coverage: list[CoverageItem]
     contributions: list[Contribution]
+    pressure: Pressure
+    confidence: Confidence
+    answer: Answer
     findings: list[Finding] = field(default_factory=list)  # sorted: most severe first
 
     @property
@@ -70,7 +78,9 @@ def _coverage(samples: pd.DataFrame, vms: pd.DataFrame | None) -> list[CoverageI
         return CoverageItem(name, all(has(samples, c) for c in cols), how)
 
     return [
-        item("Memory levels (meminfo)", ("mem_MemTotal", "mem_Inactive", "mem_Active"), "collect /proc/meminfo (memreport's collector, or sar -r ALL)"),
+        item("MemTotal", ("mem_MemTotal",), "/proc/meminfo (memreport's collector; sar -r gives it from sysstat 11 on)"),
+        item("Inactive and Active", ("mem_Inactive", "mem_Active"), "/proc/meminfo, or sar -r ALL (kbinact, kbactive)"),
+        item("MemAvailable", ("mem_MemAvailable",), "/proc/meminfo (kernel ≥ 3.14), or sar -r (kbavail)"),
         item("Inactive(anon)", ("mem_Inactive_anon",), "/proc/meminfo (not in sar): use memreport's collector"),
         item("Swap configured (SwapTotal)", ("mem_SwapTotal",), "/proc/meminfo or sar -S"),
         item("Swap-in/out rates", ("swapin_Bps", "swapout_Bps"), "/proc/vmstat pswpin/pswpout at intervals, sar -W, or vmstat si/so"),
@@ -84,6 +94,43 @@ def _coverage(samples: pd.DataFrame, vms: pd.DataFrame | None) -> list[CoverageI
         CoverageItem("Per-VM data", vms is not None and len(vms) > 0,
                      "qemu processes' /proc/<pid>/status + cmdline, or libvirt (memreport's collector as root)"),
     ]
+
+
+# Findings that rest on a peak: on low-confidence data they claim at most WARN (what was observed
+# directly, an OOM kill or a thrash window, keeps its severity).
+PEAK_BASED = frozenset({"swap.deficit"})
+
+
+def _cap_low_confidence(findings: list[Finding], conf: Confidence) -> list[Finding]:
+    if conf.level != "low":
+        return findings
+    out = []
+    for f in findings:
+        if f.id in PEAK_BASED and f.severity > Severity.WARN:
+            f = dataclasses.replace(
+                f, severity=Severity.WARN,
+                detail=f"{f.detail} Only {conf.reason}: this peak may not be the host's, so it is not called critical.",
+                recommendation=f"{f.recommendation} First {conf.needs}.",
+                evidence={**f.evidence, "capped_by_confidence": conf.level})
+        out.append(f)
+    return out
+
+
+# Findings whose own figure would restate the answer: their advice points to the one answer instead.
+_SWAP_ADVICE = frozenset({"swap.deficit", "oom.overallocated"})
+_FIT_ADVICE = frozenset({"oom.headroom", "oom.low_headroom"})
+
+
+def _one_answer(findings: list[Finding], ans: Answer, conf: Confidence) -> list[Finding]:
+    out = []
+    for f in findings:
+        if f.id in _SWAP_ADVICE and ans.swap_to_add_bytes:
+            capped = f" First {conf.needs}." if "capped_by_confidence" in f.evidence else ""
+            f = dataclasses.replace(f, recommendation=ans.lines[0] + capped)
+        elif f.id in _FIT_ADVICE and ans.vms_that_fit is not None:
+            f = dataclasses.replace(f, recommendation=ans.lines[2])
+        out.append(f)
+    return out
 
 
 def _sort_key(f: Finding) -> tuple[int, int, str]:
@@ -107,6 +154,23 @@ def analyze(data: HostData, thresholds: Thresholds | None = None) -> Analysis:
     if n and "interval_s" in samples.columns and samples["interval_s"].notna().any():
         med = float(np.nanmedian(samples["interval_s"].to_numpy(dtype="float64", na_value=np.nan)))
 
+    oom = check_oom(samples, vms, t, data.facts.overcommit_memory)
+    pressure = measure(samples, oom.vm_allocated_bytes, t)
+    vms_result = check_vms(vms, t)
+    swap = check_swap_sizing(samples, t, pressure)
+    thrash = check_thrash(samples, t, has_vm_table=bool(vms_result.rows))
+    ksm = check_ksm(samples, t)
+    confidence = assess(samples, med, t)
+    active = check_active(samples, t)
+    findings: list[Finding] = []
+    for part in (swap, oom, thrash, active, ksm, vms_result):
+        findings.extend(part.findings)
+    if n == 0:
+        findings.append(Finding(id="coverage.empty", check="coverage", severity=Severity.WARN,
+                                title="No samples for this host", detail="The input gave no memory samples.",
+                                recommendation="Check the input: memreport needs /proc/meminfo at least once."))
+    findings = _cap_low_confidence(findings, confidence)
+    answer = answer_mod.build(swap, thrash, oom, ksm, confidence, t.oom_new_vm_bytes, findings)
     a = Analysis(
         host=data.facts.host,
         facts=data.facts,
@@ -116,33 +180,32 @@ def analyze(data: HostData, thresholds: Thresholds | None = None) -> Analysis:
         sample_count=n,
         segments=segments,
         median_interval_s=med,
-        swap=check_swap_sizing(samples, t),
-        active=check_active(samples, t),
-        thrash=check_thrash(samples, t),
-        oom=check_oom(samples, vms, t, data.facts.overcommit_memory),
-        ksm=check_ksm(samples, t),
-        vms=check_vms(vms, t),
+        swap=swap,
+        active=active,
+        thrash=thrash,
+        oom=oom,
+        ksm=ksm,
+        vms=vms_result,
         coverage=_coverage(samples, vms),
         contributions=list(data.contributions),
+        pressure=pressure,
+        confidence=confidence,
+        answer=answer,
     )
-    findings: list[Finding] = []
-    for part in (a.swap, a.oom, a.thrash, a.active, a.ksm, a.vms):
-        findings.extend(part.findings)
-    if n == 0:
-        findings.append(Finding(id="coverage.empty", check="coverage", severity=Severity.WARN,
-                                title="No samples for this host", detail="The input gave no memory samples.",
-                                recommendation="Check the input: memreport needs /proc/meminfo at least once."))
+    findings = _one_answer(findings, answer, confidence)
     a.findings = sorted(findings, key=_sort_key)
     return a
 
 
 def summary_lines(analysis: Analysis) -> list[str]:
-    """The terminal summary of `memreport analyze`: a verdict line, then one block per finding."""
+    """The terminal summary of `memreport analyze`: a verdict line, the answer, then one block per finding."""
     a = analysis
     lines = [
         f"{a.host}: {a.verdict.name} ({fmt_time(a.period_start, seconds=False)} – {fmt_time(a.period_end, seconds=False)}, "
-        f"{a.sample_count} samples)"
+        f"{fmt_num(a.sample_count)} samples)"
     ]
+    lines += [f"  {line}" for line in a.answer.lines]
+    lines.append("")
     for f in a.findings:
         lines.append(f"{f.severity.name:<4}  {f.title}")
         lines.append(f"      {f.detail}")

@@ -40,7 +40,7 @@ def check_active(samples: pd.DataFrame, t: Thresholds) -> ActiveResult:
     active = column(samples, "mem_Active")
     total = column(samples, "mem_MemTotal")
     if active is None or total is None:
-        r.missing.append("Active and MemTotal (/proc/meminfo; sar -r ALL `kbactive`)")
+        r.missing.append("Active and MemTotal (/proc/meminfo; sar -r ALL kbactive)")
     else:
         r.peak_active_bytes, r.peak_active_at = peak(samples, active)
         r.memory_total_bytes = int(total.dropna().iloc[-1])

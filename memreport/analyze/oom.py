@@ -102,9 +102,10 @@ def check_oom(samples: pd.DataFrame, vms: pd.DataFrame | None, t: Thresholds, ov
         else:
             r.missing.append("SwapFree (/proc/meminfo): observed usage counts RAM only")
         r.peak_used_bytes, r.peak_used_at = peak(samples, used)
+    if avail is not None:  # the lowest MemAvailable needs no MemTotal (sar -r kbavail alone gives it)
         r.lowest_available_bytes, r.lowest_available_at = trough(samples, avail)
-    elif total is not None:
-        r.missing.append("MemAvailable (/proc/meminfo, kernel ≥ 3.14; sar -r `kbavail`)")
+    else:
+        r.missing.append("MemAvailable (/proc/meminfo, kernel ≥ 3.14; sar -r kbavail)")
 
     def more(free: int | None) -> int | None:
         return None if free is None else max(0, free) // size
@@ -127,7 +128,7 @@ def check_oom(samples: pd.DataFrame, vms: pd.DataFrame | None, t: Thresholds, ov
             r.peak_commit_at = samples["ts"].iloc[i]
             r.committed_as_bytes, r.commit_limit_bytes = int(committed.iloc[i]), int(limit.iloc[i])
     else:
-        r.missing.append("Committed_AS and CommitLimit (/proc/meminfo; sar -r `kbcommit`)")
+        r.missing.append("Committed_AS and CommitLimit (/proc/meminfo; sar -r kbcommit)")
 
     kills = column(samples, "oom_kills")
     if kills is not None:
@@ -172,6 +173,14 @@ def _findings(r: OomResult, t: Thresholds) -> None:
                 detail=base + ".",
                 recommendation=f"Room for {safe} more {size} VM{'s' if safe != 1 else ''} by the safe rule (allocations ≤ RAM + swap).",
                 evidence=ev))
+    if r.oom_headroom_bytes is None and r.models[2].more_vms is None:
+        r.findings.append(Finding(
+            id="oom.unknown", check=CHECK, severity=Severity.WARN,
+            title="OOM risk and VM fit could not be checked",
+            detail="Missing: " + "; ".join(r.missing) + ".",
+            recommendation=("Collect /proc/meminfo and the VMs' allocations (memreport's collector run as root on the host, "
+                            "or a sosreport with the libvirt plugin)."),
+            evidence={"missing": list(r.missing)}))
     if r.oom_kills:
         times = ", ".join(fmt_time(x) for x in r.oom_kill_times[:5]) + (" …" if len(r.oom_kill_times) > 5 else "")
         r.findings.append(Finding(

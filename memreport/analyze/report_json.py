@@ -53,6 +53,7 @@ def build(a: Analysis) -> dict[str, Any]:
         "host": a.host,
         "period": {"start": a.period_start, "end": a.period_end},
         "verdict": a.verdict.name,
+        "answer": a.answer.as_json(),
         "memory_total_bytes": o.memory_total_bytes,
         "swap_total_bytes": s.swap_total_bytes,
         "peak_inactive_bytes": s.peak_inactive_bytes,
@@ -82,6 +83,10 @@ def build(a: Analysis) -> dict[str, Any]:
                 "psi_full_mean_percent": _r(w.psi_full_mean_percent),
                 "refaults_per_s_mean": _r(w.refaults_per_s_mean),
                 "majfaults_per_s_mean": _r(w.majfaults_per_s_mean),
+                "min_available_bytes": w.min_available_bytes,
+                "min_available_percent": _r(w.min_available_percent, 2),
+                "peak_active_percent": _r(w.peak_active_percent, 2),
+                "cause": w.cause,
             }
             for w in th.windows
         ] if th.available else None,
@@ -106,6 +111,9 @@ def build(a: Analysis) -> dict[str, Any]:
         "ksm_sharing_ratio": _r(k.sharing_ratio),
         "ksm_unshared_ratio": _r(k.unshared_ratio),
         "ksm_general_profit_bytes": k.general_profit_bytes,
+        "ksm_general_profit_peak_bytes": k.general_profit_peak_bytes,
+        "ksm_sharing_ratio_peak": _r(k.sharing_ratio_peak),
+        "ksm_stopped_at": k.stopped_at,
         "ksmd_cpu_percent": _r(k.ksmd_cpu_percent),
         "ksm_verdict": k.verdict or None,
         "vms": [
@@ -123,6 +131,7 @@ def build(a: Analysis) -> dict[str, Any]:
             "samples": a.sample_count,
             "segments": a.segments,
             "median_interval_s": a.median_interval_s,
+            "covered_s": a.confidence.covered_s,
             "missing": [c.name for c in a.missing],
             "inputs": [{"input": c.input, "kind": c.kind, "summary": c.summary} for c in a.contributions],
         },

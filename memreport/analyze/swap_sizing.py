@@ -6,8 +6,9 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 
-from memreport.analyze._util import column, last, peak, quantile
-from memreport.analyze.wording import fmt_bytes, fmt_time
+from memreport.analyze._util import argmax, column, last, peak, quantile
+from memreport.analyze.pressure import Pressure
+from memreport.analyze.wording import fmt_bytes, fmt_time, round_up_gib
 from memreport.config import Thresholds
 from memreport.model import Finding, Severity
 
@@ -41,7 +42,7 @@ class SwapSizing:
         return self.deficit_bytes is not None
 
 
-def check_swap_sizing(samples: pd.DataFrame, t: Thresholds) -> SwapSizing:
+def check_swap_sizing(samples: pd.DataFrame, t: Thresholds, pressure: Pressure | None = None) -> SwapSizing:
     r = SwapSizing(basis=t.swap_basis)
     inactive = column(samples, "mem_Inactive")
     anon = column(samples, "mem_Inactive_anon")
@@ -52,7 +53,7 @@ def check_swap_sizing(samples: pd.DataFrame, t: Thresholds) -> SwapSizing:
         r.p99_inactive_bytes = quantile(inactive, 0.99)
         r.p95_inactive_bytes = quantile(inactive, 0.95)
     else:
-        r.missing.append("Inactive memory (/proc/meminfo `Inactive`; sar -r ALL `kbinact`)")
+        r.missing.append("Inactive memory (/proc/meminfo Inactive; sar -r ALL kbinact)")
     if anon is not None:
         r.peak_inactive_anon_bytes, r.peak_inactive_anon_at = peak(samples, anon)
         r.p99_inactive_anon_bytes = quantile(anon, 0.99)
@@ -68,6 +69,9 @@ def check_swap_sizing(samples: pd.DataFrame, t: Thresholds) -> SwapSizing:
     else:
         r.missing.append("SwapTotal (/proc/meminfo; sar -S gives kbswpfree + kbswpused)")
 
+    if r.swap_total_max_bytes == 0 and (r.peak_inactive_anon_bytes is not None or r.peak_inactive_bytes is not None):
+        _no_swap(r, samples, inactive, anon, t, pressure)
+        return r
     r.required_bytes = r.peak_inactive_anon_bytes if t.swap_basis == "inactive_anon" else r.peak_inactive_bytes
     if r.swap_total_bytes is not None and r.peak_inactive_anon_bytes is not None:
         r.anon_deficit_bytes = r.peak_inactive_anon_bytes - r.swap_total_bytes
@@ -103,19 +107,20 @@ def check_swap_sizing(samples: pd.DataFrame, t: Thresholds) -> SwapSizing:
         if r.anon_deficit_bytes is not None and r.anon_deficit_bytes > 0:
             severity = Severity.CRIT  # even the anonymous pages alone do not fit in swap
         swap_text = "no swap" if r.swap_total_bytes == 0 else f"{fmt_bytes(r.swap_total_bytes)} of swap"
+        short = fmt_bytes(r.deficit_bytes, round_up=True)
         r.findings.append(
             Finding(
                 id="swap.deficit",
                 check=CHECK,
                 severity=severity,
-                title=f"Swap too small: add {fmt_bytes(r.deficit_bytes, round_up=True)} of swap",
+                title=f"Swap too small: {short} short of the peak {basis_name}",
                 detail=(
                     f"Peak {basis_name} was {fmt_bytes(r.required_bytes)} at {fmt_time(at)}; the host has "
-                    f"{swap_text}, {fmt_bytes(r.deficit_bytes)} short.{anon_note}"
+                    f"{swap_text}, {short} short.{anon_note}"
                 ),
                 recommendation=(
-                    f"Add {fmt_bytes(r.deficit_bytes, round_up=True)} of swap (a swap file or partition) so swap "
-                    f"covers the largest {basis_name} memory observed."
+                    f"Add at least {short} of swap (a swap file or partition) so swap covers the largest "
+                    f"{basis_name} memory observed."
                 ),
                 evidence=evidence,
             )
@@ -137,3 +142,47 @@ def check_swap_sizing(samples: pd.DataFrame, t: Thresholds) -> SwapSizing:
             )
         )
     return r
+
+
+def _no_swap(r: SwapSizing, samples: pd.DataFrame, inactive: pd.Series | None, anon: pd.Series | None,
+             t: Thresholds, pressure: Pressure | None) -> None:
+    """A host that never had swap: a choice, not a misconfiguration, unless it shows pressure.
+
+    Only anonymous pages can go to swap, so the size comes from Inactive(anon); the rest of Inactive is
+    page cache, which the kernel drops rather than swaps.
+    """
+    r.basis = "inactive_anon" if r.peak_inactive_anon_bytes is not None else "inactive"
+    r.required_bytes = r.peak_inactive_anon_bytes if r.peak_inactive_anon_bytes is not None else r.peak_inactive_bytes
+    r.deficit_bytes = r.required_bytes
+    level, signs = pressure.signs(t) if pressure is not None else (0, [])
+    cache = None
+    if inactive is not None and anon is not None:
+        i = argmax(inactive)
+        if i is not None and pd.notna(anon.iloc[i]):
+            cache = int(inactive.iloc[i] - anon.iloc[i])
+    if r.peak_inactive_anon_bytes is not None:
+        sized = f"peak Inactive(anon), what could really go to swap, was {fmt_bytes(r.peak_inactive_anon_bytes)}"
+        if cache is not None and r.peak_inactive_bytes is not None:
+            sized += (f"; the other {fmt_bytes(cache)} of the peak Inactive ({fmt_bytes(r.peak_inactive_bytes)}) was "
+                      "page cache, which is dropped, not swapped")
+    else:
+        sized = (f"peak Inactive was {fmt_bytes(r.peak_inactive_bytes)} (Inactive(anon) is not in the data, so this "
+                 "includes page cache and overstates the need)")
+    add = fmt_bytes(round_up_gib(r.required_bytes or 0), round_up=True)
+    if level == 0:
+        sev, title = Severity.OK, "No swap configured, and no sign of memory pressure"
+        rec = (f"Nothing is urgent. To give the kernel room to push out idle anonymous memory (the rule swap ≥ peak "
+               f"Inactive), add {add} of swap.")
+    else:
+        sev = Severity.CRIT if level == 2 else Severity.WARN
+        title = "No swap configured, and the host ran short of memory"
+        rec = (f"Add {add} of swap so idle anonymous memory can leave RAM, and reduce allocations if the pressure "
+               "continues.")
+    evidence_text = ("; ".join(signs) + ".") if signs else "MemAvailable stayed high and nothing stalled or was OOM-killed."
+    r.findings.append(Finding(
+        id="swap.none", check=CHECK, severity=sev, title=title,
+        detail=f"SwapTotal was 0 throughout; {sized}. Pressure: {evidence_text}",
+        recommendation=rec,
+        evidence={"required_bytes": r.required_bytes, "basis": r.basis, "swap_total_bytes": 0,
+                  "peak_inactive_bytes": r.peak_inactive_bytes, "peak_inactive_anon_bytes": r.peak_inactive_anon_bytes,
+                  "page_cache_at_peak_bytes": cache, "pressure_signs": signs}))

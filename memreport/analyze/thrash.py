@@ -6,6 +6,11 @@ runs closer than `thrash.merge_gap_s` (inside one segment) are merged; a merged 
 `thrash.min_duration_s` is a burst, not a window. A window starts where the interval of its first
 sample starts and ends at its last sample. Rates never cross a reboot or a gap: ingest leaves them
 null on a segment's first sample, and an interval longer than `thrash.max_interval_s` is ignored.
+
+Each window gets a cause from what the host showed during it. Global reclaim (kswapd, direct reclaim)
+only swaps when free memory runs low, so swapping while MemAvailable stayed at or above
+`thrash.limit_available_percent` of MemTotal was forced by a memory limit (a cgroup's memory.max or
+memory.high, libvirt `<memtune>`); swapping while MemAvailable was low is the host running short.
 """
 
 from __future__ import annotations
@@ -15,12 +20,17 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from memreport.analyze._util import rate_values, valid_intervals, weighted_mean
-from memreport.analyze.wording import fmt_bytes, fmt_duration, fmt_pct, fmt_rate, fmt_time
+from memreport.analyze._util import column, rate_values, valid_intervals, weighted_mean
+from memreport.analyze.wording import fmt_bytes, fmt_duration, fmt_num, fmt_pct, fmt_rate, fmt_time
 from memreport.config import Thresholds
 from memreport.model import Finding, Severity
 
 CHECK = "thrash"
+
+CAUSE_SHORT = "host_memory_short"
+CAUSE_LIMIT = "memory_limit"
+CAUSE_NONE = "none"
+CAUSE_UNKNOWN = "unknown"
 
 
 @dataclass
@@ -38,6 +48,10 @@ class ThrashWindow:
     psi_full_peak_percent: float | None = None
     refaults_per_s_mean: float | None = None
     majfaults_per_s_mean: float | None = None
+    min_available_bytes: int | None = None  # lowest MemAvailable during the window
+    min_available_percent: float | None = None  # the same ÷ MemTotal × 100
+    peak_active_percent: float | None = None  # highest Active ÷ MemTotal × 100 during the window
+    cause: str = CAUSE_UNKNOWN  # host_memory_short | memory_limit | unknown
 
     @property
     def swapped_bytes(self) -> int | None:
@@ -58,6 +72,7 @@ class ThrashResult:
     total_swapin_bytes: int | None = None
     total_swapout_bytes: int | None = None
     total_window_seconds: float = 0.0
+    cause: str = CAUSE_UNKNOWN  # of the whole: host_memory_short if any window is, else memory_limit, none, unknown
     has_psi: bool = False
     has_refaults: bool = False
     has_majfaults: bool = False
@@ -122,6 +137,7 @@ def find_windows(samples: pd.DataFrame, t: Thresholds) -> tuple[list[ThrashWindo
     psi = rate_values(samples, "psi_full_share", mask)
     refault = rate_values(samples, "refault_per_s", mask)
     majflt = rate_values(samples, "majfault_per_s", mask)
+    avail, total, active = (column(samples, c) for c in ("mem_MemAvailable", "mem_MemTotal", "mem_Active"))
     for first, lastrow in merged:
         start_ms = int(round(ts_ms[first] - iv[first] * 1000.0))
         end_ms = int(ts_ms[lastrow])
@@ -158,24 +174,50 @@ def find_windows(samples: pd.DataFrame, t: Thresholds) -> tuple[list[ThrashWindo
                 majfaults_per_s_mean=weighted_mean(majflt[sl], iv[sl]) if majflt is not None else None,
             )
         )
+        _classify(windows[-1], avail, total, active, sl, t)
     stats["has_psi"], stats["has_refaults"], stats["has_majfaults"] = psi is not None, refault is not None, majflt is not None
     return windows, stats
 
 
-def _pct(share: float | None) -> float | None:
-    return None if share is None else share * 100.0
+def _classify(w: ThrashWindow, avail: pd.Series | None, total: pd.Series | None, active: pd.Series | None,
+              sl: slice, t: Thresholds) -> None:
+    """The window's memory levels and its cause (see the module doc)."""
+    if avail is None or total is None:
+        return
+    a, m = avail.iloc[sl], total.iloc[sl]
+    share = (a / m.where(m > 0) * 100).dropna()
+    if share.empty:
+        return
+    i = share.idxmin()
+    w.min_available_bytes, w.min_available_percent = int(a.loc[i]), float(share.loc[i])
+    if active is not None:
+        act = (active.iloc[sl] / m.where(m > 0) * 100).dropna()
+        w.peak_active_percent = float(act.max()) if not act.empty else None
+    w.cause = CAUSE_LIMIT if w.min_available_percent >= t.thrash_limit_available_percent else CAUSE_SHORT
 
 
-def check_thrash(samples: pd.DataFrame, t: Thresholds) -> ThrashResult:
+def overall_cause(windows: list[ThrashWindow]) -> str:
+    """One cause for the host: a shortage anywhere outweighs limits; unknown only when no window is known."""
+    causes = {w.cause for w in windows}
+    if not windows:
+        return CAUSE_NONE
+    for c in (CAUSE_SHORT, CAUSE_LIMIT):
+        if c in causes:
+            return c
+    return CAUSE_UNKNOWN
+
+
+_HOW_TO_COLLECT = ("Collect swap counters at intervals: memreport's collector (sh memsnap.sh --interval 60), "
+                   "sar -W (sysstat), or vmstat 60 with its si/so columns.")
+
+
+def check_thrash(samples: pd.DataFrame, t: Thresholds, has_vm_table: bool = False) -> ThrashResult:
+    """Thrash windows and their cause. `has_vm_table`: the report lists per-VM swap, so advice may point there."""
     r = ThrashResult()
     windows, stats = find_windows(samples, t)
     if not stats:
         r.missing.append("swap-in/swap-out rates (/proc/vmstat pswpin/pswpout at two or more times; sar -W; vmstat si/so)")
-        r.findings.append(Finding(
-            id="thrash.unknown", check=CHECK, severity=Severity.OK,
-            title="Swap thrash not checked: no swap rates",
-            detail="The input has no swap-in/swap-out counters or rates.",
-            recommendation="Run memreport's collector (or sar -W) over a representative period."))
+        r.findings.append(_unknown("The input has no swap-in/swap-out counters or rates."))
         return r
     r.windows = windows
     r.rated_intervals = int(stats["rated"])  # type: ignore[call-overload]
@@ -191,8 +233,14 @@ def check_thrash(samples: pd.DataFrame, t: Thresholds) -> ThrashResult:
             setattr(r, f"peak_{name}_at", samples["ts"].iloc[i])
             setattr(r, f"total_{name}_bytes", int(round(float(np.nansum(a * iv)))))
     if r.rated_intervals == 0:
+        # Counters were there, but no interval gave a rate (one sample, or every interval a gap/reboot):
+        # that is not "no thrash".
         r.missing.append("usable swap rates (every interval was a gap or a reboot)")
+        r.findings.append(_unknown("The swap counters never gave a rate: one sample only, or every interval was a gap "
+                                   f"longer than {fmt_duration(t.thrash_max_interval_s)} or crossed a reboot."))
+        return r
     r.total_window_seconds = float(sum(w.duration_s for w in windows))
+    r.cause = overall_cause(windows)
     limit = (f"swap traffic never stayed at or above {fmt_rate(t.thrash_rate_bytes_per_s)} "
              f"for {fmt_duration(t.thrash_min_duration_s)}")
     if not windows:
@@ -202,7 +250,8 @@ def check_thrash(samples: pd.DataFrame, t: Thresholds) -> ThrashResult:
             detail=(f"{limit[0].upper()}{limit[1:]}; peak swap-in {fmt_rate(r.peak_swapin_bytes_per_s)}, "
                     f"peak swap-out {fmt_rate(r.peak_swapout_bytes_per_s)}."),
             recommendation="Nothing to do.",
-            evidence={"peak_swapin_bytes_per_s": r.peak_swapin_bytes_per_s, "peak_swapout_bytes_per_s": r.peak_swapout_bytes_per_s}))
+            evidence={"peak_swapin_bytes_per_s": r.peak_swapin_bytes_per_s, "peak_swapout_bytes_per_s": r.peak_swapout_bytes_per_s,
+                      "cause": r.cause}))
         return r
     worst = max(windows, key=lambda w: (w.swapped_bytes or 0, w.duration_s))
     psi_hot = [w for w in windows if w.psi_full_mean_percent is not None and w.psi_full_mean_percent >= t.thrash_psi_full_crit_percent]
@@ -211,18 +260,65 @@ def check_thrash(samples: pd.DataFrame, t: Thresholds) -> ThrashResult:
     if worst.psi_full_mean_percent is not None:
         corro.append(f"PSI memory full {fmt_pct(worst.psi_full_mean_percent, 1)} of the time")
     if worst.refaults_per_s_mean is not None:
-        corro.append(f"{worst.refaults_per_s_mean:,.0f} refaults/s")
+        corro.append(f"{fmt_num(worst.refaults_per_s_mean)} refaults/s")
     if worst.majfaults_per_s_mean is not None:
-        corro.append(f"{worst.majfaults_per_s_mean:,.0f} major faults/s")
+        corro.append(f"{fmt_num(worst.majfaults_per_s_mean)} major faults/s")
     corro_text = f" During it: {', '.join(corro)}." if corro else ""
+    n = len(windows)
+    count = f"{n} window{'s' if n != 1 else ''}, {fmt_duration(r.total_window_seconds)} in total"
+    title, cause_text, rec = _cause_words(r, windows, count, has_vm_table)
     r.findings.append(Finding(
         id="thrash.windows", check=CHECK, severity=sev,
-        title=f"Swap thrash: {len(windows)} window{'s' if len(windows) != 1 else ''}, {fmt_duration(r.total_window_seconds)} in total",
+        title=title,
         detail=(f"Worst window {fmt_time(worst.start)} – {fmt_time(worst.end)} ({fmt_duration(worst.duration_s)}): "
                 f"peak in {fmt_rate(worst.peak_swapin_bytes_per_s)}, out {fmt_rate(worst.peak_swapout_bytes_per_s)}, "
-                f"{fmt_bytes(worst.swapped_bytes)} moved.{corro_text}"),
-        recommendation=("VMs are paging through swap: memory in use exceeds RAM. Reduce allocations or move a VM "
-                        "off this host; check which VMs swap in the per-VM table."),
-        evidence={"windows": len(windows), "total_seconds": r.total_window_seconds, "worst_start": worst.start,
-                  "worst_end": worst.end, "worst_swapped_bytes": worst.swapped_bytes}))
+                f"{fmt_bytes(worst.swapped_bytes)} moved.{corro_text} {cause_text}"),
+        recommendation=rec,
+        evidence={"windows": n, "total_seconds": r.total_window_seconds, "worst_start": worst.start,
+                  "worst_end": worst.end, "worst_swapped_bytes": worst.swapped_bytes, "cause": r.cause,
+                  "causes": [w.cause for w in windows]}))
     return r
+
+
+def _unknown(why: str) -> Finding:
+    return Finding(
+        id="thrash.unknown", check=CHECK, severity=Severity.WARN,
+        title="Swap thrash could not be checked: no swap rates",
+        detail=why + " A host that thrashes would read the same as one that does not.",
+        recommendation=_HOW_TO_COLLECT)
+
+
+def _cause_words(r: ThrashResult, windows: list[ThrashWindow], count: str, has_vm_table: bool) -> tuple[str, str, str]:
+    """(title, the sentence on the cause, the recommendation) for the cause the windows showed."""
+    short = [w for w in windows if w.cause == CAUSE_SHORT]
+    limited = [w for w in windows if w.cause == CAUSE_LIMIT]
+    vm_hint = " The per-VM table shows which VMs hold swap." if has_vm_table else ""
+    if r.cause == CAUSE_SHORT:
+        low = min(short, key=lambda w: w.min_available_percent or 0.0)
+        active = (f", Active up to {fmt_pct(low.peak_active_percent)} of RAM" if low.peak_active_percent is not None else "")
+        also = (f" {len(limited)} other window{'s' if len(limited) != 1 else ''} swapped while memory stayed available "
+                "(a memory limit)." if limited else "")
+        return (f"Swap thrash, host memory short: {count}",
+                f"MemAvailable fell to {fmt_bytes(low.min_available_bytes)} ({fmt_pct(low.min_available_percent, 1)} of RAM)"
+                f"{active}: the VMs need more memory than the host has.{also}",
+                "Reduce the memory allocated on this host or move a VM off it; more swap does not help memory in active use."
+                + vm_hint)
+    if r.cause == CAUSE_LIMIT:
+        low = min(limited, key=lambda w: w.min_available_percent or 0.0)
+        active = (f" and Active at most {fmt_pct(low.peak_active_percent)} of RAM" if low.peak_active_percent is not None else "")
+        return (f"Swap thrash forced by a memory limit: {count}",
+                f"The host was not short: MemAvailable stayed at or above {fmt_bytes(low.min_available_bytes)} "
+                f"({fmt_pct(low.min_available_percent, 1)} of RAM){active} while it swapped, so a memory limit forced the "
+                "swapping.",
+                "Check the VMs' memory limits (libvirt <memtune> hard_limit / soft_limit, the cgroup's memory.max and "
+                "memory.high under machine.slice) and raise the one that is too tight; the host itself has room."
+                + vm_hint)
+    return (f"Swap thrash: {count}",
+            "Whether the host was short or a memory limit forced it is not known: the data has no MemAvailable and "
+            "MemTotal during the windows.",
+            "Collect /proc/meminfo with the swap counters (memreport's collector) to tell a host shortage from a "
+            "memory limit; until then treat it as a shortage: reduce allocations or move a VM." + vm_hint)
+
+
+def _pct(share: float | None) -> float | None:
+    return None if share is None else share * 100.0

@@ -16,7 +16,7 @@ _UNITS = ("B", "KiB", "MiB", "GiB", "TiB", "PiB")
 
 
 def fmt_bytes(value: float | int | None, round_up: bool = False) -> str:
-    """Binary units, 3 significant-ish digits: `512 MiB`, `6.5 GiB`, `11.2 GiB`, `0 B`; `–` for None.
+    """Binary units, 3 significant-ish digits: `512 MiB`, `6.5 GiB`, `16 GiB`, `0 B`; `–` for None.
 
     `round_up=True` rounds away from zero at the shown precision, for "add X of swap" (never too little).
     """
@@ -37,7 +37,20 @@ def fmt_bytes(value: float | int | None, round_up: bool = False) -> str:
         if v >= 1024 and unit < len(_UNITS) - 1:
             v /= 1024
             unit += 1
-    return f"{sign}{v:.{decimals}f} {_UNITS[unit]}"
+    text = f"{v:.{decimals}f}"
+    if text.endswith(".0"):  # "16 GiB", not "16.0 GiB": a whole number reads as one
+        text = text[:-2]
+    return f"{sign}{text} {_UNITS[unit]}"
+
+
+GIB = 1024**3
+
+
+def round_up_gib(value: int | float) -> int:
+    """A deficit as the whole GiB to add: never too little, and a size one can type (0 when none)."""
+    if value <= 0:
+        return 0
+    return int(math.ceil(value / GIB - 1e-12)) * GIB
 
 
 def fmt_rate(value: float | None) -> str:

@@ -20,20 +20,17 @@ GIB = 1024**3
 DEFAULT_VM_SIZE = 4 * GIB
 
 
-def headroom(row: dict[str, Any], vm_size: int) -> tuple[int | None, int | None]:
-    """(free bytes, VMs of vm_size that still fit): the fewer of the safe rule (allocations ≤
-    RAM + swap) and the observed peak (RAM + swap − peak in use), never negative."""
+def headroom(row: dict[str, Any]) -> tuple[int | None, int | None]:
+    """(free bytes, VMs that still fit): the host report's answer (its recommended model: the fewer of the
+    safe rule and the observed peak), so a host reads the same in its report and in the fleet."""
     frees = [f for f in (row["safe_free_bytes"], row["observed_free_bytes"]) if f is not None]
-    if not frees:
-        return None, None
-    free = min(frees)
-    return free, max(0, free) // vm_size
+    return (min(frees) if frees else None), row["vms_that_fit"]
 
 
 def risk_key(row: dict[str, Any]) -> tuple[Any, ...]:
     """Most at risk first: verdict, critical then warning findings, swap deficit, thrash time,
     then the least headroom; the host name breaks ties so the order never depends on timing."""
-    deficit = row["swap_deficit_bytes"] or 0
+    deficit = row["swap_to_add_bytes"] or 0
     free = row["headroom_bytes"]
     return (
         -verdict_rank(row["verdict"]),
@@ -58,7 +55,7 @@ def build(markers: list[dict[str, Any]], vm_size: int = DEFAULT_VM_SIZE, run: di
         if m.get("status") == "ok":
             for h in m["hosts"]:
                 row = {**h, "input": m["input"]}
-                row["headroom_bytes"], row["headroom_vms"] = headroom(row, vm_size)
+                row["headroom_bytes"], row["headroom_vms"] = headroom(row)
                 rows.append(row)
         else:
             error = m.get("error") or "failed"
@@ -71,7 +68,7 @@ def build(markers: list[dict[str, Any]], vm_size: int = DEFAULT_VM_SIZE, run: di
     failed.sort(key=lambda f: f["input"])
     alloc_rows = [r for r in rows if r["vm_allocated_bytes"] is not None and r["memory_total_bytes"]]
     ram_with_vms = sum(r["memory_total_bytes"] for r in alloc_rows)
-    deficits = [r["swap_deficit_bytes"] for r in rows if r["swap_deficit_bytes"] is not None]
+    deficits = [r["swap_to_add_bytes"] for r in rows if r["swap_to_add_bytes"] is not None]
     totals = {
         "inputs": len(markers),
         "hosts": len(rows),

@@ -130,6 +130,15 @@ def _row(host: str, doc: dict[str, Any], report_dir: str) -> dict[str, Any]:
         "oom_kills": doc["oom_kills"],
         "findings": {s: sum(1 for f in findings if f["severity"] == s) for s in ("CRIT", "WARN", "OK")},
         "top_finding": worst[0]["title"] if worst else None,
+        # The host's one answer, as its report prints it (the fleet recomputes none of it).
+        "swap_to_add_bytes": doc["answer"]["swap_to_add_bytes"],
+        "swap_to_add_rule": doc["answer"]["swap_to_add_rule"],
+        "vms_that_fit": doc["answer"]["vms_that_fit"],
+        "vms_that_fit_model": doc["answer"]["vms_that_fit_model"],
+        "thrash_cause": doc["answer"]["thrash"]["cause"],
+        "ksm": doc["answer"]["ksm"],
+        "confidence": doc["answer"]["confidence"],
+        "answer_lines": doc["answer"]["lines"],
         "missing": list(doc["coverage"]["missing"]),
     }
 

@@ -35,7 +35,7 @@ def _rows(fleet: Mapping[str, Any]) -> list[dict[str, Any]]:
     for r in rows:
         r.setdefault("host", r.get("name"))
         r["verdict"] = str(r.get("verdict") or "UNKNOWN")
-        for key in ("top_finding", "memory_total_bytes", "swap_deficit_bytes"):  # what the table shows
+        for key in ("top_finding", "memory_total_bytes", "swap_to_add_bytes", "vms_that_fit"):  # what the table shows
             r.setdefault(key, None)
     # fleet.json is ranked by risk already; a stable sort by verdict keeps that order within each verdict
     return sorted(rows, key=lambda r: -_RANK.get(r["verdict"], -1))

@@ -143,10 +143,18 @@ def render_html(doc: Mapping[str, Any], charts: Sequence[ChartImage], cids: Mapp
             counts=_counts(findings), findings=findings[:limit], more=max(0, len(findings) - limit),
             keys=key_numbers(doc), charts=[(c, cids[c.name]) for c in charts], pdf_name=pdf_name,
             missing=(doc.get("coverage") or {}).get("missing") or [], version=__version__,
+            answer=answer_lines(doc),
         ))
         if len(html.encode()) <= HTML_BUDGET_BYTES or limit <= 1:
             return html
         limit = max(1, limit // 2)
+
+
+def answer_lines(doc: Mapping[str, Any]) -> list[str]:
+    """The host's answer, as report.json gives it (older report.json files have none)."""
+    answer = doc.get("answer")
+    lines = answer.get("lines") if isinstance(answer, Mapping) else None
+    return [one_line(str(x), 1000) for x in lines] if isinstance(lines, list) else []
 
 
 def render_text(doc: Mapping[str, Any], pdf_name: str | None) -> str:
@@ -156,7 +164,11 @@ def render_text(doc: Mapping[str, Any], pdf_name: str | None) -> str:
     host = one_line(doc.get("host") or "host", 200)
     lines = [f"{host}: {doc.get('verdict') or 'OK'} (memory capacity report)",
              f"Period: {_period(doc)}, {fmt_num((doc.get('coverage') or {}).get('samples'))} samples",
-             f"Findings: {c['CRIT']} CRIT, {c['WARN']} WARN, {c['OK']} OK", ""]
+             ""]
+    answer = answer_lines(doc)
+    if answer:
+        lines += ["The answer"] + [f"  {x}" for x in answer] + [""]
+    lines += [f"Findings: {c['CRIT']} CRIT, {c['WARN']} WARN, {c['OK']} OK", ""]
     for f in findings[:MAX_FINDINGS]:
         lines.append(f"{f.get('severity', ''):<4}  {one_line(f.get('title', ''), 300)}")
         if f.get("severity") != "OK":

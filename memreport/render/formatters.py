@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from memreport.analyze.answer import CAUSE_NAMES, RULE_NAMES
 from memreport.analyze.wording import fmt_bytes, fmt_duration, fmt_num, fmt_pct, fmt_rate, fmt_time, iso, to_datetime
 from memreport.model import Severity
 
@@ -41,7 +42,17 @@ def or_dash(value: Any) -> Any:
     return "–" if value is None else value
 
 
+def rule_name(key: str | None) -> str:
+    return "–" if key is None else RULE_NAMES.get(key, key)
+
+
+def cause_name(key: str | None) -> str:
+    return "–" if key is None else CAUSE_NAMES.get(key, key)
+
+
 FILTERS = {
+    "rule_name": rule_name,
+    "cause_name": cause_name,
     "fmt_bytes": fmt_bytes,
     "fmt_rate": fmt_rate,
     "fmt_pct": fmt_pct,
