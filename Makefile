@@ -11,7 +11,7 @@ export UV_PROJECT_ENVIRONMENT := .venv
 RUN := $(UV) run --locked --no-sync
 OUT ?= out
 
-.PHONY: report test bench setup system-deps sample-data lint clean
+.PHONY: report test bench setup system-deps sample-data docs lint clean
 
 setup: .venv/.synced
 
@@ -41,6 +41,10 @@ bench: setup
 
 sample-data: setup
 	$(RUN) python sample_data/generate.py
+
+# The parts of docs/ written from the code (thresholds table, the sample's answer); tests check them.
+docs: setup
+	$(RUN) python docs/gen_docs.py
 
 lint: setup
 	$(RUN) mypy memreport

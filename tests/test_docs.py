@@ -39,3 +39,35 @@ def test_every_capture_stream_is_documented():
     doc = (ROOT / "docs" / "FORMAT.md").read_text()
     for source in SOURCES:
         assert f"| {source} |" in doc, source
+
+
+def test_generated_docs_match_the_code():
+    """The thresholds table and the sample's answer in docs/ are what the code gives (make docs)."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("gen_docs", ROOT / "docs" / "gen_docs.py")
+    gen = importlib.util.module_from_spec(spec)  # type: ignore[arg-type]
+    spec.loader.exec_module(gen)  # type: ignore[union-attr]
+    for path, text in gen.rendered().items():
+        assert path.read_text() == text, f"{path.name} differs from the code: run make docs"
+
+
+def test_every_finding_id_is_documented():
+    ids = set()
+    for src in (ROOT / "memreport" / "analyze").glob("*.py"):
+        ids |= set(re.findall(r'\bid="([a-z_]+\.[a-z_]+)"', src.read_text()))
+    assert {"thrash.unknown", "swap.none", "ksm.unknown", "oom.unknown"} <= ids
+    doc = (ROOT / "docs" / "CHECKS.md").read_text()
+    assert not [i for i in sorted(ids) if f"`{i}`" not in doc]
+
+
+def test_every_report_json_key_is_documented():
+    from helpers import synthetic as S
+
+    from memreport.analyze import analyze
+    from memreport.analyze.report_json import build
+
+    doc = build(analyze(S.host(S.samples(n=61))))
+    text = (ROOT / "docs" / "REPORT-JSON.md").read_text()
+    keys = set(doc) | {f"{k}" for k in doc["answer"]} | set(doc["coverage"])
+    assert not [k for k in sorted(keys) if f"`{k}`" not in text]
