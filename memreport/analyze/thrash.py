@@ -184,12 +184,13 @@ def _classify(w: ThrashWindow, avail: pd.Series | None, total: pd.Series | None,
     """The window's memory levels and its cause (see the module doc)."""
     if avail is None or total is None:
         return
-    a, m = avail.iloc[sl], total.iloc[sl]
-    share = (a / m.where(m > 0) * 100).dropna()
-    if share.empty:
+    a = avail.iloc[sl].to_numpy(dtype="float64", na_value=np.nan)
+    m = total.iloc[sl].to_numpy(dtype="float64", na_value=np.nan)
+    share = np.where(m > 0, a / np.where(m > 0, m, 1.0) * 100, np.nan)
+    if np.isnan(share).all():
         return
-    i = share.idxmin()
-    w.min_available_bytes, w.min_available_percent = int(a.loc[i]), float(share.loc[i])
+    i = int(np.nanargmin(share))
+    w.min_available_bytes, w.min_available_percent = int(a[i]), float(share[i])
     if active is not None:
         act = (active.iloc[sl] / m.where(m > 0) * 100).dropna()
         w.peak_active_percent = float(act.max()) if not act.empty else None
