@@ -192,8 +192,8 @@ def _classify(w: ThrashWindow, avail: pd.Series | None, total: pd.Series | None,
     i = int(np.nanargmin(share))
     w.min_available_bytes, w.min_available_percent = int(a[i]), float(share[i])
     if active is not None:
-        act = (active.iloc[sl] / m.where(m > 0) * 100).dropna()
-        w.peak_active_percent = float(act.max()) if not act.empty else None
+        act = active.iloc[sl].to_numpy(dtype="float64", na_value=np.nan) / np.where(m > 0, m, np.nan) * 100
+        w.peak_active_percent = None if np.isnan(act).all() else float(np.nanmax(act))
     w.cause = CAUSE_LIMIT if w.min_available_percent >= t.thrash_limit_available_percent else CAUSE_SHORT
 
 
