@@ -97,10 +97,12 @@ def _swap(s: SwapSizing, o: OomResult) -> tuple[int | None, str | None, str]:
     if s.deficit_bytes is not None and s.required_bytes is not None:
         rule = "peak_inactive_anon" if s.basis == "inactive_anon" else "peak_inactive"
         name = "Inactive(anon)" if s.basis == "inactive_anon" else "Inactive"
-        have = "no swap" if s.swap_total_bytes == 0 else f"the {fmt_bytes(s.swap_total_bytes)} configured"
-        asks.append((s.deficit_bytes, rule,
-                     f"peak {name} {fmt_bytes(s.required_bytes)} needs {fmt_bytes(max(0, s.deficit_bytes), round_up=True)} "
-                     f"more than {have}"))
+        if s.swap_total_bytes == 0:  # the whole peak is the need: one figure, not "X more than none"
+            why = f"no swap is configured, and peak {name} was {fmt_bytes(s.required_bytes)}"
+        else:
+            why = (f"peak {name} {fmt_bytes(s.required_bytes)} needs {fmt_bytes(max(0, s.deficit_bytes), round_up=True)} "
+                   f"more than the {fmt_bytes(s.swap_total_bytes)} configured")
+        asks.append((s.deficit_bytes, rule, why))
     if o.oom_headroom_bytes is not None:
         asks.append((-o.oom_headroom_bytes, "oom_headroom",
                      f"VMs are allocated {fmt_bytes(max(0, -o.oom_headroom_bytes), round_up=True)} beyond RAM + swap"))
