@@ -267,7 +267,7 @@ def cgroup_anon_file(stat: dict[str, int]) -> tuple[int | None, int | None]:
 
 
 _UNESCAPE = re.compile(r"\\x([0-9a-fA-F]{2})")
-# systemd: machine.slice/machine-qemu\x2d3\x2dweb01.scope (libvirt >= 1.3 adds the domain id;
+# systemd: machine.slice/machine-qemu\x2d3\x2dweb01.scope (newer libvirt adds the domain id;
 # older ones machine-qemu\x2dweb01.scope). Without systemd: machine/qemu-3-web01.libvirt-qemu,
 # older machine/web01.libvirt-qemu.
 _MACHINE = (re.compile(r"^machine-qemu-(?:\d+-)?(.+)\.scope$"), re.compile(r"^(?:qemu-\d+-)?(.+)\.libvirt-qemu$"))
