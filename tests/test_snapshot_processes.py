@@ -205,3 +205,33 @@ def test_real_proc_files_of_this_machine_as_a_single_snapshot(tmp_path):
     assert not any(e.event == "assumed_clock_ticks" for e in data.log)
     # the real v1 cgroup files name no machine: host-level, and v1's "unlimited" is no limit
     assert not any(k.startswith("cgroup ") for k in data.facts.extra)
+
+
+def test_many_unused_process_files_are_one_log_entry_each_kind(tmp_path):
+    """A snapshot with `cp -r /proc/[0-9]*` in it: 40 processes that are not VMs give one log
+    entry per name pattern, not one per process; a second ksmd stat is noted, not used."""
+    snap = tmp_path / "snap"
+    snap.mkdir()
+    shutil.copy(SRC / "proc/meminfo", snap / "meminfo")
+    (snap / "date").write_text("2026-11-26T10:00:00Z\n")
+    for pid in range(100, 140):
+        (snap / f"proc/{pid}").mkdir(parents=True)
+        (snap / f"proc/{pid}/status").write_text(status(f"worker{pid}", pid, 1000 + pid, 0, 0))
+        (snap / f"proc/{pid}/stat").write_text(ksmd_stat(10).replace("(ksmd)", f"(worker{pid})").replace("37 ", f"{pid} ", 1))
+        (snap / f"proc/{pid}/environ").write_bytes(b"HOME=/\0")
+    (snap / "proc/37").mkdir()
+    (snap / "proc/37/stat").write_text(ksmd_stat(500))
+    (snap / "ksmd-again.stat").write_text(ksmd_stat(501))
+    (snap / "all-status").write_text("".join(status(f"w{p}", p, 1, 0, 0) for p in range(3)))
+    ingest([snap], tmp_path / "store")
+    data = store.read_host(tmp_path / "store", "snap")
+    assert data.vms is None or len(data.vms) == 0
+    assert data.samples["ksmd_ticks"].tolist() == [501]  # ksmd-again.stat sorts before proc/
+    rows = [(e.file.rsplit("snap/", 1)[1], e.count, e.detail) for e in data.log if e.event == "skipped_file"]
+    by_file = {f: (n, d) for f, n, d in rows}
+    assert len(rows) == 5, rows
+    assert by_file["proc/100/status"][0] == 40 and "not qemu" in by_file["proc/100/status"][1] and "'worker100'" in by_file["proc/100/status"][1]
+    assert by_file["proc/100/stat"][0] == 40
+    assert by_file["proc/100/environ"][0] == 40 and "not recognised" in by_file["proc/100/environ"][1]
+    assert by_file["proc/37/stat"][0] == 1 and "second ksmd" in by_file["proc/37/stat"][1]
+    assert by_file["all-status"][0] == 1 and "without a qemu process" in by_file["all-status"][1]

@@ -47,6 +47,7 @@ class Skipped:
     line: int | None = None
     level: str = "info"
     event: str = "skipped_file"
+    example: str | None = None  # e.g. the process name; the first one is shown, not part of the grouping
 
 
 @dataclass
@@ -66,6 +67,7 @@ class SnapshotProcs:
 class _Proc:
     files: list[str] = field(default_factory=list)
     comm: str | None = None  # from stat or status
+    listed: bool = False  # from a file listing many processes: the others are not worth a log line
     status: proc_pid.PidStatus | None = None
     argv: tuple[str, ...] | None = None
     ps_rss: int | None = None
@@ -124,8 +126,9 @@ def read_snapshot_procs(snap: Path, used: set[Path], page_size: int | None) -> S
     cgroups: dict[PurePosixPath, dict[str, Any]] = {}  # directory -> {file name: parsed value}
     cgroup_files: dict[PurePosixPath, list[str]] = {}
 
-    def skip(rel: PurePosixPath, reason: str, line: int | None = None, level: str = "info", event: str = "skipped_file") -> None:
-        out.skipped.append(Skipped(pattern_of(rel), reason, str(snap / rel), line, level, event))
+    def skip(rel: PurePosixPath, reason: str, line: int | None = None, level: str = "info", event: str = "skipped_file",
+             example: str | None = None) -> None:
+        out.skipped.append(Skipped(pattern_of(rel), reason, str(snap / rel), line, level, event, example))
 
     def proc(key: Any, rel: PurePosixPath) -> _Proc:
         p = procs.setdefault(key, _Proc())
@@ -155,6 +158,8 @@ def read_snapshot_procs(snap: Path, used: set[Path], page_size: int | None) -> S
                 if ksmd and out.ksmd_ticks is None:
                     out.ksmd_ticks, out.ksmd_file = ksmd[0].cpu_ticks, str(rel)
                     out.used.append(str(rel))
+                elif ksmd:
+                    skip(rel, "a second ksmd stat in the snapshot: the first one is used", example=out.ksmd_file)
                 elif len(stats) == 1:
                     groups.setdefault((rel.parent, _stem(rel.name)), []).append((rel, kind, stats[0]))
                 elif not ksmd:
@@ -166,8 +171,10 @@ def read_snapshot_procs(snap: Path, used: set[Path], page_size: int | None) -> S
                 else:
                     for st in statuses:
                         if st.pid is not None:
-                            proc(st.pid, rel).status = st
-                            procs[st.pid].comm = st.name
+                            p = proc(st.pid, rel)
+                            p.status, p.comm, p.listed = st, st.name, True
+                    if not any(is_qemu(st.name) for st in statuses):
+                        skip(rel, "process statuses without a qemu process: not used")
             elif kind == "ksm_stat":
                 groups.setdefault((rel.parent, _stem(rel.name)), []).append((rel, kind, proc_pid.parse_ksm_stat(text)))
             elif kind == "ksm_merging_pages":
@@ -221,13 +228,9 @@ def read_snapshot_procs(snap: Path, used: set[Path], page_size: int | None) -> S
     for key, p in procs.items():
         qemu_argv = p.argv if p.argv and is_qemu(p.argv[0]) else None
         if qemu_argv is None and not (p.comm and is_qemu(p.comm)):
-            if p.files and not p.argv:
-                what = f"process {p.comm!r}" if p.comm else "a process"
+            if not p.listed:
                 for f in p.files:
-                    skip(PurePosixPath(f), f"{what} that is not qemu: not used")
-            elif p.argv:
-                for f in p.files:
-                    skip(PurePosixPath(f), f"command line of {p.argv[0]!r}, not qemu: not used")
+                    skip(PurePosixPath(f), "a process that is not qemu: not used", example=p.comm or (p.argv[0] if p.argv else None))
             continue
         q = parse_qemu_argv(list(qemu_argv)) if qemu_argv else None
         merging = p.ksm.merging_pages if p.ksm and p.ksm.merging_pages is not None else p.ksm_pages

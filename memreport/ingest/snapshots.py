@@ -294,6 +294,8 @@ def _skipped_log(skipped: list[Skipped]) -> list[LogEntry]:
     for (pattern, reason, level, event), items in groups.items():
         n = len(items)
         detail = reason if n == 1 else f"{reason} ({n} files named like {pattern})"
+        if items[0].example:
+            detail += f"; first: {items[0].example!r}"
         out.append(LogEntry(level, event, detail, file=items[0].file, line=items[0].line, count=n))
     return out
 
