@@ -162,7 +162,7 @@ def read_snapshot_procs(snap: Path, used: set[Path], page_size: int | None) -> S
                     skip(rel, "a second ksmd stat in the snapshot: the first one is used", example=out.ksmd_file)
                 elif len(stats) == 1:
                     groups.setdefault((rel.parent, _stem(rel.name)), []).append((rel, kind, stats[0]))
-                elif not ksmd:
+                else:
                     skip(rel, "process stat lines without ksmd: not used")
             elif kind == "status":
                 statuses = proc_pid.parse_pid_status(text)
