@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import textwrap
 
 import pytest
 
@@ -94,12 +93,3 @@ def test_qemu_cmdline():
     q = procfs.parse_qemu_argv(["qemu-kvm", "-name", "db02", "-m", "512"])
     assert (q.name, q.allocated_bytes) == ("db02", 512 * 2**20)
     assert procfs.is_qemu("/usr/libexec/qemu-kvm") and not procfs.is_qemu("/usr/bin/python3")
-
-
-def test_status_memory():
-    text = textwrap.dedent("""\
-        Name:\tqemu-system-x86
-        VmRSS:\t 4194304 kB
-        VmSwap:\t   10240 kB
-        """)
-    assert procfs.parse_status_memory(text) == {"rss_bytes": 4 * 2**30, "swap_bytes": 10240 * 1024}

@@ -144,18 +144,6 @@ def parse_swaps(text: str) -> list[SwapDevice]:
     return devices
 
 
-def parse_status_memory(text: str) -> dict[str, int | None]:
-    """/proc/<pid>/status -> {rss_bytes, swap_bytes} (VmSwap needs kernel >= 2.6.34: else None)."""
-    out: dict[str, int | None] = {"rss_bytes": None, "swap_bytes": None}
-    for line in text.splitlines():
-        key, _, rest = line.partition(":")
-        if key in ("VmRSS", "VmSwap"):
-            fields = rest.split()
-            if fields and fields[0].isdigit():
-                out["rss_bytes" if key == "VmRSS" else "swap_bytes"] = int(fields[0]) * KIB
-    return out
-
-
 @dataclass(frozen=True)
 class QemuCmdline:
     name: str | None
@@ -181,9 +169,9 @@ def parse_qemu_argv(argv: list[str]) -> QemuCmdline:
     for i, arg in enumerate(argv[:-1]):
         nxt = argv[i + 1]
         if arg in ("-name", "--name"):
-            first = nxt.split(",")[0]
-            name = first[6:] if first.startswith("guest=") else first
-            for part in nxt.split(",")[1:]:
+            opts = qemu_options(nxt)
+            name = opts[0][6:] if opts[0].startswith("guest=") else opts[0]
+            for part in opts[1:]:
                 if part.startswith("guest="):
                     name = part[6:]
         elif arg in ("-uuid", "--uuid"):
@@ -192,6 +180,12 @@ def parse_qemu_argv(argv: list[str]) -> QemuCmdline:
             mem_arg = nxt
     size, maxmem = parse_qemu_mem_arg(mem_arg) if mem_arg else (None, None)
     return QemuCmdline(name=name, uuid=uuid, allocated_bytes=size, maxmem_bytes=maxmem, mem_arg=mem_arg)
+
+
+def qemu_options(value: str) -> list[str]:
+    """A qemu option value split at its commas; `,,` is a literal comma (libvirt escapes a domain
+    name `a,b` as `guest=a,,b`)."""
+    return [part.replace("\0", ",") for part in value.replace(",,", "\0").split(",")]
 
 
 def parse_cmdline(raw: bytes) -> list[str]:

@@ -97,6 +97,17 @@ VMS_SCHEMA = pa.schema(
         pa.field("swap_bytes", pa.int64()),  # VmSwap of the qemu process
         pa.field("ksm_merged_bytes", pa.int64()),  # ksm_stat ksm_merging_pages × page size (kernel >= 6.1)
         pa.field("ksm_profit_bytes", pa.int64()),  # ksm_stat ksm_process_profit, signed (kernel >= 6.4)
+        pa.field("hugetlb_bytes", pa.int64()),  # HugetlbPages of the qemu process (kernel >= 4.4), not in VmRSS
+        # The VM's memory cgroup (snapshot trees): limits are null where unlimited or not read.
+        pa.field("cgroup", pa.string()),  # the cgroup path read, e.g. /machine.slice/machine-qemu\x2d1\x2dweb01.scope
+        pa.field("mem_limit_bytes", pa.int64()),  # v2 memory.max, v1 memory.limit_in_bytes
+        pa.field("mem_high_bytes", pa.int64()),  # v2 memory.high (throttling, not OOM)
+        pa.field("swap_limit_bytes", pa.int64()),  # v2 memory.swap.max
+        pa.field("memsw_limit_bytes", pa.int64()),  # v1 memory.memsw.limit_in_bytes: memory + swap
+        pa.field("cgroup_current_bytes", pa.int64()),  # v2 memory.current, v1 memory.usage_in_bytes
+        pa.field("cgroup_swap_bytes", pa.int64()),  # v2 memory.swap.current
+        pa.field("cgroup_anon_bytes", pa.int64()),  # memory.stat anon (v1 total_rss)
+        pa.field("cgroup_file_bytes", pa.int64()),  # memory.stat file (v1 total_cache)
         pa.field("source", pa.string()),
     ]
 )

@@ -5,6 +5,11 @@ optional fraction, `Z` or an offset; or epoch seconds). Each snapshot holds the 
 paths (`proc/meminfo`, `sys/kernel/mm/ksm/...`) or flat (`meminfo`, `vmstat`, `swaps`, `ksm/`,
 `pressure_memory` or `pressure/memory`). A single snapshot is one such directory on its own; its
 time comes from a `date` file when there is one, else from the meminfo file's mtime.
+
+Every other file of a snapshot is recognised by its content wherever it sits (snapshot_procs.py):
+ksmd's /proc/<pid>/stat gives ksmd CPU, qemu processes' status, ksm_stat, cmdline and `ps` output
+give the VMs, cgroup memory files their limits. What is not recognised is logged, once per name
+pattern (docs/INPUTS.md, "Snapshot trees").
 """
 
 from __future__ import annotations
@@ -13,10 +18,12 @@ import dataclasses
 import datetime as dt
 import re
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 
 from memreport.ingest import procfs
+from memreport.ingest.snapshot_procs import SnapshotProcs, Skipped, join_by_name, pattern_of, read_snapshot_procs
 from memreport.model import Contribution, HostData, HostFacts, LogEntry
 
 KIND = "snapshot-tree"
@@ -40,7 +47,12 @@ CANDIDATES = {
     "uptime": ("proc/uptime", "uptime"),
     "pagesize": ("pagesize", "getconf_PAGESIZE", "page_size"),
     "date": ("date", "date_--utc", "timestamp"),
+    "clock_ticks": ("clock_ticks", "getconf_CLK_TCK", "clk_tck"),
 }
+# USER_HZ: the unit of /proc/<pid>/stat times. 100 on x86, arm64, ppc64le and s390x (the kernel
+# converts to it whatever CONFIG_HZ is); assumed, and logged, when the tree does not say.
+USER_HZ = 100
+_IDENTITY = ("name", "uuid", "allocated_bytes", "maxmem_bytes")
 
 
 def parse_snapshot_time(name: str) -> dt.datetime | None:
@@ -69,6 +81,11 @@ def _find(snap: Path, what: str) -> Path | None:
         if p.exists():
             return p
     return None
+
+
+def _used_paths(snap: Path) -> set[Path]:
+    """Every file and directory the snapshot reader takes by name (all alternatives present)."""
+    return {snap / rel for rels in CANDIDATES.values() for rel in rels if (snap / rel).exists()}
 
 
 def _is_snapshot(p: Path) -> bool:
@@ -193,6 +210,8 @@ def read(path: Path, label: str) -> list[HostData]:
             if not _is_snapshot(c):
                 log.append(LogEntry("warn", "skipped_file", "snapshot directory without a meminfo: skipped", file=str(c)))
     first = snaps[0][1]
+    skipped = _not_snapshots(root) if kind == KIND else []
+    proc_parts: list[tuple[pd.Timestamp, str | None, SnapshotProcs]] = []
 
     def fact(what: str) -> str | None:
         p = _find(first, what) or _find(root, what)
@@ -223,6 +242,11 @@ def read(path: Path, label: str) -> list[HostData]:
         if "mem_MemTotal" not in row:
             log.append(LogEntry("warn", "skipped_file", "no readable meminfo: snapshot skipped", file=str(snap)))
             continue
+        procs = read_snapshot_procs(snap, _used_paths(snap), page_size)
+        if procs.ksmd_ticks is not None:
+            row["ksmd_ticks"] = procs.ksmd_ticks
+        proc_parts.append((row["ts"], row.get("boot_id"), procs))
+        skipped += procs.skipped
         rows.append(row)
         swaps.extend(sw)
         texts.update(tx[0])
@@ -234,6 +258,8 @@ def read(path: Path, label: str) -> list[HostData]:
     samples["ts"] = pd.to_datetime(samples["ts"], utc=True).astype("datetime64[ms, UTC]")
     samples["source"] = "snapshot"
     facts = HostFacts(host=host, hostname=fact("hostname"), kernel=fact("kernel"), page_size=page_size, extra=texts)
+    vms, got = _processes(proc_parts, facts, fact("clock_ticks"), log)
+    log += _skipped_log(skipped)
     log = [dataclasses.replace(e, host=host, input=label) for e in log]
     n = len(samples)
     summary = (
@@ -241,5 +267,83 @@ def read(path: Path, label: str) -> list[HostData]:
         if n > 1
         else f"one /proc snapshot at {samples['ts'].iloc[0]:%Y-%m-%d %H:%M} UTC"
     )
+    if got:
+        summary += f" ({', '.join(got)})"
     swaps_df = pd.DataFrame(swaps) if swaps else None
-    return [HostData(facts=facts, samples=samples, swaps=swaps_df, log=log, contributions=[Contribution(label, kind, summary)])]
+    return [HostData(facts=facts, samples=samples, vms=vms, swaps=swaps_df, log=log,
+                     contributions=[Contribution(label, kind, summary)])]
+
+
+def _not_snapshots(root: Path) -> list[Skipped]:
+    """Entries of a tree's root that are neither snapshots nor files read by name."""
+    used = _used_paths(root)
+    out = []
+    for child in sorted(root.iterdir()):
+        if child in used or (child.is_dir() and parse_snapshot_time(child.name) is not None):
+            continue
+        out.append(Skipped(pattern_of(Path(child.name)), "in the tree but not a snapshot (its name is not a time): ignored", str(child)))
+    return out
+
+
+def _skipped_log(skipped: list[Skipped]) -> list[LogEntry]:
+    """One log entry per name pattern and reason, with the count and the first file."""
+    groups: dict[tuple[str, str, str, str], list[Skipped]] = {}
+    for s in skipped:
+        groups.setdefault((s.pattern, s.reason, s.level, s.event), []).append(s)
+    out = []
+    for (pattern, reason, level, event), items in groups.items():
+        n = len(items)
+        detail = reason if n == 1 else f"{reason} ({n} files named like {pattern})"
+        if items[0].example:
+            detail += f"; first: {items[0].example!r}"
+        out.append(LogEntry(level, event, detail, file=items[0].file, line=items[0].line, count=n))
+    return out
+
+
+def _processes(parts: list[tuple[pd.Timestamp, str | None, SnapshotProcs]], facts: HostFacts, clock_ticks: str | None,
+               log: list[LogEntry]) -> tuple[pd.DataFrame | None, list[str]]:
+    """The per-VM frame of every snapshot, the clock ticks ksmd's CPU share needs and the host's
+    cgroup limits into facts; returns the VM frame and what the process files gave (for the summary)."""
+    got: list[str] = []
+    if any(p.ksmd_ticks is not None for _, _, p in parts):
+        got.append("ksmd CPU")
+        if clock_ticks and clock_ticks.isdigit() and int(clock_ticks) > 0:
+            facts.clock_ticks = int(clock_ticks)
+        else:
+            facts.clock_ticks = USER_HZ
+            log.append(LogEntry("info", "assumed_clock_ticks",
+                                f"clock ticks assumed {USER_HZ} per second (USER_HZ) for ksmd's CPU time: no clock_ticks file in the tree"))
+    if any(p.ksm_pages_without_page_size for _, _, p in parts):
+        log.append(LogEntry("warn", "missing_source", "page size unknown: per-VM KSM merged pages left null"))
+    for _, _, p in parts:
+        facts.extra.update(p.host_limits)
+    if any(p.host_limits for _, _, p in parts):
+        got.append("host cgroup limits")
+    # A process keeps its command line for life: what one snapshot says of a pid (its name, UUID,
+    # allocation) holds in the others of the same boot, where perhaps only its status was copied.
+    known: dict[tuple[str | None, int], dict[str, Any]] = {}
+    for _, boot, p in parts:
+        for vm in p.vms:
+            if vm["pid"] is not None:
+                seen = known.setdefault((boot, vm["pid"]), {})
+                for k in _IDENTITY:
+                    if seen.get(k) is None:
+                        seen[k] = vm[k]
+    rows: list[dict[str, Any]] = []
+    for ts, boot, p in parts:
+        for vm in p.vms:
+            for k, v in known.get((boot, vm["pid"]), {}).items():
+                if vm[k] is None:
+                    vm[k] = v
+        rows += [{"ts": ts, **vm} for vm in join_by_name(p.vms)]  # a command line alone now finds its pid
+    if not rows:
+        return None, got
+    frame = pd.DataFrame(rows)
+    for c in frame.columns:
+        if c.endswith("_bytes") or c == "pid":
+            frame[c] = frame[c].astype("Int64")
+    frame["ts"] = pd.to_datetime(frame["ts"], utc=True).astype("datetime64[ms, UTC]")
+    frame["source"] = "snapshot"
+    n = frame["name"].astype("object").where(frame["name"].notna(), "pid " + frame["pid"].astype(str)).nunique()
+    got.append(f"{n} VM{'s' if n != 1 else ''}")
+    return frame, got

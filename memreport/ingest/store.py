@@ -23,7 +23,7 @@ from memreport.model import Contribution, HostData, HostFacts, LogEntry
 TABLES = ("samples", "vms", "swaps", "virsh", "facts", "log")
 NO_HOST = "_"
 # Deterministic files: no statistics timestamps, one writer setting for all.
-_DICT_COLUMNS = ["boot_id", "source", "name", "uuid", "filename", "type", "domain", "key", "level", "event", "input", "file"]
+_DICT_COLUMNS = ["boot_id", "source", "name", "uuid", "cgroup", "filename", "type", "domain", "key", "level", "event", "input", "file"]
 # zstd level 1 and dictionaries only for strings: counters gain nothing from them and a week
 # of samples writes several times faster.
 _WRITE = dict(compression="zstd", compression_level=1, use_dictionary=_DICT_COLUMNS, write_statistics=True)

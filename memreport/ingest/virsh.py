@@ -1,5 +1,5 @@
 """Pure parsers for what bundles say about VMs: `virsh dominfo`, `virsh dommemstat`, libvirt domain
-XML (etc/libvirt/qemu/*.xml) and qemu command lines in `ps` output.
+XML (etc/libvirt/qemu/*.xml) and the VMs of `ps` output.
 
 Sizes are bytes. libvirt's default unit is KiB; `KB`/`MB`/`GB` are powers of 1000, `k`/`KiB`/`M`… powers
 of 1024 (libvirt formatdomain.html, "memory"). ps prints RSS in KiB.
@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 
 from memreport.ingest.bundle import VmInfo
+from memreport.ingest.proc_pid import parse_ps
 from memreport.ingest.procfs import ParseError, is_qemu, parse_qemu_argv
 from memreport.ingest.xmlsafe import parse_untrusted_xml
 from memreport.units import KIB
@@ -88,36 +89,20 @@ def parse_dommemstat(text: str) -> dict[str, int]:
     return out
 
 
-_PS_CMD = ("COMMAND", "CMD", "ARGS")
-
-
 def parse_ps_qemu(text: str) -> list[VmInfo]:
-    """qemu processes in `ps aux`/`ps alx`-like output (header names PID, RSS and COMMAND; RSS in KiB)."""
-    lines = text.splitlines()
-    header_at = next((i for i, l in enumerate(lines) if " PID " in f" {l} " and " RSS " in f" {l} "), None)
-    if header_at is None:
+    """qemu processes with a `-name` in `ps` output (proc_pid.parse_ps: columns by header name)."""
+    try:
+        rows = parse_ps(text)
+    except ParseError:
         return []
-    cols = lines[header_at].split()
-    if cols[-1] not in _PS_CMD:
-        return []
-    pid_i, rss_i, n = cols.index("PID"), cols.index("RSS"), len(cols)
     out: list[VmInfo] = []
-    for line in lines[header_at + 1:]:
-        parts = line.split(None, n - 1)
-        if len(parts) < n:
+    for row in rows:
+        if not row.argv or not is_qemu(row.argv[0]):
             continue
-        argv = parts[-1].split()
-        if not argv or not is_qemu(argv[0]):
-            continue
-        q = parse_qemu_argv(argv)
-        if not q.name:
-            continue
-        try:
-            pid, rss = int(parts[pid_i]), int(parts[rss_i]) * KIB
-        except ValueError:
-            continue
-        out.append(VmInfo(name=q.name, uuid=q.uuid, pid=pid, allocated_bytes=q.allocated_bytes,
-                          maxmem_bytes=q.maxmem_bytes, rss_bytes=rss))
+        q = parse_qemu_argv(list(row.argv))
+        if q.name:
+            out.append(VmInfo(name=q.name, uuid=q.uuid, pid=row.pid, allocated_bytes=q.allocated_bytes,
+                              maxmem_bytes=q.maxmem_bytes, rss_bytes=row.rss_bytes))
     return out
 
 
