@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 import sys
 import time
 from pathlib import Path
@@ -10,22 +9,18 @@ from typing import Annotated, Any
 
 import typer
 
-from memreport.cli import EXIT_INPUT, _err, app, guarded
+from memreport.cli import EXIT_INPUT, EndOpt, PageSizeOpt, StartOpt, _err, app, guarded, ingest_options
 from memreport.cli_report import ConfigOpt, SetOpt
 from memreport.errors import ConfigError
+from memreport.units import parse_size as parse_bytes
 
 EXIT_FLEET_FAILED = 1  # some inputs failed; the rest completed and the summary lists the failures
 
-_SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([KMGT]?)(i?B)?\s*$", re.IGNORECASE)
-_SUFFIX = {"": 1, "k": 1024, "m": 1024**2, "g": 1024**3, "t": 1024**4}
-
-
 def parse_size(text: str) -> int:
-    """`4GiB`, `4G`, `512M`, `1073741824` → bytes (binary suffixes)."""
-    m = _SIZE.match(text)
-    if not m:
+    """`4GiB`, `4G`, `512M`, `1073741824` → bytes (binary suffixes; memreport.units.parse_size)."""
+    value = parse_bytes(text, bare=1)
+    if value is None:
         raise ConfigError(f"--vm-size {text!r}: expected a size such as 4GiB or 512MiB")
-    value = int(float(m.group(1)) * _SUFFIX[m.group(2).lower()])
     if value <= 0:
         raise ConfigError(f"--vm-size {text!r}: must be positive")
     return value
@@ -125,6 +120,9 @@ def fleet(
     smtp_host: Annotated[str | None, typer.Option("--smtp-host", rich_help_panel="Mail", help="SMTP server (default: smtp_host in the \\[mail] config).")] = None,
     smtp_port: Annotated[int | None, typer.Option("--smtp-port", rich_help_panel="Mail", help="SMTP port.")] = None,
     security: Annotated[str | None, typer.Option("--security", rich_help_panel="Mail", help="none | starttls | tls.")] = None,
+    page_size: PageSizeOpt = None,
+    start: StartOpt = None,
+    end: EndOpt = None,
 ) -> None:
     """Analyse many hosts in parallel: a Parquet dataset, a report per host and a ranked fleet summary.
 
@@ -144,8 +142,9 @@ def fleet(
     thresholds = guarded(lambda: load_thresholds(config, set_ or []))
     mail = guarded(lambda: _mail_setup(config, to, smtp_host, smtp_port, security)) if email else None
     size = guarded(lambda: parse_size(vm_size))
+    ingest = ingest_options(page_size, start, end)
     opts = FleetOptions(jobs=jobs, scheduler=scheduler, dask_local=dask_local, force=force, pdf=pdf,
-                        fleet_pdf=fleet_pdf, vm_size_bytes=size, thresholds=thresholds)
+                        fleet_pdf=fleet_pdf, vm_size_bytes=size, thresholds=thresholds, ingest=ingest)
     reporter = _Reporter()
     try:
         result = guarded(lambda: run_fleet(inputs, output, opts, reporter))
