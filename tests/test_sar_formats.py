@@ -177,6 +177,28 @@ def test_daily_files_merge_into_one_series(sa: Path, truth: pd.DataFrame, tmp_pa
     assert any(e.event == "preferred_source" and e.file and e.file.endswith(f"sar{day[-2:]}") for e in host.log)
 
 
+def test_a_missing_sar_day_is_a_gap_not_a_reboot(sa: Path, truth: pd.DataFrame, tmp_path: Path) -> None:
+    """Issue 10: days 1 and 3 without day 2 stay one counter segment; sar's own rates after the gap
+    are kept (sar measured them over its own interval)."""
+    from memreport.analyze import analyze
+    from memreport.ingest import store
+
+    xml = realtools.sadf(sa, "-x", "-A")
+    day = str(truth["ts"].iloc[0].date())
+    later = str((truth["ts"].iloc[0] + pd.Timedelta(days=2)).date())
+    d = tmp_path / "sa"
+    d.mkdir()
+    (d / f"sa{day[-2:]}.xml").write_text(xml)
+    (d / f"sa{later[-2:]}.xml").write_text(xml.replace(f'date="{day}"', f'date="{later}"'))
+    (host,) = read_input(d)
+    data = store.frame(store.finalize(host))
+    n = len(truth)
+    assert data.samples["segment"].tolist() == [0] * (2 * n)
+    assert data.samples["interval_s"].tolist() == [1.0] * (2 * n)  # sar's interval, also after the gap
+    assert data.samples["swapin_Bps"].notna().all()
+    assert any(e.event == "gap" for e in data.log) and analyze(data).segments == 1
+
+
 def truth_host(sa: Path) -> str:
     return json.loads(realtools.sadf(sa, "-j", "-r"))["sysstat"]["hosts"][0]["nodename"]
 
