@@ -111,23 +111,50 @@ def _print_warnings(result) -> None:  # type: ignore[no-untyped-def]
 
 
 InputsArg = Annotated[list[Path], typer.Argument(help="Captures, snapshot trees, bundles (dir or .tar.*), sar or vmstat output.")]
+# What inputs cannot tell themselves (docs/INPUTS.md): one IngestOptions record for every command.
+PageSizeOpt = Annotated[str | None, typer.Option(
+    "--page-size", rich_help_panel="Inputs",
+    help="The hosts' page size (4096, 4KiB, 64KiB): overrides what memreport would infer or assume.")]
+StartOpt = Annotated[str | None, typer.Option(
+    "--start", rich_help_panel="Inputs",
+    help="When vmstat output without -t was started (ISO time, UTC unless it has an offset); without it its times are relative.")]
+EndOpt = Annotated[str | None, typer.Option(
+    "--end", rich_help_panel="Inputs", help="When the last line of vmstat output without -t was printed.")]
+
+
+def ingest_options(page_size: str | None, start: str | None, end: str | None, code: int = EXIT_INPUT):  # type: ignore[no-untyped-def]
+    """The IngestOptions record from the command line; a bad value is one error line."""
+    from memreport.ingest.options import make
+
+    return guarded(lambda: make(page_size, start, end), code)
+
+
+def fmt_when(t) -> str:  # type: ignore[no-untyped-def]
+    """A summary time: `2026-11-26 20:49 UTC`, or `+00:01` for relative times."""
+    from memreport.analyze.wording import fmt_time
+
+    return fmt_time(t, seconds=False)
 
 
 @app.command()
 def ingest(
     inputs: InputsArg,
     output: Annotated[Path, typer.Option("-o", "--output", help="Store directory to write (replaced atomically).")],
+    page_size: PageSizeOpt = None,
+    start: StartOpt = None,
+    end: EndOpt = None,
 ) -> None:
     """Read inputs into a typed Parquet store (docs/STORE.md) and print a summary."""
     from memreport.ingest.run import load, write
 
-    result = guarded(lambda: load(inputs, _progress()))
+    opts = ingest_options(page_size, start, end)
+    result = guarded(lambda: load(inputs, _progress(), opts))
     _print_warnings(result)
     if not result.hosts:
         raise typer.Exit(EXIT_INPUT)
     guarded(lambda: write(result, output))
     for h in result.summaries:
-        span = f"{h.first:%Y-%m-%d %H:%M} → {h.last:%Y-%m-%d %H:%M} UTC" if h.first is not None else "no samples"
+        span = f"{fmt_when(h.first)} → {fmt_when(h.last)}" if h.first is not None else "no samples"
         typer.echo(f"{h.host}: {h.samples} samples, {span}")
     typer.echo(
         f"{len(result.summaries)} host(s), {sum(h.samples for h in result.summaries)} samples read, "

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 import sys
 import time
 from pathlib import Path
@@ -10,7 +9,7 @@ from typing import Annotated, Any
 
 import typer
 
-from memreport.cli import EXIT_INPUT, _err, app, guarded
+from memreport.cli import EXIT_INPUT, EndOpt, PageSizeOpt, StartOpt, _err, app, guarded, ingest_options
 from memreport.cli_report import ConfigOpt, SetOpt, VmSizeOpt, with_vm_size
 from memreport.errors import ConfigError
 
@@ -110,6 +109,9 @@ def fleet(
     smtp_host: Annotated[str | None, typer.Option("--smtp-host", rich_help_panel="Mail", help="SMTP server (default: smtp_host in the \\[mail] config).")] = None,
     smtp_port: Annotated[int | None, typer.Option("--smtp-port", rich_help_panel="Mail", help="SMTP port.")] = None,
     security: Annotated[str | None, typer.Option("--security", rich_help_panel="Mail", help="none | starttls | tls.")] = None,
+    page_size: PageSizeOpt = None,
+    start: StartOpt = None,
+    end: EndOpt = None,
 ) -> None:
     """Analyse many hosts in parallel: a Parquet dataset, a report per host and a ranked fleet summary.
 
@@ -128,8 +130,10 @@ def fleet(
         raise typer.Exit(EXIT_INPUT)
     thresholds = guarded(lambda: load_thresholds(config, with_vm_size(set_, vm_size)))
     mail = guarded(lambda: _mail_setup(config, to, smtp_host, smtp_port, security)) if email else None
+    ingest = ingest_options(page_size, start, end)
     opts = FleetOptions(jobs=jobs, scheduler=scheduler, dask_local=dask_local, force=force, pdf=pdf,
-                        fleet_pdf=fleet_pdf, vm_size_bytes=thresholds.oom_new_vm_bytes, thresholds=thresholds)
+                        fleet_pdf=fleet_pdf, vm_size_bytes=thresholds.oom_new_vm_bytes, thresholds=thresholds,
+                        ingest=ingest)
     reporter = _Reporter()
     try:
         result = guarded(lambda: run_fleet(inputs, output, opts, reporter))

@@ -41,7 +41,8 @@ class HostFacts:
     host: str
     hostname: str | None = None
     kernel: str | None = None
-    page_size: int | None = None  # bytes; None only when no source said (then rates from pages are null)
+    page_size: int | None = None  # bytes; None only for inputs without page counts (vmstat output)
+    page_size_source: str | None = None  # option | stated | architecture | inferred | assumed (ingest/pagesize.py)
     clock_ticks: int | None = None
     cpus: int | None = None
     interval_s: float | None = None
@@ -51,6 +52,8 @@ class HostFacts:
     collector: str | None = None
     collector_version: str | None = None
     capture_format: str | None = None
+    time_base: str = "absolute"  # "relative": the input had no clock times (memreport/timebase.py)
+    assumptions: list[str] = field(default_factory=list)  # sentences: what ingest assumed (page size, times)
     extra: dict[str, str] = field(default_factory=dict)
 
 

@@ -9,7 +9,7 @@ MIB = 1024**2
 GIB = 1024**3
 TIB = 1024**4
 
-_SUFFIX = {"": MIB, "b": 1, "k": KIB, "m": MIB, "g": GIB, "t": TIB, "p": 1024**5, "e": 1024**6}
+_SUFFIX = {"b": 1, "k": KIB, "m": MIB, "g": GIB, "t": TIB, "p": 1024**5, "e": 1024**6}
 _SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([kmgtpeb]?)(?:i?b)?\s*$", re.IGNORECASE)
 
 
@@ -21,13 +21,20 @@ def pages_to_bytes(pages: int | None, page_size: int) -> int | None:
     return None if pages is None else pages * page_size
 
 
-def parse_qemu_size(text: str) -> int | None:
-    """A qemu size (`-m` value): a bare number is MiB; suffixes k/M/G/T (binary). None if unparsable."""
+def parse_size(text: str, bare: int = 1) -> int | None:
+    """`4GiB`, `4G`, `4g`, `512MiB`, `64KiB`, `4096` → bytes (binary suffixes; a bare number counts
+    `bare` bytes per unit). None if unparsable. The one size rule of memreport: qemu's `-m`, --vm-size
+    and --page-size all go through it."""
     m = _SIZE.match(text)
     if not m:
         return None
     number, suffix = m.groups()
-    return int(float(number) * _SUFFIX[suffix.lower()])
+    return int(float(number) * (_SUFFIX[suffix.lower()] if suffix else bare))
+
+
+def parse_qemu_size(text: str) -> int | None:
+    """A qemu size (`-m` value): a bare number is MiB; suffixes k/M/G/T (binary). None if unparsable."""
+    return parse_size(text, bare=MIB)
 
 
 def parse_qemu_mem_arg(arg: str) -> tuple[int | None, int | None]:

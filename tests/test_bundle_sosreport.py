@@ -9,6 +9,7 @@ sos 4.x names (sos_commands/virsh/virsh_-r_dominfo_<dom>, etc/libvirt/qemu/<dom>
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 import sys
@@ -141,9 +142,15 @@ def test_time_series_from_sar_history(host, bundle: Path) -> None:  # type: igno
     sar = s[s["source"] == "sar"]
     assert len(sar) == 4  # sadc 1 5: four records after the baseline
     assert sar["mem_Inactive"].notna().all() and sar["swapin_Bps"].notna().all()
-    # MemTotal from the bundle's proc/meminfo applied to the whole history
+    # MemTotal: recovered from sar's kbmemused, equal to the bundle's proc/meminfo (issue 10)
     mem_total = int(s.loc[s["source"] == "sosreport", "mem_MemTotal"].iloc[0])
     assert (sar["mem_MemTotal"] == mem_total).all()
+    assert any(e.event == "derived" and "MemTotal derived from sar equals proc/meminfo's" in e.detail for e in host.log)
+    # CommitLimit of the snapshot for the sar rows (swap and memory sizes unchanged): peak commit ÷ limit
+    limit = int(s.loc[s["source"] == "sosreport", "mem_CommitLimit"].iloc[0])
+    assert (sar["mem_CommitLimit"] == limit).all() and sar["mem_Committed_AS"].notna().all()
+    (e,) = [e for e in host.log if e.event == "derived" and "CommitLimit" in e.detail]
+    assert "applied to 4 of 4 sar rows" in e.detail
     # The XML was preferred to the text and to the binary of the same day
     pref = [e for e in host.log if e.event == "preferred_source"]
     assert len(pref) == 2 and all(".xml has the same day in a better format" in e.detail for e in pref)
@@ -154,7 +161,8 @@ def test_time_series_from_sar_history(host, bundle: Path) -> None:  # type: igno
 def test_snapshot_ksm_and_facts(host) -> None:  # type: ignore[no-untyped-def]
     s = host.samples
     snap = s[s["source"] == "sosreport"].iloc[0]
-    assert host.facts.page_size == 4096  # from meminfo/vmstat, not assumed
+    assert (host.facts.page_size, host.facts.page_size_source) == (os.sysconf("SC_PAGE_SIZE"), "architecture")  # uname -a
+    assert host.facts.assumptions == []
     assert snap["ksm_pages_sharing_bytes"] == 400000 * 4096
     assert snap["ksm_general_profit"] == 1570000000
     assert snap["ksm_run"] == 1

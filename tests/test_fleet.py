@@ -368,3 +368,27 @@ def test_hostile_host_name_stays_escaped_and_inside_outdir(fleet_in: Path, tmp_p
     assert (out / result.fleet["hosts"][0]["report"]).resolve().is_relative_to(out.resolve())
     assert [p.name for p in (out / "store" / "samples").iterdir()] == ["host=%3Cscript%3Ealert%281%29%3C%2Fscript%3E..%2F..%2Fetc"]
     assert sorted(p.name for p in tmp_path.iterdir()) == ["in", "o"]  # nothing written beside OUTDIR
+
+
+def test_ingest_options_reach_the_workers_and_redo_the_input(tmp_path: Path) -> None:
+    """Issue 10: --page-size (one IngestOptions record) goes to every worker, and changing it redoes
+    an unchanged input, since it changes what the input gives."""
+    import pandas as pd
+
+    from conftest import FIXTURES
+
+    snap = tmp_path / "kvm9"
+    shutil.copytree(FIXTURES / "linux-6.18", snap)
+    (snap / "pagesize").unlink()
+    (snap / "proc" / "vmstat").unlink()
+    out = tmp_path / "o"
+    run_fleet([snap], out, FleetOptions(jobs=1, fleet_pdf=False))
+    facts = pd.read_parquet(out / "store" / "facts")
+    assert facts[["page_size", "page_size_source"]].values.tolist() == [[4096, "assumed"]]
+    p = run_cli("fleet", snap, "-o", out, "--jobs", "1", "--no-fleet-pdf", "--page-size", "64KiB")
+    assert p.returncode == 0, p.stderr
+    assert "1 processed, 0 unchanged" in p.stdout
+    facts = pd.read_parquet(out / "store" / "facts")
+    assert facts[["page_size", "page_size_source"]].values.tolist() == [[65536, "option"]]
+    (report,) = (out / "hosts").rglob("report.json")
+    assert json.loads(report.read_text())["coverage"]["assumptions"] == []

@@ -137,6 +137,31 @@ def test_reboot_and_counter_reset_give_segments_and_no_negative_rate(tmp_path):
     assert any(e.event == "reboot" for e in log)
 
 
+def test_a_gap_in_the_data_is_not_a_reboot(tmp_path):
+    """Issue 10: a collector stopped for an hour left a gap that was counted as a reboot or reset.
+    The counters go on across it: one segment, no rate over the gap, and the analysis sees no reboot."""
+    from memreport.analyze import analyze
+
+    spec = HostSpec(hostname="gappy", days=0.1, interval_s=60, with_vms=False)
+    a = write_capture(spec, tmp_path / "a")
+    for f in a.glob("*.tsv"):
+        header, *rows = f.read_text().splitlines()
+        keep = rows[:40] + rows[100:]  # an hour of rows lost: the collector was stopped
+        f.write_text("\n".join([header, *keep]) + "\n")
+    ingest([a], tmp_path / "store")
+    data = store.read_host(tmp_path / "store", "gappy")
+    s = data.samples
+    assert s["segment"].max() == 0
+    assert s["interval_s"].iloc[40] == 61 * 60.0  # the gap's real length is kept …
+    for col in ("swapout_Bps", "swapin_Bps", "psi_full_share", "majfault_per_s", "ksmd_cpu_share"):
+        assert np.isnan(s[col].iloc[40]), col  # … but no rate is smeared over it
+        assert s[col].iloc[41:].notna().all(), col  # and the rates go on right after it
+    (gap,) = [e for e in data.log if e.event == "gap"]
+    assert "not a reboot or reset" in gap.detail and gap.count == 1
+    assert not [e for e in data.log if e.event in ("reboot", "reset")]
+    assert analyze(data).segments == 1
+
+
 def test_out_of_order_and_duplicate_samples_are_sorted_merged_and_logged(tmp_path):
     cap = write_capture(HostSpec(hostname="dups", days=0.02, interval_s=60, with_vms=False), tmp_path / "cap")
     copy = tmp_path / "copy"

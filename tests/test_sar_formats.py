@@ -1,7 +1,10 @@
-"""sar data on its own (issue 4, "sar data on its own"): every sysstat form, made by the real
-sysstat on this machine from one real binary sa file, must give the same samples.
+"""sar data on its own (issue 4, "sar data on its own"; issue 10 points 1 and 2): every sysstat
+form, made by the real sysstat on this machine from one real binary sa file, must give the same
+samples, MemTotal exact to the kB (sar never prints it) and, through the page size, the same swap
+rates and thrash windows.
 
-The truth is the sa file itself read with `sadf -j` and the json module, independently of our parsers.
+The truth is the sa file itself read with `sadf -j` and the json module, independently of our
+parsers, and this machine's own /proc/meminfo MemTotal.
 """
 
 from __future__ import annotations
@@ -19,13 +22,19 @@ sys.path.insert(0, str(Path(__file__).parent / "fixtures" / "sar"))
 import realtools  # noqa: E402
 
 from memreport.errors import InputError  # noqa: E402
-from memreport.ingest import sadf  # noqa: E402
+from memreport.ingest import sadf, sar_memtotal  # noqa: E402
 from memreport.ingest.sources import read_input  # noqa: E402
+
+MEMTOTAL: dict[str, int] = {}  # this machine's MemTotal (kB) while sadc ran
 
 
 @pytest.fixture(scope="module")
 def sa(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return realtools.make_sa(tmp_path_factory.mktemp("sa"))
+    before = realtools.meminfo_kb("MemTotal")
+    path = realtools.make_sa(tmp_path_factory.mktemp("sa"))
+    assert realtools.meminfo_kb("MemTotal") == before
+    MEMTOTAL["kb"] = before
+    return path
 
 
 @pytest.fixture(scope="module")
@@ -53,6 +62,8 @@ def _check(host_samples: pd.DataFrame, truth: pd.DataFrame, rates: bool = True) 
     s = host_samples.reset_index(drop=True)
     assert str(s["ts"].dtype) == "datetime64[ms, UTC]"
     assert list(s["ts"]) == list(truth["ts"])
+    # sar prints no MemTotal: recovered from kbmemused, exact to the kB against /proc/meminfo
+    assert s["mem_MemTotal"].tolist() == [MEMTOTAL["kb"] * 1024] * len(truth)
     for col in ("mem_MemFree", "mem_Inactive", "mem_Active", "mem_Committed_AS", "mem_SwapTotal"):
         assert s[col].astype("int64").tolist() == truth[col].tolist(), col
     assert s["majfault_per_s"].tolist() == pytest.approx(truth["majfault_per_s"].tolist(), abs=0.006)
@@ -68,24 +79,40 @@ def _write(tmp_path: Path, name: str, text: str) -> Path:
     return p
 
 
-@pytest.mark.parametrize("fmt", ["-x", "-j", "-d"])
+MEMORY_ACTIVITIES = ("-r", "ALL", "-S", "-W", "-B", "-q", "MEM")
+
+
+@pytest.mark.parametrize("fmt", ["-x", "-j", "-d", "-dh"])
 def test_sadf_outputs(sa: Path, truth: pd.DataFrame, tmp_path: Path, fmt: str) -> None:
-    p = _write(tmp_path, f"sa26{fmt}", realtools.sadf(sa, fmt, "-A"))
+    # -dh puts every activity on one line; per-CPU groups (in -A) repeat per CPU: memory ones only
+    p = _write(tmp_path, f"sa26{fmt}", realtools.sadf(sa, fmt, *(MEMORY_ACTIVITIES if fmt == "-dh" else ("-A",))))
     (host,) = read_input(p)
     assert host.facts.host == truth_host(sa)
-    # sadf -d has no architecture: the page size (and so the swap rates) stays unknown.
-    _check(host.samples, truth, rates=fmt != "-d")
-    if fmt == "-d":
-        assert "swapin_Bps" not in host.samples
-        assert any(e.event == "missing_source" and "page size" in e.detail for e in host.log)
+    _check(host.samples, truth)
+    assert any(e.event == "derived" and "MemTotal" in e.detail and "kbmemused" in e.detail for e in host.log)
+    if fmt.startswith("-d"):
+        # sadf -d names no architecture: 4 KiB assumed, and said in the log and the host's facts
+        assert (host.facts.page_size, host.facts.page_size_source) == (4096, "assumed")
+        assert host.facts.assumptions[0].startswith("page size assumed 4 KiB: no evidence in the input")
+        assert any(e.event == "assumed_page_size" and e.level == "warn" for e in host.log)
+    else:
+        assert (host.facts.page_size, host.facts.page_size_source, host.facts.assumptions) == (4096, "architecture", [])
     assert host.contributions[0].summary.startswith("sar history: ")
+
+
+def test_sadf_dh_of_all_activities_says_what_to_run(sa: Path, tmp_path: Path) -> None:
+    text = realtools.sadf(sa, "-dh", "-A")
+    assert "[...]" in text.splitlines()[0]  # per-CPU groups: a line's length depends on the CPUs
+    with pytest.raises(InputError) as e:
+        read_input(_write(tmp_path, "sa26-dh", text))
+    assert "cannot be split by column name" in str(e.value) and "-- -r ALL -S -W -B -q MEM" in str(e.value)
 
 
 def test_sadf_csv_de_locale_decimal_commas(sa: Path, truth: pd.DataFrame, tmp_path: Path) -> None:
     text = realtools.sadf(sa, "-d", "-r", "ALL", "-S", "-W", "-B", "-q", "MEM", locale="de_DE")
     assert ",00" in text  # the real de_DE sadf writes decimal commas
     (host,) = read_input(_write(tmp_path, "sa26.csv", text))
-    _check(host.samples, truth, rates=False)
+    _check(host.samples, truth)
 
 
 @pytest.mark.parametrize("locale", ["C", "en_US", "de_DE"])
@@ -150,6 +177,28 @@ def test_daily_files_merge_into_one_series(sa: Path, truth: pd.DataFrame, tmp_pa
     assert any(e.event == "preferred_source" and e.file and e.file.endswith(f"sar{day[-2:]}") for e in host.log)
 
 
+def test_a_missing_sar_day_is_a_gap_not_a_reboot(sa: Path, truth: pd.DataFrame, tmp_path: Path) -> None:
+    """Issue 10: days 1 and 3 without day 2 stay one counter segment; sar's own rates after the gap
+    are kept (sar measured them over its own interval)."""
+    from memreport.analyze import analyze
+    from memreport.ingest import store
+
+    xml = realtools.sadf(sa, "-x", "-A")
+    day = str(truth["ts"].iloc[0].date())
+    later = str((truth["ts"].iloc[0] + pd.Timedelta(days=2)).date())
+    d = tmp_path / "sa"
+    d.mkdir()
+    (d / f"sa{day[-2:]}.xml").write_text(xml)
+    (d / f"sa{later[-2:]}.xml").write_text(xml.replace(f'date="{day}"', f'date="{later}"'))
+    (host,) = read_input(d)
+    data = store.frame(store.finalize(host))
+    n = len(truth)
+    assert data.samples["segment"].tolist() == [0] * (2 * n)
+    assert data.samples["interval_s"].tolist() == [1.0] * (2 * n)  # sar's interval, also after the gap
+    assert data.samples["swapin_Bps"].notna().all()
+    assert any(e.event == "gap" for e in data.log) and analyze(data).segments == 1
+
+
 def truth_host(sa: Path) -> str:
     return json.loads(realtools.sadf(sa, "-j", "-r"))["sysstat"]["hosts"][0]["nodename"]
 
@@ -187,7 +236,10 @@ def test_sysstat_10_rhel7_text_midnight_and_restart(tmp_path: Path) -> None:
     ]
     assert s["mem_Inactive"].tolist()[:3] == [30000000 * 1024, 30100000 * 1024, 30200000 * 1024]
     assert s["swapout_Bps"].tolist() == [12.5 * 4096, 100.0 * 4096, 0.0, 2.0 * 4096]
-    assert "mem_MemAvailable" not in s and "mem_MemTotal" not in s  # never derived from kbmemused
+    assert "mem_MemAvailable" not in s
+    # sysstat 10.1: kbmemused = MemTotal − MemFree, and %memused agrees on every row
+    assert s["mem_MemTotal"].tolist()[:3] == [131072000 * 1024] * 3
+    assert pd.isna(s["mem_MemTotal"].iloc[3])  # no -r after the restart: not known there
     assert s["mem_Inactive"].isna().tolist()[3]  # after the restart only -W was shown
 
 
@@ -207,3 +259,72 @@ def test_newer_sysstat_columns_by_name_not_position() -> None:
     assert frame["majfault_per_s"].tolist() == [2.5] and frame["pgscan_direct_per_s"].tolist() == [7.0]
     assert data.arch == "aarch64"
     assert "swapin_Bps" not in frame  # aarch64: 4 or 64 KiB pages, unknown here
+
+
+# --- MemTotal from kbmemused, per sysstat version (sar_memtotal.py) --------------------------------
+
+SYSSTAT_12_7_8 = textwrap.dedent("""\
+    Linux 6.12.0 (h) \t2026-11-26 \t_x86_64_\t(4 CPU)
+
+    10:00:00    kbmemfree   kbavail kbmemused  %memused kbbuffers  kbcached  kbcommit   %commit  kbactive   kbinact   kbdirty  kbanonpg    kbslab  kbkstack   kbpgtbl  kbvmused   kbshmem
+    10:10:00      8000000  12000000   4000000     25,00    100000   3000000   5000000     20,00   6000000   4000000        10   3000000    500000     10000     20000     30000     40000
+    10:20:00      7000000  11000000   5000000     31,25    100000   3100000   6000000     24,00   7000000   4100000        10   4000000    500000     10000     20000     30000     40000
+    """)
+
+
+def test_memtotal_sysstat_12_7_8_is_avail_plus_used() -> None:
+    """sysstat 12.7.8 changed kbmemused to MemTotal − MemAvailable: the other definitions miss %memused."""
+    data = sadf.parse_sar_text(SYSSTAT_12_7_8)
+    mt = sar_memtotal.derive(data.rows)
+    assert mt is not None and mt.values is not None
+    assert set(mt.values.values()) == {16000000}
+    assert "kbavail + kbmemused" in mt.detail and "on 2 of 2 rows" in mt.detail
+    frame = sadf.to_samples(data, 4096, mt.values)
+    assert frame["mem_MemTotal"].tolist() == [16000000 * 1024] * 2
+
+
+def test_memtotal_left_null_when_no_definition_fits_memused_percent() -> None:
+    text = SYSSTAT_12_7_8.replace("25,00", "40,00").replace("31,25", "45,00")
+    mt = sar_memtotal.derive(sadf.parse_sar_text(text).rows)
+    assert mt is not None and mt.values is None and mt.level == "warn"
+    assert "fits none of sysstat's definitions" in mt.detail
+
+
+def test_memtotal_needs_kbslab_between_11_7_4_and_12_7_7(sa: Path, tmp_path: Path) -> None:
+    """This machine's sysstat (12.6) subtracts Slab: plain `sar -r` lacks kbslab, so MemTotal cannot
+    be told, and the log says how to get it; `-r ALL` gives it exactly (test_sadf_outputs)."""
+    (host,) = read_input(_write(tmp_path, "sar26", realtools.sar(sa, "C", "-r", "-S", "-W")))
+    assert "mem_MemTotal" not in host.samples
+    (e,) = [e for e in host.log if "kbmemused" in e.detail]
+    assert e.level == "warn" and "sar -r ALL" in e.detail
+
+
+# --- swap rates and thrash windows agree across the forms (issue 10: sadf -d had no swap rates) -------
+
+@pytest.fixture(scope="module")
+def swapping_sa(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return realtools.make_swapping_sa(tmp_path_factory.mktemp("swap"))
+
+
+def _windows(path: Path):  # type: ignore[no-untyped-def]
+    from memreport.analyze import analyze
+    from memreport.config import load_thresholds
+    from memreport.ingest import store
+
+    (host,) = read_input(path)
+    data = store.frame(store.finalize(host))
+    t = load_thresholds(None, ["thrash.min_duration_s=2"])
+    return data, analyze(data, t).thrash.windows
+
+
+@pytest.mark.parametrize("fmt", ["-d", "-dh"])
+def test_sadf_csv_swap_rates_and_thrash_windows_equal_the_binary(swapping_sa: Path, tmp_path: Path, fmt: str) -> None:
+    binary, bwins = _windows(swapping_sa)
+    csv = _write(tmp_path, f"sa27{fmt}", realtools.sadf(swapping_sa, fmt, "-r", "ALL", "-S", "-W", "-B"))
+    data, cwins = _windows(csv)
+    assert binary.facts.page_size_source == "architecture" and data.facts.page_size_source == "assumed"
+    assert binary.samples["swapout_Bps"].max() > 100 * 1024**2  # the burst: 50 000 pages/s
+    for col in ("swapin_Bps", "swapout_Bps"):
+        assert data.samples[col].tolist() == pytest.approx(binary.samples[col].tolist(), abs=0.006 * 4096)
+    assert len(bwins) == 1
+    assert [(w.start, w.end, w.swapped_bytes) for w in cwins] == [(w.start, w.end, w.swapped_bytes) for w in bwins]

@@ -11,6 +11,7 @@ import pandas as pd
 import pytest
 
 from memreport.ingest import store
+from memreport.ingest.options import IngestOptions
 from memreport.ingest.run import ingest
 from memreport.ingest.snapshots import parse_snapshot_time
 
@@ -93,7 +94,15 @@ def test_single_snapshot_time_from_date_file_then_mtime(tmp_path):
     ingest([snap], tmp_path / "store2")
     data = store.read_host(tmp_path / "store2", "rhel9-5.14")
     assert data.samples["ts"].tolist() == [pd.Timestamp("2026-10-05T08:30:00Z")]
-    assert any(e.event == "time_source" and "mtime" in e.detail for e in data.log)
+    (e,) = [e for e in data.log if e.event == "time_source"]
+    assert "modification time" in e.detail and e.level == "warn"
+    assert e.detail in data.facts.assumptions  # an assumption: in the store's facts, so in the report
+
+    # issue 10: --start dates a snapshot that has no date file, and nothing is assumed then
+    ingest([snap], tmp_path / "store3", opts=IngestOptions(start=dt.datetime(2026, 9, 1, 7, tzinfo=UTC)))
+    data = store.read_host(tmp_path / "store3", "rhel9-5.14")
+    assert data.samples["ts"].tolist() == [pd.Timestamp("2026-09-01T07:00:00Z")]
+    assert not [a for a in data.facts.assumptions if "time" in a]
 
 
 def test_old_kernel_snapshot_has_nulls_not_zeros(tmp_path):

@@ -7,11 +7,13 @@ import sys
 import textwrap
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
 sys.path.insert(0, str(Path(__file__).parent / "fixtures" / "sar"))
 import realtools  # noqa: E402
 
+from memreport.ingest.options import IngestOptions  # noqa: E402
 from memreport.ingest.sources import read_input  # noqa: E402
 from memreport.ingest.vmstat import parse_vmstat_output  # noqa: E402
 
@@ -56,6 +58,10 @@ def test_real_vmstat(tmp_path: Path, args: list[str], locale: str, command_line:
     else:
         assert any(e.event == "time_source" and "no times" in e.detail for e in host.log)
         assert (s["ts"].diff().dropna().dt.total_seconds() == 1.0).all()
+        # issue 10: no clock in the input, so the times are relative to the start, and said so
+        assert host.facts.time_base == "relative"
+        assert s["ts"].tolist() == [pd.Timestamp("1970-01-01 00:00:01Z"), pd.Timestamp("1970-01-01 00:00:02Z")]
+        assert host.facts.assumptions == ["times are relative: vmstat output has no timestamps (-t); pass --start to date them"]
     assert set(s["source"]) == {"vmstat"}
     assert host.facts.host == "kvm01-vmstat"
 
@@ -95,3 +101,63 @@ def test_header_repeated_inside_one_run_keeps_rows() -> None:
     assert data.dropped_first == 1
     assert [r[1][6] for run in data.runs for r in run.rows] == ["1", "3"]
     assert data.runs[0].interval == 2.0
+
+
+# --- issue 10: vmstat without -t has no times; --start/--end date it, else times are relative ------
+
+NO_TIMES = "$ vmstat 5 4\n" + textwrap.dedent("""\
+    procs -----------memory---------- ---swap-- -----io---- -system-- ------cpu-----
+     r  b   swpd   free   buff  cache   si   so    bi    bo   in   cs us sy id wa st
+     1  0      0 100000   2000  30000    7    7     1     1    1    1  1  1 98  0  0
+     1  0      0 100000   2000  30000    1    2     1     1    1    1  1  1 98  0  0
+     1  0      0 100000   2000  30000    3    4     1     1    1    1  1  1 98  0  0
+     1  0      0 100000   2000  30000    5    6     1     1    1    1  1  1 98  0  0
+    """)
+
+
+def test_start_dates_vmstat_without_times(tmp_path: Path) -> None:
+    p = tmp_path / "kvm01.txt"
+    p.write_text(NO_TIMES)
+    start = pd.Timestamp("2026-11-26 20:00:00Z").to_pydatetime()
+    (host,) = read_input(p, IngestOptions(start=start))
+    assert [str(t) for t in host.samples["ts"]] == [
+        "2026-11-26 20:00:05+00:00", "2026-11-26 20:00:10+00:00", "2026-11-26 20:00:15+00:00",
+    ]  # vmstat started at --start: its since-boot line then, each row 5 s later
+    assert host.facts.time_base == "absolute" and host.facts.assumptions == []
+    (host,) = read_input(p, IngestOptions(end=start))
+    assert str(host.samples["ts"].iloc[-1]) == "2026-11-26 20:00:00+00:00"  # --end: the last line
+    assert host.samples["ts"].diff().dropna().dt.total_seconds().tolist() == [5.0, 5.0]
+
+
+def test_start_and_end_spread_rows_when_the_interval_is_unknown(tmp_path: Path) -> None:
+    p = tmp_path / "kvm01.txt"
+    p.write_text(NO_TIMES.split("\n", 1)[1])  # no `vmstat 5 4` line: the interval is not known
+    start, end = pd.Timestamp("2026-11-26 20:00:00Z"), pd.Timestamp("2026-11-26 20:00:30Z")
+    (host,) = read_input(p, IngestOptions(start=start.to_pydatetime(), end=end.to_pydatetime()))
+    assert host.samples["ts"].tolist() == [start + pd.Timedelta(seconds=s) for s in (10, 20, 30)]
+    assert host.samples["interval_s"].tolist() == [10.0, 10.0, 10.0]
+
+
+def test_relative_times_read_as_relative_everywhere(tmp_path: Path, cli) -> None:  # type: ignore[no-untyped-def]
+    """Without --start nothing prints a date for vmstat without -t: report.json, the HTML report and
+    `memreport analyze` show offsets from the start, and every one names the assumption."""
+    import json
+
+    p = tmp_path / "kvm01.txt"
+    p.write_text(NO_TIMES)
+    out = tmp_path / "out"
+    cli("report", p, "-o", out, "--no-pdf", check=True)
+    doc = json.loads((out / "kvm01" / "report.json").read_text())
+    assert doc["period"] == {"start": "1970-01-01T00:00:05Z", "end": "1970-01-01T00:00:15Z"}
+    assert doc["coverage"]["time_base"] == "relative"
+    assert doc["coverage"]["assumptions"] == ["times are relative: vmstat output has no timestamps (-t); pass --start to date them"]
+    html = (out / "kvm01" / "report.html").read_text()
+    assert "+00:00 – +00:00" in html and "1970" not in html
+    assert "times are relative: vmstat output has no timestamps" in html
+    summary = cli("analyze", p).stdout.splitlines()[0]
+    assert summary.startswith("kvm01: ") and "(+00:00 – +00:00, 3 samples)" in summary
+
+    cli("report", p, "-o", out, "--no-pdf", "--start", "2026-11-26T21:00:00+01:00", check=True)
+    doc = json.loads((out / "kvm01" / "report.json").read_text())
+    assert doc["period"] == {"start": "2026-11-26T20:00:05Z", "end": "2026-11-26T20:00:15Z"}
+    assert doc["coverage"]["time_base"] == "absolute" and doc["coverage"]["assumptions"] == []

@@ -133,6 +133,8 @@ def build(a: Analysis) -> dict[str, Any]:
             "median_interval_s": a.median_interval_s,
             "covered_s": a.confidence.covered_s,
             "missing": [c.name for c in a.missing],
+            "assumptions": list(a.facts.assumptions),
+            "time_base": a.facts.time_base,
             "inputs": [{"input": c.input, "kind": c.kind, "summary": c.summary} for c in a.contributions],
         },
         "thresholds": a.thresholds.as_dict(),

@@ -12,6 +12,8 @@ from typing import Any
 
 import pandas as pd
 
+from memreport.timebase import fmt_relative, is_relative
+
 _UNITS = ("B", "KiB", "MiB", "GiB", "TiB", "PiB")
 
 
@@ -79,10 +81,13 @@ def to_datetime(ts: Any) -> datetime | None:
 
 
 def fmt_time(ts: Any, seconds: bool = True) -> str:
-    """`2026-11-26 20:49:43 UTC`."""
+    """`2026-11-26 20:49:43 UTC`; a relative time (input without clock times, memreport/timebase.py)
+    as `+00:01:10` from the start."""
     t = to_datetime(ts)
     if t is None:
         return "–"
+    if is_relative(t):
+        return fmt_relative(t, seconds)
     return t.strftime("%Y-%m-%d %H:%M:%S UTC" if seconds else "%Y-%m-%d %H:%M UTC")
 
 

@@ -29,6 +29,7 @@ from memreport.fleet import state, summary
 from memreport.fleet.discover import discover
 from memreport.fleet.runner import Job, SchedulerError, probe_scheduler, run_dask, run_local
 from memreport.fleet.tasks import HOSTS, STORE, WORK, TaskOptions, release
+from memreport.ingest.options import IngestOptions
 
 __all__ = ["FleetOptions", "FleetResult", "run_fleet", "SchedulerError"]
 
@@ -45,6 +46,7 @@ class FleetOptions:
     fleet_pdf: bool = True  # fleet.pdf
     vm_size_bytes: int = summary.DEFAULT_VM_SIZE
     thresholds: Thresholds = field(default_factory=Thresholds)
+    ingest: IngestOptions = field(default_factory=IngestOptions)  # --page-size, --start, --end for every input
 
     @property
     def executor(self) -> str:
@@ -123,7 +125,7 @@ def run_fleet(inputs: Sequence[str | Path], outdir: Path, opts: FleetOptions, pr
     outdir = Path(outdir).absolute()
     lock = _prepare(outdir, opts.force)
     try:
-        task_opts = TaskOptions(thresholds=opts.thresholds, pdf=opts.pdf)
+        task_opts = TaskOptions(thresholds=opts.thresholds, pdf=opts.pdf, ingest=opts.ingest)
         settings = task_opts.fingerprint()
         jobs, keys, todo = [], [], []
         unchanged = 0

@@ -14,7 +14,7 @@ import shutil
 import time
 import traceback
 import urllib.parse
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +22,7 @@ from memreport import __version__
 from memreport.config import Thresholds
 from memreport.errors import InputError, MemreportError
 from memreport.fleet import state
+from memreport.ingest.options import IngestOptions
 from memreport.model import HostData, Severity
 
 STORE, HOSTS, WORK, CLAIMS = "store", "hosts", ".work", "claims"
@@ -33,10 +34,12 @@ class TaskOptions:
 
     thresholds: Thresholds
     pdf: bool = False  # per-host report.pdf
+    ingest: IngestOptions = field(default_factory=IngestOptions)  # what inputs cannot tell (--page-size …)
 
     def fingerprint(self) -> str:
         """Changes when a setting changes what a task writes: then unchanged inputs are redone."""
-        doc = {"thresholds": self.thresholds.as_dict(), "pdf": self.pdf, "version": __version__, "state": state.STATE_FORMAT}
+        doc = {"thresholds": self.thresholds.as_dict(), "pdf": self.pdf, "version": __version__, "state": state.STATE_FORMAT,
+               "ingest": self.ingest.describe()}
         return hashlib.sha256(json.dumps(doc, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 
@@ -151,7 +154,7 @@ def _process(path: Path, outdir: Path, key: str, opts: TaskOptions, old_hosts: l
 
     label = str(path)
     by_host: dict[str, list[HostData]] = {}
-    for data in sources.read_input(path):
+    for data in sources.read_input(path, opts.ingest):
         by_host.setdefault(data.facts.host, []).append(data)
     if not by_host:
         raise InputError(label, "no host in this input")

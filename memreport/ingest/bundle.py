@@ -10,7 +10,6 @@ from __future__ import annotations
 import bz2
 import gzip
 import lzma
-import math
 import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
@@ -21,7 +20,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from memreport.ingest import procfs, sadf
+from memreport.ingest import pagesize, procfs, sadf, sar_memtotal
+from memreport.ingest.options import DEFAULT, IngestOptions
 from memreport.model import HostData, LogEntry
 from memreport.units import KIB
 
@@ -174,43 +174,6 @@ def localtime_zone(root: Path) -> tzinfo | None:
     return None
 
 
-# meminfo key <-> vmstat counter of the same kernel number (pages). Not MemFree/nr_free_pages:
-# kernel 6.18 counts nr_free_pages differently (regression guard: the real sosreport made by the
-# tests gave a ratio of 20 KiB).
-_PAGE_PAIRS = (
-    ("mem_Inactive_file", "vmstat_nr_inactive_file"),
-    ("mem_Active_file", "vmstat_nr_active_file"),
-    ("mem_AnonPages", "vmstat_nr_anon_pages"),
-    ("mem_Inactive_anon", "vmstat_nr_inactive_anon"),
-    ("mem_Mapped", "vmstat_nr_mapped"),
-)
-
-
-def page_size_from(meminfo: dict[str, int] | None, vmstat: dict[str, int] | None) -> int | None:
-    """Page size from a meminfo kB value and the vmstat page counter of the same thing, when their
-    ratio is within 2 % of a power of two (the two files are read a few ms apart)."""
-    if not meminfo or not vmstat:
-        return None
-    pairs = [(vmstat[v], meminfo[m]) for m, v in _PAGE_PAIRS if meminfo.get(m) and vmstat.get(v, 0) >= 1000]
-    if not pairs:
-        return None
-    pages, size_bytes = max(pairs)
-    ratio = size_bytes / pages
-    size = 1 << round(math.log2(ratio))
-    if abs(ratio / size - 1) > 0.02 or not 4096 <= size <= 65536:
-        return None
-    return size
-
-
-FOUR_K_ARCHES = ("x86_64", "i386", "i686", "amd64", "s390x")  # 4 KiB pages, no other choice
-
-
-def assumed_page_size(arch: str | None) -> int | None:
-    if arch and arch.lower() in FOUR_K_ARCHES:
-        return 4096
-    return None
-
-
 # --- the /proc snapshot --------------------------------------------------------------------------
 
 
@@ -358,9 +321,15 @@ def _sadf_compressed(p: Path) -> str:
         return sadf.run_sadf(tmp)
 
 
-def sar_frame(parts: list[tuple[Path, sadf.SarData]], page_size: int | None) -> pd.DataFrame:
-    """Several days of one host as one series (sysstat itself cannot merge days)."""
-    frames = [sadf.to_samples(d, page_size) for _, d in parts]
+def sar_frame(parts: list[tuple[Path, sadf.SarData]], page_size: int | None, log: list[LogEntry] | None = None) -> pd.DataFrame:
+    """Several days of one host as one series (sysstat itself cannot merge days). MemTotal is
+    recovered per file from kbmemused where sysstat's definition can be told (sar_memtotal.py)."""
+    frames = []
+    for p, d in parts:
+        mt = sar_memtotal.derive(d.rows)
+        if mt is not None and log is not None:
+            log.append(LogEntry(mt.level, "derived" if mt.values else "missing_source", mt.detail, file=str(p)))
+        frames.append(sadf.to_samples(d, page_size, mt.values if mt else None))
     frames = [f for f in frames if len(f)]
     if not frames:
         return pd.DataFrame({"ts": pd.Series([], dtype="datetime64[ms, UTC]")})
@@ -452,14 +421,6 @@ def empty_samples() -> pd.DataFrame:
     return pd.DataFrame({"ts": pd.Series([], dtype="datetime64[ms, UTC]")})
 
 
-def with_constant(frame: pd.DataFrame, values: dict[str, int]) -> pd.DataFrame:
-    """Apply facts that do not change during a sar history (MemTotal from the bundle's meminfo)."""
-    if not len(frame):
-        return frame
-    add = {k: pd.array([v] * len(frame), dtype="Int64") for k, v in values.items() if k not in frame}
-    return frame.assign(**add) if add else frame
-
-
 # --- assembling one host from what a bundle holds ------------------------------------------------
 
 
@@ -471,6 +432,7 @@ class Found:
     hostname: str | None = None
     kernel: str | None = None
     arch: str | None = None
+    arch_from: str | None = None  # where the architecture was read (for the page-size log line)
     cpus: int | None = None
     when: datetime | None = None
     when_source: str | None = None
@@ -481,6 +443,7 @@ class Found:
     free: dict[str, int] | None = None
     sysctl: dict[str, str] | None = None
     page_size: int | None = None  # from getconf output when the bundle has it
+    page_size_from: str | None = None
     sar_files: list[Path] | None = None
     vms: list[tuple[str, VmInfo]] | None = None
     virsh_rows: list[tuple[str, str, int]] | None = None  # (domain, key, value)
@@ -492,7 +455,7 @@ class Found:
 _SYSCTL_FACTS = {"vm.swappiness": "swappiness", "vm.overcommit_memory": "overcommit_memory", "vm.overcommit_ratio": "overcommit_ratio"}
 
 
-def assemble(found: Found, label: str, log: list[LogEntry]) -> HostData:
+def assemble(found: Found, label: str, log: list[LogEntry], opts: IngestOptions = DEFAULT) -> HostData:
     """One HostData from a bundle: the sar history as the time series, the /proc files as one
     snapshot row at the bundle time, VMs from virsh/libvirt/ps; every choice logged."""
     from memreport.ingest import vmstat as vmstat_mod
@@ -500,38 +463,39 @@ def assemble(found: Found, label: str, log: list[LogEntry]) -> HostData:
 
     kind = found.kind
     contributions: list[Contribution] = []
+    assumptions: list[str] = []
     host = found.hostname
-    # Page size: getconf output > MemFree/nr_free_pages > the architecture's only choice.
     proc = found.proc or {}
     pre = snapshot_row(proc, {}, datetime(1970, 1, 1, tzinfo=timezone.utc), None, [])
-    page = found.page_size
-    if page is None:
-        page = page_size_from(pre.meminfo, pre.vmstat)
-        if page is not None:
-            log.append(LogEntry("info", "inferred", f"page size {page} from proc/meminfo and the matching proc/vmstat page counter"))
     # sar history
     sar_parts = load_sar(found.sar_files or [], found.zone, log) if found.sar_files else []
     if sar_parts:
         host = host or sar_parts[0][1].hostname
         found.kernel = found.kernel or sar_parts[0][1].kernel
-        found.arch = found.arch or sar_parts[0][1].arch
+        if found.arch is None and sar_parts[0][1].arch:
+            found.arch, found.arch_from = sar_parts[0][1].arch, f"the sar header of {sar_parts[0][0].name}"
         found.cpus = found.cpus or sar_parts[0][1].cpus
         for p, d in sar_parts:
             if d.hostname and host and d.hostname != host:
                 log.append(LogEntry("warn", "wrong_kind", f"sar file of host {d.hostname!r} in the bundle of {host!r}: read as {host!r}", file=str(p)))
             if d.fmt == "sar-text" and found.zone is None:
                 log.append(LogEntry("warn", "time_source", "sar text times are local and the bundle names no zone: UTC assumed", file=str(p)))
-    if page is None:
-        page = assumed_page_size(found.arch)
-        if page is not None:
-            log.append(LogEntry("info", "assumed", f"page size 4096 assumed: {found.arch} has only 4 KiB pages"))
-        else:
-            log.append(LogEntry("warn", "missing_source", f"page size unknown (architecture {found.arch or 'unknown'}): swap rates from sar and KSM bytes left null"))
+                if not any(a.startswith("sar text times") for a in assumptions):
+                    assumptions.append("sar text times read as UTC: sar prints the host's local time and the bundle names no zone")
+    decision, notes = pagesize.decide(
+        override=opts.page_size, stated=found.page_size, stated_from=found.page_size_from or "getconf PAGESIZE output",
+        arch=found.arch, arch_from=found.arch_from or "uname", kernel=found.kernel,
+        meminfo=pre.meminfo, vmstat=pre.vmstat, pair_from="proc/meminfo and proc/vmstat",
+    )
+    log.extend(notes + decision.log())
+    if decision.assumption:
+        assumptions.append(decision.assumption)
+    page = decision.size
     if not host:
         host = Path(label).name.split(".")[0]
         log.append(LogEntry("warn", "missing_source", f"no hostname in the bundle: named {host!r} after it"))
     frames: list[pd.DataFrame] = []
-    sar = sar_frame(sar_parts, page)
+    sar = sar_frame(sar_parts, page, log)
     # The /proc snapshot
     snap = None
     when = found.when
@@ -543,23 +507,21 @@ def assemble(found: Found, label: str, log: list[LogEntry]) -> HostData:
             except OSError:
                 when = None
             if when is not None:
-                log.append(LogEntry("warn", "time_source", "no date output in the bundle: snapshot time from proc/meminfo's mtime", file=mem_label))
+                sentence = f"/proc snapshot time {when_words(when)} taken from proc/meminfo's modification time (no date output in the bundle)"
+                log.append(LogEntry("warn", "time_source", sentence, file=mem_label))
+                assumptions.append(sentence)
         if when is None:
             log.append(LogEntry("warn", "time_source", "no time for the /proc files in the bundle: snapshot skipped"))
         else:
             snap = snapshot_row(proc, found.ksm or {}, when, page, log)
             snap.row["source"] = kind
     if len(sar):
-        constants = {}
         total = (snap.meminfo or {}).get("mem_MemTotal") if snap else None
         if total is None and found.free:
             total = found.free.get("mem_MemTotal")
-        if total is not None:
-            constants["mem_MemTotal"] = total
-            log.append(LogEntry("info", "assumed", "MemTotal of the bundle applied to the whole sar history (sar's kbmemused changed meaning across versions)"))
-        else:
-            log.append(LogEntry("warn", "missing_source", "no MemTotal in the bundle: the sar history has no total memory"))
-        frames.insert(0, with_constant(sar, constants))
+        sar = _sar_memtotal(sar, total, log)
+        sar = _sar_commit_limit(sar, snap.meminfo if snap else None, log)
+        frames.insert(0, sar)
         cols = set(sar.columns)
         days = {d.fmt for _, d in sar_parts}
         contributions.append(Contribution(label, kind, f"sar history: {span_words(sar['ts'])} ({describe_sar(cols)}) from {len(sar_parts)} file(s), {'/'.join(sorted(days))}"))
@@ -627,8 +589,9 @@ def assemble(found: Found, label: str, log: list[LogEntry]) -> HostData:
     if snap is not None and snap.swaps:
         swaps = pd.DataFrame(snap.swaps)
         swaps["ts"] = pd.to_datetime(swaps["ts"], utc=True).astype("datetime64[ms, UTC]")
-    facts = HostFacts(host=host, hostname=host, kernel=found.kernel, page_size=page, cpus=found.cpus, collector=kind,
-                      collector_version=found.collector_version, capture_format=kind, extra=dict(found.extra or {}))
+    facts = HostFacts(host=host, hostname=host, kernel=found.kernel, page_size=page, page_size_source=decision.source,
+                      cpus=found.cpus, collector=kind, collector_version=found.collector_version, capture_format=kind,
+                      assumptions=assumptions, extra=dict(found.extra or {}))
     if len(sar):
         iv = sar["interval_s"].dropna() if "interval_s" in sar else pd.Series(dtype=float)
         facts.interval_s = float(iv.median()) if len(iv) else float(np.median(np.diff((sar["ts"] - sar["ts"].iloc[0]).dt.total_seconds()))) if len(sar) > 1 else None
@@ -642,6 +605,65 @@ def assemble(found: Found, label: str, log: list[LogEntry]) -> HostData:
         facts.extra.setdefault("arch", found.arch)
     return HostData(facts=facts, samples=samples, vms=vms, swaps=swaps, virsh=virsh,
                     log=stamp(log, host, label), contributions=contributions)
+
+
+def fill_nulls(frame: pd.DataFrame, column: str, value: int, rows: pd.Series | None = None) -> tuple[pd.DataFrame, int]:
+    """frame with `value` where `column` is null (only in `rows` when given); and how many were filled."""
+    current = frame[column] if column in frame else pd.Series(pd.NA, index=frame.index, dtype="Int64")
+    want = current.isna() if rows is None else current.isna() & rows.fillna(False).astype(bool)
+    n = int(want.sum())
+    if n:
+        frame = frame.assign(**{column: current.astype("Int64").mask(want, value)})
+    return frame, n
+
+
+def _sar_memtotal(sar: pd.DataFrame, total: int | None, log: list[LogEntry]) -> pd.DataFrame:
+    """sar rows keep the MemTotal their kbmemused gave; the bundle's /proc MemTotal fills the rest."""
+    derived = sar["mem_MemTotal"].dropna() if "mem_MemTotal" in sar else pd.Series(dtype="Int64")
+    if total is not None and len(derived):
+        if (derived == total).all():
+            log.append(LogEntry("info", "derived", f"MemTotal derived from sar equals proc/meminfo's ({total // KIB} kB)"))
+        else:
+            log.append(LogEntry(
+                "warn", "bad_value",
+                f"MemTotal derived from sar ({int(derived.min()) // KIB} to {int(derived.max()) // KIB} kB) differs from the "
+                f"bundle's /proc MemTotal ({total // KIB} kB): sar's values kept for its rows",
+            ))
+    if total is None:
+        if not len(derived):
+            log.append(LogEntry("warn", "missing_source", "no MemTotal in the bundle or its sar history: the sar history has no total memory"))
+        return sar
+    sar, n = fill_nulls(sar, "mem_MemTotal", total)
+    if n:
+        log.append(LogEntry("info", "assumed", f"MemTotal of the bundle's /proc snapshot applied to {n} sar rows that did not give it", count=n))
+    return sar
+
+
+def _sar_commit_limit(sar: pd.DataFrame, meminfo: dict[str, int] | None, log: list[LogEntry]) -> pd.DataFrame:
+    """CommitLimit of the /proc snapshot for sar rows (sar has Committed_AS but no CommitLimit) where
+    the inputs of CommitLimit that sar shows, SwapTotal and MemTotal, equal the snapshot's."""
+    limit = (meminfo or {}).get("mem_CommitLimit")
+    if limit is None or "mem_Committed_AS" not in sar:
+        return sar
+    if "mem_SwapTotal" not in sar:
+        log.append(LogEntry("info", "missing_source", "CommitLimit not applied to the sar history: it has no swap columns (sar -S) to show that swap did not change"))
+        return sar
+    mem = meminfo or {}
+    if mem.get("mem_SwapTotal") is None:
+        return sar
+    same = sar["mem_SwapTotal"].eq(mem["mem_SwapTotal"])
+    if "mem_MemTotal" in sar and mem.get("mem_MemTotal") is not None:
+        same &= sar["mem_MemTotal"].eq(mem["mem_MemTotal"])
+    sar, n = fill_nulls(sar, "mem_CommitLimit", limit, same)
+    other = len(sar) - n
+    log.append(LogEntry(
+        "info", "derived",
+        f"CommitLimit {limit // KIB} kB of proc/meminfo applied to {n} of {len(sar)} sar rows whose SwapTotal and MemTotal equal "
+        "the snapshot's (the overcommit sysctls are known only at the bundle time)"
+        + (f"; {other} rows with other swap or memory sizes left without" if other else ""),
+        count=n,
+    ))
+    return sar
 
 
 def describe_sar(cols: set[str]) -> str:

@@ -14,7 +14,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from memreport.errors import InputError
-from memreport.ingest import procfs, schema, sources
+from memreport.ingest import pagesize, schema, sources
+from memreport.ingest.options import DEFAULT, IngestOptions
 from memreport.ingest.streams import StreamResult, parse_stream, read_bytes
 from memreport.model import Contribution, HostData, HostFacts, LogEntry
 from memreport.units import KIB, parse_qemu_mem_arg
@@ -190,7 +191,7 @@ def _assemble(streams: list[tuple[np.ndarray, dict[str, pa.ChunkedArray]]]) -> p
     return pa.Table.from_pandas(joined.reset_index(), preserve_index=False)
 
 
-def read(path: Path, label: str) -> list[HostData]:
+def read(path: Path, label: str, opts: IngestOptions = DEFAULT) -> list[HostData]:
     root = Path(path)
     log: list[LogEntry] = []
     raw_facts: dict[str, str] = {}
@@ -204,7 +205,7 @@ def read(path: Path, label: str) -> list[HostData]:
         if fmt.split(".")[0] not in SUPPORTED_FORMATS:
             raise InputError(facts_file, f"capture format {fmt!r} is newer than this memreport understands (1)")
     else:
-        log.append(LogEntry("warn", "missing_source", "no facts.txt: host name from the directory, page size inferred", file=str(root)))
+        log.append(LogEntry("warn", "missing_source", "no facts.txt: host name from the directory, page size from other evidence", file=str(root)))
     facts = _facts(raw_facts, root)
     files = _stream_files(root, log)
     if "meminfo" not in files:
@@ -240,8 +241,15 @@ def read(path: Path, label: str) -> list[HostData]:
     vm_t = table("vmstat")
     if vm_t is not None:
         frames.append(_stream_columns(vm_t, {k: schema.vmstat_column(k) for k in vm_t.column_names}, {}))
-        if facts.page_size is None:
-            facts.page_size = _infer_page_size(mem_t, vm_t, log, str(root))
+    pair_mem, pair_vm = _first_pair(mem_t, vm_t) if vm_t is not None else (None, None)
+    page, notes = pagesize.decide(
+        override=opts.page_size, stated=facts.page_size, stated_from="facts.txt", kernel=facts.kernel,
+        meminfo=pair_mem, vmstat=pair_vm, pair_from="the first meminfo / vmstat sample's",
+    )
+    facts.page_size, facts.page_size_source = page.size, page.source
+    if page.assumption:
+        facts.assumptions.append(page.assumption)
+    log.extend(notes + page.log(str(root)))
     clock_t = table("clock")
     if clock_t is not None:
         frames.append(_stream_columns(clock_t, {"uptime": "uptime_s"}, {}))
@@ -249,11 +257,7 @@ def read(path: Path, label: str) -> list[HostData]:
     if ksm_t is not None:
         rename = {k: (k if k == "ksmd_ticks" else schema.ksm_column(k)) for k in ksm_t.column_names}
         page_cols = [k for k in ksm_t.column_names if k in schema.KSM_PAGE_FILES]
-        if facts.page_size:
-            frames.append(_stream_columns(ksm_t, rename, {k: facts.page_size for k in page_cols}))
-        else:
-            log.append(LogEntry("warn", "missing_source", "page size unknown: KSM page counts left null", file=str(root)))
-            frames.append(_stream_columns(ksm_t.drop_columns(page_cols), rename, {}))
+        frames.append(_stream_columns(ksm_t, rename, {k: page.size for k in page_cols}))
     psi_t = table("psi")
     if psi_t is not None:
         frames.append(_stream_columns(psi_t, {k: (f"psi_{k}_us" if k.endswith("_total") else f"psi_{k}") for k in psi_t.column_names}, {}))
@@ -296,19 +300,16 @@ def read(path: Path, label: str) -> list[HostData]:
     ]
 
 
-def _infer_page_size(mem: pa.Table, vm: pa.Table, log: list[LogEntry], where: str) -> int | None:
-    """Page size from the first sample both streams have (no facts.txt): see procfs.infer_page_size."""
+def _first_pair(mem: pa.Table, vm: pa.Table) -> tuple[dict[str, int] | None, dict[str, int] | None]:
+    """meminfo (bytes) and vmstat of the first sample both streams have: page size evidence."""
     common = np.intersect1d(mem.column("ts").to_numpy(), vm.column("ts").to_numpy())
     if not len(common):
-        return None
+        return None, None
     mi = int(np.nonzero(mem.column("ts").to_numpy() == common[0])[0][0])
     vi = int(np.nonzero(vm.column("ts").to_numpy() == common[0])[0][0])
     mrow = {schema.meminfo_column(k): v * KIB for k, v in mem.slice(mi, 1).to_pylist()[0].items() if k != "ts" and isinstance(v, int)}
     vrow = {schema.vmstat_column(k): v for k, v in vm.slice(vi, 1).to_pylist()[0].items() if k != "ts" and isinstance(v, int)}
-    size = procfs.infer_page_size(mrow, vrow)
-    if size is not None:
-        log.append(LogEntry("info", "inferred", f"page size {size} inferred from meminfo / vmstat page counts (no facts.txt)", file=where))
-    return size
+    return mrow, vrow
 
 
 def _vms(vms_t: pa.Table | None, defs_t: pa.Table | None, log: list[LogEntry], where: str,

@@ -1,8 +1,10 @@
 """Counter continuity and per-interval rates, computed once at ingest, on Arrow tables.
 
 Counters in /proc/vmstat, PSI totals and ksmd ticks are cumulative since boot. A rate is only made
-between two samples of one *segment*: a run of samples with no reboot, no counter going down and
-no gap. Across a segment boundary the rate is null, so no rate is ever negative or absurdly large.
+between two samples of one *segment*: a run of samples with no reboot and no counter going down.
+Across a segment boundary the rate is null, so no rate is ever negative. A gap in the data (a
+collector stopped, a missing sar day) is not a new segment, since the counters go on; only the
+rates computed across it are null (an average over hours would smear a burst into nothing).
 """
 
 from __future__ import annotations
@@ -32,8 +34,8 @@ RESET_COUNTERS = (
     "ksmd_ticks",
 )
 
-# A gap this many times the typical interval (and at least GAP_MIN_S) ends a segment: a rate over
-# a collector outage would smear hours of traffic into one average.
+# A gap this many times the typical interval (and at least GAP_MIN_S) gets no rate from counters:
+# a rate over a collector outage would smear hours of traffic into one average.
 GAP_FACTOR = 5.0
 GAP_MIN_S = 300.0
 
@@ -89,8 +91,21 @@ def sort_and_dedupe(t: pa.Table, host: str) -> tuple[pa.Table, list[LogEntry]]:
     return t, log
 
 
+def gap_rows(t: pa.Table) -> tuple[np.ndarray, float]:
+    """Rows that follow a gap in the data (their interval is too long for a counter rate), and the limit."""
+    n = t.num_rows
+    gap = np.zeros(n, dtype=bool)
+    if n <= 2:
+        return gap, GAP_MIN_S
+    dt = np.diff(epoch_ms(t) / 1000.0)
+    limit = max(GAP_FACTOR * float(np.median(dt)), GAP_MIN_S)
+    gap[1:] = dt > limit
+    return gap, limit
+
+
 def assign_segments(t: pa.Table, host: str) -> tuple[np.ndarray, list[LogEntry]]:
-    """segment id per row, and a log entry per reason a new segment started."""
+    """segment id per row (a reboot or a counter reset starts one), and a log entry per reason;
+    gaps in the data are logged too but stay in their segment."""
     n = t.num_rows
     log: list[LogEntry] = []
     if n == 0:
@@ -124,16 +139,14 @@ def assign_segments(t: pa.Table, host: str) -> tuple[np.ndarray, list[LogEntry]]
             down = np.zeros(n, dtype=bool)
             down[1:] = np.diff(v) < 0
             mark(down, f"counter reset ({col} went down)")
-    secs = epoch_ms(t) / 1000.0
-    if n > 2:
-        dt = np.diff(secs)
-        limit = max(GAP_FACTOR * float(np.median(dt)), GAP_MIN_S)
-        gap = np.zeros(n, dtype=bool)
-        gap[1:] = dt > limit
-        mark(gap, f"gap longer than {limit:.0f} s")
     for reason, count in reasons.items():
-        event = "reboot" if reason.startswith("reboot") else ("gap" if reason.startswith("gap") else "reset")
+        event = "reboot" if reason.startswith("reboot") else "reset"
         log.append(LogEntry("info", event, f"{count} new counter segment(s): {reason}; no rate spans it", host=host, count=count))
+    gap, limit = gap_rows(t)
+    gaps = int((gap & ~new).sum())
+    if gaps:
+        log.append(LogEntry("info", "gap", f"{gaps} gap(s) in the data longer than {limit:.0f} s: not a reboot or reset (the "
+                            "counters go on), but no rate is computed across them", host=host, count=gaps))
     return np.cumsum(new).astype(np.int32), log
 
 
@@ -146,14 +159,15 @@ def add_rates(t: pa.Table, segments: np.ndarray, facts: HostFacts) -> pa.Table:
     dt = np.full(n, np.nan)
     dt[1:] = np.diff(secs)
     dt[first] = np.nan
+    gap, _ = gap_rows(t)  # interval_s keeps the gap's length; counter deltas across it give no rate
 
-    def delta(col: str) -> np.ndarray | None:
+    def delta(col: str, across_gaps: bool = False) -> np.ndarray | None:
         v = column(t, col)
         if v is None:
             return None
         d = np.full(n, np.nan)
         d[1:] = np.diff(v)
-        d[first] = np.nan
+        d[first if across_gaps else first | gap] = np.nan
         return d
 
     def rate(*cols: str, scale: float = 1.0) -> np.ndarray | None:
@@ -178,7 +192,7 @@ def add_rates(t: pa.Table, segments: np.ndarray, facts: HostFacts) -> pa.Table:
         "majfault_per_s": rate("vmstat_pgmajfault"),
         "refault_per_s": refault,
         "pgscan_direct_per_s": rate("vmstat_pgscan_direct"),
-        "oom_kills": delta("vmstat_oom_kill"),
+        "oom_kills": delta("vmstat_oom_kill", across_gaps=True),  # a count, not a rate: kills in a gap still happened
         "psi_some_share": rate("psi_some_total_us", scale=1e-6),
         "psi_full_share": rate("psi_full_total_us", scale=1e-6),
         "ksmd_cpu_share": rate("ksmd_ticks", scale=1.0 / ticks),

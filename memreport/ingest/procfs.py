@@ -191,33 +191,3 @@ def qemu_options(value: str) -> list[str]:
 def parse_cmdline(raw: bytes) -> list[str]:
     """/proc/<pid>/cmdline: NUL-separated argv."""
     return [a.decode("utf-8", "replace") for a in raw.split(b"\0") if a]
-
-
-# meminfo (bytes) and vmstat (pages) pairs that count the same pages. MemFree/nr_free_pages is not
-# among them: on 6.x kernels nr_free_pages no longer matches MemFree (seen on 6.18: 4x apart).
-PAGE_PAIRS = (
-    ("mem_Active_anon", "vmstat_nr_active_anon"),
-    ("mem_Inactive_anon", "vmstat_nr_inactive_anon"),
-    ("mem_Active_file", "vmstat_nr_active_file"),
-    ("mem_Inactive_file", "vmstat_nr_inactive_file"),
-    ("mem_AnonPages", "vmstat_nr_anon_pages"),
-    ("mem_Mapped", "vmstat_nr_mapped"),
-)
-
-
-def infer_page_size(mem: dict[str, int], vm: dict[str, int]) -> int | None:
-    """The page size that makes meminfo and vmstat of one instant agree, when most pairs agree on
-    one power of two; None when they do not (then nothing is converted with a guess)."""
-    votes: dict[int, int] = {}
-    for m_key, v_key in PAGE_PAIRS:
-        b, pages = mem.get(m_key), vm.get(v_key)
-        if b and pages and pages > 0:
-            ratio = b / pages
-            if ratio >= 1024:
-                size = 1 << round(ratio).bit_length() - 1
-                if abs(ratio - size) / size < 0.05:
-                    votes[size] = votes.get(size, 0) + 1
-    if not votes:
-        return None
-    size, n = max(votes.items(), key=lambda kv: kv[1])
-    return size if n * 2 > sum(votes.values()) else None

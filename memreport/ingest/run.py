@@ -10,6 +10,7 @@ import pandas as pd
 
 from memreport.errors import InputError
 from memreport.ingest import sources, store
+from memreport.ingest.options import DEFAULT, IngestOptions
 from memreport.model import HostData, LogEntry
 
 # (what, done, total): inputs done of all, and within the current input its files done of all.
@@ -50,7 +51,7 @@ def _file_step(progress: Progress, path: str, i: int, n: int) -> Callable[[int, 
     return step
 
 
-def load(inputs: Sequence[Path], progress: Progress | None = None) -> IngestResult:
+def load(inputs: Sequence[Path], progress: Progress | None = None, opts: IngestOptions = DEFAULT) -> IngestResult:
     """Read and finalise every input. One bad input is recorded and the others go on."""
     by_host: dict[str, list[HostData]] = {}
     failed: list[InputError] = []
@@ -60,7 +61,7 @@ def load(inputs: Sequence[Path], progress: Progress | None = None) -> IngestResu
             progress(str(path), i, len(inputs))
             token = sources.FILE_PROGRESS.set(_file_step(progress, str(path), i, len(inputs)))
         try:
-            for data in sources.read_input(Path(path)):
+            for data in sources.read_input(Path(path), opts):
                 by_host.setdefault(data.facts.host, []).append(data)
         except InputError as e:
             failed.append(e)
@@ -91,7 +92,8 @@ def write(result: IngestResult, target: Path) -> None:
     store.write_store(Path(target), result.hosts, result.orphan_log)
 
 
-def ingest(inputs: Sequence[Path], target: Path, progress: Progress | None = None) -> IngestResult:
-    result = load(inputs, progress)
+def ingest(inputs: Sequence[Path], target: Path, progress: Progress | None = None,
+           opts: IngestOptions = DEFAULT) -> IngestResult:
+    result = load(inputs, progress, opts)
     write(result, target)
     return result

@@ -12,7 +12,8 @@ Traps handled (docs/INPUTS.md, ../shared/DOMAIN.md "sar / sadf"):
 - a daily file wraps past midnight in text output (times only, no date per line);
 - columns differ across sysstat versions (kbshmem ≥ 12.x, %vmeff ≤ 12.7.4, -q MEM ≥ 12.3.3), so
   fields are taken by header name, never by position;
-- kbmemused changed meaning across versions: it is never used; MemTotal comes from elsewhere.
+- kbmemused changed meaning across versions: MemTotal is recovered from it only where one
+  version's definition reproduces %memused (sar_memtotal.py); never stored itself.
 """
 
 from __future__ import annotations
@@ -54,13 +55,13 @@ KB_FIELDS = {
 }
 # Columns that make a block worth reading; every other activity (CPU, disks, network) is skipped.
 WANTED = frozenset(KB_FIELDS) | {
-    "kbswpused", "kbmemused", "pswpin/s", "pswpout/s", "majflt/s", "fault/s", "pgscand/s", "pgscank/s",
+    "kbswpused", "kbmemused", "%memused", "pswpin/s", "pswpout/s", "majflt/s", "fault/s", "pgscand/s", "pgscank/s",
     "%smem", "%fmem", "%smem-10", "%smem-60", "%smem-300", "%fmem-10", "%fmem-60", "%fmem-300",
 }
 
 # sadf -x / -j element names -> sar text names.
 _JSON_MEMORY = {
-    "memfree": "kbmemfree", "avail": "kbavail", "memused": "kbmemused", "buffers": "kbbuffers",
+    "memfree": "kbmemfree", "avail": "kbavail", "memused": "kbmemused", "memused-percent": "%memused", "buffers": "kbbuffers",
     "cached": "kbcached", "commit": "kbcommit", "active": "kbactive", "inactive": "kbinact",
     "dirty": "kbdirty", "anonpg": "kbanonpg", "slab": "kbslab", "kstack": "kbkstack", "pgtbl": "kbpgtbl",
     "vmused": "kbvmused", "shmem": "kbshmem", "swpfree": "kbswpfree", "swpused": "kbswpused",
@@ -232,6 +233,13 @@ def parse_sadf_csv(text: str) -> SarData:
             if len(parts) >= 3 and parts[0] == "hostname" and parts[2] == "timestamp":
                 seen_header = True
                 cols = parts if any(p in WANTED for p in parts[3:]) else None
+                if cols is not None and any(p.endswith("[...]") for p in parts):
+                    # `sadf -dh` of per-CPU/per-device activities: each line repeats those groups as
+                    # often as there were devices, so columns cannot be found by header name.
+                    data.problems.append((lineno, "sadf -dh output with per-CPU or per-device activities cannot be split "
+                                                  "by column name: its lines are skipped (use sadf -d, -x or -j, or "
+                                                  "sadf -dh FILE -- -r ALL -S -W -B -q MEM)"))
+                    cols = None
             continue
         fields = line.split(";")
         if len(fields) >= 4 and "RESTART" in fields[3]:
@@ -473,8 +481,9 @@ def _sadf_version(sadf: str) -> str:
 # --- to store columns ----------------------------------------------------------------------------
 
 
-def to_samples(data: SarData, page_size: int | None) -> pd.DataFrame:
-    """Rows -> store sample columns (bytes, bytes/s, shares). Swap rates need the page size: null without."""
+def to_samples(data: SarData, page_size: int | None, memtotal_kb: dict[datetime, int] | None = None) -> pd.DataFrame:
+    """Rows -> store sample columns (bytes, bytes/s, shares). Swap rates need the page size: null
+    without. `memtotal_kb`: MemTotal per row time as sar_memtotal.derive recovered it."""
     stamps = sorted(data.rows)
     n = len(stamps)
     out: dict[str, object] = {"ts": pd.DatetimeIndex(stamps).astype("datetime64[ms, UTC]") if n else pd.DatetimeIndex([], tz="UTC").astype("datetime64[ms, UTC]")}
@@ -486,6 +495,8 @@ def to_samples(data: SarData, page_size: int | None) -> pd.DataFrame:
     for sar_name, key in KB_FIELDS.items():
         if sar_name in present:
             out[meminfo_column(key)] = pd.array(np.round(col(sar_name) * KIB), dtype="Int64")
+    if memtotal_kb:
+        out["mem_MemTotal"] = pd.array([memtotal_kb[t] * KIB if t in memtotal_kb else None for t in stamps], dtype="Int64")
     if {"kbswpfree", "kbswpused"} <= present:
         out["mem_SwapTotal"] = pd.array(np.round((col("kbswpfree") + col("kbswpused")) * KIB), dtype="Int64")
     if page_size:

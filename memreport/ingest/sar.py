@@ -3,8 +3,9 @@
 installed sadf). Files of one host merge into one series, one row per time (sysstat cannot merge
 days itself). Parsing lives in sadf.py; this module finds files, groups hosts and reports.
 
-sar says nothing about MemTotal reliably (kbmemused changed meaning across versions), so a sar-only
-host has no total memory unless another input of the same host (a /proc snapshot) gives it.
+sar never prints MemTotal, but kbmemused implies it: sar_memtotal.py recovers it to the kB where
+sysstat's definition of kbmemused can be told from %memused. The page size for pswpin/s comes from
+the architecture in the header (pagesize.py); `sadf -d` names none, so 4 KiB is assumed and said.
 """
 
 from __future__ import annotations
@@ -13,7 +14,8 @@ from collections import defaultdict
 from pathlib import Path
 
 from memreport.errors import InputError
-from memreport.ingest import bundle, sadf
+from memreport.ingest import bundle, pagesize, sadf
+from memreport.ingest.options import DEFAULT, IngestOptions
 from memreport.model import Contribution, HostData, HostFacts, LogEntry
 
 KIND = "sar"
@@ -39,7 +41,7 @@ def sniff(path: Path) -> bool:
     return any(_kind(p) is not None for p in _files(path)[:200])
 
 
-def read(path: Path, label: str) -> list[HostData]:
+def read(path: Path, label: str, opts: IngestOptions = DEFAULT) -> list[HostData]:
     path = Path(path)
     log: list[LogEntry] = []
     files = [p for p in _files(path) if _kind(p) is not None]
@@ -58,21 +60,24 @@ def read(path: Path, label: str) -> list[HostData]:
     for host, hp in sorted(by_host.items()):
         hlog = [e for e in log if e.file is None or any(str(p) == e.file for p, _ in hp) or e.file not in {str(q) for q, _ in parts}]
         first = hp[0][1]
-        arch = next((d.arch for _, d in hp if d.arch), None)
-        page = bundle.assumed_page_size(arch)
-        if page is not None:
-            hlog.append(LogEntry("info", "assumed", f"page size 4096 assumed for sar swap rates: {arch} has only 4 KiB pages"))
-        else:
-            hlog.append(LogEntry("warn", "missing_source", f"page size unknown (architecture {arch or 'not in the sar output'}): swap rates left null"))
-        for p, d in hp:
-            if not d.utc:
-                hlog.append(LogEntry("warn", "time_source", "sar text times are the host's local time and name no zone: UTC assumed", file=str(p)))
-        samples = bundle.sar_frame(hp, page)
-        hlog.append(LogEntry("warn", "missing_source", "sar has no reliable MemTotal: total memory unknown unless a /proc snapshot of this host is also given"))
+        with_arch = next(((p, d) for p, d in hp if d.arch), None)
+        arch = with_arch[1].arch if with_arch else None
+        page, notes = pagesize.decide(
+            override=opts.page_size, arch=arch, arch_from=f"the sar header of {with_arch[0].name}" if with_arch else "",
+            kernel=next((d.kernel for _, d in hp if d.kernel), None),
+        )
+        hlog += notes + page.log()
+        assumptions = [page.assumption] if page.assumption else []
+        local = [p for p, d in hp if not d.utc]
+        for p in local:
+            hlog.append(LogEntry("warn", "time_source", "sar text times are the host's local time and name no zone: UTC assumed", file=str(p)))
+        if local:
+            assumptions.append("sar text times read as UTC: sar prints the host's local time and names no zone")
+        samples = bundle.sar_frame(hp, page.size, hlog)
         facts = HostFacts(
-            host=host, hostname=host, kernel=first.kernel, page_size=page,
+            host=host, hostname=host, kernel=first.kernel, page_size=page.size, page_size_source=page.source,
             cpus=next((d.cpus for _, d in hp if d.cpus), None), collector="sysstat", capture_format="sar",
-            extra={"arch": arch} if arch else {},
+            assumptions=assumptions, extra={"arch": arch} if arch else {},
         )
         if "interval_s" in samples and samples["interval_s"].notna().any():
             facts.interval_s = float(samples["interval_s"].median())

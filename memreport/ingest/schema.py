@@ -137,6 +137,7 @@ FACTS_SCHEMA = pa.schema(
         pa.field("hostname", pa.string()),
         pa.field("kernel", pa.string()),
         pa.field("page_size", pa.int64()),
+        pa.field("page_size_source", pa.string()),  # option | stated | architecture | inferred | assumed
         pa.field("clock_ticks", pa.int64()),
         pa.field("cpus", pa.int64()),
         pa.field("interval_s", pa.float64()),
@@ -146,6 +147,8 @@ FACTS_SCHEMA = pa.schema(
         pa.field("collector", pa.string()),
         pa.field("collector_version", pa.string()),
         pa.field("capture_format", pa.string()),
+        pa.field("time_base", pa.string()),  # absolute | relative (memreport/timebase.py)
+        pa.field("assumptions", pa.list_(pa.string())),  # what ingest assumed, one sentence each
         pa.field("first_ts", TS),
         pa.field("last_ts", TS),
         pa.field("samples", pa.int64()),

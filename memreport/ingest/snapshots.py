@@ -4,7 +4,8 @@ A tree is a directory whose children are named by the snapshot time (ISO-8601 ex
 optional fraction, `Z` or an offset; or epoch seconds). Each snapshot holds the files at their real
 paths (`proc/meminfo`, `sys/kernel/mm/ksm/...`) or flat (`meminfo`, `vmstat`, `swaps`, `ksm/`,
 `pressure_memory` or `pressure/memory`). A single snapshot is one such directory on its own; its
-time comes from a `date` file when there is one, else from the meminfo file's mtime.
+time comes from a `date` file when there is one, else from --start, else from the meminfo file's
+mtime (an assumption, named as such).
 
 Every other file of a snapshot is recognised by its content wherever it sits (snapshot_procs.py):
 ksmd's /proc/<pid>/stat gives ksmd CPU, qemu processes' status, ksm_stat, cmdline and `ps` output
@@ -22,7 +23,8 @@ from typing import Any
 
 import pandas as pd
 
-from memreport.ingest import procfs
+from memreport.ingest import pagesize, procfs
+from memreport.ingest.options import DEFAULT, IngestOptions
 from memreport.ingest.snapshot_procs import SnapshotProcs, Skipped, join_by_name, pattern_of, read_snapshot_procs
 from memreport.model import Contribution, HostData, HostFacts, LogEntry
 
@@ -46,6 +48,9 @@ CANDIDATES = {
     "boot_id": ("proc/sys/kernel/random/boot_id", "boot_id"),
     "uptime": ("proc/uptime", "uptime"),
     "pagesize": ("pagesize", "getconf_PAGESIZE", "page_size"),
+    # the machine, for the page size: `uname -m`/`uname -a` output, the kernel.arch sysctl, cpuinfo
+    "arch": ("proc/sys/kernel/arch", "arch", "uname_m", "uname_-m", "uname", "uname_a", "uname_-a"),
+    "cpuinfo": ("proc/cpuinfo", "cpuinfo"),
     "date": ("date", "date_--utc", "timestamp"),
     "clock_ticks": ("clock_ticks", "getconf_CLK_TCK", "clk_tck"),
 }
@@ -183,22 +188,39 @@ def read_snapshot(snap: Path, when: dt.datetime, page_size: int | None, log: lis
     return row, swaps, [texts]
 
 
-def _infer_page_size(snap: Path, log: list[LogEntry]) -> int | None:
-    """Page size from MemFree (bytes) / nr_free_pages of one snapshot, rounded to a power of two."""
+def _page_size(snap: Path, root: Path, kernel: str | None, opts: IngestOptions) -> tuple[pagesize.PageSize, list[LogEntry]]:
+    """The page size from a `pagesize` file, the architecture (uname, kernel.arch, cpuinfo) or the
+    first snapshot's meminfo / vmstat (memreport/ingest/pagesize.py)."""
+    def text(what: str) -> tuple[str | None, str]:
+        p = _find(snap, what) or _find(root, what)
+        try:
+            return (p.read_text(errors="replace").strip() if p and p.is_file() else None), str(p)
+        except OSError:
+            return None, str(p)
+
+    stated_text, stated_from = text("pagesize")
+    stated = int(stated_text) if stated_text and stated_text.isdigit() else None
+    arch, arch_from = None, ""
+    uname, uname_from = text("arch")
+    if uname:
+        arch, arch_from = pagesize.arch_from_uname(uname), uname_from
+    if arch is None:
+        cpuinfo, cpuinfo_from = text("cpuinfo")
+        if cpuinfo:
+            arch, arch_from = pagesize.arch_from_cpuinfo(cpuinfo), cpuinfo_from
     mem_p, vm_p = _find(snap, "meminfo"), _find(snap, "vmstat")
     try:
-        mem = procfs.parse_meminfo(_text(mem_p)) if mem_p else {}
-        vm = procfs.parse_vmstat(_text(vm_p)) if vm_p else {}
+        mem = procfs.parse_meminfo(_text(mem_p)) if mem_p else None
+        vm = procfs.parse_vmstat(_text(vm_p)) if vm_p else None
     except (procfs.ParseError, OSError):
-        return None
-    size = procfs.infer_page_size(mem, vm)
-    if size is None:
-        return None
-    log.append(LogEntry("info", "inferred", f"page size {size} inferred from meminfo / vmstat page counts (no pagesize file)", file=str(snap)))
-    return size
+        mem = vm = None  # the snapshot loop logs the broken file
+    return pagesize.decide(
+        override=opts.page_size, stated=stated, stated_from=stated_from, arch=arch, arch_from=arch_from,
+        kernel=kernel, meminfo=mem, vmstat=vm, pair_from=f"{snap.name}'s meminfo / vmstat",
+    )
 
 
-def read(path: Path, label: str) -> list[HostData]:
+def read(path: Path, label: str, opts: IngestOptions = DEFAULT) -> list[HostData]:
     root = Path(path)
     log: list[LogEntry] = []
     snaps: list[tuple[dt.datetime | None, Path]]
@@ -221,10 +243,10 @@ def read(path: Path, label: str) -> list[HostData]:
             return None
 
     host = fact("hostname") or root.name
-    page = fact("pagesize")
-    page_size = int(page) if page and page.isdigit() else None
-    if page_size is None:
-        page_size = _infer_page_size(first, log)
+    page, notes = _page_size(first, root, fact("kernel"), opts)
+    log.extend(notes + page.log(str(first)))
+    page_size = page.size
+    assumptions = [page.assumption] if page.assumption else []
     rows, swaps, texts = [], [], {}
     for when, snap in snaps:
         t: dt.datetime | None = when
@@ -233,11 +255,18 @@ def read(path: Path, label: str) -> list[HostData]:
             t = _parse_date_file(date_file.read_text(errors="replace")) if date_file else None
             if t is not None:
                 log.append(LogEntry("info", "time_source", f"snapshot time {t:%Y-%m-%d %H:%M:%S} UTC from the date file", file=str(date_file)))
+            elif opts.start is not None or opts.end is not None:
+                t = opts.start or opts.end
+                assert t is not None
+                log.append(LogEntry("info", "time_source", f"snapshot time {t:%Y-%m-%d %H:%M:%S} UTC from --{'start' if opts.start else 'end'} (no date file)", file=str(snap)))
             else:
                 mem = _find(snap, "meminfo")
                 assert mem is not None
                 t = dt.datetime.fromtimestamp(mem.stat().st_mtime, tz=dt.timezone.utc)
-                log.append(LogEntry("info", "time_source", f"snapshot time {t:%Y-%m-%d %H:%M:%S} UTC from the meminfo file's mtime (no date file)", file=str(mem)))
+                sentence = (f"snapshot time {t:%Y-%m-%d %H:%M:%S} UTC taken from the meminfo file's modification time "
+                            "(no date file); pass --start to set it")
+                log.append(LogEntry("warn", "time_source", sentence, file=str(mem)))
+                assumptions.append(sentence)
         row, sw, tx = read_snapshot(snap, t, page_size, log)
         if "mem_MemTotal" not in row:
             log.append(LogEntry("warn", "skipped_file", "no readable meminfo: snapshot skipped", file=str(snap)))
@@ -257,7 +286,8 @@ def read(path: Path, label: str) -> list[HostData]:
         raise InputError(root, "no snapshot with a readable meminfo")
     samples["ts"] = pd.to_datetime(samples["ts"], utc=True).astype("datetime64[ms, UTC]")
     samples["source"] = "snapshot"
-    facts = HostFacts(host=host, hostname=fact("hostname"), kernel=fact("kernel"), page_size=page_size, extra=texts)
+    facts = HostFacts(host=host, hostname=fact("hostname"), kernel=fact("kernel"), page_size=page_size,
+                      page_size_source=page.source, assumptions=assumptions, extra=texts)
     vms, got = _processes(proc_parts, facts, fact("clock_ticks"), log)
     log += _skipped_log(skipped)
     log = [dataclasses.replace(e, host=host, input=label) for e in log]

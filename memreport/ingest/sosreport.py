@@ -13,7 +13,8 @@ import json
 from pathlib import Path
 
 from memreport.errors import InputError
-from memreport.ingest import bundle, virsh
+from memreport.ingest import bundle, pagesize, virsh
+from memreport.ingest.options import DEFAULT, IngestOptions
 from memreport.ingest.procfs import ParseError
 from memreport.model import HostData, LogEntry
 
@@ -70,7 +71,7 @@ def _first_text(root: Path, candidates: tuple[str, ...], log: list[LogEntry]) ->
     return p, _text(root, p, log)
 
 
-def read(path: Path, label: str) -> list[HostData]:
+def read(path: Path, label: str, opts: IngestOptions = DEFAULT) -> list[HostData]:
     root = Path(path)
     log: list[LogEntry] = []
     found = bundle.Found(kind=KIND, extra={"bundle": root.name})
@@ -106,12 +107,12 @@ def read(path: Path, label: str) -> list[HostData]:
     elif (root / "version.txt").is_file():
         v = _text(root, root / "version.txt", log) or ""
         found.collector_version = v.strip().splitlines()[0][:40] if v.strip() else None  # sos 3.x
-    _, text = _first_text(root, UNAME, log)
+    up, text = _first_text(root, UNAME, log)
     if text and text.split():
         words = text.split()
         found.kernel = words[2] if len(words) > 2 else None
-        arches = [t for t in words if t in ("x86_64", "aarch64", "ppc64le", "ppc64", "s390x", "i686", "armv7l")]
-        found.arch = arches[0] if arches else None
+        found.arch = pagesize.arch_from_uname(text)
+        found.arch_from = str(up.relative_to(root)) if up else None
     # /proc and /sys
     proc: dict[str, tuple[str, str]] = {}
     for what, where in PROC.items():
@@ -147,22 +148,29 @@ def read(path: Path, label: str) -> list[HostData]:
             if t and t.strip():
                 sysctl[f"vm.{name}"] = t.strip()
     found.sysctl = sysctl
-    _, text = _first_text(root, GETCONF, log)
+    gp, text = _first_text(root, GETCONF, log)
     if text:
         for line in text.splitlines():
             parts = line.split()
             if parts and parts[-1].isdigit() and (len(parts) == 1 or parts[0] in ("PAGESIZE", "PAGE_SIZE")):
                 found.page_size = int(parts[-1])
+                found.page_size_from = str(gp.relative_to(root)) if gp else None
                 break
-    _, text = _first_text(root, CPUINFO, log)
+    cp, text = _first_text(root, CPUINFO, log)
     if text:
         n = sum(1 for line in text.splitlines() if line.startswith("processor"))
         found.cpus = n or None
-    if found.cpus is None:
-        _, text = _first_text(root, LSCPU, log)
-        for line in (text or "").splitlines():
-            if line.startswith("CPU(s):") and line.split()[-1].isdigit():
-                found.cpus = int(line.split()[-1])
+        if found.arch is None:
+            found.arch = pagesize.arch_from_cpuinfo(text)
+            found.arch_from = "proc/cpuinfo"
+    lp, text = _first_text(root, LSCPU, log)
+    for line in (text or "").splitlines():
+        key, _, value = line.partition(":")
+        if key == "CPU(s)" and value.strip().isdigit() and found.cpus is None:
+            found.cpus = int(value)
+        elif key == "Architecture" and found.arch is None and value.strip():
+            found.arch = pagesize.normalise_arch(value)
+            found.arch_from = str(lp.relative_to(root)) if lp else "lscpu"
     # sar history
     sar_files: list[Path] = []
     for d in SAR_DIRS:
@@ -216,4 +224,4 @@ def read(path: Path, label: str) -> list[HostData]:
         raise InputError(label, "sosreport with no proc/meminfo, no sar history and no VM data: nothing to read")
     if "meminfo" not in proc:
         log.append(LogEntry("warn", "missing_source", "no proc/meminfo in the sosreport (memory plugin not run?)"))
-    return [bundle.assemble(found, label, log)]
+    return [bundle.assemble(found, label, log, opts)]

@@ -18,9 +18,11 @@ from typing import Protocol
 
 from memreport.errors import InputError
 from memreport.ingest import archive
+from memreport.ingest.options import DEFAULT, IngestOptions
 from memreport.model import HostData
 
-# Most specific first. Each module has `KIND`, `sniff(path) -> bool`, `read(path, label) -> list[HostData]`.
+# Most specific first. Each module has `KIND`, `sniff(path) -> bool`,
+# `read(path, label, opts) -> list[HostData]`.
 READERS = (
     "memreport.ingest.capture",
     "memreport.ingest.sosreport",
@@ -49,7 +51,7 @@ class Reader(Protocol):
 
     def sniff(self, path: Path) -> bool: ...
 
-    def read(self, path: Path, label: str) -> list[HostData]: ...
+    def read(self, path: Path, label: str, opts: IngestOptions = DEFAULT) -> list[HostData]: ...
 
 
 def _readers() -> Iterator[ModuleType]:
@@ -61,16 +63,17 @@ def _readers() -> Iterator[ModuleType]:
                 raise
 
 
-def read_input(path: Path) -> list[HostData]:
-    """Every host the input holds. Raises InputError with one clear line when nothing reads it."""
+def read_input(path: Path, opts: IngestOptions = DEFAULT) -> list[HostData]:
+    """Every host the input holds. Raises InputError with one clear line when nothing reads it.
+    `opts` carries what the user told about inputs that cannot tell it (--page-size, --start)."""
     path = Path(path)
     label = str(path)
     if not path.exists():
         raise InputError(path, "no such file or directory")
     if path.is_file() and archive.compression_of(path) is not None and _is_tar(path):
         with archive.extracted(path) as tmp:
-            return _read_root(archive.single_top(tmp), label)
-    return _read_root(path, label)
+            return _read_root(archive.single_top(tmp), label, opts)
+    return _read_root(path, label, opts)
 
 
 def _is_tar(path: Path) -> bool:
@@ -82,10 +85,10 @@ def _is_tar(path: Path) -> bool:
     return any(name.endswith(s) for s in (".tar", ".tgz", ".txz", ".tar.gz", ".tar.xz", ".tar.zst", ".tzst", ".tar.bz2", ".tbz2"))
 
 
-def _read_root(root: Path, label: str) -> list[HostData]:
+def _read_root(root: Path, label: str, opts: IngestOptions) -> list[HostData]:
     for reader in _readers():
         if reader.sniff(root):
-            hosts: list[HostData] = reader.read(root, label)
+            hosts: list[HostData] = reader.read(root, label, opts)
             return hosts
     what = "directory" if root.is_dir() else "file"
     raise InputError(

@@ -17,8 +17,9 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from memreport.errors import InputError
-from memreport.ingest import derive, schema
+from memreport.ingest import derive, pagesize, schema
 from memreport.model import Contribution, HostData, HostFacts, LogEntry
+from memreport.timebase import ABSOLUTE, RELATIVE
 
 TABLES = ("samples", "vms", "swaps", "virsh", "facts", "log")
 NO_HOST = "_"
@@ -36,11 +37,28 @@ def merge_host(parts: list[HostData]) -> HostData:
     """Several inputs of one host (a sar history and a /proc snapshot, two capture directories) as one."""
     if len(parts) == 1:
         return parts[0]
+    best, log = pagesize.reconcile(parts)  # one page size per host: the strongest evidence of any input
     facts = parts[0].facts
+    own = ("page_size", "page_size_source", "assumptions", "time_base")
     for p in parts[1:]:  # first input wins per fact; later ones fill what it lacked
         for name, value in vars(p.facts).items():
-            if getattr(facts, name) in (None, {}) and value not in (None, {}):
+            if name not in own and getattr(facts, name) in (None, {}) and value not in (None, {}):
                 setattr(facts, name, value)
+    if best is not None:
+        facts.page_size, facts.page_size_source = best.facts.page_size, best.facts.page_size_source
+    assumptions: list[str] = []
+    for p in parts:
+        for a in p.facts.assumptions:
+            keep = not pagesize.is_page_assumption(a) or (p is best and facts.page_size_source == pagesize.ASSUMED)
+            if keep and a not in assumptions:
+                assumptions.append(a)
+    facts.assumptions = assumptions
+    bases = {p.facts.time_base for p in parts}
+    if RELATIVE in bases:
+        facts.time_base = RELATIVE
+        if ABSOLUTE in bases:
+            log.append(LogEntry("warn", "time_source", "inputs with relative times (no clock) merged with dated inputs: "
+                                "pass --start for the undated ones", host=facts.host))
     def cat(frames: Iterable[pd.DataFrame | None]) -> pd.DataFrame | None:
         fs = [f for f in frames if f is not None and len(f)]
         return pd.concat(fs, ignore_index=True, sort=False) if fs else None
@@ -52,7 +70,7 @@ def merge_host(parts: list[HostData]) -> HostData:
         vms=cat(p.vms for p in parts),
         swaps=cat(p.swaps for p in parts),
         virsh=cat(p.virsh for p in parts),
-        log=[e for p in parts for e in p.log],
+        log=[e for p in parts for e in p.log] + log,
         contributions=[c for p in parts for c in p.contributions],
     )
 
@@ -169,6 +187,7 @@ def _facts_table(data: HostData) -> pa.Table:
         "hostname": f.hostname or f.host,
         "kernel": f.kernel,
         "page_size": f.page_size,
+        "page_size_source": f.page_size_source,
         "clock_ticks": f.clock_ticks,
         "cpus": f.cpus,
         "interval_s": f.interval_s,
@@ -178,6 +197,8 @@ def _facts_table(data: HostData) -> pa.Table:
         "collector": f.collector,
         "collector_version": f.collector_version,
         "capture_format": f.capture_format,
+        "time_base": f.time_base,
+        "assumptions": list(f.assumptions),
         "first_ts": s.column("ts")[0].as_py() if len(s) else None,
         "last_ts": s.column("ts")[-1].as_py() if len(s) else None,
         "samples": len(s),
@@ -310,6 +331,8 @@ def read_host(store: Path, host: str) -> HostData:
     row = facts_df.iloc[0]
 
     def opt(name: str):  # type: ignore[no-untyped-def]
+        if name not in row:  # a store written before the column existed
+            return None
         v = row[name]
         return None if v is None or (isinstance(v, float) and np.isnan(v)) or v is pd.NA else v
 
@@ -327,6 +350,9 @@ def read_host(store: Path, host: str) -> HostData:
         collector=opt("collector"),
         collector_version=opt("collector_version"),
         capture_format=opt("capture_format"),
+        page_size_source=opt("page_size_source"),
+        time_base=opt("time_base") or ABSOLUTE,
+        assumptions=[str(a) for a in row["assumptions"]] if opt("assumptions") is not None else [],
         extra=dict(row["extra"]) if row["extra"] is not None else {},
     )
     contributions = [Contribution(**c) for c in (row["contributions"] if row["contributions"] is not None else [])]

@@ -14,7 +14,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from memreport.errors import InputError
-from memreport.ingest import bundle, virsh
+from memreport.ingest import bundle, pagesize, virsh
+from memreport.ingest.options import DEFAULT, IngestOptions
 from memreport.ingest.procfs import ParseError
 from memreport.model import HostData, LogEntry
 
@@ -70,7 +71,7 @@ def _cmd(section: Section) -> list[str]:
     return parts
 
 
-def read(path: Path, label: str) -> list[HostData]:
+def read(path: Path, label: str, opts: IngestOptions = DEFAULT) -> list[HostData]:
     root = Path(path)
     log: list[LogEntry] = []
     sections: list[Section] = []
@@ -120,12 +121,14 @@ def read(path: Path, label: str) -> list[HostData]:
             if len(words) > 2:
                 found.hostname = found.hostname or words[1].split(".")[0]
                 found.kernel = words[2]
-                arches = [t for t in words if t in ("x86_64", "aarch64", "ppc64le", "s390x")]
-                found.arch = arches[0] if arches else None
+                uname_arch = pagesize.arch_from_uname(s.body)
+                if uname_arch:
+                    found.arch, found.arch_from = uname_arch, f"uname output ({at})"
         elif name == "hostname" and s.body.strip():
             found.hostname = s.body.strip().splitlines()[0].split(".")[0]
         elif name == "getconf" and ("PAGESIZE" in cmd or "PAGE_SIZE" in cmd) and s.body.strip().isdigit():
             found.page_size = int(s.body.strip())
+            found.page_size_from = f"getconf output ({at})"
         elif re.match(r"^/etc/libvirt/qemu/[^/]+\.xml$", s.what):
             try:
                 vms.append(("libvirt XML", virsh.parse_domain_xml(s.body)))
@@ -140,8 +143,11 @@ def read(path: Path, label: str) -> list[HostData]:
                 log.append(LogEntry("warn", "bad_value", f"{e.reason}: skipped", file=at))
         elif name == "ps":
             vms += [("ps", vm) for vm in virsh.parse_ps_qemu(s.body)]
-        elif name == "cat" and len(cmd) > 1 and cmd[1] == "/proc/cpuinfo":
+        elif (name == "cat" and len(cmd) > 1 and cmd[1] == "/proc/cpuinfo") or s.what == "/proc/cpuinfo":
             found.cpus = sum(1 for line in s.body.splitlines() if line.startswith("processor")) or None
+            cpu_arch = pagesize.arch_from_cpuinfo(s.body)
+            if cpu_arch and found.arch is None:
+                found.arch, found.arch_from = cpu_arch, f"/proc/cpuinfo ({at})"
     found.proc, found.vms, found.virsh_rows, found.sysctl, found.vmstat_outputs = proc, vms, rows, sysctl, vmstat_out
     sar_files: list[Path] = []
     for d in SAR_DIRS:
@@ -156,4 +162,4 @@ def read(path: Path, label: str) -> list[HostData]:
         raise InputError(label, "supportconfig without /proc/meminfo, vmstat or sar data: nothing to read")
     if found.ksm is None:
         log.append(LogEntry("info", "missing_source", "supportconfig collects no KSM values"))
-    return [bundle.assemble(found, label, log)]
+    return [bundle.assemble(found, label, log, opts)]

@@ -6,9 +6,14 @@ Active. The first data line of each run is the average since boot and is dropped
 print frozen memory columns while si/so update: /proc data wins for memory levels when a bundle
 has both (bundle.assemble says so in the log).
 
-Without `-t` the output has no times: the samples are placed to end at the file's modification
-time, `interval` seconds apart (from a `vmstat N` command line in the text, else 1 s), and the log
-says so.
+Without `-t` the output has no times. With --start (the time vmstat was started: its since-boot
+line) or --end (the time of its last line) the rows are placed `interval` seconds apart (from a
+`vmstat N` command line in the text, else 1 s; with both options and no known interval, spread
+evenly between them). Without either, the times are *relative*: offsets from the start of the run,
+stored from memreport.timebase.RELATIVE_ORIGIN and printed as `+00:01:10`, and the host's facts say
+`time_base = "relative"`, an assumption named in the log, the report and report.json. Several runs
+in one file are placed one after another. (A bundle places its vmstat runs to end at the bundle
+time.)
 """
 
 from __future__ import annotations
@@ -23,8 +28,10 @@ import pandas as pd
 
 from memreport.errors import InputError
 from memreport.ingest import bundle
+from memreport.ingest.options import DEFAULT, IngestOptions
 from memreport.ingest.procfs import ParseError
 from memreport.model import Contribution, HostData, HostFacts, LogEntry
+from memreport.timebase import RELATIVE, RELATIVE_ORIGIN
 
 KIND = "vmstat"
 
@@ -121,13 +128,58 @@ def parse_vmstat_output(text: str, unit: int | None = None) -> VmstatData:
     return VmstatData(runs, problems, dropped)
 
 
+def _placement(runs: list[VmstatRun], start: datetime | None, end: datetime | None,
+               log: list[LogEntry], file: str) -> dict[int, tuple[datetime, float]]:
+    """For each run without -t times (by index): (time of its since-boot line, seconds per row).
+
+    Runs follow one another: from `start` forwards, else from `end` backwards. With both and no
+    interval known, the rows are spread evenly between them.
+    """
+    untimed = [i for i, r in enumerate(runs) if r.rows and r.rows[0][0] is None]
+    out: dict[int, tuple[datetime, float]] = {}
+    if not untimed:
+        return out
+    steps = {i: runs[i].interval or 1.0 for i in untimed}
+    rows = sum(len(runs[i].rows) for i in untimed)
+    if start is not None and end is not None:
+        known = all(runs[i].interval for i in untimed)
+        span = (end - start).total_seconds()
+        if not known:
+            steps = {i: span / rows for i in untimed}
+        elif abs(sum(steps[i] * len(runs[i].rows) for i in untimed) - span) > max(2.0, 0.01 * span):
+            log.append(LogEntry(
+                "warn", "time_source",
+                f"--start and --end are {span:g} s apart but the vmstat rows at their interval span "
+                f"{sum(steps[i] * len(runs[i].rows) for i in untimed):g} s: placed from --start", file=file,
+            ))
+    if start is not None:
+        cursor = start
+        for i in untimed:
+            out[i] = (cursor, steps[i])
+            cursor += timedelta(seconds=steps[i] * len(runs[i].rows))
+    else:
+        assert end is not None
+        cursor = end
+        for i in reversed(untimed):
+            cursor -= timedelta(seconds=steps[i] * len(runs[i].rows))
+            out[i] = (cursor, steps[i])
+    if len(untimed) > 1:
+        log.append(LogEntry("info", "time_source", f"{len(untimed)} vmstat runs without times placed one after another", file=file))
+    return out
+
+
 def to_samples(
-    data: VmstatData, end: datetime | None, tz: tzinfo | None, log: list[LogEntry], file: str
+    data: VmstatData, end: datetime | None, tz: tzinfo | None, log: list[LogEntry], file: str,
+    start: datetime | None = None,
 ) -> pd.DataFrame:
     """Rows -> samples: swapin_Bps/swapout_Bps (si/so × unit), mem_Inactive/mem_Active with -a,
-    mem_MemFree and mem_Buffers without."""
+    mem_MemFree and mem_Buffers without. Runs without -t times are placed from `start` (the time
+    vmstat started) or back from `end` (the time of the last line); ParseError when neither is given."""
     records: list[dict[str, object]] = []
-    for run in data.runs:
+    if any(r.rows and r.rows[0][0] is None for r in data.runs) and start is None and end is None:
+        raise ParseError(None, "vmstat output without -t times and no time to place it")
+    places = _placement(data.runs, start, end, log, file)
+    for k, run in enumerate(data.runs):
         cols = run.columns
         n = len(run.rows)
         if n == 0:
@@ -137,14 +189,13 @@ def to_samples(
         if run.rows[0][0] is not None and zone is None:
             zone = tz or timezone.utc
             log.append(LogEntry("info", "time_source", f"vmstat -t times in zone {run.zone or '?'}: read as {zone}", file=file))
-        step = run.interval or 1.0
-        if run.rows[0][0] is None:
-            if end is None:
-                raise ParseError(None, "vmstat output without -t times and no file time to place it")
+        origin, step = places.get(k, (RELATIVE_ORIGIN, run.interval or 1.0))
+        if k in places:
+            where = "from the start of the run" if origin == RELATIVE_ORIGIN else f"from {bundle.when_words(origin)}"
             log.append(LogEntry(
-                "warn", "time_source",
-                f"vmstat output has no times (-t): {n} samples placed {step:g} s apart ending at the file time "
-                f"{bundle.when_words(end)}" + ("" if run.interval else " (interval unknown: 1 s assumed)"),
+                "warn" if origin == RELATIVE_ORIGIN else "info", "time_source",
+                f"vmstat output has no times (-t): {n} samples placed {step:g} s apart {where}"
+                + ("" if run.interval or (start and end) else " (interval unknown: 1 s assumed)"),
                 file=file,
             ))
         for i, (stamp, tokens) in enumerate(run.rows):
@@ -159,13 +210,12 @@ def to_samples(
             if stamp is not None:
                 ts = stamp.replace(tzinfo=zone).astimezone(timezone.utc)
             else:
-                assert end is not None
-                ts = end - timedelta(seconds=step * (n - 1 - i))
+                ts = origin + timedelta(seconds=step * (i + 1))  # row 0 follows the since-boot line by one step
             rec: dict[str, object] = {
                 "ts": ts,
                 "swapin_Bps": float(vals[6] * run.unit),
                 "swapout_Bps": float(vals[7] * run.unit),
-                "interval_s": run.interval if run.interval else np.nan,
+                "interval_s": run.interval if run.interval else (step if k in places and start and end else np.nan),
             }
             if wide_a:
                 rec["mem_Inactive"] = vals[4] * run.unit
@@ -214,7 +264,7 @@ def sniff(path: Path) -> bool:
     return _looks_like(head.decode("utf-8", "replace"))
 
 
-def read(path: Path, label: str) -> list[HostData]:
+def read(path: Path, label: str, opts: IngestOptions = DEFAULT) -> list[HostData]:
     path = Path(path)
     log: list[LogEntry] = []
     try:
@@ -224,16 +274,32 @@ def read(path: Path, label: str) -> list[HostData]:
     data = parse_vmstat_output(text)
     for line, reason in data.problems:
         log.append(LogEntry("warn", "bad_line", f"{reason}: line skipped", file=label, line=line))
-    end = datetime.fromtimestamp(path.stat().st_mtime, timezone.utc).replace(microsecond=0)
+    untimed = any(r.rows and r.rows[0][0] is None for r in data.runs)
+    timed = any(r.rows and r.rows[0][0] is not None for r in data.runs)
+    relative = untimed and opts.start is None and opts.end is None
+    assumptions: list[str] = []
+    if relative and timed:
+        for r in data.runs:
+            if r.rows and r.rows[0][0] is None:
+                log.append(LogEntry("warn", "time_source", f"vmstat run without -t times beside runs with times: its {len(r.rows)} rows skipped (pass --start to place them)", file=label, count=len(r.rows)))
+                r.rows = []
+        relative = False
+    elif relative:
+        assumptions.append("times are relative: vmstat output has no timestamps (-t); pass --start to date them")
+    elif not untimed and (opts.start or opts.end):
+        log.append(LogEntry("info", "time_source", "vmstat -t output has its own times: --start/--end not used", file=label))
     try:
-        samples = to_samples(data, end, None, log, label)
+        samples = to_samples(data, opts.end, None, log, label, start=RELATIVE_ORIGIN if relative else opts.start)
     except ParseError as e:
         raise InputError(label, e.reason, e.line) from None
     if not len(samples):
         raise InputError(label, "vmstat output with no sample after the since-boot line")
     host = path.stem
     log.append(LogEntry("info", "missing_source", f"vmstat output names no host: host named {host!r} after the file", file=label))
-    facts = HostFacts(host=host, capture_format="vmstat", interval_s=next((r.interval for r in data.runs if r.interval), None))
+    facts = HostFacts(host=host, capture_format="vmstat", interval_s=next((r.interval for r in data.runs if r.interval), None),
+                      assumptions=assumptions)
+    if relative:
+        facts.time_base = RELATIVE
     what = "swap rates" + (", Inactive/Active" if "mem_Inactive" in samples else "")
     contrib = Contribution(label, KIND, f"vmstat output: {bundle.span_words(samples['ts'])} ({what})")
     return [HostData(facts=facts, samples=samples, log=bundle.stamp(log, host, label), contributions=[contrib])]

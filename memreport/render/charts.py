@@ -20,6 +20,7 @@ from memreport.analyze import Analysis
 from memreport.analyze._util import column, rate_values, valid_intervals
 from memreport.analyze.wording import fmt_bytes, fmt_rate
 from memreport.model import HostData
+from memreport.timebase import fmt_relative, is_relative
 
 W = 680  # viewBox width: 1 unit = 1 CSS px; fits A4 portrait content width at 1:1
 FONT = "DejaVu Sans, Helvetica, Arial, sans-serif"
@@ -110,9 +111,12 @@ def time_ticks(t0_ms: int, t1_ms: int, max_ticks: int = 8) -> list[tuple[int, st
     first = math.ceil(t0_ms / 1000 / step) * step
     out = []
     t = first
+    relative = is_relative(datetime.fromtimestamp(t0_ms / 1000, tz=timezone.utc))
     while t * 1000 <= t1_ms:
         d = datetime.fromtimestamp(t, tz=timezone.utc)
-        if step >= 86400 or (d.hour == 0 and d.minute == 0):
+        if relative:  # an input without clock times: offsets from its start (memreport/timebase.py)
+            label = fmt_relative(d, seconds=False)
+        elif step >= 86400 or (d.hour == 0 and d.minute == 0):
             label = d.strftime("%d %b")
         else:
             label = d.strftime("%H:%M")
@@ -169,7 +173,9 @@ class _Frame:
             x = float(self.x(t))
             self.body.append(f'<line x1="{_f(x)}" y1="{_f(b)}" x2="{_f(x)}" y2="{_f(b + 4)}" stroke="{MUTED}" stroke-width="1"/>')
             self.body.append(_text(x, b + 16, label, 10, "middle", MUTED))
-        self.body.append(_text((self.left + self.right) / 2, self.height - 8, "Time (UTC)", 10.5, "middle", MUTED))
+        relative = is_relative(datetime.fromtimestamp(self.t0 / 1000, tz=timezone.utc))
+        title = "Time since the start (hh:mm; the input has no clock times)" if relative else "Time (UTC)"
+        self.body.append(_text((self.left + self.right) / 2, self.height - 8, title, 10.5, "middle", MUTED))
 
     def legend(self, label: str, color: str, dashed: bool = False, box: bool = False) -> None:
         x, y = self.legend_x, 14

@@ -7,6 +7,7 @@ from typing import Any
 from memreport.analyze.answer import CAUSE_NAMES, RULE_NAMES
 from memreport.analyze.wording import fmt_bytes, fmt_duration, fmt_num, fmt_pct, fmt_rate, fmt_time, iso, to_datetime
 from memreport.model import Severity
+from memreport.timebase import fmt_relative, is_relative
 
 __all__ = ["FILTERS", "fmt_bytes", "fmt_duration", "fmt_num", "fmt_pct", "fmt_rate", "fmt_time", "iso"]
 
@@ -29,6 +30,8 @@ def fmt_window(start: Any, end: Any) -> str:
     a, b = to_datetime(start), to_datetime(end)
     if a is None or b is None:
         return "–"
+    if is_relative(a):
+        return f"{fmt_relative(a)} – {fmt_relative(b)}"
     right = b.strftime("%H:%M:%S") if a.date() == b.date() else b.strftime("%d %b %H:%M:%S")
     return f"{a.strftime('%d %b %H:%M:%S')} – {right}"
 

@@ -10,6 +10,7 @@ from memreport.config import Thresholds
 from memreport.model import HostData, Severity
 from memreport.render.charts import all_charts
 from memreport.render.env import environment
+from memreport.timebase import RELATIVE
 
 MAX_WINDOW_ROWS = 40  # the HTML/PDF table; report.json has every window
 MAX_VM_ROWS = 60
@@ -64,6 +65,8 @@ def context(data: HostData, a: Analysis, report_json: dict[str, Any]) -> dict[st
         "vm_ksm": any(v.ksm_merged_max_bytes is not None for v in a.vms.rows),  # the column only where a kernel gave ksm_stat
         "more_vms": max(0, len(a.vms.rows) - MAX_VM_ROWS),
         "threshold_rows": _threshold_rows(a.thresholds),
+        # how times read: UTC, or offsets from the start for an input without clock times (timebase.py)
+        "time_label": "time since the start" if a.facts.time_base == RELATIVE else "UTC",
         "Severity": Severity,
     }
 
