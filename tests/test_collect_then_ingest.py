@@ -10,7 +10,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from conftest import ROOT
+from conftest import HANG, ROOT
 
 
 def mem_total_bytes() -> int:
@@ -41,7 +41,7 @@ def check_store(cli, capture, tmp_path):
 
 @pytest.mark.slow
 def test_memreport_collect_then_ingest(cli, tmp_path):
-    proc = cli("collect", "--interval", "1", "--duration", "5", "--output", tmp_path / "cap", timeout=300)
+    proc = cli("collect", "--interval", "1", "--duration", "5", "--output", tmp_path / "cap", timeout=HANG)
     assert proc.returncode == 0, proc.stderr
     check_store(cli, tmp_path / "cap", tmp_path)
 
@@ -53,6 +53,6 @@ def test_memsnap_sh_then_ingest(shell, cli, tmp_path):
     argv = [shell, "sh"] if shell == "busybox" else [shell]
     subprocess.run(
         [*argv, str(ROOT / "collectors" / "memsnap.sh"), "--interval", "1", "--duration", "5", "--output", str(tmp_path / "cap")],
-        check=True, timeout=300, capture_output=True,
+        check=True, timeout=HANG, capture_output=True,
     )
     check_store(cli, tmp_path / "cap", tmp_path)

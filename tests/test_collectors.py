@@ -30,6 +30,7 @@ from pathlib import Path
 
 import pytest
 
+from conftest import HANG
 from memreport.collect import collector_path, run_collector
 
 REPO = Path(__file__).resolve().parents[1]
@@ -107,7 +108,7 @@ def start(kind: str, busybox_bin: Path, args: list[str], **kw) -> subprocess.Pop
                             text=True, **kw)
 
 
-def run(kind: str, busybox_bin: Path, args: list[str], timeout: float = 300) -> subprocess.CompletedProcess:
+def run(kind: str, busybox_bin: Path, args: list[str], timeout: float = HANG) -> subprocess.CompletedProcess:
     argv, env = command(kind, busybox_bin)
     return subprocess.run(argv + args, env=env, capture_output=True, text=True, timeout=timeout)
 
@@ -231,7 +232,7 @@ def live(tmp_path_factory: pytest.TempPathFactory, busybox_bin: Path) -> dict:
     for kind in KINDS:
         procs[kind] = start(kind, busybox_bin, ["--interval", "1", "--duration", "5",
                                                 "--output", str(base / kind)])
-    results = {kind: p.communicate(timeout=300) + (p.returncode,) for kind, p in procs.items()}
+    results = {kind: p.communicate(timeout=HANG) + (p.returncode,) for kind, p in procs.items()}
     return {"base": base, "t0": t0, "t1": time.time(), "up0": up0, "up1": uptime(), "results": results}
 
 
@@ -472,7 +473,7 @@ def python_for_nobody(cwd: Path) -> str:
             continue
         tried.append(python)
         probe = subprocess.run([setpriv, *NOBODY, python, "-c", "import sys; assert sys.version_info >= (3, 6)"],
-                               cwd=cwd, capture_output=True, timeout=120)
+                               cwd=cwd, capture_output=True, timeout=HANG)
         if probe.returncode == 0:
             return python
     pytest.fail(f"no Python 3.6+ that user 65534 can run (tried {', '.join(tried)})")
@@ -524,7 +525,7 @@ def test_unreadable_as_non_root(kind: str) -> None:
             argv = [shutil.which("busybox") or "busybox", "sh", str(collector)]
         r = subprocess.run([shutil.which("setpriv") or "setpriv", *NOBODY, *argv,
                             "--root", str(root), "--interval", "0.5", "--duration", "0.5", "--output", str(out)],
-                           cwd=base, env=env, capture_output=True, text=True, timeout=300)
+                           cwd=base, env=env, capture_output=True, text=True, timeout=HANG)
         assert r.returncode == 0, r.stderr
         clock_ts = [v[0] for _, v in read_stream(out, "clock")]
         log = log_lines(out)
@@ -547,7 +548,7 @@ def test_unreadable_as_non_root(kind: str) -> None:
 
 # ---- stopping ---------------------------------------------------------------------------------------
 
-def wait_rows(out: Path, stream: str, n: int, timeout: float = 300) -> None:
+def wait_rows(out: Path, stream: str, n: int, timeout: float = HANG) -> None:
     """Until the stream has n rows; the timeout only guards against a hang."""
     end = time.monotonic() + timeout
     while time.monotonic() < end:
@@ -567,7 +568,7 @@ def test_sigterm_finishes_the_sample_and_exits_0(kind: str, tmp_path: Path,
                                   "--output", str(out)])
     wait_rows(out, "vms", 6)
     p.send_signal(signal.SIGTERM)
-    _, stderr = p.communicate(timeout=300)
+    _, stderr = p.communicate(timeout=HANG)
     assert p.returncode == 0, stderr
 
     clock_ts = [v[0] for _, v in read_stream(out, "clock")]
@@ -588,7 +589,7 @@ def test_kill_9_leaves_complete_rows(kind: str, tmp_path: Path, busybox_bin: Pat
                                   "--output", str(out)])
     wait_rows(out, "vmstat", 20)
     p.kill()
-    p.communicate(timeout=300)
+    p.communicate(timeout=HANG)
     assert p.returncode == -signal.SIGKILL
     for path in sorted(out.glob("*.tsv")):
         text = path.read_text()
@@ -826,7 +827,7 @@ def test_a_reused_vm_pid_is_not_read_as_the_vm(kind: str, tmp_path: Path, busybo
     # two more samples: at least one began after the change
     wait_rows(out, "clock", stream_files(out, "clock")[0].read_text().count("\n") - 1 + 2)
     proc.send_signal(signal.SIGTERM)
-    _, err = proc.communicate(timeout=300)
+    _, err = proc.communicate(timeout=HANG)
     assert proc.returncode == 0, err
     pids = [(v[0], v[1]) for _, v in read_stream(out, "vms")]
     samples = sorted({ts for ts, _ in pids}, key=float)
