@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import resource
+import shlex
 import shutil
 import subprocess
 import sys
@@ -63,8 +64,9 @@ def week_captures() -> tuple[Path, Path]:
 
 def bench_ingest() -> bool:
     plain, gz = week_captures()
-    files = " ".join(str(p) for p in sorted(plain.glob("*.tsv")))
-    gzfiles = " ".join(str(p) for p in sorted(gz.glob("*.tsv.gz")))
+    # quoted: the checkout's path may hold spaces (issue 16)
+    files = " ".join(shlex.quote(str(p)) for p in sorted(plain.glob("*.tsv")))
+    gzfiles = " ".join(shlex.quote(str(p)) for p in sorted(gz.glob("*.tsv.gz")))
     size = sum(p.stat().st_size for p in plain.glob("*.tsv")) / 1e6
     gzsize = sum(p.stat().st_size for p in gz.glob("*.gz")) / 1e6
     print(f"# host-week: {WEEK.samples} samples, {size:.0f} MB plain, {gzsize:.1f} MB gzip'd")

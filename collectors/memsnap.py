@@ -689,33 +689,40 @@ class Collector(object):
         sys.stderr.write("memsnap.py: sampling every %s s into %s (stop with Ctrl-C or SIGTERM)\n"
                          % (fmt_num(self.opts.interval), self.out))
         interval = self.opts.interval
+        # the last slot --duration allows (slots are start + n * interval); None: until stopped
+        last = None if self.opts.duration is None else int(self.opts.duration / interval + 1e-6)
         start = time.monotonic()
         slot = 0
-        slow_logged = False
+        skipped = 0
         try:
             while True:
                 self.sample()
                 if self.stop:
                     break
                 slot += 1
-                if self.opts.duration is not None and slot * interval > self.opts.duration + 1e-9:
+                if last is not None and slot > last:
                     break
                 late = time.monotonic() - (start + slot * interval)
                 if late >= 0:
                     # the sample took longer than the interval: skip the slots it overran
-                    if not slow_logged:
+                    if not skipped:
                         self.log("warn", "a sample took longer than --interval %s s: slots "
                                  "skipped" % fmt_num(interval))
-                        slow_logged = True
-                    slot += int(late // interval) + 1
-                    if (self.opts.duration is not None
-                            and slot * interval > self.opts.duration + 1e-9):
+                    missed = int(late // interval) + 1
+                    if last is not None:
+                        missed = min(missed, last + 1 - slot)  # slots after --duration were never due
+                    skipped += missed
+                    slot += missed
+                    if last is not None and slot > last:
                         break
                 sleeper(start + slot * interval - time.monotonic())
                 if self.stop:
                     break
         finally:
             self.close_files()
+        if skipped:
+            self.log("warn", "%d slots skipped in all (samples that took longer than --interval %s s)"
+                     % (skipped, fmt_num(interval)))
         self.log("info", "stopped after %d samples" % self.samples)
 
     def bundle(self):

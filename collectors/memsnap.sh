@@ -665,7 +665,7 @@ size_every=$((60000 / interval_ms))
 [ $size_every -ge 1 ] || size_every=1
 size_count=0
 next_ms=$start_ms
-slow_logged=0
+skipped=0
 while :; do
 	now
 	_day=$((now_ms / 86400000))
@@ -697,9 +697,15 @@ while :; do
 	now
 	if [ "$now_ms" -ge "$next_ms" ]; then
 		# the sample took longer than the interval: skip the slots it overran
-		[ $slow_logged = 1 ] || log warn "a sample took longer than --interval $interval s: slots skipped"
-		slow_logged=1
-		next_ms=$((next_ms + ((now_ms - next_ms) / interval_ms + 1) * interval_ms))
+		[ $skipped -gt 0 ] || log warn "a sample took longer than --interval $interval s: slots skipped"
+		_missed=$(((now_ms - next_ms) / interval_ms + 1))
+		if [ -n "$dur_ms" ]; then
+			# slots after --duration were never due
+			_due=$(((dur_ms - (next_ms - start_ms)) / interval_ms + 1))
+			[ $_missed -le $_due ] || _missed=$_due
+		fi
+		skipped=$((skipped + _missed))
+		next_ms=$((next_ms + _missed * interval_ms))
 		if [ -n "$dur_ms" ] && [ $((next_ms - start_ms)) -gt "$dur_ms" ]; then break; fi
 	fi
 	fmt_ms $((next_ms - now_ms))
@@ -714,6 +720,7 @@ while :; do
 done
 trap - INT TERM HUP
 rm -f "$LINE_TMP"
+[ $skipped = 0 ] || log warn "$skipped slots skipped in all (samples that took longer than --interval $interval s)"
 log info "stopped after $n samples"
 
 if [ $bundle = 1 ]; then

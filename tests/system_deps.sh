@@ -21,5 +21,20 @@ if [ "$(id -u)" != 0 ]; then
 fi
 echo "installing: ${need[*]}"
 export DEBIAN_FRONTEND=noninteractive
-apt-get update -qq >/dev/null
-apt-get install -y -qq --no-install-recommends "${need[@]}" fonts-dejavu-core >/dev/null
+# Another apt-get (unattended-upgrades, a second checkout's `make test`) may hold apt's locks: wait
+# for it instead of failing. DPkg::Lock::Timeout covers dpkg's lock (apt >= 1.9.11); `update` does
+# not wait for the package lists' lock, so it is retried for as long.
+LOCK_WAIT=600
+APT=(apt-get -o DPkg::Lock::Timeout=$LOCK_WAIT)
+deadline=$((SECONDS + LOCK_WAIT))
+until err=$("${APT[@]}" update -qq 2>&1 >/dev/null); do
+  if ! grep -q 'Could not get lock' <<<"$err" || [ $SECONDS -ge $deadline ]; then
+    echo "$err" >&2
+    exit 1
+  fi
+  [ -n "${waiting-}" ] || echo "waiting up to ${LOCK_WAIT} s for another apt-get to finish" >&2
+  waiting=1
+  sleep 5
+done
+[ -z "$err" ] || echo "$err" >&2
+"${APT[@]}" install -y -qq --no-install-recommends "${need[@]}" fonts-dejavu-core >/dev/null

@@ -1,6 +1,7 @@
 """Customer archives are untrusted (issue 4, "Safety"): every malicious archive is refused with its
-own one-line message, quickly, and nothing is created outside the private temporary directory
-(which is removed too)."""
+own one-line message, and nothing is created outside the private temporary directory (which is
+removed too). How fast a bomb is refused is measured by `make bench` (benchmarks/bench_archive.py),
+not here: a busy machine must not fail the suite (issue 11)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,6 @@ import io
 import os
 import tarfile
 import tempfile
-import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -71,7 +71,8 @@ def _fifo(name: str) -> tuple[tarfile.TarInfo, None]:
 
 CASES: dict[str, tuple[Callable[[Path], Path], str]] = {
     "traversal": (lambda d: _tar(d / "a.tar.gz", [_file("sosreport-x/ok"), _file("sosreport-x/../../evil")]), "leaves the archive (..)"),
-    "absolute path": (lambda d: _tar(d / "a.tar.gz", [_file("/tmp/evil-abs")]), "has an absolute path"),
+    # absolute, into the watched sandbox (a fixed /tmp path could be left by anything)
+    "absolute path": (lambda d: _tar(d / "a.tar.gz", [_file(str(d.parent / "outside" / "evil-abs"))]), "has an absolute path"),
     "absolute symlink": (lambda d: _tar(d / "a.tar.gz", [_link("sosreport-x/etc/passwd", "/etc/passwd")]), "links to an absolute path"),
     "escaping symlink": (lambda d: _tar(d / "a.tar.gz", [_link("s/up", "../../..")]), "links outside the archive"),
     "escaping hard link": (lambda d: _tar(d / "a.tar.gz", [_link("s/h", "../outside/f", tarfile.LNKTYPE)]), "links outside the archive"),
@@ -98,7 +99,6 @@ def test_malicious_member_refused(sandbox: dict[str, Path], case: str) -> None:
             pass
     assert message in str(e.value) and str(bad) in str(e.value) and "\n" not in str(e.value)
     assert _snapshot(sandbox["root"]) == before  # nothing outside, and the temp dir is gone
-    assert not Path("/tmp/evil-abs").exists()
     # through the public entry point: the same one-line error, an InputError the CLI reports alone
     with pytest.raises(InputError):
         read_input(bad)
@@ -118,12 +118,10 @@ def test_decompression_bomb(sandbox: dict[str, Path]) -> None:
         g.write(b"\0" * 1024)
     assert bomb.stat().st_size < 2 * 1024**2
     before = _snapshot(sandbox["root"])
-    t = time.monotonic()
     with pytest.raises(UnsafeArchiveError) as e:
         with archive.extracted(bomb):
             pass
     assert "compression ratio above 200:1" in str(e.value)
-    assert time.monotonic() - t < 10
     assert _snapshot(sandbox["root"]) == before
 
 
@@ -149,12 +147,10 @@ def test_a_million_empty_members(sandbox: dict[str, Path]) -> None:
             g.write(same)
         g.write(b"\0" * 1024)
     before = _snapshot(sandbox["root"])
-    t = time.monotonic()
     with pytest.raises(UnsafeArchiveError) as e:
         with archive.extracted(many):
             pass
     assert "more than 100000 members" in str(e.value)
-    assert time.monotonic() - t < 10
     assert _snapshot(sandbox["root"]) == before
     assert not list(sandbox["tmp"].iterdir())  # refused before the temp dir was even made
 

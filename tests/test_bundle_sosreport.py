@@ -22,6 +22,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parent / "fixtures" / "sar"))
 import realtools  # noqa: E402
+from conftest import HANG  # noqa: E402
 
 from memreport.ingest import store  # noqa: E402
 from memreport.ingest.sources import read_input  # noqa: E402
@@ -75,7 +76,7 @@ def _sos(tmp: Path) -> Path:
         pytest.fail("sos not installed: run `bash tests/system_deps.sh` (make test does)")
     p = subprocess.run(
         [sos, "report", "--batch", "--tmp-dir", str(tmp), "-o", "memory,process,date,host,kernel,libvirt"],
-        capture_output=True, timeout=300,
+        capture_output=True, timeout=HANG,
     )
     made = sorted(tmp.glob("sosreport-*.tar.xz"))
     if p.returncode != 0 or not made:
@@ -203,7 +204,7 @@ def test_store_round_trip(host, tmp_path: Path) -> None:  # type: ignore[no-unty
 def test_memreport_report_on_the_tarball(bundle: Path, tmp_path: Path) -> None:
     """Done-when: `memreport report <a sosreport tarball>` renders a report from the bundle."""
     exe = Path(sys.executable).parent / "memreport"
-    p = subprocess.run([str(exe), "report", str(bundle), "-o", str(tmp_path / "out")], capture_output=True, timeout=600)
+    p = subprocess.run([str(exe), "report", str(bundle), "-o", str(tmp_path / "out")], capture_output=True, timeout=HANG)
     assert p.returncode == 0, p.stderr.decode(errors="replace")[-2000:]
     html = next((tmp_path / "out").rglob("report.html")).read_text()
     assert "web01" in html and "db01" in html  # VM section from virsh/libvirt/ps

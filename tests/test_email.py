@@ -244,7 +244,7 @@ def test_html_part_renders_in_chromium(report_dir: Path, tmp_path: Path) -> None
             browser.send(domain, session=session)
         browser.send("Emulation.setDeviceMetricsOverride", {"width": 900, "height": 900, "deviceScaleFactor": 1, "mobile": False}, session=session)
         browser.send("Page.navigate", {"url": page.as_uri()}, session=session)
-        browser.wait_event("Page.loadEventFired", timeout=60)
+        browser.wait_event("Page.loadEventFired")
         info = json.loads(browser.send("Runtime.evaluate", {"expression": IMAGES_JS, "returnByValue": True}, session=session)["result"]["value"])
         shot = browser.send("Page.captureScreenshot", {"format": "png", "captureBeyondViewport": True,
                                                        "clip": {"x": 0, "y": 0, "width": 900, "height": min(info["height"], 8000), "scale": 1}},

@@ -19,6 +19,7 @@ from pathlib import Path
 import pytest
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, LoginPassword
+from conftest import HANG
 from helpers import synthetic as S
 
 from memreport.errors import DeliveryError
@@ -115,7 +116,7 @@ def memreport(*args: object, env: dict[str, str] | None = None) -> subprocess.Co
     import os
 
     return subprocess.run([sys.executable, "-m", "memreport", *map(str, args)], capture_output=True, text=True,
-                          cwd=ROOT, timeout=120, env={**os.environ, **(env or {})})
+                          cwd=ROOT, timeout=HANG, env={**os.environ, **(env or {})})
 
 
 def fresh(report_dir: Path, tmp_path: Path) -> Path:

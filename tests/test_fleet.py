@@ -17,7 +17,7 @@ from memreport.fleet import FleetOptions, run_fleet, state
 from memreport.fleet.discover import discover
 from memreport.synthetic import GIB, MIB, HostSpec, Thrash, write_capture
 
-from conftest import run_cli
+from conftest import HANG, run_cli
 
 VM_ALLOC = 164 * GIB  # sum of HostSpec's default vm_sizes_gib
 
@@ -202,8 +202,8 @@ def test_killed_run_resumes_with_the_rest(fleet_in: Path, tmp_path: Path) -> Non
     out = tmp_path / "out"
     cmd = [sys.executable, "-m", "memreport", "fleet", str(inputs), "-o", str(out), "--jobs", "1", "--no-fleet-pdf"]
     proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
-    deadline = time.time() + 60
-    while time.time() < deadline and len(list((out / "state").glob("*.json"))) < 3:
+    deadline = time.monotonic() + HANG
+    while time.monotonic() < deadline and len(list((out / "state").glob("*.json"))) < 3:
         time.sleep(0.05)
     os.killpg(proc.pid, signal.SIGKILL)  # the CLI and its workers, as a crash or `kill -9` would
     proc.wait()

@@ -14,7 +14,7 @@ from conftest import ROOT, run_on_terminal
 def test_progress_on_a_terminal_only(tmp_path):
     cap = write_capture(HostSpec(hostname="pbar", days=3, interval_s=300, with_vms=False), tmp_path / "cap")
     cmd = [sys.executable, "-m", "memreport", "ingest", str(cap), "-o", str(tmp_path / "store")]
-    rc, screen = run_on_terminal(cmd, columns=100, timeout=120)
+    rc, screen = run_on_terminal(cmd, columns=100)
     assert rc == 0, screen
     assert "reading cap" in screen and "━" in screen
     assert "pbar: 864 samples" in screen

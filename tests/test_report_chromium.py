@@ -49,7 +49,7 @@ def _open(report: Path, tmp_path: Path, width: int = 1100) -> tuple[dict, list[d
         browser.send("Emulation.setDeviceMetricsOverride",
                      {"width": width, "height": 900, "deviceScaleFactor": 1, "mobile": False}, session=session)
         browser.send("Page.navigate", {"url": report.resolve().as_uri()}, session=session)
-        browser.wait_event("Page.loadEventFired", timeout=60)
+        browser.wait_event("Page.loadEventFired")
         info = json.loads(browser.send("Runtime.evaluate", {"expression": CHARTS_JS, "returnByValue": True},
                                        session=session)["result"]["value"])
         shot = browser.send("Page.captureScreenshot", {"format": "png", "captureBeyondViewport": True,

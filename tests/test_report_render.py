@@ -1,4 +1,5 @@
-"""report.html / report.pdf / report.json for a host-week: content, determinism, speed (issue 3)."""
+"""report.html / report.pdf / report.json for a host-week: content and determinism (issue 3). Its
+speed is measured by `make bench` (benchmarks/bench_report.py), not asserted here (issue 11)."""
 
 from __future__ import annotations
 
@@ -6,7 +7,6 @@ import json
 import re
 import shutil
 import subprocess
-import time
 from pathlib import Path
 
 import numpy as np
@@ -25,26 +25,19 @@ pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")
-def week_report(tmp_path_factory: pytest.TempPathFactory) -> tuple[S.HostData, Path, float]:
+def week_report(tmp_path_factory: pytest.TempPathFactory) -> tuple[S.HostData, Path]:
     data = S.week()
     out = tmp_path_factory.mktemp("report")
-    t = time.perf_counter()
     write_report(data, out)
-    return data, out, time.perf_counter() - t
+    return data, out
 
 
 def test_writes_three_files_and_json_matches_the_analysis(week_report) -> None:
-    data, out, _ = week_report
+    data, out = week_report
     assert sorted(p.name for p in out.iterdir()) == ["report.html", "report.json", "report.pdf"]
     doc = json.loads((out / "report.json").read_text())
     assert doc == json.loads(json.dumps(build(analyze(data))))
     assert doc["verdict"] == "CRIT" and len(doc["thrash_windows"]) == 3
-
-
-def test_host_week_renders_fast(week_report) -> None:
-    _, _, seconds = week_report
-    print(f"host-week report (analysis + HTML + PDF): {seconds:.2f} s")
-    assert seconds < 6.0  # target ≤ 3 s on the 2-core machine (make bench measures it); margin for parallel tests
 
 
 def test_html_is_self_contained(week_report) -> None:
@@ -61,7 +54,7 @@ def _pdftotext(pdf: Path) -> str:
 
 
 def test_pdf_text_has_the_key_numbers(week_report) -> None:
-    data, out, _ = week_report
+    data, out = week_report
     a = analyze(data)
     text = _pdftotext(out / "report.pdf")
     flat = " ".join(text.split())

@@ -9,7 +9,7 @@ import subprocess
 
 import pytest
 
-from conftest import ROOT
+from conftest import HANG, ROOT
 from memreport.units import parse_qemu_mem_arg
 
 SAMPLE = ROOT / "sample_data" / "kvm-sample"
@@ -31,7 +31,7 @@ def report(tmp_path_factory, ):
     out = tmp_path_factory.mktemp("out")
     proc = subprocess.run(
         [str(ROOT / ".venv" / "bin" / "memreport"), "report", str(SAMPLE), "-o", str(out), "--eml"],
-        capture_output=True, text=True, timeout=300,
+        capture_output=True, text=True, timeout=HANG,
     )
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.startswith("kvm-sample: CRIT")

@@ -14,6 +14,9 @@ import time
 from pathlib import Path
 from typing import Any
 
+# Seconds to wait for Chromium before calling it hung: a guard, not a speed limit (conftest.HANG).
+HANG = 900
+
 # Networking off: every host name resolves to nothing and any proxied request goes nowhere.
 OFFLINE_FLAGS = [
     "--headless",
@@ -80,7 +83,7 @@ class Chromium:
         except Exception:  # pragma: no cover
             return ""
 
-    def send(self, method: str, params: dict[str, Any] | None = None, session: str | None = None, timeout: float = 30) -> dict[str, Any]:
+    def send(self, method: str, params: dict[str, Any] | None = None, session: str | None = None, timeout: float = HANG) -> dict[str, Any]:
         self._id += 1
         msg: dict[str, Any] = {"id": self._id, "method": method, "params": params or {}}
         if session:
@@ -95,7 +98,7 @@ class Chromium:
                 return m.get("result", {})  # type: ignore[no-any-return]
             self.events.append(m)
 
-    def wait_event(self, method: str, timeout: float = 30) -> dict[str, Any]:
+    def wait_event(self, method: str, timeout: float = HANG) -> dict[str, Any]:
         for e in self.events:
             if e.get("method") == method:
                 return e
