@@ -469,6 +469,7 @@ class Found:
 
     kind: str  # sosreport | supportconfig
     hostname: str | None = None
+    machine_id: str | None = None
     kernel: str | None = None
     arch: str | None = None
     cpus: int | None = None
@@ -527,6 +528,7 @@ def assemble(found: Found, label: str, log: list[LogEntry]) -> HostData:
             log.append(LogEntry("info", "assumed", f"page size 4096 assumed: {found.arch} has only 4 KiB pages"))
         else:
             log.append(LogEntry("warn", "missing_source", f"page size unknown (architecture {found.arch or 'unknown'}): swap rates from sar and KSM bytes left null"))
+    hostname = host  # what the bundle says; None when it names no host
     if not host:
         host = Path(label).name.split(".")[0]
         log.append(LogEntry("warn", "missing_source", f"no hostname in the bundle: named {host!r} after it"))
@@ -627,7 +629,7 @@ def assemble(found: Found, label: str, log: list[LogEntry]) -> HostData:
     if snap is not None and snap.swaps:
         swaps = pd.DataFrame(snap.swaps)
         swaps["ts"] = pd.to_datetime(swaps["ts"], utc=True).astype("datetime64[ms, UTC]")
-    facts = HostFacts(host=host, hostname=host, kernel=found.kernel, page_size=page, cpus=found.cpus, collector=kind,
+    facts = HostFacts(host=host, hostname=hostname, machine_id=found.machine_id, kernel=found.kernel, page_size=page, cpus=found.cpus, collector=kind,
                       collector_version=found.collector_version, capture_format=kind, extra=dict(found.extra or {}))
     if len(sar):
         iv = sar["interval_s"].dropna() if "interval_s" in sar else pd.Series(dtype=float)

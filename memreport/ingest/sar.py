@@ -70,7 +70,7 @@ def read(path: Path, label: str) -> list[HostData]:
         samples = bundle.sar_frame(hp, page)
         hlog.append(LogEntry("warn", "missing_source", "sar has no reliable MemTotal: total memory unknown unless a /proc snapshot of this host is also given"))
         facts = HostFacts(
-            host=host, hostname=host, kernel=first.kernel, page_size=page,
+            host=host, hostname=next((d.hostname for _, d in hp if d.hostname), None), kernel=first.kernel, page_size=page,
             cpus=next((d.cpus for _, d in hp if d.cpus), None), collector="sysstat", capture_format="sar",
             extra={"arch": arch} if arch else {},
         )

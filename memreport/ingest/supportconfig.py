@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from memreport.errors import InputError
-from memreport.ingest import bundle, virsh
+from memreport.ingest import bundle, hosts, virsh
 from memreport.ingest.procfs import ParseError
 from memreport.model import HostData, LogEntry
 
@@ -122,6 +122,10 @@ def read(path: Path, label: str) -> list[HostData]:
                 found.kernel = words[2]
                 arches = [t for t in words if t in ("x86_64", "aarch64", "ppc64le", "s390x")]
                 found.arch = arches[0] if arches else None
+        elif s.what in ("/etc/machine-id", "/var/lib/dbus/machine-id") and found.machine_id is None:
+            found.machine_id = hosts.parse_machine_id(s.body)
+        elif name == "hostnamectl" and found.machine_id is None:  # systemd.txt: `hostnamectl status`
+            found.machine_id = hosts.machine_id_from_hostnamectl(s.body)
         elif name == "hostname" and s.body.strip():
             found.hostname = s.body.strip().splitlines()[0].split(".")[0]
         elif name == "getconf" and ("PAGESIZE" in cmd or "PAGE_SIZE" in cmd) and s.body.strip().isdigit():
