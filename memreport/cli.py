@@ -111,17 +111,20 @@ def _print_warnings(result) -> None:  # type: ignore[no-untyped-def]
 
 
 InputsArg = Annotated[list[Path], typer.Argument(help="Captures, snapshot trees, bundles (dir or .tar.*), sar or vmstat output.")]
+HostOpt = Annotated[str | None, typer.Option(
+    "--host", help="Name for inputs that give no host name of their own (vmstat output, a snapshot tree without a hostname file); inputs that name their host keep it.")]
 
 
 @app.command()
 def ingest(
     inputs: InputsArg,
     output: Annotated[Path, typer.Option("-o", "--output", help="Store directory to write (replaced atomically).")],
+    host: HostOpt = None,
 ) -> None:
     """Read inputs into a typed Parquet store (docs/STORE.md) and print a summary."""
     from memreport.ingest.run import load, write
 
-    result = guarded(lambda: load(inputs, _progress()))
+    result = guarded(lambda: load(inputs, _progress(), host=host))
     _print_warnings(result)
     if not result.hosts:
         raise typer.Exit(EXIT_INPUT)

@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from memreport.cli import ANALYZE_UNKNOWN, EXIT_INPUT, InputsArg, _print_warnings, _progress, app, guarded
+from memreport.cli import ANALYZE_UNKNOWN, EXIT_INPUT, HostOpt, InputsArg, _print_warnings, _progress, app, guarded
 from memreport.errors import InputError
 from memreport.model import HostData
 
@@ -23,14 +23,14 @@ def with_vm_size(overrides: list[str] | None, vm_size: str | None) -> list[str]:
     return [*(overrides or []), *([f"oom.new_vm_bytes={vm_size}"] if vm_size else [])]
 
 
-def load_hosts(inputs: list[Path]) -> list[HostData]:
+def load_hosts(inputs: list[Path], host: str | None = None) -> list[HostData]:
     """Hosts from a store, or from inputs ingested in memory (nothing written)."""
     from memreport.ingest import store
     from memreport.ingest.run import load
 
-    if len(inputs) == 1 and store.is_store(inputs[0]):
+    if len(inputs) == 1 and store.is_store(inputs[0]) and not host:
         return [store.read_host(inputs[0], h) for h in store.list_hosts(inputs[0])]
-    result = load(inputs, _progress())
+    result = load(inputs, _progress(), host=host)
     _print_warnings(result)
     if not result.hosts:
         raise result.failed[0] if result.failed else InputError("-", "no input given")
@@ -46,6 +46,7 @@ def report(
     pdf: Annotated[bool, typer.Option("--pdf/--no-pdf", help="Render report.pdf too.")] = True,
     eml: Annotated[bool, typer.Option("--eml", help="Also write report.eml: the report as a mail (docs/EMAIL.md).")] = False,
     vm_size: VmSizeOpt = None,
+    host: HostOpt = None,
 ) -> None:
     """Analyse the inputs and write report.html, report.pdf and report.json per host."""
     from memreport.analyze import analyze as run_analysis
@@ -53,7 +54,7 @@ def report(
     from memreport.render.report import write_report
 
     thresholds = guarded(lambda: load_thresholds(config, with_vm_size(set_, vm_size)))
-    hosts = guarded(lambda: load_hosts(inputs))
+    hosts = guarded(lambda: load_hosts(inputs, host))
     for data in hosts:
         result = run_analysis(data, thresholds)
         outdir = output / _safe(data.facts.host)
@@ -87,6 +88,7 @@ def analyze(
     set_: SetOpt = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print report.json instead of the summary.")] = False,
     vm_size: VmSizeOpt = None,
+    host: HostOpt = None,
 ) -> None:
     """Print the answer, the verdict and findings; exit 0 OK, 1 WARN, 2 CRIT, 3 UNKNOWN (input or usage error, or
     none of swap, thrash, VM fit and KSM could be answered)."""
@@ -96,7 +98,7 @@ def analyze(
     from memreport.config import load_thresholds
 
     thresholds = guarded(lambda: load_thresholds(config, with_vm_size(set_, vm_size)), ANALYZE_UNKNOWN)
-    hosts = guarded(lambda: load_hosts([input]), ANALYZE_UNKNOWN)
+    hosts = guarded(lambda: load_hosts([input], host), ANALYZE_UNKNOWN)
     worst = 0
     docs = []
     unknown = True
