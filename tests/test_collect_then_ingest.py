@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import shutil
 import subprocess
+from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -25,6 +26,9 @@ def check_store(cli, capture, tmp_path):
     assert len(s) >= 4
     assert (s["mem_MemTotal"] == mem_total_bytes()).all()
     assert s["swapout_Bps"].iloc[1:].notna().all()  # real counters made real rates
+    facts = pd.read_parquet(tmp_path / "store" / "facts")
+    machine_id = Path("/etc/machine-id")
+    assert facts["machine_id"].tolist() == [machine_id.read_text().strip() if machine_id.is_file() else None]
 
 
 @pytest.mark.slow
