@@ -97,6 +97,8 @@ def _prepare(outdir: Path, force: bool) -> Any:
         lock.close()
         raise InputError(outdir, "another memreport fleet run is writing this directory") from None
     shutil.rmtree(outdir / WORK, ignore_errors=True)
+    if (outdir / "state" / "claims").is_dir():  # an OUTDIR of memreport before state format 2: start afresh
+        force = True
     if force:
         for name in ("state", STORE, HOSTS):
             shutil.rmtree(outdir / name, ignore_errors=True)

@@ -95,15 +95,18 @@ def identity(part: Part) -> Identity:
 
 
 def _last_ms(data: HostData) -> int | None:
-    from memreport.ingest import derive
-
-    t = derive.to_table(data.samples)
-    if not t.num_rows:
-        return None
+    import pandas as pd
+    import pyarrow as pa
     import pyarrow.compute as pc
 
-    last = pc.max(t.column("ts"))
-    return None if not last.is_valid else int(last.cast("int64").as_py())
+    s = data.samples
+    if isinstance(s, pa.Table):
+        last = pc.max(s.column("ts")) if "ts" in s.column_names and s.num_rows else None
+        return int(last.cast(pa.int64()).as_py()) if last is not None and last.is_valid else None
+    if "ts" not in s or not len(s):
+        return None
+    t = pd.to_datetime(s["ts"], utc=True).max()
+    return None if pd.isna(t) else int(t.value // 1_000_000)
 
 
 @dataclass
