@@ -44,9 +44,10 @@ class _Reporter:
                 self.task = self.bar.add_task("", total=total, completed=done, rate="")
             return
         assert res is not None
-        if event == "host":  # after the inputs: a host whose inputs were merged
+        if event == "host":  # after the inputs: a host made from its inputs (merged, or read again)
             what = res["row"]["verdict"] if res["outcome"] != "failed" else f"FAILED: {res.get('error')}"
-            line = f"[host {done}/{total}] {res['host']}: {len(res['inputs'])} inputs merged ({what}; {res.get('elapsed_s', 0):.1f} s)"
+            n = len(res.get("inputs") or [])
+            line = f"[host {done}/{total}] {res['host']}: from {n} input{'s' if n != 1 else ''} ({what}; {res.get('elapsed_s', 0):.1f} s)"
             if self.bar is not None:
                 self.bar.console.print(line, highlight=False, markup=False)
             else:

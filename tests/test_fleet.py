@@ -215,6 +215,7 @@ def test_killed_run_resumes_with_the_rest(fleet_in: Path, tmp_path: Path) -> Non
     assert f"fleet: 8 input(s): {done_before} unchanged, {8 - done_before} to do" in rerun.stderr
     assert f"{8 - done_before} processed, {done_before} unchanged, 0 failed" in rerun.stdout
     assert "[" in rerun.stderr and "/8] " in rerun.stderr  # plain progress lines when not on a terminal
+    assert "[host " not in rerun.stderr  # the hosts the killed run had staged are moved in, not read again
     doc = json.loads((out / "fleet.json").read_text())
     assert sorted(r["host"] for r in doc["hosts"]) == [f"r{i}" for i in range(8)]
     assert not (out / ".work").exists() or not any((out / ".work").iterdir())

@@ -144,7 +144,7 @@ def test_fleet_merges_two_sosreports_of_one_host(bundles, this_machine, fleet_ru
     assert merged["period_end"] == b["ts"].max().strftime("%Y-%m-%dT%H:%M:%SZ")
     assert rows["kvm-other"]["inputs"] == [str(bundles["other"])] and rows["kvm-other"]["samples"] == len(a)
     assert doc["run"]["hosts_merged"] == 1
-    assert "[host 1/1] " + name + ": 2 inputs merged" in proc.stderr
+    assert f"[host 1/1] {name}: from 2 inputs (" in proc.stderr
     # the merged host's store partition holds both inputs' rows, once each
     s = pd.read_parquet(out / "store" / "samples", filters=[("host", "==", name)])
     assert sorted(s["source"]) == ["sar", "sar", "sar", "sosreport", "sosreport"]

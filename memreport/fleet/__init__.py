@@ -24,6 +24,7 @@ import fcntl
 import os
 import shutil
 import time
+import urllib.parse
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -34,8 +35,8 @@ from memreport.errors import InputError
 from memreport.fleet import state, summary
 from memreport.fleet.discover import discover
 from memreport.fleet.runner import Job, SchedulerError, probe_scheduler, run_dask, run_local
-from memreport.fleet.tasks import (HOST_MARKERS, HOSTS, STORE, WORK, TaskOptions, host_marker_key, promote,
-                                   release, run_host_task, staged_dir)
+from memreport.fleet.tasks import (HOST_MARKERS, HOSTS, STAGED, STORE, WORK, TaskOptions, host_marker_key, promote,
+                                   is_staged, release, run_host_task)
 
 __all__ = ["FleetOptions", "FleetResult", "run_fleet", "SchedulerError"]
 
@@ -96,11 +97,13 @@ def _prepare(outdir: Path, force: bool) -> Any:
     except BlockingIOError:
         lock.close()
         raise InputError(outdir, "another memreport fleet run is writing this directory") from None
-    shutil.rmtree(outdir / WORK, ignore_errors=True)
+    for leftover in (outdir / WORK).glob("*"):  # of a killed run; staged hosts are kept for the resume
+        if leftover.name != STAGED:
+            shutil.rmtree(leftover, ignore_errors=True)
     if (outdir / "state" / "claims").is_dir():  # an OUTDIR of memreport before state format 2: start afresh
         force = True
     if force:
-        for name in ("state", STORE, HOSTS):
+        for name in ("state", STORE, HOSTS, WORK):
             shutil.rmtree(outdir / name, ignore_errors=True)
     return lock
 
@@ -117,8 +120,8 @@ def _old_hosts(outdir: Path) -> dict[str, dict[str, Any]]:
     out = {}
     for p in sorted((outdir / "state" / HOST_MARKERS).glob("*.json")):
         m = state.read_marker(outdir, f"{HOST_MARKERS}/{p.stem}")
-        if m is not None and isinstance(m.get("host"), str):
-            out[m["host"]] = m
+        if m is not None:  # a lost task's marker (runner._lost) names no host: its file name does
+            out[m["host"] if isinstance(m.get("host"), str) else urllib.parse.unquote(p.stem)] = m
     return out
 
 
@@ -232,9 +235,8 @@ def _hosts(markers: list[dict[str, Any]], outdir: Path, task_opts: TaskOptions, 
         signature = [[parts[i][0]["key"], parts[i][1]["part"], parts[i][0]["hash"]] for i in members]
         labels = list(dict.fromkeys(parts[i][0]["input"] for i in members))
         m, p = parts[members[0]]
-        staged = staged_dir(outdir, m["key"], p["part"])
-        if len(members) == 1 and not notes.get(members[0]) and p["host"] == name and staged.is_dir():
-            promote(outdir, m["key"], p["part"], name)
+        if len(members) == 1 and not notes.get(members[0]) and p["host"] == name and is_staged(outdir, m, p["part"]):
+            promote(outdir, m, p["part"], name)
             state.write_marker(outdir, host_marker_key(name), {"host": name, "members": signature, "inputs": labels,
                                                                "settings": settings, "status": "ok", "error": None,
                                                                "retry": False, "row": p["row"]})

@@ -69,8 +69,11 @@ def host_marker_key(host: str) -> str:
     return f"{HOST_MARKERS}/" + urllib.parse.quote(host, safe="")
 
 
-def staged_dir(outdir: Path, key: str, part: int) -> Path:
-    return Path(outdir) / WORK / STAGED / key / str(part)
+def staged_dir(outdir: Path, marker: dict[str, Any], part: int) -> Path:
+    """Where an input's host `part` is staged: named by the input's content hash and the settings, so
+    that a run killed before moving it into place finds it again, and never a stale one."""
+    version = f"{(marker.get('hash') or 'none')[:16]}-{marker.get('settings')}"
+    return Path(outdir) / WORK / STAGED / marker["key"] / version / str(part)
 
 
 def release(outdir: Path, host: str) -> None:
@@ -111,11 +114,18 @@ def _replace_dir(src: Path, dst: Path, trash: Path) -> None:
     shutil.rmtree(trash, ignore_errors=True)
 
 
-def promote(outdir: Path, key: str, part: int, host: str) -> None:
+def is_staged(outdir: Path, marker: dict[str, Any], part: int) -> bool:
+    """The part is staged whole (a promotion cut short has moved some of it already)."""
+    d = staged_dir(outdir, marker, part)
+    return (d / STORE / "samples").is_dir() and (d / "report").is_dir()
+
+
+def promote(outdir: Path, marker: dict[str, Any], part: int, host: str) -> None:
     """A host staged by its only input, under the name it keeps: moved into place (renames only)."""
-    d = staged_dir(outdir, key, part)
+    d = staged_dir(outdir, marker, part)
     _swap_in(d, outdir, host)
     _replace_dir(d / "report", outdir / HOSTS / host_dir_name(host), d / "old-report")
+    shutil.rmtree(d, ignore_errors=True)
 
 
 def _row(host: str, doc: dict[str, Any], report_dir: str) -> dict[str, Any]:
@@ -188,18 +198,17 @@ def _read_parts(path: Path, label: str, opts: TaskOptions) -> list[Any]:
     return parts
 
 
-def _stage(path: Path, outdir: Path, key: str, opts: TaskOptions, label: str) -> list[dict[str, Any]]:
-    """Each host of the input on its own, staged under OUTDIR/.work/staged/<key>/<part>/."""
+def _stage(path: Path, outdir: Path, doc: dict[str, Any], opts: TaskOptions, label: str) -> list[dict[str, Any]]:
+    """Each host of the input on its own, staged under OUTDIR/.work/staged/<key>/<version>/<part>/."""
     from memreport.ingest import hosts
 
     parts = _read_parts(path, label, opts)
-    base = outdir / WORK / STAGED / key
-    shutil.rmtree(base, ignore_errors=True)
+    shutil.rmtree(outdir / WORK / STAGED / doc["key"], ignore_errors=True)  # older versions of this input
     out = []
     for i in range(len(parts)):
         part, parts[i] = parts[i], None  # free each host before the next
         ident = hosts.identity(part)
-        d = staged_dir(outdir, key, i)
+        d = staged_dir(outdir, doc, i)
         row = _write_host(hosts.combine([part]), d, d / "report", opts)
         out.append({"part": i, "host": part.data.facts.host, "name": ident.name, "machine_id": ident.machine_id,
                     "last_ms": ident.last_ms, "row": row})
@@ -233,7 +242,7 @@ def run_task(path: str, outdir: str, opts: TaskOptions, label: str | None = None
         return {**same, "outcome": "unchanged", "elapsed_s": time.perf_counter() - t0}
     doc: dict[str, Any] = {"input": label or str(path), "key": key, "signature": signature, "hash": digest, "settings": settings}
     try:
-        parts = _stage(p, out, key, opts, label or str(path))
+        parts = _stage(p, out, doc, opts, label or str(path))
         doc.update(status="ok", error=None, retry=False, parts=parts)
     except MemreportError as e:
         # The input's own fault: the same bytes fail the same way, so it is not retried while unchanged.
