@@ -24,7 +24,6 @@ import fcntl
 import os
 import shutil
 import time
-import urllib.parse
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -117,11 +116,12 @@ def _prune(outdir: Path, keys: set[str]) -> None:
 
 def _old_hosts(outdir: Path) -> dict[str, dict[str, Any]]:
     """Host markers of earlier runs, by host name."""
-    out = {}
+    out: dict[str, dict[str, Any]] = {}
     for p in sorted((outdir / "state" / HOST_MARKERS).glob("*.json")):
         m = state.read_marker(outdir, f"{HOST_MARKERS}/{p.stem}")
-        if m is not None:  # a lost task's marker (runner._lost) names no host: its file name does
-            out[m["host"] if isinstance(m.get("host"), str) else urllib.parse.unquote(p.stem)] = m
+        name = (m or {}).get("host") or (m or {}).get("input")  # a lost task's marker (runner._lost): its label
+        if m is not None and isinstance(name, str):
+            out[name] = m
     return out
 
 
@@ -251,7 +251,7 @@ def _hosts(markers: list[dict[str, Any]], outdir: Path, task_opts: TaskOptions, 
                          "notes": [{"level": e.level, "event": e.event, "detail": e.detail} for e in notes.get(i, [])]}
                         for i in members],
         }
-        spec_path = outdir / WORK / "specs" / (host_marker_key(name).split("/", 1)[1] + ".json")
+        spec_path = outdir / WORK / "specs" / (host_marker_key(name).split("/", 1)[1] + ".json")  # one per host
         state.write_json_atomic(spec_path, spec)
         jobs.append(Job(path=spec_path, label=name, key=host_marker_key(name)))
     if jobs:

@@ -65,8 +65,8 @@ def _partition(host: str) -> str:
 
 
 def host_marker_key(host: str) -> str:
-    """The host's marker under OUTDIR/state (state.marker_path): hosts/<quoted name>."""
-    return f"{HOST_MARKERS}/" + urllib.parse.quote(host, safe="")
+    """The host's marker under OUTDIR/state (state.marker_path): hosts/<host directory name>.json."""
+    return f"{HOST_MARKERS}/{host_dir_name(host)}"
 
 
 def staged_dir(outdir: Path, marker: dict[str, Any], part: int) -> Path:
