@@ -272,7 +272,7 @@ def run_host_task(spec_path: str, outdir: str, opts: TaskOptions, label: str | N
     host = spec["host"]
     doc: dict[str, Any] = {"host": host, "members": spec["members_signature"], "inputs": spec["inputs"],
                            "settings": opts.fingerprint()}
-    work = out / WORK / "merge" / f"{urllib.parse.quote(host, safe='')}-{os.getpid()}"
+    work = out / WORK / "merge" / f"{host_dir_name(host)}-{os.getpid()}"
     shutil.rmtree(work, ignore_errors=True)
     try:
         read: dict[str, list[Any]] = {}
