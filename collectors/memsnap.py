@@ -549,6 +549,15 @@ class Collector(object):
     def hostname(self):
         return self.read_first_line("/proc/sys/kernel/hostname") or os.uname()[1]
 
+    def machine_id(self):
+        """Tells this host apart from others of the same name (every `localhost`); dbus keeps a copy."""
+        for rel in ("/etc/machine-id", "/var/lib/dbus/machine-id"):
+            text = self.read_first_line(rel)
+            if text:
+                return text
+        self.log("info", "%s: not present: machine_id not recorded" % self.path("/etc/machine-id"))
+        return None
+
     def cpus(self):
         online = self.read_first_line("/sys/devices/system/cpu/online")
         if online:
@@ -584,6 +593,7 @@ class Collector(object):
             "interval=" + fmt_num(self.opts.interval),
             "started=%.3f" % started,
             "boot_id=" + (self.read_first_line("/proc/sys/kernel/random/boot_id") or "-"),
+            "machine_id=" + (self.machine_id() or "-"),
         ]
         for key in ("swappiness", "overcommit_memory", "overcommit_ratio"):
             lines.append("vm.%s=%s" % (key, self.read_first_line("/proc/sys/vm/" + key) or "-"))

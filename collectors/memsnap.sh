@@ -627,6 +627,13 @@ kernel=
 read -r kernel 2>/dev/null <"$R/proc/sys/kernel/osrelease" || kernel=$(uname -r)
 boot_id=-
 read -r boot_id 2>/dev/null <"$R/proc/sys/kernel/random/boot_id"
+# tells this host apart from others of the same name (every `localhost`); dbus keeps a copy
+machine_id=
+for _f in "$R/etc/machine-id" "$R/var/lib/dbus/machine-id"; do
+	read -r machine_id 2>/dev/null <"$_f"
+	[ -z "$machine_id" ] || break
+done
+[ -n "$machine_id" ] || log info "$R/etc/machine-id: not present: machine_id not recorded"
 {
 	echo "format=$FORMAT"
 	echo "collector=memsnap.sh"
@@ -639,6 +646,7 @@ read -r boot_id 2>/dev/null <"$R/proc/sys/kernel/random/boot_id"
 	echo "interval=$interval"
 	echo "started=$started"
 	echo "boot_id=${boot_id:--}"
+	echo "machine_id=${machine_id:--}"
 	for _k in swappiness overcommit_memory overcommit_ratio; do
 		# not `read`: it reads a byte at a time, and the integer files of /proc/sys give
 		# nothing after the first byte (proc_dointvec ignores reads at an offset)

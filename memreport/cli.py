@@ -136,6 +136,10 @@ def fmt_when(t) -> str:  # type: ignore[no-untyped-def]
     return fmt_time(t, seconds=False)
 
 
+HostOpt = Annotated[str | None, typer.Option(
+    "--host", help="Name for inputs that give no host name of their own (vmstat output, a snapshot tree without a hostname file); inputs that name their host keep it.")]
+
+
 @app.command()
 def ingest(
     inputs: InputsArg,
@@ -143,12 +147,13 @@ def ingest(
     page_size: PageSizeOpt = None,
     start: StartOpt = None,
     end: EndOpt = None,
+    host: HostOpt = None,
 ) -> None:
     """Read inputs into a typed Parquet store (docs/STORE.md) and print a summary."""
     from memreport.ingest.run import load, write
 
     opts = ingest_options(page_size, start, end)
-    result = guarded(lambda: load(inputs, _progress(), opts))
+    result = guarded(lambda: load(inputs, _progress(), opts, host=host))
     _print_warnings(result)
     if not result.hosts:
         raise typer.Exit(EXIT_INPUT)

@@ -9,7 +9,7 @@ from typing import Annotated, Any
 
 import typer
 
-from memreport.cli import EXIT_INPUT, EndOpt, PageSizeOpt, StartOpt, _err, app, guarded, ingest_options
+from memreport.cli import EXIT_INPUT, EndOpt, HostOpt, PageSizeOpt, StartOpt, _err, app, guarded, ingest_options
 from memreport.cli_report import ConfigOpt, SetOpt, VmSizeOpt, with_vm_size
 from memreport.errors import ConfigError
 
@@ -43,9 +43,18 @@ class _Reporter:
                 self.task = self.bar.add_task("", total=total, completed=done, rate="")
             return
         assert res is not None
+        if event == "host":  # after the inputs: a host made from its inputs (merged, or read again)
+            what = res["row"]["verdict"] if res["outcome"] != "failed" else f"FAILED: {res.get('error')}"
+            n = len(res.get("inputs") or [])
+            line = f"[host {done}/{total}] {res['host']}: from {n} input{'s' if n != 1 else ''} ({what}; {res.get('elapsed_s', 0):.1f} s)"
+            if self.bar is not None:
+                self.bar.console.print(line, highlight=False, markup=False)
+            else:
+                _err(line)
+            return
         elapsed = time.perf_counter() - self.t0
         rate = (done - self.first_done) / elapsed if elapsed > 0 else 0.0
-        hosts = ", ".join(f"{h['host']} {h['verdict']}" for h in res.get("hosts", [])) or "-"
+        hosts = ", ".join(f"{h['host']} {h['row']['verdict']}" for h in res.get("parts", [])) or "-"
         what = res["outcome"] if res["outcome"] != "failed" else f"FAILED: {res.get('error')}"
         if self.bar is not None:
             self.bar.update(self.task, completed=done, rate=f"{rate:.2f}/s", description=res["input"][-40:])
@@ -103,6 +112,7 @@ def fleet(
     vm_size: VmSizeOpt = None,
     config: ConfigOpt = None,
     set_: SetOpt = None,
+    host: HostOpt = None,
     email: Annotated[bool, typer.Option("--email", rich_help_panel="Mail",
         help="Mail one digest (fleet summary, worst hosts, fleet.pdf) when the run ends; SMTP and recipients from the \\[mail] table of --config (docs/EMAIL.md).")] = False,
     to: Annotated[list[str] | None, typer.Option("--to", rich_help_panel="Mail", help="Digest recipient (repeatable; default: to in the \\[mail] config).")] = None,
@@ -133,7 +143,7 @@ def fleet(
     ingest = ingest_options(page_size, start, end)
     opts = FleetOptions(jobs=jobs, scheduler=scheduler, dask_local=dask_local, force=force, pdf=pdf,
                         fleet_pdf=fleet_pdf, vm_size_bytes=thresholds.oom_new_vm_bytes, thresholds=thresholds,
-                        ingest=ingest)
+                        ingest=ingest, host=host)
     reporter = _Reporter()
     try:
         result = guarded(lambda: run_fleet(inputs, output, opts, reporter))
@@ -147,7 +157,7 @@ def fleet(
         f"in {result.elapsed_s:.1f} s → {result.paths['html']}"
     )
     for f in result.failed:
-        _err(f"failed input: {f['input']}: {f['reason']}")
+        _err(f"failed host {f['host']} ({f['input']}): {f['reason']}" if f.get("host") else f"failed input: {f['input']}: {f['reason']}")
     if mail is not None and t["hosts"]:
         _mail_digest(output, *mail)
     elif mail is not None:

@@ -9,8 +9,8 @@ from typing import Annotated
 import typer
 
 from memreport.cli import (
-    ANALYZE_UNKNOWN, EXIT_INPUT, EndOpt, InputsArg, PageSizeOpt, StartOpt, _print_warnings, _progress, app, guarded,
-    ingest_options,
+    ANALYZE_UNKNOWN, EXIT_INPUT, EndOpt, HostOpt, InputsArg, PageSizeOpt, StartOpt, _print_warnings, _progress, app,
+    guarded, ingest_options,
 )
 from memreport.errors import InputError
 from memreport.ingest.options import DEFAULT, IngestOptions
@@ -27,14 +27,14 @@ def with_vm_size(overrides: list[str] | None, vm_size: str | None) -> list[str]:
     return [*(overrides or []), *([f"oom.new_vm_bytes={vm_size}"] if vm_size else [])]
 
 
-def load_hosts(inputs: list[Path], opts: IngestOptions = DEFAULT) -> list[HostData]:
+def load_hosts(inputs: list[Path], opts: IngestOptions = DEFAULT, host: str | None = None) -> list[HostData]:
     """Hosts from a store, or from inputs ingested in memory (nothing written)."""
     from memreport.ingest import store
     from memreport.ingest.run import load
 
-    if len(inputs) == 1 and store.is_store(inputs[0]):
+    if len(inputs) == 1 and store.is_store(inputs[0]) and not host:
         return [store.read_host(inputs[0], h) for h in store.list_hosts(inputs[0])]
-    result = load(inputs, _progress(), opts)
+    result = load(inputs, _progress(), opts, host)
     _print_warnings(result)
     if not result.hosts:
         raise result.failed[0] if result.failed else InputError("-", "no input given")
@@ -53,6 +53,7 @@ def report(
     page_size: PageSizeOpt = None,
     start: StartOpt = None,
     end: EndOpt = None,
+    host: HostOpt = None,
 ) -> None:
     """Analyse the inputs and write report.html, report.pdf and report.json per host."""
     from memreport.analyze import analyze as run_analysis
@@ -61,7 +62,7 @@ def report(
 
     thresholds = guarded(lambda: load_thresholds(config, with_vm_size(set_, vm_size)))
     opts = ingest_options(page_size, start, end)
-    hosts = guarded(lambda: load_hosts(inputs, opts))
+    hosts = guarded(lambda: load_hosts(inputs, opts, host))
     for data in hosts:
         result = run_analysis(data, thresholds)
         outdir = output / _safe(data.facts.host)
@@ -98,6 +99,7 @@ def analyze(
     page_size: PageSizeOpt = None,
     start: StartOpt = None,
     end: EndOpt = None,
+    host: HostOpt = None,
 ) -> None:
     """Print the answer, the verdict and findings; exit 0 OK, 1 WARN, 2 CRIT, 3 UNKNOWN (input or usage error, or
     none of swap, thrash, VM fit and KSM could be answered)."""
@@ -108,7 +110,7 @@ def analyze(
 
     thresholds = guarded(lambda: load_thresholds(config, with_vm_size(set_, vm_size)), ANALYZE_UNKNOWN)
     opts = ingest_options(page_size, start, end, ANALYZE_UNKNOWN)
-    hosts = guarded(lambda: load_hosts([input], opts), ANALYZE_UNKNOWN)
+    hosts = guarded(lambda: load_hosts([input], opts, host), ANALYZE_UNKNOWN)
     worst = 0
     docs = []
     unknown = True

@@ -38,8 +38,9 @@ class LogEntry:
 class HostFacts:
     """Facts about one host that do not change per sample. None = not known from the input."""
 
-    host: str
-    hostname: str | None = None
+    host: str  # the name memreport reports it under (docs/INPUTS.md, "One host, many inputs")
+    hostname: str | None = None  # the name the input gives; None when it gives none
+    machine_id: str | None = None  # /etc/machine-id (32 hex digits) when the input has it
     kernel: str | None = None
     page_size: int | None = None  # bytes; None only for inputs without page counts (vmstat output)
     page_size_source: str | None = None  # option | stated | architecture | inferred | assumed (ingest/pagesize.py)

@@ -37,6 +37,9 @@ def check_store(cli, capture, tmp_path):
     assert len(s) == samples_taken(capture) >= 2
     assert (s["mem_MemTotal"] == mem_total_bytes()).all()
     assert s["swapout_Bps"].iloc[1:].notna().all()  # real counters made real rates
+    facts = pd.read_parquet(tmp_path / "store" / "facts")
+    machine_id = Path("/etc/machine-id")
+    assert facts["machine_id"].tolist() == [machine_id.read_text().strip() if machine_id.is_file() else None]
 
 
 @pytest.mark.slow

@@ -283,6 +283,8 @@ def test_live_capture_matches_proc(kind: str, live: dict) -> None:
     assert f["kernel"] == os.uname().release
     assert f["interval"] == "1"
     assert f["boot_id"] == boot_id
+    machine_id = Path("/etc/machine-id")
+    assert f["machine_id"] == (machine_id.read_text().strip() if machine_id.is_file() else "-")
     swappiness = Path("/proc/sys/vm/swappiness")
     if swappiness.exists():
         assert f["vm.swappiness"] == swappiness.read_text().strip()
@@ -419,6 +421,7 @@ def test_fakeroot_rows_exact(kind: str, tmp_path: Path, busybox_bin: Path,
         "cpus": "16",  # 0-11,16-19
         "interval": "0.5",
         "boot_id": "0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0",
+        "machine_id": "5e7c1a9d0b2f4e8a9c3d6b1f0a2e4c7d",  # etc/machine-id of the fake root
         "vm.swappiness": "60",
         "vm.overcommit_memory": "0",
         "vm.overcommit_ratio": "50",
@@ -439,6 +442,7 @@ def test_missing_sources_are_logged_not_faked(kind: str, tmp_path: Path, busybox
     shutil.rmtree(root / "proc" / "pressure")
     shutil.rmtree(root / "sys" / "kernel" / "mm" / "ksm")
     shutil.rmtree(root / "proc" / "37")
+    (root / "etc" / "machine-id").unlink()  # a host without systemd or dbus
     (root / "proc" / "swaps").write_text("Filename\tType\tSize\tUsed\tPriority\n")
     out = tmp_path / "cap"
     r = run(kind, busybox_bin, ["--root", str(root), "--virsh", str(virsh_scripts["broken"]),
@@ -457,6 +461,8 @@ def test_missing_sources_are_logged_not_faked(kind: str, tmp_path: Path, busybox
     assert len(virsh) == 1  # logged once, not per sample
     assert "failed: error: failed to connect to the hypervisor" in virsh[0]
     assert "ksm_advisor_mode" not in facts(out)
+    assert facts(out)["machine_id"] == "-"
+    assert f"{root}/etc/machine-id: not present: machine_id not recorded" in messages
 
 
 NOBODY = ["--reuid=65534", "--regid=65534", "--clear-groups"]

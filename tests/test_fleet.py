@@ -215,6 +215,7 @@ def test_killed_run_resumes_with_the_rest(fleet_in: Path, tmp_path: Path) -> Non
     assert f"fleet: 8 input(s): {done_before} unchanged, {8 - done_before} to do" in rerun.stderr
     assert f"{8 - done_before} processed, {done_before} unchanged, 0 failed" in rerun.stdout
     assert "[" in rerun.stderr and "/8] " in rerun.stderr  # plain progress lines when not on a terminal
+    assert "[host " not in rerun.stderr  # the hosts the killed run had staged are moved in, not read again
     doc = json.loads((out / "fleet.json").read_text())
     assert sorted(r["host"] for r in doc["hosts"]) == [f"r{i}" for i in range(8)]
     assert not (out / ".work").exists() or not any((out / ".work").iterdir())
@@ -255,13 +256,17 @@ def test_discover_dirs_globs_and_list_files(fleet_in: Path, tmp_path: Path) -> N
     assert [p.name for p in discover([nested])] == ["kvm01-memsnap.tar.gz", "kvm03"]
 
 
-def test_one_host_in_two_inputs_is_a_listed_failure(fleet_in: Path, tmp_path: Path) -> None:
+def test_one_host_in_two_inputs_is_merged(fleet_in: Path, tmp_path: Path) -> None:
+    """Issue 10: a host in two inputs (here the same capture twice) is one host, not a failure."""
     dup = tmp_path / "dup"
     shutil.copytree(fleet_in / "kvm00", dup / "a")
     shutil.copytree(fleet_in / "kvm00", dup / "b")
     result = run_fleet([dup], tmp_path / "o", FleetOptions(jobs=1, fleet_pdf=False))
-    assert [r["host"] for r in result.fleet["hosts"]] == ["kvm00"]
-    assert len(result.failed) == 1 and "host 'kvm00' is also in" in result.failed[0]["error"]
+    assert result.failed == []
+    (row,) = result.fleet["hosts"]
+    assert row["host"] == "kvm00" and row["inputs"] == [str(dup / "a"), str(dup / "b")]
+    assert row["samples"] == SPECS[0].samples  # the same samples twice: merged, not doubled
+    assert result.fleet["run"]["hosts_merged"] == 1
 
 
 def test_settings_change_redoes_and_markers_are_small(fleet_in: Path, tmp_path: Path) -> None:

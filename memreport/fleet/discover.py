@@ -1,8 +1,9 @@
-"""Turn the fleet command's arguments into a sorted list of inputs, one per task.
+"""Turn the fleet command's arguments into a sorted list of inputs, one read task each.
 
 An argument is
 - an input itself: a capture directory, a snapshot tree, an unpacked sosreport or supportconfig, a
   bundle file (.tar.*), sar or vmstat output: anything a reader recognises (ingest/sources.py);
+  or a memreport store (`memreport ingest … -o STORE`), whose hosts become fleet hosts;
 - a directory of inputs (no reader recognises it): each entry is an input, sub-directories that no
   reader recognises are searched in turn; hidden entries (`.name`) are skipped;
 - a glob (`'bundles/*.tar.xz'`, `**` allowed) when no file of that name exists;
@@ -21,14 +22,16 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 from memreport.errors import InputError
-from memreport.ingest import sources
+from memreport.ingest import sources, store
 
 _GLOB_CHARS = set("*?[")
 MAX_DEPTH = 8  # directories of directories of bundles …, never an endless walk through symlinks
 
 
 def _recognised(path: Path) -> bool:
-    """True when some reader takes this directory as one input."""
+    """True when some reader takes this directory as one input (or it is a store)."""
+    if store.is_store(path):
+        return True
     for name in sources.READERS:
         try:
             reader = importlib.import_module(name)

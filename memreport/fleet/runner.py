@@ -29,8 +29,12 @@ _PRELOAD = ["memreport.fleet.tasks", "memreport.ingest.sources", "memreport.inge
 
 @dataclass(frozen=True)
 class Job:
-    path: Path  # absolute
+    path: Path  # absolute: the input (run_task) or the host's spec file (run_host_task)
     label: str  # as the user named it
+    key: str | None = None  # where a lost task's failure marker goes (state.marker_path); None: the input's key
+
+
+Task = Callable[[str, str, TaskOptions, str], dict[str, Any]]
 
 
 class SchedulerError(MemreportError):
@@ -39,14 +43,15 @@ class SchedulerError(MemreportError):
 
 def _lost(job: Job, outdir: Path, opts: TaskOptions, why: str) -> dict[str, Any]:
     """A failure marker for a task whose worker died: retried by the next run."""
-    key = state.input_key(job.path)
+    key = job.key or state.input_key(job.path)
     doc: dict[str, Any] = {"input": job.label, "key": key, "signature": None, "hash": None,
                            "settings": opts.fingerprint(), "status": "failed", "error": why, "retry": True, "hosts": []}
     state.write_marker(outdir, key, doc)
     return {**doc, "outcome": "failed", "elapsed_s": 0.0}
 
 
-def run_local(jobs: Sequence[Job], outdir: Path, opts: TaskOptions, workers: int, on_result: OnResult) -> None:
+def run_local(jobs: Sequence[Job], outdir: Path, opts: TaskOptions, workers: int, on_result: OnResult,
+              task: Task = run_task) -> None:
     if not jobs:
         return
     ctx = multiprocessing.get_context("forkserver")
@@ -55,7 +60,7 @@ def run_local(jobs: Sequence[Job], outdir: Path, opts: TaskOptions, workers: int
     # once they exit (seen here after 2 × 50 inputs). Workers free each host's data before the next.
     pool = ProcessPoolExecutor(max_workers=max(1, min(workers, len(jobs))), mp_context=ctx)
     try:
-        futures = {pool.submit(run_task, str(j.path), str(outdir), opts, j.label): j for j in jobs}
+        futures = {pool.submit(task, str(j.path), str(outdir), opts, j.label): j for j in jobs}
         for fut in as_completed(futures):
             job = futures[fut]
             try:
@@ -88,7 +93,7 @@ def probe_scheduler(address: str) -> None:
 
 
 def run_dask(jobs: Sequence[Job], outdir: Path, opts: TaskOptions, on_result: OnResult,
-             scheduler: str | None = None, local_workers: int | None = None) -> None:
+             scheduler: str | None = None, local_workers: int | None = None, task: Task = run_task) -> None:
     """On a running cluster (`scheduler`: tcp://host:port) or a LocalCluster of `local_workers`
     processes on 127.0.0.1. Workers must see the inputs and OUTDIR at the same paths."""
     if not jobs:
@@ -116,7 +121,7 @@ def run_dask(jobs: Sequence[Job], outdir: Path, opts: TaskOptions, on_result: On
     try:
         futures = {}
         for j in jobs:
-            f = client.submit(run_task, str(j.path), str(outdir), opts, j.label,
+            f = client.submit(task, str(j.path), str(outdir), opts, j.label,
                               key=f"memreport-fleet-{state.input_key(j.path)}-{token}", retries=0)
             futures[f.key] = (f, j)
         for fut in dask_completed([f for f, _ in futures.values()]):

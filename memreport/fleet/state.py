@@ -23,7 +23,7 @@ from typing import Any
 
 from memreport.atomic import write_json
 
-STATE_FORMAT = 1
+STATE_FORMAT = 2  # 2: input markers hold host identities (`parts`), hosts have markers of their own
 _CHUNK = 1 << 20
 
 

@@ -1,6 +1,6 @@
 """The fleet summary: fleet.json (data), fleet.html and fleet.pdf (the same data laid out).
 
-Built from the done-markers only (state.py): the parent never reads a host's series. fleet.json is
+Built from the markers only (state.py): the parent never reads a host's series. fleet.json is
 deterministic for the same inputs and settings, whatever ran the tasks: hosts are ranked by a fixed
 key, every number comes from report.json, and the one volatile part (timings, counts of this run,
 the executor) sits under the `run` key.
@@ -48,16 +48,18 @@ def _sum(rows: list[dict[str, Any]], key: str) -> int | float | None:
     return sum(vals) if vals else None
 
 
-def build(markers: list[dict[str, Any]], vm_size: int = DEFAULT_VM_SIZE, run: dict[str, Any] | None = None) -> dict[str, Any]:
+def build(markers: list[dict[str, Any]], host_rows: list[dict[str, Any]], failed_hosts: list[dict[str, Any]] | None = None,
+          vm_size: int = DEFAULT_VM_SIZE, run: dict[str, Any] | None = None) -> dict[str, Any]:
+    """markers: one per input (status, error); host_rows: one per host, each with its `inputs`;
+    failed_hosts: hosts whose inputs were read but could not be merged."""
     rows: list[dict[str, Any]] = []
-    failed: list[dict[str, Any]] = []
+    failed: list[dict[str, Any]] = list(failed_hosts or [])
+    for h in host_rows:
+        row = {**h, "input": h["inputs"][0]}
+        row["headroom_bytes"], row["headroom_vms"] = headroom(row)
+        rows.append(row)
     for m in markers:
-        if m.get("status") == "ok":
-            for h in m["hosts"]:
-                row = {**h, "input": m["input"]}
-                row["headroom_bytes"], row["headroom_vms"] = headroom(row)
-                rows.append(row)
-        else:
+        if m.get("status") != "ok":
             error = m.get("error") or "failed"
             # The error line names the input first (one line, as on the terminal); `reason` is the rest.
             reason = error.removeprefix(f"{m['input']}: ")

@@ -1,7 +1,15 @@
-"""One fleet task: one input → its store partitions, its per-host reports and a done-marker.
+"""Fleet tasks. Both run in a worker process (local pool or dask); everything big stays in the
+worker and goes to disk, and what returns through the pool or the scheduler is a small marker.
 
-Runs in a worker process (local pool or dask). Everything big stays in the worker and goes to disk;
-what returns through the pool or the scheduler is the marker: a small dict of key numbers per host.
+- `run_task`, one per input: read it, and for each host it holds write that host alone (store
+  partitions, report, analysis row) into OUTDIR/.work/staged/<input key>/<part>/, as if it were the
+  host's only input. The marker records each host's identity (name, machine-id) for the parent.
+- `run_host_task`, one per host that needs it (several inputs, or a name the parent changed): read
+  the host's inputs again, merge them as `memreport report A B` does (ingest/hosts.py), write the
+  partitions and the report in place, and record a host marker.
+
+The parent (fleet/__init__.py) groups the inputs' hosts by identity in between; a host whose only
+input was just staged under its final name is moved into place without a second read.
 """
 
 from __future__ import annotations
@@ -23,9 +31,10 @@ from memreport.config import Thresholds
 from memreport.errors import InputError, MemreportError
 from memreport.fleet import state
 from memreport.ingest.options import IngestOptions
-from memreport.model import HostData, Severity
+from memreport.model import HostData, LogEntry, Severity
 
-STORE, HOSTS, WORK, CLAIMS = "store", "hosts", ".work", "claims"
+STORE, HOSTS, WORK, STAGED = "store", "hosts", ".work", "staged"
+HOST_MARKERS = "hosts"  # OUTDIR/state/hosts/<host>.json
 
 
 @dataclass(frozen=True)
@@ -35,11 +44,12 @@ class TaskOptions:
     thresholds: Thresholds
     pdf: bool = False  # per-host report.pdf
     ingest: IngestOptions = field(default_factory=IngestOptions)  # what inputs cannot tell (--page-size …)
+    host: str | None = None  # --host: the name of inputs that give none
 
     def fingerprint(self) -> str:
         """Changes when a setting changes what a task writes: then unchanged inputs are redone."""
-        doc = {"thresholds": self.thresholds.as_dict(), "pdf": self.pdf, "version": __version__, "state": state.STATE_FORMAT,
-               "ingest": self.ingest.describe()}
+        doc = {"thresholds": self.thresholds.as_dict(), "pdf": self.pdf, "host": self.host, "version": __version__,
+               "state": state.STATE_FORMAT, "ingest": self.ingest.describe()}
         return hashlib.sha256(json.dumps(doc, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 
@@ -56,34 +66,26 @@ def _partition(host: str) -> str:
     return "host=" + urllib.parse.quote(host, safe="")
 
 
-def _claim(outdir: Path, host: str, key: str, label: str) -> None:
-    """Each host comes from one input: the first to write it owns it (O_EXCL file, race-free)."""
-    d = outdir / "state" / CLAIMS
-    d.mkdir(parents=True, exist_ok=True)
-    p = d / urllib.parse.quote(host, safe="")
-    try:
-        fd = os.open(p, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
-    except FileExistsError:
-        owner, _, other = p.read_text(encoding="utf-8").partition("\n")
-        if owner != key:
-            raise InputError(label, f"host {host!r} is also in {other.strip()}: a fleet takes each host from one input "
-                                    "(merge them first with `memreport ingest`)") from None
-        return
-    with os.fdopen(fd, "w", encoding="utf-8") as fh:
-        fh.write(f"{key}\n{label}\n")
+def host_marker_key(host: str) -> str:
+    """The host's marker under OUTDIR/state (state.marker_path): hosts/<host directory name>.json."""
+    return f"{HOST_MARKERS}/{host_dir_name(host)}"
+
+
+def staged_dir(outdir: Path, marker: dict[str, Any], part: int) -> Path:
+    """Where an input's host `part` is staged: named by the input's content hash and the settings, so
+    that a run killed before moving it into place finds it again, and never a stale one."""
+    version = f"{(marker.get('hash') or 'none')[:16]}-{marker.get('settings')}"
+    return Path(outdir) / WORK / STAGED / marker["key"] / version / str(part)
 
 
 def release(outdir: Path, host: str) -> None:
-    """Remove a host's partitions, reports and claim (its input is gone or no longer holds it)."""
+    """Remove a host's partitions, report and marker (its inputs are gone or no longer hold it)."""
     from memreport.ingest.store import TABLES
 
     for table in TABLES:
         shutil.rmtree(outdir / STORE / table / _partition(host), ignore_errors=True)
     shutil.rmtree(outdir / HOSTS / host_dir_name(host), ignore_errors=True)
-    try:
-        (outdir / "state" / CLAIMS / urllib.parse.quote(host, safe="")).unlink()
-    except FileNotFoundError:
-        pass
+    state.marker_path(outdir, host_marker_key(host)).unlink(missing_ok=True)
 
 
 def _swap_in(work: Path, outdir: Path, host: str) -> None:
@@ -101,6 +103,31 @@ def _swap_in(work: Path, outdir: Path, host: str) -> None:
             dst.parent.mkdir(parents=True, exist_ok=True)
             os.replace(src, dst)
         shutil.rmtree(old, ignore_errors=True)
+
+
+def _replace_dir(src: Path, dst: Path, trash: Path) -> None:
+    """dst becomes src (two renames; the old dst is removed afterwards)."""
+    dst.parent.mkdir(parents=True, exist_ok=True)
+    if dst.exists():
+        shutil.rmtree(trash, ignore_errors=True)
+        trash.parent.mkdir(parents=True, exist_ok=True)
+        os.replace(dst, trash)
+    os.replace(src, dst)
+    shutil.rmtree(trash, ignore_errors=True)
+
+
+def is_staged(outdir: Path, marker: dict[str, Any], part: int) -> bool:
+    """The part is staged whole (a promotion cut short has moved some of it already)."""
+    d = staged_dir(outdir, marker, part)
+    return (d / STORE / "samples").is_dir() and (d / "report").is_dir()
+
+
+def promote(outdir: Path, marker: dict[str, Any], part: int, host: str) -> None:
+    """A host staged by its only input, under the name it keeps: moved into place (renames only)."""
+    d = staged_dir(outdir, marker, part)
+    _swap_in(d, outdir, host)
+    _replace_dir(d / "report", outdir / HOSTS / host_dir_name(host), d / "old-report")
+    shutil.rmtree(d, ignore_errors=True)
 
 
 def _row(host: str, doc: dict[str, Any], report_dir: str) -> dict[str, Any]:
@@ -146,45 +173,52 @@ def _row(host: str, doc: dict[str, Any], report_dir: str) -> dict[str, Any]:
     }
 
 
-def _process(path: Path, outdir: Path, key: str, opts: TaskOptions, old_hosts: list[str]) -> list[dict[str, Any]]:
+def _write_host(data: HostData, work: Path, report_dir: Path, opts: TaskOptions) -> dict[str, Any]:
+    """Partitions under work/store, the report in report_dir, and the host's summary row."""
     from memreport.analyze import analyze
     from memreport.analyze.report_json import build
-    from memreport.ingest import sources, store
+    from memreport.ingest import store
     from memreport.render.report import write_report
 
-    label = str(path)
-    by_host: dict[str, list[HostData]] = {}
-    for data in sources.read_input(path, opts.ingest):
-        by_host.setdefault(data.facts.host, []).append(data)
-    if not by_host:
+    host = data.facts.host
+    store.write_host(work / STORE, data)
+    data = store.frame(data)
+    a = analyze(data, opts.thresholds)
+    write_report(data, report_dir, opts.thresholds, analysis=a, pdf=opts.pdf)
+    if not opts.pdf:  # a PDF of an earlier --pdf run would no longer match report.html
+        (report_dir / "report.pdf").unlink(missing_ok=True)
+    return _row(host, build(a), f"{HOSTS}/{host_dir_name(host)}/report.html")
+
+
+def _read_parts(path: Path, label: str, opts: TaskOptions) -> list[Any]:
+    from memreport.ingest import hosts
+
+    parts = hosts.read(path, opts.ingest)
+    if not parts:
         raise InputError(label, "no host in this input")
-    for host in by_host:
-        _claim(outdir, host, key, label)
-    work = outdir / WORK / f"{key}-{os.getpid()}"
-    shutil.rmtree(work, ignore_errors=True)
-    rows = []
-    try:
-        for host in sorted(by_host):
-            data = store.finalize(store.merge_host(by_host.pop(host)))
-            store.write_host(work / STORE, data)
-            _swap_in(work, outdir, host)
-            data = store.frame(data)
-            a = analyze(data, opts.thresholds)
-            rdir = host_dir_name(host)
-            write_report(data, outdir / HOSTS / rdir, opts.thresholds, analysis=a, pdf=opts.pdf)
-            if not opts.pdf:  # a PDF of an earlier --pdf run would no longer match report.html
-                (outdir / HOSTS / rdir / "report.pdf").unlink(missing_ok=True)
-            rows.append(_row(host, build(a), f"{HOSTS}/{rdir}/report.html"))
-            del data, a
-    finally:
-        shutil.rmtree(work, ignore_errors=True)
-    for gone in set(old_hosts) - {r["host"] for r in rows}:
-        release(outdir, gone)
-    return rows
+    hosts.name_unnamed(parts, opts.host)
+    return parts
+
+
+def _stage(path: Path, outdir: Path, doc: dict[str, Any], opts: TaskOptions, label: str) -> list[dict[str, Any]]:
+    """Each host of the input on its own, staged under OUTDIR/.work/staged/<key>/<version>/<part>/."""
+    from memreport.ingest import hosts
+
+    parts = _read_parts(path, label, opts)
+    shutil.rmtree(outdir / WORK / STAGED / doc["key"], ignore_errors=True)  # older versions of this input
+    out = []
+    for i in range(len(parts)):
+        part, parts[i] = parts[i], None  # free each host before the next
+        ident = hosts.identity(part)
+        d = staged_dir(outdir, doc, i)
+        row = _write_host(hosts.combine([part]), d, d / "report", opts)
+        out.append({"part": i, "host": part.data.facts.host, "name": ident.name, "machine_id": ident.machine_id,
+                    "last_ms": ident.last_ms, "row": row})
+    return out
 
 
 def run_task(path: str, outdir: str, opts: TaskOptions, label: str | None = None) -> dict[str, Any]:
-    """Process one input unless its marker shows it done; return the (small) marker dict.
+    """Read one input unless its marker shows it done; return the (small) marker dict.
 
     `path` and `outdir` are absolute (a dask worker may run in another directory); `label` is the
     input as the user named it. `outcome` says what happened: processed, unchanged (content hash
@@ -209,27 +243,70 @@ def run_task(path: str, outdir: str, opts: TaskOptions, label: str | None = None
         state.write_marker(out, key, same)
         return {**same, "outcome": "unchanged", "elapsed_s": time.perf_counter() - t0}
     doc: dict[str, Any] = {"input": label or str(path), "key": key, "signature": signature, "hash": digest, "settings": settings}
-    old_hosts = [h["host"] for h in (old or {}).get("hosts", [])]
     try:
-        rows = _process(p, out, key, opts, old_hosts)
-        doc.update(status="ok", error=None, retry=False, hosts=rows)
+        parts = _stage(p, out, doc, opts, label or str(path))
+        doc.update(status="ok", error=None, retry=False, parts=parts)
     except MemreportError as e:
         # The input's own fault: the same bytes fail the same way, so it is not retried while unchanged.
-        doc.update(status="failed", error=str(e), retry=False, hosts=[])
-        for h in old_hosts:
-            release(out, h)
+        doc.update(status="failed", error=str(e), retry=False, parts=[])
     except Exception as e:  # noqa: BLE001 - isolate the failure: the rest of the fleet goes on
         # A bug or an unexpected exception while reading these bytes repeats on the same bytes, so it
         # is recorded like an InputError; only resource errors (disk full, out of memory) are retried.
         transient = isinstance(e, (OSError, MemoryError))
         reason = " ".join(str(e).split()) or type(e).__name__
         doc.update(status="failed", error=f"{label or path}: internal error: {type(e).__name__}: {reason}",
-                   retry=transient, hosts=[], traceback=traceback.format_exc(limit=8))
-        for h in old_hosts:
-            release(out, h)
+                   retry=transient, parts=[], traceback=traceback.format_exc(limit=8))
+    if doc["status"] != "ok":
+        shutil.rmtree(out / WORK / STAGED / key, ignore_errors=True)
     state.write_marker(out, key, doc)
     outcome = "processed" if doc["status"] == "ok" else "failed"
     return {**doc, "outcome": outcome, "elapsed_s": time.perf_counter() - t0}
+
+
+def run_host_task(spec_path: str, outdir: str, opts: TaskOptions, label: str | None = None) -> dict[str, Any]:
+    """One host from all its inputs (the parts the parent listed in the spec file), merged exactly as
+    `memreport report A B` merges them; writes the host marker and returns it."""
+    from memreport.ingest import hosts
+
+    t0 = time.perf_counter()
+    out = Path(outdir)
+    spec = json.loads(Path(spec_path).read_text(encoding="utf-8"))
+    host = spec["host"]
+    doc: dict[str, Any] = {"host": host, "members": spec["members_signature"], "inputs": spec["inputs"],
+                           "settings": opts.fingerprint()}
+    work = out / WORK / "merge" / f"{host_dir_name(host)}-{os.getpid()}"
+    shutil.rmtree(work, ignore_errors=True)
+    try:
+        read: dict[str, list[Any]] = {}
+        chosen = []
+        for m in spec["members"]:
+            if m["path"] not in read:
+                read[m["path"]] = _read_parts(Path(m["path"]), m["label"], opts)
+            parts = read[m["path"]]
+            part = parts[m["part"]] if m["part"] < len(parts) else None
+            if part is None or hosts.identity(part).machine_id != m["machine_id"] or hosts.identity(part).name != m["name"]:
+                raise InputError(m["label"], "changed while the fleet ran (its hosts are not the ones it held a moment ago): run again")
+            hosts.rename(part.data, host)
+            hosts.add_notes(part.data, [LogEntry(**n) for n in m["notes"]])
+            chosen.append(part)
+        read.clear()  # only the chosen parts stay in memory
+        data = hosts.combine(chosen)
+        del chosen
+        row = _write_host(data, work, work / "report", opts)
+        _swap_in(work, out, host)
+        _replace_dir(work / "report", out / HOSTS / host_dir_name(host), work / "old-report")
+        doc.update(status="ok", error=None, retry=False, row=row)
+    except MemreportError as e:
+        doc.update(status="failed", error=str(e), retry=False, row=None)
+    except Exception as e:  # noqa: BLE001 - one host's failure never stops the fleet
+        transient = isinstance(e, (OSError, MemoryError))
+        reason = " ".join(str(e).split()) or type(e).__name__
+        doc.update(status="failed", error=f"host {host}: internal error: {type(e).__name__}: {reason}", retry=transient,
+                   row=None, traceback=traceback.format_exc(limit=8))
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    state.write_marker(out, host_marker_key(host), doc)
+    return {**doc, "outcome": "processed" if doc["status"] == "ok" else "failed", "elapsed_s": time.perf_counter() - t0}
 
 
 def verdict_rank(verdict: str) -> int:

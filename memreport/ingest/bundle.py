@@ -430,6 +430,7 @@ class Found:
 
     kind: str  # sosreport | supportconfig
     hostname: str | None = None
+    machine_id: str | None = None
     kernel: str | None = None
     arch: str | None = None
     arch_from: str | None = None  # where the architecture was read (for the page-size log line)
@@ -491,6 +492,7 @@ def assemble(found: Found, label: str, log: list[LogEntry], opts: IngestOptions 
     if decision.assumption:
         assumptions.append(decision.assumption)
     page = decision.size
+    hostname = host  # what the bundle says; None when it names no host
     if not host:
         host = Path(label).name.split(".")[0]
         log.append(LogEntry("warn", "missing_source", f"no hostname in the bundle: named {host!r} after it"))
@@ -589,9 +591,10 @@ def assemble(found: Found, label: str, log: list[LogEntry], opts: IngestOptions 
     if snap is not None and snap.swaps:
         swaps = pd.DataFrame(snap.swaps)
         swaps["ts"] = pd.to_datetime(swaps["ts"], utc=True).astype("datetime64[ms, UTC]")
-    facts = HostFacts(host=host, hostname=host, kernel=found.kernel, page_size=page, page_size_source=decision.source,
-                      cpus=found.cpus, collector=kind, collector_version=found.collector_version, capture_format=kind,
-                      assumptions=assumptions, extra=dict(found.extra or {}))
+    facts = HostFacts(host=host, hostname=hostname, machine_id=found.machine_id, kernel=found.kernel, page_size=page,
+                      page_size_source=decision.source, cpus=found.cpus, collector=kind,
+                      collector_version=found.collector_version, capture_format=kind, assumptions=assumptions,
+                      extra=dict(found.extra or {}))
     if len(sar):
         iv = sar["interval_s"].dropna() if "interval_s" in sar else pd.Series(dtype=float)
         facts.interval_s = float(iv.median()) if len(iv) else float(np.median(np.diff((sar["ts"] - sar["ts"].iloc[0]).dt.total_seconds()))) if len(sar) > 1 else None

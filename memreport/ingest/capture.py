@@ -14,7 +14,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from memreport.errors import InputError
-from memreport.ingest import pagesize, schema, sources
+from memreport.ingest import hosts, pagesize, procfs, schema, sources
 from memreport.ingest.options import DEFAULT, IngestOptions
 from memreport.ingest.streams import StreamResult, parse_stream, read_bytes
 from memreport.model import Contribution, HostData, HostFacts, LogEntry
@@ -76,7 +76,7 @@ def _int_or_none(v: str | None) -> int | None:
 def _facts(raw: dict[str, str], root: Path) -> HostFacts:
     host = raw.get("hostname") or root.name
     known = {
-        "hostname", "kernel", "page_size", "clock_ticks", "cpus", "interval", "vm.swappiness",
+        "hostname", "machine_id", "kernel", "page_size", "clock_ticks", "cpus", "interval", "vm.swappiness",
         "vm.overcommit_memory", "vm.overcommit_ratio", "collector", "collector_version", "format",
     }
     interval = raw.get("interval")
@@ -87,6 +87,7 @@ def _facts(raw: dict[str, str], root: Path) -> HostFacts:
     return HostFacts(
         host=host,
         hostname=raw.get("hostname"),
+        machine_id=hosts.parse_machine_id(raw.get("machine_id")),  # collectors >= 1.1.0 (not `-`)
         kernel=raw.get("kernel"),
         page_size=_int_or_none(raw.get("page_size")),
         clock_ticks=_int_or_none(raw.get("clock_ticks")),

@@ -9,7 +9,7 @@ from pathlib import Path
 import pandas as pd
 
 from memreport.errors import InputError
-from memreport.ingest import sources, store
+from memreport.ingest import hosts, sources, store
 from memreport.ingest.options import DEFAULT, IngestOptions
 from memreport.model import HostData, LogEntry
 
@@ -51,9 +51,11 @@ def _file_step(progress: Progress, path: str, i: int, n: int) -> Callable[[int, 
     return step
 
 
-def load(inputs: Sequence[Path], progress: Progress | None = None, opts: IngestOptions = DEFAULT) -> IngestResult:
-    """Read and finalise every input. One bad input is recorded and the others go on."""
-    by_host: dict[str, list[HostData]] = {}
+def load(inputs: Sequence[Path], progress: Progress | None = None, opts: IngestOptions = DEFAULT,
+         host: str | None = None) -> IngestResult:
+    """Read and finalise every input, one host per machine (hosts.py). One bad input is recorded
+    and the others go on. `host` (--host) names the inputs that give no host name."""
+    parts: list[hosts.Part] = []
     failed: list[InputError] = []
     orphan: list[LogEntry] = []
     for i, path in enumerate(inputs):
@@ -61,8 +63,7 @@ def load(inputs: Sequence[Path], progress: Progress | None = None, opts: IngestO
             progress(str(path), i, len(inputs))
             token = sources.FILE_PROGRESS.set(_file_step(progress, str(path), i, len(inputs)))
         try:
-            for data in sources.read_input(Path(path), opts):
-                by_host.setdefault(data.facts.host, []).append(data)
+            parts += hosts.read(Path(path), opts)
         except InputError as e:
             failed.append(e)
             orphan.extend(e.log)
@@ -72,7 +73,9 @@ def load(inputs: Sequence[Path], progress: Progress | None = None, opts: IngestO
                 sources.FILE_PROGRESS.reset(token)
     if progress:
         progress("", len(inputs), len(inputs))
-    hosts = [store.finalize(store.merge_host(parts)) for _, parts in sorted(by_host.items())]
+    orphan += hosts.name_unnamed(parts, host)
+    groups, _ = hosts.group(parts)
+    result = [hosts.combine([parts[i] for i in members]) for _, members in sorted(groups.items())]
     summaries = [
         HostSummary(
             h.facts.host,
@@ -80,10 +83,10 @@ def load(inputs: Sequence[Path], progress: Progress | None = None, opts: IngestO
             pd.Timestamp(h.samples["ts"][0].as_py()) if len(h.samples) else None,  # type: ignore[union-attr]
             pd.Timestamp(h.samples["ts"][-1].as_py()) if len(h.samples) else None,  # type: ignore[union-attr]
         )
-        for h in hosts
+        for h in result
     ]
-    log = orphan + [e for h in hosts for e in h.log]
-    return IngestResult(hosts=hosts, summaries=summaries, failed=failed, log=log, orphan_log=orphan)
+    log = orphan + [e for h in result for e in h.log]
+    return IngestResult(hosts=result, summaries=summaries, failed=failed, log=log, orphan_log=orphan)
 
 
 def write(result: IngestResult, target: Path) -> None:
@@ -93,7 +96,7 @@ def write(result: IngestResult, target: Path) -> None:
 
 
 def ingest(inputs: Sequence[Path], target: Path, progress: Progress | None = None,
-           opts: IngestOptions = DEFAULT) -> IngestResult:
-    result = load(inputs, progress, opts)
+           opts: IngestOptions = DEFAULT, host: str | None = None) -> IngestResult:
+    result = load(inputs, progress, opts, host)
     write(result, target)
     return result

@@ -75,7 +75,7 @@ def read(path: Path, label: str, opts: IngestOptions = DEFAULT) -> list[HostData
             assumptions.append("sar text times read as UTC: sar prints the host's local time and names no zone")
         samples = bundle.sar_frame(hp, page.size, hlog)
         facts = HostFacts(
-            host=host, hostname=host, kernel=first.kernel, page_size=page.size, page_size_source=page.source,
+            host=host, hostname=next((d.hostname for _, d in hp if d.hostname), None), kernel=first.kernel, page_size=page.size, page_size_source=page.source,
             cpus=next((d.cpus for _, d in hp if d.cpus), None), collector="sysstat", capture_format="sar",
             assumptions=assumptions, extra={"arch": arch} if arch else {},
         )

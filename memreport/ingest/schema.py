@@ -134,7 +134,8 @@ VIRSH_SCHEMA = pa.schema(
 
 FACTS_SCHEMA = pa.schema(
     [
-        pa.field("hostname", pa.string()),
+        pa.field("hostname", pa.string()),  # as the input gives it; null when it names no host
+        pa.field("machine_id", pa.string()),  # /etc/machine-id, null when the input lacks it
         pa.field("kernel", pa.string()),
         pa.field("page_size", pa.int64()),
         pa.field("page_size_source", pa.string()),  # option | stated | architecture | inferred | assumed

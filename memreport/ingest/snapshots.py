@@ -23,7 +23,7 @@ from typing import Any
 
 import pandas as pd
 
-from memreport.ingest import pagesize, procfs
+from memreport.ingest import hosts, pagesize, procfs
 from memreport.ingest.options import DEFAULT, IngestOptions
 from memreport.ingest.snapshot_procs import SnapshotProcs, Skipped, join_by_name, pattern_of, read_snapshot_procs
 from memreport.model import Contribution, HostData, HostFacts, LogEntry
@@ -44,6 +44,7 @@ CANDIDATES = {
     "psi": ("proc/pressure/memory", "pressure/memory", "pressure_memory"),
     "ksm": ("sys/kernel/mm/ksm", "ksm"),
     "hostname": ("proc/sys/kernel/hostname", "etc/hostname", "hostname"),
+    "machine_id": ("etc/machine-id", "machine-id", "var/lib/dbus/machine-id"),
     "kernel": ("proc/sys/kernel/osrelease", "osrelease", "uname_r"),
     "boot_id": ("proc/sys/kernel/random/boot_id", "boot_id"),
     "uptime": ("proc/uptime", "uptime"),
@@ -286,8 +287,9 @@ def read(path: Path, label: str, opts: IngestOptions = DEFAULT) -> list[HostData
         raise InputError(root, "no snapshot with a readable meminfo")
     samples["ts"] = pd.to_datetime(samples["ts"], utc=True).astype("datetime64[ms, UTC]")
     samples["source"] = "snapshot"
-    facts = HostFacts(host=host, hostname=fact("hostname"), kernel=fact("kernel"), page_size=page_size,
-                      page_size_source=page.source, assumptions=assumptions, extra=texts)
+    facts = HostFacts(host=host, hostname=fact("hostname"), machine_id=hosts.parse_machine_id(fact("machine_id")),
+                      kernel=fact("kernel"), page_size=page_size, page_size_source=page.source, assumptions=assumptions,
+                      extra=texts)
     vms, got = _processes(proc_parts, facts, fact("clock_ticks"), log)
     log += _skipped_log(skipped)
     log = [dataclasses.replace(e, host=host, input=label) for e in log]

@@ -13,7 +13,7 @@ import json
 from pathlib import Path
 
 from memreport.errors import InputError
-from memreport.ingest import bundle, pagesize, virsh
+from memreport.ingest import bundle, hosts, pagesize, virsh
 from memreport.ingest.options import DEFAULT, IngestOptions
 from memreport.ingest.procfs import ParseError
 from memreport.model import HostData, LogEntry
@@ -22,6 +22,11 @@ KIND = "sosreport"
 
 HOSTNAME = ("sos_commands/host/hostname", "sos_commands/general/hostname", "hostname", "etc/hostname",
             "proc/sys/kernel/hostname", "sos_commands/host/hostname_-f")
+# /etc/machine-id when a plugin copied it; dbus (sos 4.x) copies /var/lib/dbus/machine-id, the same
+# id on systemd hosts; `hostnamectl status` (host plugin) prints it as "Machine ID:".
+MACHINE_ID = ("etc/machine-id", "var/lib/dbus/machine-id")
+HOSTNAMECTL = ("sos_commands/host/hostnamectl_status", "sos_commands/systemd/hostnamectl_status",
+               "sos_commands/general/hostnamectl_status")
 DATE_UTC = ("sos_commands/date/date_--utc", "sos_commands/general/date_--utc")
 DATE_LOCAL = ("sos_commands/date/date", "sos_commands/general/date", "date")
 UNAME = ("sos_commands/kernel/uname_-a", "sos_commands/general/uname_-a", "uname")
@@ -78,6 +83,11 @@ def read(path: Path, label: str, opts: IngestOptions = DEFAULT) -> list[HostData
     _, text = _first_text(root, HOSTNAME, log)
     if text and text.strip():
         found.hostname = text.strip().splitlines()[0].split(".")[0] or None
+    _, text = _first_text(root, MACHINE_ID, log)
+    found.machine_id = hosts.parse_machine_id(text)
+    if found.machine_id is None:
+        _, text = _first_text(root, HOSTNAMECTL, log)
+        found.machine_id = hosts.machine_id_from_hostnamectl(text)
     # time: date --utc, then date (with its zone), then sos's manifest (local time, no zone)
     for cands in (DATE_UTC, DATE_LOCAL):
         dp, text = _first_text(root, cands, log)

@@ -184,7 +184,8 @@ def _facts_table(data: HostData) -> pa.Table:
     f = data.facts
     s = derive.to_table(data.samples)
     row = {
-        "hostname": f.hostname or f.host,
+        "hostname": f.hostname,
+        "machine_id": f.machine_id,
         "kernel": f.kernel,
         "page_size": f.page_size,
         "page_size_source": f.page_size_source,
@@ -331,14 +332,13 @@ def read_host(store: Path, host: str) -> HostData:
     row = facts_df.iloc[0]
 
     def opt(name: str):  # type: ignore[no-untyped-def]
-        if name not in row:  # a store written before the column existed
-            return None
-        v = row[name]
+        v = row.get(name)  # a column a store written by an older memreport lacks is null
         return None if v is None or (isinstance(v, float) and np.isnan(v)) or v is pd.NA else v
 
     facts = HostFacts(
         host=host,
         hostname=opt("hostname"),
+        machine_id=opt("machine_id"),
         kernel=opt("kernel"),
         page_size=None if opt("page_size") is None else int(row["page_size"]),
         clock_ticks=None if opt("clock_ticks") is None else int(row["clock_ticks"]),

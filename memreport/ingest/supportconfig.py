@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from memreport.errors import InputError
-from memreport.ingest import bundle, pagesize, virsh
+from memreport.ingest import bundle, hosts, pagesize, virsh
 from memreport.ingest.options import DEFAULT, IngestOptions
 from memreport.ingest.procfs import ParseError
 from memreport.model import HostData, LogEntry
@@ -124,6 +124,10 @@ def read(path: Path, label: str, opts: IngestOptions = DEFAULT) -> list[HostData
                 uname_arch = pagesize.arch_from_uname(s.body)
                 if uname_arch:
                     found.arch, found.arch_from = uname_arch, f"uname output ({at})"
+        elif s.what in ("/etc/machine-id", "/var/lib/dbus/machine-id") and found.machine_id is None:
+            found.machine_id = hosts.parse_machine_id(s.body)
+        elif name == "hostnamectl" and found.machine_id is None:  # systemd.txt: `hostnamectl status`
+            found.machine_id = hosts.machine_id_from_hostnamectl(s.body)
         elif name == "hostname" and s.body.strip():
             found.hostname = s.body.strip().splitlines()[0].split(".")[0]
         elif name == "getconf" and ("PAGESIZE" in cmd or "PAGE_SIZE" in cmd) and s.body.strip().isdigit():
