@@ -33,7 +33,8 @@ from hypothesis import strategies as st
 
 from memreport.errors import MemreportError
 from memreport.ingest import archive, bundle, capture, streams, supportconfig, virsh, vmstat
-from memreport.ingest.procfs import ParseError, parse_cmdline, parse_qemu_argv, parse_status_memory
+from memreport.ingest import proc_pid
+from memreport.ingest.procfs import ParseError, parse_cmdline, parse_qemu_argv
 from memreport.model import LogEntry
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -49,7 +50,7 @@ Seed = tuple[str, bytes]  # (name that says what the file is, content)
 # are expected, locale forms, a non-ASCII digit (int() takes it, Arrow does not), nothing.
 NUMBERS = [b"0", b"-1", b"-5242880", b"9223372036854775807", b"9223372036854775808", b"18446744073709551616",
            b"99999999999999999999999999999999999999", b"-9223372036854775809", b"NaN", b"nan", b"inf", b"-inf",
-           b"1e308", b"1e309", b"-0", b"1.5", b"1,5", b"0x1f", b"\xd9\xa3", b"", b"+7", b"1_000", b"1e3", b" "]
+           b"1e308", b"1e309", b"-0", b"1.5", b"1,5", b"0x1f", b"\xd9\xa3", b"\xc2\xb2", b"", b"+7", b"1_000", b"1e3", b" "]
 _DIGITS = re.compile(rb"[0-9]+")
 
 
@@ -244,7 +245,6 @@ def procfs_seeds() -> list[Seed]:
     out = []
     for k in KERNELS:
         out += _files(*(f"{k}/{rel}" for rel in _PROC), f"{k}/sys/kernel/mm/ksm/*")
-    out += _files("fakeroot/proc/[0-9]*/status", "fakeroot/proc/[0-9]*/cmdline")
     return out
 
 
@@ -255,21 +255,70 @@ def _kernel_files(kernel: str) -> dict[str, tuple[str, str]]:
 
 def run_procfs(name: str, data: bytes) -> object:
     kernel, _, rel = name.partition("/")
-    if rel.endswith("/cmdline"):
-        return parse_qemu_argv(parse_cmdline(data))
     text = text_of(name, data)
-    if rel.endswith("/status"):
-        return parse_status_memory(text)
     log: list[LogEntry] = []
     if "/ksm/" in rel:
         return bundle.snapshot_row({}, {rel.rsplit("/", 1)[1]: text}, datetime(2026, 11, 26, tzinfo=timezone.utc), 4096, log)
     files = dict(_kernel_files(kernel))
     files[_PROC[rel]] = (rel, text)
     snap = bundle.snapshot_row(files, {}, datetime(2026, 11, 26, tzinfo=timezone.utc), None, log)
-    bundle.page_size_from(snap.meminfo, snap.vmstat)
-    from memreport.ingest.procfs import infer_page_size
+    return [infer(snap.meminfo, snap.vmstat) for infer in page_size_inference()]
 
-    return infer_page_size(snap.meminfo or {}, snap.vmstat or {})
+
+def page_size_inference() -> list[Callable[[Any, Any], object]]:
+    """Every meminfo/vmstat page-size inference the package has."""
+    from memreport.ingest import procfs
+
+    out: list[Callable[[Any, Any], object]] = []
+    if hasattr(bundle, "page_size_from"):
+        out.append(bundle.page_size_from)
+    if hasattr(procfs, "infer_page_size"):
+        out.append(lambda m, v: procfs.infer_page_size(m or {}, v or {}))
+    try:
+        from memreport.ingest import pagesize  # type: ignore[attr-defined]
+
+        out.append(pagesize.infer_from_pair)
+    except ImportError:
+        pass
+    return out
+
+
+# Per-process files of a snapshot tree: /proc/<pid>/{status,stat,cmdline,ksm_stat,ksm_merging_pages},
+# ps listings, cgroup files; each through the parser its name calls for, and the one proc_pid.sniff picks.
+
+@cache
+def proc_pid_seeds() -> list[Seed]:
+    return _files("proc-pid-6.18/**/*", "fakeroot/proc/[0-9]*/*")
+
+
+def _pid_parsers(kind: str) -> Callable[[bytes], object] | None:
+    text: Callable[[bytes], str] = lambda b: b.decode("utf-8", "replace")  # noqa: E731
+    return {
+        "status": lambda b: proc_pid.parse_pid_status(text(b)),
+        "stat": lambda b: proc_pid.parse_pid_stat(text(b)),
+        "ksm_stat": lambda b: proc_pid.parse_ksm_stat(text(b)),
+        "ksm_merging_pages": lambda b: proc_pid.parse_count(text(b)),
+        "cmdline": lambda b: parse_qemu_argv(parse_cmdline(b)),
+        "ps": lambda b: proc_pid.parse_ps(text(b)),
+        "cgroup_value": lambda b: proc_pid.parse_cgroup_value(text(b)),
+        "cgroup_stat": lambda b: proc_pid.cgroup_anon_file(proc_pid.parse_cgroup_memory_stat(text(b))),
+        "command_lines": lambda b: proc_pid.parse_command_lines(text(b)),
+    }.get(kind)
+
+
+def run_proc_pid(name: str, data: bytes) -> object:
+    base = name.rsplit("/", 1)[-1]
+    by_name = "ps" if "/ps/" in name else "cgroup_stat" if base == "memory.stat" else \
+        "cgroup_value" if proc_pid.cgroup_value_file(base) else base
+    out = []
+    for kind in dict.fromkeys([by_name, proc_pid.sniff(base, data) or ""]):
+        parser = _pid_parsers(kind)
+        if parser is not None:
+            try:
+                out.append(parser(data))
+            except ParseError:
+                pass
+    return out
 
 
 # sysstat: real sadf -x/-j/-d and sar text (three locales) of a real sa file, plus the bundles' sar
@@ -472,6 +521,7 @@ def run_archive(name: str, data: bytes) -> object:
 
 TARGETS = {t.name: t for t in [
     Target("procfs", "meminfo, vmstat, PSI, swaps, KSM, pid status/cmdline → snapshot row, page size", procfs_seeds, run_procfs),
+    Target("proc_pid", "/proc/<pid> status, stat, cmdline, ksm_stat; ps listings; cgroup files", proc_pid_seeds, run_proc_pid),
     Target("sadf", "sadf -x / -j / -d → load_sar → sar_frame", sadf_seeds, run_sar),
     Target("sar", "sar text (C, en_US, de_DE, bundles) → load_sar → sar_frame", sar_seeds, run_sar),
     Target("vmstat", "vmstat output → vmstat.read", vmstat_seeds, run_vmstat),
