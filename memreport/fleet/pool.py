@@ -175,7 +175,9 @@ class Pool:
         for w in self._pool:
             if w.task is None and w.process.is_alive():
                 return w
-        self._pool = [w for w in self._pool if w.task is not None or w.process.is_alive()]
+        for w in [w for w in self._pool if w.task is None and not w.process.is_alive()]:
+            w.conn.close()  # died while idle (the OOM killer may pick any worker): replaced below
+            self._pool.remove(w)
         if len(self._pool) < size:
             parent, child = self._ctx.Pipe()
             proc = self._ctx.Process(target=_worker_main, args=(child, os.getpid(), self.fn),
