@@ -15,7 +15,7 @@ from helpers import fuzz_targets as F
 from hypothesis import HealthCheck, given, settings
 
 from memreport.errors import InputError
-from memreport.ingest import archive, bundle, proc_pid, sadf, virsh, vmstat
+from memreport.ingest import archive, bundle, pagesize, proc_pid, sadf, virsh, vmstat
 
 SHORT = settings(max_examples=40, deadline=None, database=None, derandomize=True,
                  suppress_health_check=list(HealthCheck))
@@ -144,10 +144,10 @@ def test_vmstat_huge_value_and_huge_delay(tmp_path: Path) -> None:
 def test_page_size_from_a_negative_or_tiny_meminfo_value() -> None:
     # Fuzz: rhel7 vmstat mutated so nr_inactive_file pages dwarf Inactive(file) → ratio < 1 →
     # "negative shift count"; a negative kB value → math domain error.
-    vm = {"vmstat_nr_inactive_file": 5000, "vmstat_nr_active_file": 5000}
-    assert bundle.page_size_from({"mem_Inactive_file": 3, "mem_Active_file": 0}, vm) is None
-    assert bundle.page_size_from({"mem_Inactive_file": -5000 * 4096}, vm) is None
-    assert bundle.page_size_from({"mem_Inactive_file": 5000 * 4096}, vm) == 4096
+    vm = {"vmstat_nr_inactive_file": 5000, "vmstat_nr_active_file": 5000, "vmstat_nr_anon_pages": 5000}
+    assert pagesize.infer_from_pair({"mem_Inactive_file": 3, "mem_Active_file": 3, "mem_AnonPages": 3}, vm) is None
+    assert pagesize.infer_from_pair({"mem_Inactive_file": -5000 * 4096, "mem_Active_file": -1}, vm) is None
+    assert pagesize.infer_from_pair({"mem_Inactive_file": 5000 * 4096, "mem_Active_file": 5000 * 4096}, vm) == 4096
 
 
 @pytest.mark.parametrize("call", [
