@@ -39,6 +39,11 @@ test: setup system-deps
 bench: setup
 	$(RUN) python benchmarks/run.py
 
+# Every parser against 100,000 mutated real files (FUZZ_CASES=…, or FUZZ_ARGS='sadf vmstat -n 5000'):
+# per parser the cases run, the failures (each with a rerun command) and the peak memory.
+fuzz: setup system-deps
+	$(RUN) python tests/fuzz.py $(FUZZ_ARGS)
+
 sample-data: setup
 	$(RUN) python sample_data/generate.py
 

@@ -93,6 +93,8 @@ def send(
     user: Annotated[str | None, typer.Option("--user", help="AUTH user name.")] = None,
     password_env: Annotated[str | None, typer.Option("--password-env", metavar="NAME", help="Read the AUTH password from environment variable NAME.")] = None,
     password_file: Annotated[Path | None, typer.Option("--password-file", help="Read the AUTH password from this file (first line).")] = None,
+    deadline: Annotated[float | None, typer.Option("--deadline", metavar="SECONDS",
+        help="Give up on the whole delivery after this long, however the server behaves (default: deadline in the \\[mail] config, else 300).")] = None,
     sender: FromOpt = None,
     to: ToOpt = None,
     cc: CcOpt = None,
@@ -107,12 +109,14 @@ def send(
     def check_security() -> None:
         if security is not None and security not in SECURITY_MODES:
             raise ConfigError(f"--security {security!r}: one of {', '.join(SECURITY_MODES)}")
+        if deadline is not None and not 0 < deadline < float("inf"):
+            raise ConfigError(f"--deadline {deadline!r}: expected seconds > 0")
 
     guarded(check_security)
     cfg, who = guarded(lambda: recipients(config, sender, to, cc))
     settings = merge(cfg.smtp, host=smtp_host, port=smtp_port, security=security, ca_file=tls_ca,
                      verify=False if no_verify else None, user=user, password_env=password_env,
-                     password_file=password_file)
+                     password_file=password_file, deadline=deadline)
     if source.is_file():
         msg = guarded(lambda: read_eml(source))
         kept = source

@@ -110,6 +110,8 @@ def fleet(
     pdf: Annotated[bool, typer.Option("--pdf/--no-pdf", help="Also write report.pdf per host (slow on big fleets).")] = False,
     fleet_pdf: Annotated[bool, typer.Option("--fleet-pdf/--no-fleet-pdf", help="Write fleet.pdf.")] = True,
     vm_size: VmSizeOpt = None,
+    input_timeout: Annotated[float | None, typer.Option("--input-timeout", metavar="SECONDS",
+        help="Give up on an input after this long (listed as failed; the run goes on); 0 = no limit. Default: input_timeout in the \\[fleet] config, else 3600.")] = None,
     config: ConfigOpt = None,
     set_: SetOpt = None,
     host: HostOpt = None,
@@ -134,6 +136,8 @@ def fleet(
     """
     from memreport.config import load_thresholds
     from memreport.fleet import FleetOptions, run_fleet
+    from memreport.fleet.settings import input_timeout as settings_input_timeout
+    from memreport.fleet.settings import load_fleet_settings
 
     if scheduler and dask_local:
         _err("error: --scheduler and --dask-local exclude each other")
@@ -141,9 +145,12 @@ def fleet(
     thresholds = guarded(lambda: load_thresholds(config, with_vm_size(set_, vm_size)))
     mail = guarded(lambda: _mail_setup(config, to, smtp_host, smtp_port, security)) if email else None
     ingest = ingest_options(page_size, start, end)
+    fleet_settings = guarded(lambda: load_fleet_settings(config))
+    timeout = fleet_settings.input_timeout_s if input_timeout is None else \
+        guarded(lambda: settings_input_timeout(input_timeout, "--input-timeout"))
     opts = FleetOptions(jobs=jobs, scheduler=scheduler, dask_local=dask_local, force=force, pdf=pdf,
                         fleet_pdf=fleet_pdf, vm_size_bytes=thresholds.oom_new_vm_bytes, thresholds=thresholds,
-                        ingest=ingest, host=host)
+                        ingest=ingest, host=host, input_timeout_s=timeout)
     reporter = _Reporter()
     try:
         result = guarded(lambda: run_fleet(inputs, output, opts, reporter))

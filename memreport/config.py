@@ -192,7 +192,7 @@ def _check_known(name: str, source: str) -> None:
         raise ConfigError(f"{source}: unknown setting {name!r} (known: {', '.join(_FIELDS)})")
 
 
-OTHER_TABLES = frozenset({"mail"})
+OTHER_TABLES = frozenset({"mail", "fleet"})
 
 
 def load_thresholds(config_path: Path | None = None, overrides: list[str] | None = None) -> Thresholds:
@@ -206,7 +206,8 @@ def load_thresholds(config_path: Path | None = None, overrides: list[str] | None
             raise ConfigError(f"{config_path}: cannot read: {e.strerror or e}") from None
         except tomllib.TOMLDecodeError as e:
             raise ConfigError(f"{config_path}: not valid TOML: {e}") from None
-        # Other tables of the same file belong to other parts ([mail]: memreport.mail.smtp).
+        # Other tables of the same file belong to other parts ([mail]: memreport.mail.smtp,
+        # [fleet]: memreport.fleet.settings).
         table = {k: v for k, v in table.items() if k not in OTHER_TABLES}
         for name, value in _flatten(table, "", str(config_path)).items():
             _check_known(name, str(config_path))

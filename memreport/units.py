@@ -55,3 +55,8 @@ def parse_qemu_mem_arg(arg: str) -> tuple[int | None, int | None]:
         elif key.strip() == "maxmem":
             maxmem = parse_qemu_size(value)
     return size, maxmem
+
+
+def is_digits(text: str) -> bool:
+    """Only ASCII digits 0-9: what int() takes. str.isdigit() is also true for '²' or '①', which int() refuses."""
+    return text.isascii() and text.isdigit()

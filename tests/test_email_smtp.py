@@ -22,7 +22,7 @@ from aiosmtpd.smtp import AuthResult, LoginPassword
 from conftest import HANG
 from helpers import synthetic as S
 
-from memreport.errors import DeliveryError
+from memreport.errors import ConfigError, DeliveryError
 from memreport.mail import SmtpSettings, build_message, send
 from memreport.render.report import write_report
 
@@ -337,3 +337,87 @@ def test_fleet_email_failures(small_fleet: Path, tmp_path: Path) -> None:
     assert last.startswith("memreport: error: ") and "refused" in last and str(out / "fleet-digest.eml") in last
     assert "Traceback" not in proc.stderr
     assert (out / "fleet.json").is_file() and (out / "fleet-digest.eml").is_file()
+
+
+# --- a server that never finishes: the delivery's overall deadline (issue 11, defect 16) ------------
+
+class Dribbler:
+    """A real SMTP peer on 127.0.0.1 that keeps talking and never completes a reply: one continuation
+    line every `every` seconds, in the greeting (`at="greeting"`) or in the reply to EHLO."""
+
+    def __init__(self, at: str, every: float = 0.2) -> None:
+        import threading
+
+        self.at, self.every = at, every
+        self.stop = threading.Event()
+        self.lines_sent = 0
+        self.sock = socket.create_server(("127.0.0.1", 0))
+        self.port = self.sock.getsockname()[1]
+        threading.Thread(target=self._serve, daemon=True).start()
+
+    def _serve(self) -> None:
+        import threading
+
+        self.sock.settimeout(0.5)
+        while not self.stop.is_set():
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                continue
+            threading.Thread(target=self._talk, args=(conn,), daemon=True).start()
+
+    def _talk(self, conn: socket.socket) -> None:
+        with conn:
+            try:
+                if self.at == "ehlo":
+                    conn.sendall(b"220 slow.example ESMTP\r\n")
+                    conn.recv(1024)  # EHLO
+                code = b"220" if self.at == "greeting" else b"250"
+                while not self.stop.wait(self.every):
+                    conn.sendall(code + b"-still thinking\r\n")
+                    self.lines_sent += 1
+            except OSError:
+                return  # the client gave up and closed
+
+    def close(self) -> None:
+        self.stop.set()
+        self.sock.close()
+
+
+@pytest.fixture
+def dribbler(request: pytest.FixtureRequest) -> Iterator[Dribbler]:
+    d = Dribbler(request.param)
+    try:
+        yield d
+    finally:
+        d.close()
+
+
+@pytest.mark.parametrize("dribbler", ["greeting"], indirect=True)
+def test_send_gives_up_at_its_deadline_on_a_dribbling_server(dribbler: Dribbler, report_dir: Path, tmp_path: Path) -> None:
+    # Before, each continuation line reset the 30 s per-read timeout and `send` never returned.
+    d = fresh(report_dir, tmp_path)
+    proc = memreport("send", d, "--smtp-host", "127.0.0.1", "--smtp-port", dribbler.port, "--security", "none",
+                     "--deadline", "2", *ADDR)
+    assert_refused(proc, d, f"delivery to 127.0.0.1:{dribbler.port} took longer than 2 s (mail deadline): gave up")
+    assert dribbler.lines_sent >= 3  # it was still talking when the deadline ended the delivery
+
+
+@pytest.mark.parametrize("dribbler", ["ehlo"], indirect=True)
+def test_mail_deadline_setting_bounds_the_library_send(dribbler: Dribbler, report_dir: Path, tmp_path: Path) -> None:
+    from memreport.mail import Recipients, load_mail_config
+
+    cfg = tmp_path / "memreport.toml"
+    cfg.write_text(f'[mail]\nsmtp_host = "127.0.0.1"\nsmtp_port = {dribbler.port}\nsecurity = "none"\ndeadline = 1.5\n')
+    settings = load_mail_config(cfg).smtp
+    assert settings.deadline == 1.5 and settings.timeout == 30
+    msg = build_message(report_dir, Recipients(sender="m@example.com", to=("a@example.com",)))
+    with pytest.raises(DeliveryError, match=rf"^delivery to 127.0.0.1:{dribbler.port} took longer than 1.5 s \(mail deadline\): gave up$"):
+        send(msg, settings)
+    assert dribbler.lines_sent >= 3
+    for bad in ("0", "-5", '"soon"', "true", "inf"):
+        cfg.write_text(f"[mail]\ndeadline = {bad}\n")
+        with pytest.raises(ConfigError, match="mail.deadline must be a number of seconds > 0"):
+            load_mail_config(cfg)
+    proc = memreport("send", report_dir, "--deadline", "0", "--smtp-host", "127.0.0.1", "--to", "a@example.com")
+    assert proc.returncode == 2 and proc.stderr.strip() == "memreport: error: --deadline 0.0: expected seconds > 0"

@@ -34,6 +34,7 @@ from memreport.errors import InputError
 from memreport.fleet import state, summary
 from memreport.fleet.discover import discover
 from memreport.fleet.runner import Job, SchedulerError, probe_scheduler, run_dask, run_local
+from memreport.fleet.settings import DEFAULT_INPUT_TIMEOUT_S
 from memreport.fleet.tasks import (HOST_MARKERS, HOSTS, STAGED, STORE, WORK, TaskOptions, host_marker_key, promote,
                                    is_staged, release, run_host_task)
 from memreport.ingest.options import IngestOptions
@@ -53,6 +54,7 @@ class FleetOptions:
     host: str | None = None  # --host: the name of inputs that give none
     fleet_pdf: bool = True  # fleet.pdf
     vm_size_bytes: int = summary.DEFAULT_VM_SIZE
+    input_timeout_s: float | None = DEFAULT_INPUT_TIMEOUT_S  # per input; None = no limit
     thresholds: Thresholds = field(default_factory=Thresholds)
     ingest: IngestOptions = field(default_factory=IngestOptions)  # --page-size, --start, --end for every input
 
@@ -183,6 +185,7 @@ def run_fleet(inputs: Sequence[str | Path], outdir: Path, opts: FleetOptions, pr
         run = {
             "executor": opts.executor,
             "workers": opts.workers,
+            "input_timeout_s": opts.input_timeout_s,
             "inputs": total,
             "processed": counts["processed"],
             "unchanged": counts["unchanged"],
@@ -210,7 +213,9 @@ def run_fleet(inputs: Sequence[str | Path], outdir: Path, opts: FleetOptions, pr
 
 def _run(jobs: list[Job], outdir: Path, task_opts: TaskOptions, opts: FleetOptions,
          on_result: Callable[[dict[str, Any]], None], task: Any = None) -> None:
-    extra = {} if task is None else {"task": task}
+    extra: dict[str, Any] = {"input_timeout": opts.input_timeout_s}
+    if task is not None:
+        extra["task"] = task
     if opts.scheduler or opts.dask_local:
         run_dask(jobs, outdir, task_opts, on_result, scheduler=opts.scheduler, local_workers=opts.dask_local, **extra)
     else:

@@ -223,7 +223,7 @@ def _pass(path: Path, kind: str, limits: ArchiveLimits, dest: Path | None, start
                     tar.extract(m, dest, filter="data", set_attrs=m.isdir() is False)
             if members == 0:
                 raise InputError(path, "empty archive")
-    except (tarfile.TarError, EOFError, OSError, ValueError, lzma.LZMAError) as e:
+    except _damaged() as e:
         if isinstance(e, InputError):
             raise
         if isinstance(e, tarfile.FilterError):
@@ -231,6 +231,16 @@ def _pass(path: Path, kind: str, limits: ArchiveLimits, dest: Path | None, start
         raise InputError(path, f"damaged or unreadable archive ({type(e).__name__}: {e})") from None
     finally:
         raw.close()
+
+
+def _damaged() -> tuple[type[BaseException], ...]:
+    """What reading a damaged archive raises: tarfile's and the decompressors' errors (isal's and
+    zstandard's are not OSErrors)."""
+    from isal import igzip_lib
+    from zstandard import ZstdError
+
+    isal_error: type[BaseException] = igzip_lib.IsalError  # type: ignore[assignment]
+    return (tarfile.TarError, EOFError, OSError, ValueError, lzma.LZMAError, isal_error, ZstdError)
 
 
 def _make_readable(root: Path) -> None:

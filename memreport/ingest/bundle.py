@@ -23,7 +23,7 @@ import pandas as pd
 from memreport.ingest import pagesize, procfs, sadf, sar_memtotal
 from memreport.ingest.options import DEFAULT, IngestOptions
 from memreport.model import HostData, LogEntry
-from memreport.units import KIB
+from memreport.units import KIB, is_digits
 
 MAX_TEXT = 256 * 1024**2  # one text file (a month of sar -A text is ~100 MiB)
 
@@ -233,7 +233,7 @@ def parse_free(text: str, unit: int = KIB) -> dict[str, int]:
     out: dict[str, int] = {}
     for line in text.splitlines():
         fields = line.split()
-        if len(fields) >= 2 and fields[0] in ("Mem:", "Swap:") and fields[1].isdigit():
+        if len(fields) >= 2 and fields[0] in ("Mem:", "Swap:") and is_digits(fields[1]):
             out["mem_MemTotal" if fields[0] == "Mem:" else "mem_SwapTotal"] = int(fields[1]) * unit
     return out
 
@@ -600,7 +600,7 @@ def assemble(found: Found, label: str, log: list[LogEntry], opts: IngestOptions 
         facts.interval_s = float(iv.median()) if len(iv) else float(np.median(np.diff((sar["ts"] - sar["ts"].iloc[0]).dt.total_seconds()))) if len(sar) > 1 else None
     for key, attr in _SYSCTL_FACTS.items():
         v = (found.sysctl or {}).get(key)
-        if v is not None and v.strip().lstrip("-").isdigit():
+        if v is not None and is_digits(v.strip().lstrip("-")):
             setattr(facts, attr, int(v))
     if snap is not None:
         facts.extra.update(snap.texts)

@@ -134,6 +134,8 @@ def infer_from_pair(mem: dict[str, int] | None, vm: dict[str, int] | None) -> in
         b, pages = mem.get(m_key), vm.get(v_key)
         if b and pages and pages >= MIN_PAGES:
             ratio = b / pages
+            if not MIN_PAGE * 0.98 <= ratio <= MAX_PAGE * 1.02:  # also keeps log2 off a negative or tiny ratio (a corrupt value)
+                continue
             size = 1 << round(math.log2(ratio))
             if MIN_PAGE <= size <= MAX_PAGE and abs(ratio / size - 1) <= 0.02:
                 votes[size] = votes.get(size, 0) + 1

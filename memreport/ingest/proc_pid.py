@@ -13,7 +13,7 @@ import re
 from dataclasses import dataclass
 
 from memreport.ingest.procfs import ParseError, is_qemu
-from memreport.units import KIB
+from memreport.units import KIB, is_digits
 
 # --- /proc/<pid>/stat -----------------------------------------------------------------------------
 
@@ -96,9 +96,9 @@ def parse_pid_status(text: str) -> list[PidStatus]:
         sizes: dict[str, int | None] = {}
         for key, field in _STATUS_KB.items():
             parts = b.get(key, "").split()
-            sizes[field] = int(parts[0]) * KIB if parts and parts[0].isdigit() else None
+            sizes[field] = int(parts[0]) * KIB if parts and is_digits(parts[0]) else None
         pid = b.get("Pid") or b.get("Tgid") or ""
-        out.append(PidStatus(name=b.get("Name", ""), pid=int(pid) if pid.isdigit() else None, **sizes))
+        out.append(PidStatus(name=b.get("Name", ""), pid=int(pid) if is_digits(pid) else None, **sizes))
     if not out:
         raise ParseError(None, "empty: not a /proc/<pid>/status")
     return out
@@ -145,7 +145,7 @@ def parse_ksm_stat(text: str) -> KsmStat:
 def parse_count(text: str) -> int:
     """A file holding one non-negative integer (`/proc/<pid>/ksm_merging_pages`, kernel >= 5.19)."""
     s = text.strip()
-    if not s.isdigit():
+    if not is_digits(s):
         raise ParseError(1, f"{s[:40]!r} is not a number")
     return int(s)
 
@@ -160,7 +160,7 @@ def parse_command_lines(text: str) -> list[tuple[int | None, list[str]]]:
     for line in text.splitlines():
         words = line.split()
         pid = None
-        if len(words) > 1 and words[0].isdigit():
+        if len(words) > 1 and is_digits(words[0]):
             pid, words = int(words[0]), words[1:]
         if words and is_qemu(words[0]) and len(words) > 1:
             out.append((pid, words))
@@ -206,8 +206,8 @@ def parse_ps(text: str) -> list[PsRow]:
         parts = line.split(None, n - 1)
         if len(parts) < n:
             continue  # a wrapped or cut line: the command is not there
-        pid = int(parts[pid_i]) if pid_i is not None and parts[pid_i].isdigit() else None
-        rss = int(parts[rss_i]) * KIB if rss_i is not None and parts[rss_i].isdigit() else None
+        pid = int(parts[pid_i]) if pid_i is not None and is_digits(parts[pid_i]) else None
+        rss = int(parts[rss_i]) * KIB if rss_i is not None and is_digits(parts[rss_i]) else None
         out.append(PsRow(pid=pid, rss_bytes=rss, argv=tuple(parts[-1].split())))
     return out
 
@@ -237,7 +237,7 @@ def parse_cgroup_value(text: str) -> int | None:
     s = text.strip()
     if s == "max":
         return None
-    if not s.isdigit():
+    if not is_digits(s):
         raise ParseError(1, f"{s[:40]!r} is neither a number nor 'max'")
     n = int(s)
     return None if n >= V1_UNLIMITED else n
@@ -334,9 +334,9 @@ def sniff(name: str, data: bytes) -> str | None:
             pass
     if ps_header(lines) is not None:
         return "ps"
-    if len(lines) == 1 and cgroup_value_file(name) and (lines[0].strip() == "max" or lines[0].strip().isdigit()):
+    if len(lines) == 1 and cgroup_value_file(name) and (lines[0].strip() == "max" or is_digits(lines[0].strip())):
         return "cgroup_value"
-    if len(lines) == 1 and "ksm_merging_pages" in name and lines[0].strip().isdigit():
+    if len(lines) == 1 and "ksm_merging_pages" in name and is_digits(lines[0].strip()):
         return "ksm_merging_pages"
     if len(lines) > 1 and all(len(line.split()) == 2 for line in lines):
         try:

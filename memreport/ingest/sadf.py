@@ -19,6 +19,7 @@ Traps handled (docs/INPUTS.md, ../shared/DOMAIN.md "sar / sadf"):
 from __future__ import annotations
 
 import json
+import math
 import re
 import shutil
 import subprocess
@@ -32,7 +33,7 @@ import pandas as pd
 from memreport.ingest.procfs import ParseError
 from memreport.ingest.schema import meminfo_column
 from memreport.ingest.xmlsafe import parse_untrusted_xml
-from memreport.units import KIB
+from memreport.units import KIB, is_digits
 
 # sar text column (kB) -> /proc/meminfo key.
 KB_FIELDS = {
@@ -102,8 +103,34 @@ def _num(text: str) -> float:
     return float(text.replace(",", "."))
 
 
-def _put(data: SarData, ts: datetime, values: dict[str, float]) -> None:
-    data.rows.setdefault(ts, {}).update(values)
+# Bounds of a value worth keeping (hostile or corrupt files hold anything): a kB field past 2^52 kB
+# (4 EiB) is no memory size, and with × 1024 and a sum of two (kbswpfree + kbswpused) it would
+# overflow int64; a time outside these years is a corrupt record, and outside pandas' range.
+MAX_KB = 2.0**52
+YEARS = (1970, 2200)
+
+
+def _put(data: SarData, ts: datetime, values: dict[str, float], line: int | None = None) -> None:
+    """Keep a record's values; a bad time or an impossible value goes to `problems` (the log) instead."""
+    if not YEARS[0] <= ts.year <= YEARS[1]:
+        data.problems.append((line, f"time {ts:%Y-%m-%d %H:%M:%S} is out of range: record skipped"))
+        return
+    row = data.rows.setdefault(ts, {})
+    for name, v in values.items():
+        if not math.isfinite(v) or (name.startswith("kb") and abs(v) >= MAX_KB):
+            data.problems.append((line, f"{name}: {v!r} is out of range"))
+        else:
+            row[name] = v
+
+
+def _number_into(values: dict[str, float], name: str, raw: object, data: SarData, line: int | None = None) -> None:
+    """values[name] = raw as a number; a value that is not one goes to `problems`."""
+    try:
+        if isinstance(raw, bool) or not isinstance(raw, (int, float, str)):
+            raise TypeError
+        values[name] = _num(raw) if isinstance(raw, str) else float(raw)
+    except (TypeError, ValueError, OverflowError):
+        data.problems.append((line, f"{name}: {str(raw)[:40]!r} is not a number"))
 
 
 # --- sadf -x -------------------------------------------------------------------------------------
@@ -133,7 +160,7 @@ def parse_sadf_xml(text: str) -> SarData:
             data.kernel = value
         elif name == "machine":
             data.arch = value
-        elif name == "number-of-cpus" and value.isdigit():
+        elif name == "number-of-cpus" and is_digits(value):
             data.cpus = int(value)
     for stamp in host.iter():
         tag = _local(stamp.tag)
@@ -155,18 +182,18 @@ def parse_sadf_xml(text: str) -> SarData:
                 for sub in el:
                     col = _JSON_MEMORY.get(_local(sub.tag))
                     if col and sub.text:
-                        values[col] = _num(sub.text)
+                        _number_into(values, col, sub.text, data)
             elif kind in ("swap-pages", "paging"):
                 for k, v in el.attrib.items():
                     if k in _JSON_RATES:
-                        values[_JSON_RATES[k]] = _num(v)
+                        _number_into(values, _JSON_RATES[k], v, data)
             elif kind == "psi-mem":
                 for k, v in el.attrib.items():
                     if k in _JSON_PSI:
-                        values[_JSON_PSI[k]] = _num(v)
+                        _number_into(values, _JSON_PSI[k], v, data)
         if values:
             _put(data, ts, values)
-        if stamp.get("interval", "").isdigit():
+        if is_digits(stamp.get("interval", "")):
             data.intervals[ts] = float(stamp.get("interval", "0"))
     return data
 
@@ -174,46 +201,57 @@ def parse_sadf_xml(text: str) -> SarData:
 # --- sadf -j -------------------------------------------------------------------------------------
 
 
+def _obj(x: object) -> dict:
+    """A JSON object, or {} for anything else (a hostile file may put a list or a number anywhere)."""
+    return x if isinstance(x, dict) else {}
+
+
 def parse_sadf_json(text: str) -> SarData:
     """`sadf -j`: like the XML, swap fields inside "memory"."""
     try:
         doc = json.loads(text)
         hosts = doc["sysstat"]["hosts"]
-    except (ValueError, KeyError, TypeError) as e:
+    except (ValueError, KeyError, TypeError, RecursionError) as e:
         raise ParseError(None, f"not sadf -j output ({type(e).__name__}: {e})") from None
-    if not hosts:
+    if not isinstance(hosts, list) or not hosts:
         raise ParseError(None, "sadf -j output with no host")
+    if not isinstance(hosts[0], dict):
+        raise ParseError(None, "sadf -j output: a host is not an object")
     h = hosts[0]
     data = SarData("sadf-json", utc=True)
-    data.hostname = h.get("nodename")
-    data.kernel = h.get("release")
-    data.arch = h.get("machine")
-    data.cpus = h.get("number-of-cpus")
-    data.restarts = len(h.get("restarts") or [])
-    for rec in h.get("statistics") or []:
-        stamp = rec.get("timestamp") or {}
+    data.hostname, data.kernel, data.arch = (v if isinstance(v, str) else None for v in
+                                             (h.get("nodename"), h.get("release"), h.get("machine")))
+    cpus = h.get("number-of-cpus")
+    data.cpus = cpus if isinstance(cpus, int) and not isinstance(cpus, bool) else None
+    restarts = h.get("restarts")
+    data.restarts = len(restarts) if isinstance(restarts, list) else 0
+    stats = h.get("statistics")
+    for rec in stats if isinstance(stats, list) else []:
+        rec = _obj(rec)
+        stamp = _obj(rec.get("timestamp"))
         try:
-            ts = _ts(stamp["date"], stamp["time"])
+            ts = _ts(str(stamp["date"]), str(stamp["time"]))
         except (KeyError, ValueError):
-            data.problems.append((None, f"bad timestamp {stamp!r}"))
+            data.problems.append((None, f"bad timestamp {stamp!r}"[:120]))
             continue
         if stamp.get("utc") == 0:
             data.utc = False
         values: dict[str, float] = {}
-        for k, v in (rec.get("memory") or {}).items():
+        for k, v in _obj(rec.get("memory")).items():
             if k in _JSON_MEMORY and v is not None:
-                values[_JSON_MEMORY[k]] = float(v)
+                _number_into(values, _JSON_MEMORY[k], v, data)
         for group in ("swap-pages", "paging"):
-            for k, v in (rec.get(group) or {}).items():
+            for k, v in _obj(rec.get(group)).items():
                 if k in _JSON_RATES and v is not None:
-                    values[_JSON_RATES[k]] = float(v)
-        for k, v in ((rec.get("psi") or {}).get("psi-mem") or {}).items():
+                    _number_into(values, _JSON_RATES[k], v, data)
+        for k, v in _obj(_obj(rec.get("psi")).get("psi-mem")).items():
             if k in _JSON_PSI and v is not None:
-                values[_JSON_PSI[k]] = float(v)
+                _number_into(values, _JSON_PSI[k], v, data)
         if values:
             _put(data, ts, values)
-        if isinstance(stamp.get("interval"), int | float):
-            data.intervals[ts] = float(stamp["interval"])
+        interval = stamp.get("interval")
+        if isinstance(interval, int | float) and not isinstance(interval, bool) and math.isfinite(interval):
+            data.intervals[ts] = float(interval)
     return data
 
 
@@ -253,26 +291,25 @@ def parse_sadf_csv(text: str) -> SarData:
         data.hostname = data.hostname or fields[0]
         stamp = fields[2].strip()
         try:
-            if stamp.isdigit():  # sadf -U: seconds since the epoch
+            if is_digits(stamp):  # sadf -U: seconds since the epoch
                 ts = datetime.fromtimestamp(int(stamp), timezone.utc)
             else:
                 utc = stamp.endswith(" UTC")
                 if not utc:
                     data.utc = False
                 ts = datetime.strptime(stamp.removesuffix(" UTC")[:19], "%Y-%m-%d %H:%M:%S").replace(tzinfo=timezone.utc)
-        except ValueError:
+        except (ValueError, OverflowError, OSError):
             data.problems.append((lineno, f"bad timestamp {stamp!r}"))
             continue
         values: dict[str, float] = {}
         for name, v in zip(cols[3:], fields[3:]):
             if name in WANTED:
-                try:
-                    values[name] = _num(v)
-                except ValueError:
-                    data.problems.append((lineno, f"{name}: {v!r} is not a number"))
-        _put(data, ts, values)
+                _number_into(values, name, v, data, lineno)
+        _put(data, ts, values, lineno)
         try:
-            data.intervals[ts] = float(fields[1])
+            interval = float(fields[1])
+            if math.isfinite(interval):
+                data.intervals[ts] = interval
         except ValueError:
             pass
     if not seen_header:
@@ -366,15 +403,16 @@ def parse_sar_text(text: str, tz: tzinfo | None = None) -> SarData:
             data.problems.append((lineno, f"{len(rest)} values where the header has {len(cols)} columns"))
             continue
         # A daily file spans less than 24 h from its first record: earlier clock times are past midnight.
-        ts = datetime.combine(day + timedelta(days=1 if tod < start else 0), tod, zone)
+        try:
+            ts = datetime.combine(day + timedelta(days=1 if tod < start else 0), tod, zone).astimezone(timezone.utc)
+        except OverflowError:  # a header date at the end of the calendar
+            data.problems.append((lineno, f"time past {day} cannot be placed: line skipped"))
+            continue
         values: dict[str, float] = {}
         for name, v in zip(cols, rest):
             if name in WANTED:
-                try:
-                    values[name] = _num(v)
-                except ValueError:
-                    data.problems.append((lineno, f"{name}: {v!r} is not a number"))
-        _put(data, ts.astimezone(timezone.utc), values)
+                _number_into(values, name, v, data, lineno)
+        _put(data, ts, values, lineno)
     if not saw_header:
         raise ParseError(None, "no 'Linux <kernel> (<host>) <date>' header: not sar text output")
     data.rows = {k: v for k, v in data.rows.items() if v}

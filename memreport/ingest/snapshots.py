@@ -27,6 +27,7 @@ from memreport.ingest import hosts, pagesize, procfs
 from memreport.ingest.options import DEFAULT, IngestOptions
 from memreport.ingest.snapshot_procs import SnapshotProcs, Skipped, join_by_name, pattern_of, read_snapshot_procs
 from memreport.model import Contribution, HostData, HostFacts, LogEntry
+from memreport.units import is_digits
 
 KIND = "snapshot-tree"
 
@@ -200,7 +201,7 @@ def _page_size(snap: Path, root: Path, kernel: str | None, opts: IngestOptions) 
             return None, str(p)
 
     stated_text, stated_from = text("pagesize")
-    stated = int(stated_text) if stated_text and stated_text.isdigit() else None
+    stated = int(stated_text) if stated_text and is_digits(stated_text) else None
     arch, arch_from = None, ""
     uname, uname_from = text("arch")
     if uname:
@@ -339,7 +340,7 @@ def _processes(parts: list[tuple[pd.Timestamp, str | None, SnapshotProcs]], fact
     got: list[str] = []
     if any(p.ksmd_ticks is not None for _, _, p in parts):
         got.append("ksmd CPU")
-        if clock_ticks and clock_ticks.isdigit() and int(clock_ticks) > 0:
+        if clock_ticks and is_digits(clock_ticks) and int(clock_ticks) > 0:
             facts.clock_ticks = int(clock_ticks)
         else:
             facts.clock_ticks = USER_HZ

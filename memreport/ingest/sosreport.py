@@ -17,6 +17,7 @@ from memreport.ingest import bundle, hosts, pagesize, virsh
 from memreport.ingest.options import DEFAULT, IngestOptions
 from memreport.ingest.procfs import ParseError
 from memreport.model import HostData, LogEntry
+from memreport.units import is_digits
 
 KIND = "sosreport"
 
@@ -162,7 +163,7 @@ def read(path: Path, label: str, opts: IngestOptions = DEFAULT) -> list[HostData
     if text:
         for line in text.splitlines():
             parts = line.split()
-            if parts and parts[-1].isdigit() and (len(parts) == 1 or parts[0] in ("PAGESIZE", "PAGE_SIZE")):
+            if parts and is_digits(parts[-1]) and (len(parts) == 1 or parts[0] in ("PAGESIZE", "PAGE_SIZE")):
                 found.page_size = int(parts[-1])
                 found.page_size_from = str(gp.relative_to(root)) if gp else None
                 break
@@ -176,7 +177,7 @@ def read(path: Path, label: str, opts: IngestOptions = DEFAULT) -> list[HostData
     lp, text = _first_text(root, LSCPU, log)
     for line in (text or "").splitlines():
         key, _, value = line.partition(":")
-        if key == "CPU(s)" and value.strip().isdigit() and found.cpus is None:
+        if key == "CPU(s)" and is_digits(value.strip()) and found.cpus is None:
             found.cpus = int(value)
         elif key == "Architecture" and found.arch is None and value.strip():
             found.arch = pagesize.normalise_arch(value)

@@ -18,6 +18,7 @@ from memreport.ingest import bundle, hosts, pagesize, virsh
 from memreport.ingest.options import DEFAULT, IngestOptions
 from memreport.ingest.procfs import ParseError
 from memreport.model import HostData, LogEntry
+from memreport.units import is_digits
 
 KIND = "supportconfig"
 
@@ -108,7 +109,7 @@ def read(path: Path, label: str, opts: IngestOptions = DEFAULT) -> list[HostData
             unit = 1 if "-b" in cmd else (1024**2 if "-m" in cmd else 1024)
             found.free = bundle.parse_free(s.body, unit) or None
         elif name == "vmstat" and not any(c.startswith("-s") or c.startswith("-d") for c in cmd[1:]):
-            interval = next((int(c) for c in cmd[1:] if c.isdigit()), None)
+            interval = next((int(c) for c in cmd[1:] if is_digits(c)), None)
             text = s.body if "-S" not in cmd else f"vmstat {' '.join(cmd[1:])}\n{s.body}"
             vmstat_out.append((at, text, interval))
         elif name == "date" and found.when is None:
@@ -130,7 +131,7 @@ def read(path: Path, label: str, opts: IngestOptions = DEFAULT) -> list[HostData
             found.machine_id = hosts.machine_id_from_hostnamectl(s.body)
         elif name == "hostname" and s.body.strip():
             found.hostname = s.body.strip().splitlines()[0].split(".")[0]
-        elif name == "getconf" and ("PAGESIZE" in cmd or "PAGE_SIZE" in cmd) and s.body.strip().isdigit():
+        elif name == "getconf" and ("PAGESIZE" in cmd or "PAGE_SIZE" in cmd) and is_digits(s.body.strip()):
             found.page_size = int(s.body.strip())
             found.page_size_from = f"getconf output ({at})"
         elif re.match(r"^/etc/libvirt/qemu/[^/]+\.xml$", s.what):

@@ -13,7 +13,7 @@ from memreport.ingest.bundle import VmInfo
 from memreport.ingest.proc_pid import parse_ps
 from memreport.ingest.procfs import ParseError, is_qemu, parse_qemu_argv
 from memreport.ingest.xmlsafe import parse_untrusted_xml
-from memreport.units import KIB
+from memreport.units import KIB, is_digits
 
 _LIBVIRT_UNITS = {
     "b": 1, "bytes": 1,
@@ -67,7 +67,7 @@ def parse_dominfo(text: str) -> tuple[VmInfo, dict[str, int]]:
     rows: dict[str, int] = {}
     for key, store in (("max memory", "max_memory"), ("used memory", "used_memory")):
         parts = fields.get(key, "").split()
-        if parts and parts[0].isdigit():
+        if parts and is_digits(parts[0]):
             b = libvirt_size(parts[0], parts[1] if len(parts) > 1 else "KiB")
             if b is not None:
                 rows[store] = b
@@ -83,7 +83,7 @@ def parse_dommemstat(text: str) -> dict[str, int]:
     out: dict[str, int] = {}
     for line in text.splitlines():
         parts = line.split()
-        if len(parts) == 2 and parts[1].lstrip("-").isdigit():
+        if len(parts) == 2 and is_digits(parts[1].lstrip("-")):
             v = int(parts[1])
             out[parts[0]] = v * KIB if parts[0] in _DOMMEMSTAT_KIB else v
     return out

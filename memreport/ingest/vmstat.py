@@ -37,6 +37,9 @@ KIND = "vmstat"
 
 _UNITS = {"k": 1000, "K": 1024, "m": 1000**2, "M": 1024**2}
 _CMD = re.compile(r"(?:^|[\s/#$>])vmstat((?:\s+-{1,2}[A-Za-z-]+(?:[ =]?[kKmM]\b)?)*)\s+(\d+)(?:\s+\d+)?\s*$")
+MAX_INTERVAL_S = 86400.0  # `vmstat N`: a delay over a day is no sampling interval (and would overflow times)
+YEARS = (1970, 2200)  # a -t time outside these is a corrupt line (and outside pandas' time range)
+MAX_VALUE = 2**52  # a field (KiB, or MiB with -S M) past this is no memory size and overflows int64 in bytes
 _STAMP = re.compile(r"(\d{4}-\d{2}-\d{2})\s+(\d{2}:\d{2}:\d{2})$")
 
 
@@ -86,6 +89,9 @@ def parse_vmstat_output(text: str, unit: int | None = None) -> VmstatData:
         cm = _CMD.search(line)
         if cm and "vmstat" in line and not line.lstrip()[:1].isdigit():
             pending_interval = float(cm.group(2))
+            if not 0 < pending_interval <= MAX_INTERVAL_S:
+                problems.append((lineno, f"vmstat delay {cm.group(2)[:20]} s is not a sampling interval: ignored"))
+                pending_interval = None
             pending_unit = _command_unit(cm.group(1) or "")
             after_data = False
             continue
@@ -116,6 +122,8 @@ def parse_vmstat_output(text: str, unit: int | None = None) -> VmstatData:
         if m:
             try:
                 stamp = datetime.strptime(f"{m.group(1)} {m.group(2)}", "%Y-%m-%d %H:%M:%S")
+                if not YEARS[0] <= stamp.year <= YEARS[1]:
+                    raise ValueError
             except ValueError:
                 problems.append((lineno, f"bad timestamp {m.group(0)!r}"))
                 continue
@@ -206,6 +214,9 @@ def to_samples(
                 vals = [int(t) for t in tokens[:8]]
             except ValueError:
                 log.append(LogEntry("warn", "bad_value", f"non-numeric field in {' '.join(tokens[:8])!r}", file=file))
+                continue
+            if any(abs(v) >= MAX_VALUE for v in vals):
+                log.append(LogEntry("warn", "bad_value", f"a value out of range in {' '.join(tokens[:8])[:80]!r}: line skipped", file=file))
                 continue
             if stamp is not None:
                 ts = stamp.replace(tzinfo=zone).astimezone(timezone.utc)

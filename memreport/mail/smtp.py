@@ -14,6 +14,8 @@ an environment variable or a file. Settings can come from a TOML file's [mail] t
     tls_ca = "/etc/ssl/private-ca.pem"
     user = "memreport"
     password_env = "MEMREPORT_SMTP_PASSWORD"   # or password_file = "/etc/memreport/smtp.pass"
+    timeout = 30                    # seconds for each network operation
+    deadline = 300                  # seconds for the whole delivery, whatever the server does
 """
 
 from __future__ import annotations
@@ -22,7 +24,9 @@ import os
 import smtplib
 import socket
 import ssl
+import threading
 import tomllib
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from email.message import EmailMessage
@@ -36,6 +40,9 @@ Security = Literal["none", "starttls", "tls"]
 SECURITY_MODES: tuple[str, ...] = ("none", "starttls", "tls")
 DEFAULT_PORTS = {"none": 25, "starttls": 587, "tls": 465}
 TIMEOUT_S = 30.0
+# A server that answers every few seconds (a continuation line each 10 s) never trips the
+# per-operation timeout; this bounds the whole delivery, connection to QUIT.
+DEADLINE_S = 300.0
 
 
 @dataclass(frozen=True)
@@ -48,7 +55,8 @@ class SmtpSettings:
     user: str | None = None
     password_env: str | None = None
     password_file: Path | None = None
-    timeout: float = TIMEOUT_S
+    timeout: float = TIMEOUT_S  # each network operation
+    deadline: float = DEADLINE_S  # the whole delivery
 
     @property
     def effective_port(self) -> int:
@@ -70,7 +78,7 @@ class MailConfig:
 
 
 _KEYS = {"from", "to", "cc", "smtp_host", "smtp_port", "security", "tls_ca", "verify", "user", "password_env",
-         "password_file", "timeout"}
+         "password_file", "timeout", "deadline"}
 
 
 def _addresses(value: Any, key: str, where: str) -> tuple[str, ...]:
@@ -108,6 +116,9 @@ def load_mail_config(path: Path | None) -> MailConfig:
     port = table.get("smtp_port")
     if port is not None and (not isinstance(port, int) or not 0 < port < 65536):
         raise ConfigError(f"{where}: mail.smtp_port must be a port number")
+    deadline = table.get("deadline", DEADLINE_S)
+    if isinstance(deadline, bool) or not isinstance(deadline, (int, float)) or not 0 < deadline < float("inf"):
+        raise ConfigError(f"{where}: mail.deadline must be a number of seconds > 0, got {deadline!r}")
     base = Path(path).parent
 
     def p(key: str) -> Path | None:
@@ -117,7 +128,7 @@ def load_mail_config(path: Path | None) -> MailConfig:
     smtp = SmtpSettings(host=table.get("smtp_host"), port=port, security=security, ca_file=p("tls_ca"),
                         verify=bool(table.get("verify", True)), user=table.get("user"),
                         password_env=table.get("password_env"), password_file=p("password_file"),
-                        timeout=float(table.get("timeout", TIMEOUT_S)))
+                        timeout=float(table.get("timeout", TIMEOUT_S)), deadline=float(deadline))
     return MailConfig(sender=table.get("from"), to=_addresses(table.get("to"), "to", where),
                       cc=_addresses(table.get("cc"), "cc", where), smtp=smtp)
 
@@ -185,11 +196,64 @@ def send(msg: EmailMessage, s: SmtpSettings, sender: str | None = None,
     if password is not None and not s.user:
         raise ConfigError("a password was given without --user")
     where = s.where
+    watchdog = _Deadline(s.deadline)
     try:
-        if s.security == "tls":
-            smtp: smtplib.SMTP = smtplib.SMTP_SSL(s.host, s.effective_port, timeout=s.timeout, context=tls_context(s))
-        else:
-            smtp = smtplib.SMTP(s.host, s.effective_port, timeout=s.timeout)
+        return _deliver(msg, s, sender, rcpts, password, watchdog)
+    except DeliveryError:
+        if watchdog.expired:
+            raise watchdog.error(where) from None
+        raise
+    finally:
+        watchdog.cancel()
+
+
+class _Deadline:
+    """Ends a delivery that outlives `seconds`: shuts down the connection's socket under smtplib, so
+    that its blocked read fails at once (the per-operation timeout cannot see a server that keeps
+    talking slowly). Repeated until the delivery returns, in case the socket was being replaced
+    (STARTTLS) at the first attempt."""
+
+    def __init__(self, seconds: float) -> None:
+        self.seconds = seconds
+        self.end = time.monotonic() + seconds
+        self.expired = False
+        self.smtp: smtplib.SMTP | None = None
+        self._done = threading.Event()
+        threading.Thread(target=self._run, name="smtp-deadline", daemon=True).start()
+
+    def remaining(self) -> float:
+        return max(0.001, self.end - time.monotonic())
+
+    def _run(self) -> None:
+        if self._done.wait(self.seconds):
+            return
+        self.expired = True
+        while not self._done.is_set():
+            sock = getattr(self.smtp, "sock", None)
+            if sock is not None:
+                try:
+                    sock.shutdown(socket.SHUT_RDWR)
+                except OSError:
+                    pass
+            self._done.wait(0.2)
+
+    def cancel(self) -> None:
+        self._done.set()
+
+    def error(self, where: str) -> DeliveryError:
+        return DeliveryError(f"delivery to {where} took longer than {self.seconds:g} s (mail deadline): gave up")
+
+
+def _deliver(msg: EmailMessage, s: SmtpSettings, sender: str, rcpts: list[str], password: str | None,
+             watchdog: _Deadline) -> list[str]:
+    where = s.where
+    timeout = min(s.timeout, watchdog.remaining())
+    # Made without a host (no connection yet), so that the watchdog holds it before the greeting.
+    smtp: smtplib.SMTP = smtplib.SMTP_SSL(timeout=timeout, context=tls_context(s)) if s.security == "tls" \
+        else smtplib.SMTP(timeout=timeout)
+    watchdog.smtp = smtp
+    try:
+        smtp.connect(s.host or "", s.effective_port)
     except ConnectionRefusedError:
         raise DeliveryError(f"cannot connect to {where}: connection refused") from None
     except ssl.SSLError as e:
@@ -197,7 +261,7 @@ def send(msg: EmailMessage, s: SmtpSettings, sender: str | None = None,
     except socket.gaierror as e:
         raise DeliveryError(f"cannot connect to {where}: unknown host ({e.strerror})") from None
     except TimeoutError:
-        raise DeliveryError(f"cannot connect to {where}: timed out after {s.timeout:g} s") from None
+        raise DeliveryError(f"cannot connect to {where}: timed out after {timeout:g} s") from None
     except smtplib.SMTPConnectError as e:
         raise DeliveryError(f"{where} refused the connection: {_reply(e.smtp_code, e.smtp_error)}") from None
     except (OSError, smtplib.SMTPException) as e:
@@ -244,5 +308,6 @@ def send(msg: EmailMessage, s: SmtpSettings, sender: str | None = None,
         raise DeliveryError(f"delivery to {where} failed: {e}") from None
 
 
-__all__ = ["DEFAULT_PORTS", "MailConfig", "SECURITY_MODES", "SmtpSettings", "load_mail_config", "merge",
+
+__all__ = ["DEADLINE_S", "DEFAULT_PORTS", "MailConfig", "SECURITY_MODES", "SmtpSettings", "load_mail_config", "merge",
            "read_password", "send", "tls_context"]
