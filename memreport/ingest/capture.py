@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import os
 import re
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -127,7 +128,41 @@ def _read_file(source: str, f: Path) -> StreamResult:
         data = read_bytes(f)
     except (OSError, EOFError, ValueError) as e:  # isal raises ValueError/EOFError on a damaged gzip
         return StreamResult(None, [LogEntry("warn", "skipped_file", f"unreadable ({e}): skipped", file=str(f))])
-    return parse_stream(data, f, _type_of, _REQUIRED.get(source, ("ts",)))
+    res = parse_stream(data, f, _type_of, _REQUIRED.get(source, ("ts",)))
+    if res.table is not None and source in _KIB_COLUMNS:
+        res.table = _null_impossible(res.table, _KIB_COLUMNS[source], res.log, str(f))
+    return res
+
+
+# Columns that are sizes: never negative, and in kB (x 1024 at ingest) unless listed as counts.
+_KIB_COLUMNS: dict[str, Callable[[str], int | None]] = {
+    "meminfo": lambda c: None if c == "ts" else (1 if c in schema.MEMINFO_COUNT_KEYS else KIB),
+    "vms": lambda c: {"rss_kb": KIB, "swap_kb": KIB, "ksm_merging_pages": 1}.get(c),
+    "swaps": lambda c: {"size_kb": KIB, "used_kb": KIB}.get(c),
+}
+_INT64_MAX = 2**63 - 1
+
+
+def _null_impossible(t: pa.Table, factor_of: Callable[[str], int | None], log: list[LogEntry], where: str) -> pa.Table:
+    """A negative size, or one whose bytes overflow 64 bits, cannot be real (a corrupt file, a
+    counter printed unsigned after it went below zero): null, one log entry per column."""
+    for i, name in enumerate(t.column_names):
+        factor = factor_of(name)
+        col = t.column(i)
+        if factor is None or not pa.types.is_integer(col.type):
+            continue
+        bad = pc.or_(pc.less(col, 0), pc.greater(col, _INT64_MAX // factor))
+        n = pc.sum(bad).as_py() or 0
+        if not n:
+            continue
+        first = pc.filter(col, bad)[0].as_py()
+        when = pc.filter(t.column("ts"), bad)[0].as_py()
+        at = "" if when is None else f" at {pd.Timestamp(when, unit='s', tz='UTC'):%Y-%m-%d %H:%M:%S} UTC"
+        why = "negative" if first < 0 else "too large for 64 bits in bytes"
+        log.append(LogEntry("warn", "bad_value", f"{name}: {n} impossible value(s), the first {first} ({why}){at}: left null",
+                            file=where, count=int(n)))
+        t = t.set_column(i, name, pc.if_else(bad, pa.scalar(None, col.type), col))
+    return t
 
 
 def _merge_results(results: list[StreamResult]) -> StreamResult:

@@ -97,8 +97,8 @@ def parse_stream(data: bytes, path: Path, type_of: TypeOf, required: tuple[str, 
         body = view[nl + 1 : b]
         t = _fast(body, header, type_of)
         if t is None:
-            t, bad = _slow(bytes(body), header, type_of, name, line_base + 1)
-            res.log.extend(bad)
+            t, bad, nulled = _slow(bytes(body), header, type_of, name, line_base + 1)
+            res.log.extend(bad + nulled)
             res.rows_skipped += len(bad)
         res.rows_read += t.num_rows
         tables.append(t)
@@ -127,11 +127,21 @@ def _fast(body: memoryview, header: list[str], type_of: TypeOf) -> pa.Table | No
         return None
 
 
+INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
+
+
+class OutOfRange(ValueError):
+    """A whole number that does not fit the column's 64 bits: the value is null, the sample stays."""
+
+
 def _convert(value: str, typ: pa.DataType) -> object:
     if value == NULL:
         return None
     if pa.types.is_integer(typ):
-        return int(value)
+        n = int(value)
+        if not INT64_MIN <= n <= INT64_MAX:
+            raise OutOfRange(value)
+        return n
     if pa.types.is_floating(typ):
         f = float(value)
         if f != f or f in (float("inf"), float("-inf")):
@@ -140,11 +150,13 @@ def _convert(value: str, typ: pa.DataType) -> object:
     return value
 
 
-def _slow(body: bytes, header: list[str], type_of: TypeOf, name: str, first_line: int) -> tuple[pa.Table, list[LogEntry]]:
+def _slow(body: bytes, header: list[str], type_of: TypeOf, name: str, first_line: int) -> tuple[pa.Table, list[LogEntry], list[LogEntry]]:
+    """(rows that parse, one entry per skipped line, one entry per value left null)."""
     types = [type_of(c) for c in header]
     cols: list[list[object]] = [[] for _ in header]
     values: list[object]
     bad: list[LogEntry] = []
+    nulled: list[LogEntry] = []
     for i, raw in enumerate(body.split(b"\n")[:-1]):
         lineno = first_line + i
         try:
@@ -161,16 +173,22 @@ def _slow(body: bytes, header: list[str], type_of: TypeOf, name: str, first_line
         try:
             values = [_convert(v, t) for v, t in zip(fields, types)]
         except ValueError:
+            values, skip = [], False
             for v, t, c in zip(fields, types, header):
                 try:
-                    _convert(v, t)
+                    values.append(_convert(v, t))
+                except OutOfRange:
+                    values.append(None)
+                    nulled.append(LogEntry("warn", "bad_value", f"{c}: {v[:40]} is too large for 64 bits: left null", file=name, line=lineno))
                 except ValueError:
                     event = "bad_timestamp" if c == "ts" else "bad_value"
                     what = "timestamp" if c == "ts" else f"{c}"
                     bad.append(LogEntry("warn", event, f"{what}: {v[:40]!r} is not a number: sample skipped", file=name, line=lineno))
+                    skip = True
                     break
-            continue
+            if skip:
+                continue
         for col, value in zip(cols, values):
             col.append(value)
     arrays = [pa.array(c, type=t) for c, t in zip(cols, types)]
-    return pa.Table.from_arrays(arrays, names=header), bad
+    return pa.Table.from_arrays(arrays, names=header), bad, nulled
