@@ -16,7 +16,7 @@ import pyarrow.compute as pc
 
 from memreport.errors import InputError
 from memreport.ingest import procfs, schema, sources
-from memreport.ingest.streams import StreamResult, parse_stream, read_bytes
+from memreport.ingest.streams import StreamResult, StreamTooLarge, parse_stream, read_bytes
 from memreport.model import Contribution, HostData, HostFacts, LogEntry
 from memreport.units import KIB, parse_qemu_mem_arg
 
@@ -126,6 +126,8 @@ def _stream_files(root: Path, log: list[LogEntry]) -> dict[str, list[Path]]:
 def _read_file(source: str, f: Path) -> StreamResult:
     try:
         data = read_bytes(f)
+    except StreamTooLarge as e:
+        return StreamResult(None, [LogEntry("warn", "too_large", f"{e}: skipped", file=str(f))])
     except (OSError, EOFError, ValueError) as e:  # isal raises ValueError/EOFError on a damaged gzip
         return StreamResult(None, [LogEntry("warn", "skipped_file", f"unreadable ({e}): skipped", file=str(f))])
     res = parse_stream(data, f, _type_of, _REQUIRED.get(source, ("ts",)))

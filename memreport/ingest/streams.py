@@ -28,19 +28,54 @@ class StreamResult:
     rows_skipped: int = 0
 
 
-def read_bytes(path: Path) -> bytes:
-    """Whole file, gunzipped when it ends in .gz (isal's igzip: several times faster than zlib)."""
+# One stream file is one UTC day of one source: at 1 s sampling a day of vmstat is ~170 MB and the
+# rows of 100 VMs ~430 MB. A file past these bounds is not a capture stream (a sparse file, a
+# decompression bomb, one endless line): it is skipped before it fills memory (docs/FORMAT.md).
+MAX_STREAM_BYTES = 1 << 30  # uncompressed
+MAX_LINE_BYTES = 1 << 20
+_CHUNK = 1 << 18  # at most MAX_LINE_BYTES: a longer line then always spans chunks and is seen
+
+
+class StreamTooLarge(ValueError):
+    """A stream file beyond MAX_STREAM_BYTES or with a line beyond MAX_LINE_BYTES."""
+
+
+def read_bytes(path: Path, max_bytes: int = MAX_STREAM_BYTES, max_line: int = MAX_LINE_BYTES) -> bytearray:
+    """Whole file, gunzipped when it ends in .gz (isal's igzip: several times faster than zlib),
+    read in chunks so that a file or a line beyond the limits is refused having read at most that."""
+    chunk_size = min(_CHUNK, max_line)
+    if not path.name.endswith(".gz") and path.stat().st_size > max_bytes:
+        raise StreamTooLarge(f"{path.stat().st_size / 2**20:,.0f} MiB, above the {max_bytes >> 20} MiB limit for one stream file")
     if path.name.endswith(".gz"):
         from isal import igzip
 
-        return igzip.decompress(path.read_bytes())
-    return path.read_bytes()
+        fh = igzip.open(path, "rb")
+    else:
+        fh = open(path, "rb")
+    buf = bytearray()
+    run = 0  # bytes since the last newline
+    with fh:
+        while chunk := fh.read(chunk_size):
+            nl = chunk.find(b"\n")
+            if nl == -1:
+                run += len(chunk)
+            elif run + nl > max_line:
+                run += nl
+            else:
+                run = len(chunk) - chunk.rfind(b"\n") - 1
+            if run > max_line:
+                line = buf.count(b"\n") + 1
+                raise StreamTooLarge(f"line {line} is longer than the {max_line >> 10} KiB limit for one record")
+            if len(buf) + len(chunk) > max_bytes:
+                raise StreamTooLarge(f"more than {max_bytes >> 20} MiB uncompressed, the limit for one stream file")
+            buf += chunk
+    return buf
 
 
 TypeOf = Callable[[str], pa.DataType]
 
 
-def parse_stream(data: bytes, path: Path, type_of: TypeOf, required: tuple[str, ...] = ("ts",)) -> StreamResult:
+def parse_stream(data: bytes | bytearray, path: Path, type_of: TypeOf, required: tuple[str, ...] = ("ts",)) -> StreamResult:
     """All header blocks of one stream file as one table (columns: union of the headers).
 
     Works on a memoryview of the file: a week of vmstat is ~100 MB, and every bytes slice would
