@@ -181,6 +181,44 @@ def _merge_results(results: list[StreamResult]) -> StreamResult:
     return out
 
 
+_MULTI_ROW = {"swaps", "vms", "vmdefs", "virsh"}  # several rows share one sample's ts
+
+
+def _in_time_order(t: pa.Table, multi_row: bool, log: list[LogEntry] | None, where: str) -> tuple[pa.Table, int]:
+    """Rows are written as sampled, so file order is time order unless the clock misbehaved. A row
+    repeating the previous sample's ts is a `duplicate`; a ts below one already seen means the
+    clock stepped back (NTP, a hand-set clock): the rows that fall in time already covered are
+    dropped (one series cannot hold two values at one time) and logged as a `clock_step`, never as
+    reboots; the rest are kept. Returns the kept rows and how many were dropped."""
+    ts = t.column("ts").to_numpy(zero_copy_only=False)
+    if len(ts) < 2 or (np.diff(ts) > 0).all():
+        return t, 0
+    before = np.concatenate(([-np.inf], np.fmax.accumulate(ts)[:-1]))
+    drop = ts < before if multi_row else ts <= before
+    if not drop.any():
+        return t, 0
+    if log is not None:
+        prev = np.concatenate(([np.nan], ts[:-1]))
+        repeat = drop & (ts == prev)
+        stepped = drop & ~repeat
+        if repeat.any():
+            n = int(repeat.sum())
+            first = pd.Timestamp(ts[repeat][0], unit="s", tz="UTC")
+            log.append(LogEntry("warn", "duplicate", f"{n} sample(s) repeated the timestamp of the one before "
+                                f"(the first at {first:%Y-%m-%d %H:%M:%S} UTC): the later one dropped", file=where, count=n))
+        if stepped.any():
+            starts = np.flatnonzero(np.diff(ts) < 0) + 1
+            step = pd.Series(np.diff(ts)).pipe(lambda d: d[d > 0].median())
+            back = float(ts[starts[0] - 1] - ts[starts[0]] + (step if step == step else 0.0))
+            at = pd.Timestamp(ts[starts[0] - 1], unit="s", tz="UTC")
+            n = int(stepped.sum())
+            more = f" ({len(starts)} steps in all)" if len(starts) > 1 else ""
+            log.append(LogEntry("warn", "clock_step", f"the clock stepped back about {back:.0f} s after "
+                                f"{at:%Y-%m-%d %H:%M:%S} UTC{more}: {n} sample(s) falling in time already "
+                                "covered were dropped, the rest kept; no rate spans the step", file=where, count=n))
+    return t.filter(pa.array(~drop)), int(drop.sum())
+
+
 def _ts(t: pa.Table) -> np.ndarray:
     """Epoch seconds (float) -> datetime64[ms] (rounded: float seconds carry binary noise)."""
     sec = t.column("ts").to_numpy(zero_copy_only=False)
@@ -259,9 +297,12 @@ def read(path: Path, label: str) -> list[HostData]:
         source: _merge_results([r for (s2, _), r in zip(jobs, parsed) if s2 == source]) for source in files
     }
     rows_skipped = 0
-    for r in results.values():
+    for source, r in results.items():
         log.extend(r.log)
         rows_skipped += r.rows_skipped
+        if r.table is not None:  # meminfo speaks for every stream of the sample: one log entry, not nine
+            r.table, dropped = _in_time_order(r.table, source in _MULTI_ROW, log if source == "meminfo" else None, str(root))
+            rows_skipped += dropped if source == "meminfo" else 0
 
     def table(source: str) -> pa.Table | None:
         r = results.get(source)

@@ -36,6 +36,11 @@ RESET_COUNTERS = (
 # a collector outage would smear hours of traffic into one average.
 GAP_FACTOR = 5.0
 GAP_MIN_S = 300.0
+# Uptime and the sample time advance together; when they part by more than this share of the
+# typical interval (and at least CLOCK_STEP_MIN_S) the wall clock was stepped, and Δt no longer
+# measures the time the counters counted over.
+CLOCK_STEP_FACTOR = 0.25
+CLOCK_STEP_MIN_S = 5.0
 
 
 def to_table(samples: pd.DataFrame | pa.Table) -> pa.Table:
@@ -125,6 +130,13 @@ def assign_segments(t: pa.Table, host: str) -> tuple[np.ndarray, list[LogEntry]]
             down[1:] = np.diff(v) < 0
             mark(down, f"counter reset ({col} went down)")
     secs = epoch_ms(t) / 1000.0
+    if up is not None and n > 1:
+        dts = np.diff(secs)
+        tolerance = max(CLOCK_STEP_MIN_S, CLOCK_STEP_FACTOR * float(np.median(dts)))
+        step = np.zeros(n, dtype=bool)
+        with np.errstate(invalid="ignore"):
+            step[1:] = np.abs(np.diff(up) - dts) > tolerance
+        mark(step, "clock step (the time and the uptime advanced differently)")
     if n > 2:
         dt = np.diff(secs)
         limit = max(GAP_FACTOR * float(np.median(dt)), GAP_MIN_S)
@@ -133,6 +145,7 @@ def assign_segments(t: pa.Table, host: str) -> tuple[np.ndarray, list[LogEntry]]
         mark(gap, f"gap longer than {limit:.0f} s")
     for reason, count in reasons.items():
         event = "reboot" if reason.startswith("reboot") else ("gap" if reason.startswith("gap") else "reset")
+        event = "clock_step" if reason.startswith("clock step") else event
         log.append(LogEntry("info", event, f"{count} new counter segment(s): {reason}; no rate spans it", host=host, count=count))
     return np.cumsum(new).astype(np.int32), log
 
