@@ -1,7 +1,8 @@
 """The memreport command line: parse options, call the library, map domain errors to exit codes.
 
-Exit codes: 0 success; 2 usage or input error. `memreport analyze` follows monitoring-plugin
-convention instead: 0 OK, 1 WARN, 2 CRIT, 3 UNKNOWN (input or usage error).
+Exit codes: 0 success; 2 usage or input error, or an output that cannot be written. `memreport
+analyze` follows monitoring-plugin convention instead: 0 OK, 1 WARN, 2 CRIT, 3 UNKNOWN (input or
+usage error).
 """
 
 from __future__ import annotations

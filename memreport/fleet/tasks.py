@@ -20,7 +20,7 @@ from typing import Any
 
 from memreport import __version__
 from memreport.config import Thresholds
-from memreport.errors import InputError, MemreportError
+from memreport.errors import InputError, MemreportError, OutputError
 from memreport.fleet import state
 from memreport.model import HostData, Severity
 
@@ -202,8 +202,9 @@ def run_task(path: str, outdir: str, opts: TaskOptions, label: str | None = None
         rows = _process(p, out, key, opts, old_hosts)
         doc.update(status="ok", error=None, retry=False, hosts=rows)
     except MemreportError as e:
-        # The input's own fault: the same bytes fail the same way, so it is not retried while unchanged.
-        doc.update(status="failed", error=str(e), retry=False, hosts=[])
+        # The input's own fault: the same bytes fail the same way, so it is not retried while unchanged;
+        # an output that could not be written (disk full) is retried.
+        doc.update(status="failed", error=str(e), retry=isinstance(e, OutputError), hosts=[])
         for h in old_hosts:
             release(out, h)
     except Exception as e:  # noqa: BLE001 - isolate the failure: the rest of the fleet goes on

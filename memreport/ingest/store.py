@@ -16,6 +16,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from memreport.atomic import output
 from memreport.errors import InputError
 from memreport.ingest import derive, schema
 from memreport.model import Contribution, HostData, HostFacts, LogEntry
@@ -238,7 +239,11 @@ def write_host(root: Path, data: HostData) -> None:
 
 def write_store(target: Path, hosts: list[HostData], orphan_log: list[LogEntry]) -> None:
     """Build the store beside target and swap it in, so a killed ingest leaves the old one intact."""
-    target = Path(target)
+    with output(target):
+        _write_store(Path(target), hosts, orphan_log)
+
+
+def _write_store(target: Path, hosts: list[HostData], orphan_log: list[LogEntry]) -> None:
     parent = target.resolve().parent
     parent.mkdir(parents=True, exist_ok=True)
     for stale in parent.glob(f".{target.name}.old-*"):

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from memreport.analyze import Analysis, analyze
 from memreport.analyze.report_json import build
-from memreport.atomic import write_bytes, write_json
+from memreport.atomic import output, write_bytes, write_json
 from memreport.config import Thresholds
 from memreport.model import HostData
 from memreport.render.html import render_html
@@ -25,7 +25,8 @@ def write_report(
     Returns {"html": path, "pdf": path, "json": path}. Pass `analysis` to reuse one already made.
     """
     outdir = Path(outdir)
-    outdir.mkdir(parents=True, exist_ok=True)
+    with output(outdir):
+        outdir.mkdir(parents=True, exist_ok=True)
     a = analysis if analysis is not None else analyze(data, thresholds or Thresholds())
     doc = build(a)
     html = render_html(data, a, doc)
