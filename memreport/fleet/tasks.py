@@ -9,11 +9,9 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import re
 import shutil
 import time
 import traceback
-import urllib.parse
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -22,6 +20,7 @@ from memreport import __version__
 from memreport.config import Thresholds
 from memreport.errors import InputError, MemreportError, OutputError
 from memreport.fleet import state
+from memreport.host_dirs import host_dir_name, partition_name
 from memreport.model import HostData, Severity
 
 STORE, HOSTS, WORK, CLAIMS = "store", "hosts", ".work", "claims"
@@ -40,24 +39,15 @@ class TaskOptions:
         return hashlib.sha256(json.dumps(doc, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 
-def host_dir_name(host: str) -> str:
-    """A host name as one directory under OUTDIR/hosts: hostile names cannot climb out, and two
-    names that clean up alike (`a/b`, `a_b`) still get distinct directories."""
-    name = re.sub(r"[^A-Za-z0-9._-]+", "_", host).strip(".")[:100] or "host"
-    if name != host:
-        name += "-" + hashlib.sha256(host.encode("utf-8", "surrogateescape")).hexdigest()[:8]
-    return name
-
-
 def _partition(host: str) -> str:
-    return "host=" + urllib.parse.quote(host, safe="")
+    return partition_name(host)
 
 
 def _claim(outdir: Path, host: str, key: str, label: str) -> None:
     """Each host comes from one input: the first to write it owns it (O_EXCL file, race-free)."""
     d = outdir / "state" / CLAIMS
     d.mkdir(parents=True, exist_ok=True)
-    p = d / urllib.parse.quote(host, safe="")
+    p = d / host_dir_name(host)
     try:
         fd = os.open(p, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
     except FileExistsError:
@@ -78,7 +68,7 @@ def release(outdir: Path, host: str) -> None:
         shutil.rmtree(outdir / STORE / table / _partition(host), ignore_errors=True)
     shutil.rmtree(outdir / HOSTS / host_dir_name(host), ignore_errors=True)
     try:
-        (outdir / "state" / CLAIMS / urllib.parse.quote(host, safe="")).unlink()
+        (outdir / "state" / CLAIMS / host_dir_name(host)).unlink()
     except FileNotFoundError:
         pass
 

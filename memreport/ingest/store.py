@@ -18,6 +18,7 @@ import pyarrow.parquet as pq
 
 from memreport.atomic import output
 from memreport.errors import InputError
+from memreport.host_dirs import partition_name
 from memreport.ingest import derive, schema
 from memreport.model import Contribution, HostData, HostFacts, LogEntry
 
@@ -135,7 +136,7 @@ def _cast(t: pa.Table, sch: pa.Schema) -> pa.Table:
 
 
 def _host_dir(host: str) -> str:
-    return "host=" + urllib.parse.quote(host, safe="")
+    return partition_name(host)
 
 
 def _table(frame: pd.DataFrame, sch: pa.Schema) -> pa.Table:
@@ -298,6 +299,8 @@ def part_files(directory: Path) -> list[Path]:
 
 def _read(store: Path, table: str, host: str) -> pd.DataFrame | None:
     files = part_files(store / table / _host_dir(host))
+    if not files:  # stores written before host_dirs named an odd host by its URI-quoted name
+        files = part_files(store / table / ("host=" + urllib.parse.quote(host, safe="")))
     if not files:
         return None
     tables = [pq.read_table(f) for f in files]
