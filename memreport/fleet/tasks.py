@@ -149,9 +149,7 @@ def _process(path: Path, outdir: Path, key: str, opts: TaskOptions, old_hosts: l
             data = store.frame(data)
             a = analyze(data, opts.thresholds)
             rdir = host_dir_name(host)
-            write_report(data, outdir / HOSTS / rdir, opts.thresholds, analysis=a, pdf=opts.pdf)
-            if not opts.pdf:  # a PDF of an earlier --pdf run would no longer match report.html
-                (outdir / HOSTS / rdir / "report.pdf").unlink(missing_ok=True)
+            write_report(data, outdir / HOSTS / rdir, opts.thresholds, analysis=a, pdf=opts.pdf)  # one set: no stale PDF
             rows.append(_row(host, build(a), f"{HOSTS}/{rdir}/report.html"))
             del data, a
     finally:
