@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import fcntl
 import json
 import os
 import shutil
@@ -143,6 +144,48 @@ def write_set(outdir: Path, files: dict[str, bytes], owned: tuple[str, ...]) -> 
     return {n: outdir / n for n in files}
 
 
+class WriterLock:
+    """One writer at a time for a target directory (a store): an flock on `.NAME.lock` beside it,
+    held until release (by the kernel, also when the process dies). A second writer fails at once
+    with one line. Re-entrant within a process: `memreport ingest` takes it before reading its
+    inputs, write_store again around the swap. The lock file stays (removing it would race)."""
+
+    _held: dict[Path, list[Any]] = {}  # lock file -> [open file, depth]
+
+    def __init__(self, target: Path, what: str) -> None:
+        target = Path(target).absolute()
+        self.path = target.parent.resolve() / f".{target.name}.lock"
+        held = WriterLock._held.get(self.path)
+        if held is not None:
+            held[1] += 1
+            return
+        with output(target):
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            fh = open(self.path, "a+")
+        try:
+            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            fh.close()
+            raise OutputError(target, f"another {what} is writing it now ({self.path.name} is locked): "
+                                      "run again when it has finished") from None
+        WriterLock._held[self.path] = [fh, 1]
+
+    def release(self) -> None:
+        held = WriterLock._held.get(self.path)
+        if held is None:
+            return
+        held[1] -= 1
+        if held[1] == 0:
+            held[0].close()
+            del WriterLock._held[self.path]
+
+    def __enter__(self) -> WriterLock:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.release()
+
+
 def json_bytes(doc: Any, indent: int = 2) -> bytes:
     """JSON as memreport writes it everywhere: UTF-8, no NaN (null stands for unknown), newline-ended."""
     return (json.dumps(doc, indent=indent, ensure_ascii=False, allow_nan=False) + "\n").encode("utf-8")
@@ -152,4 +195,4 @@ def write_json(path: Path, doc: Any, indent: int = 2) -> Path:
     return write_bytes(path, json_bytes(doc, indent))
 
 
-__all__ = ["json_bytes", "output", "owned_temp_dir", "remove_stale", "write_bytes", "write_json", "write_set"]
+__all__ = ["WriterLock", "json_bytes", "output", "owned_temp_dir", "remove_stale", "write_bytes", "write_json", "write_set"]

@@ -120,13 +120,18 @@ def ingest(
     output: Annotated[Path, typer.Option("-o", "--output", help="Store directory to write (replaced atomically).")],
 ) -> None:
     """Read inputs into a typed Parquet store (docs/STORE.md) and print a summary."""
-    from memreport.ingest.run import load, write
+    from memreport.atomic import WriterLock
 
-    result = guarded(lambda: load(inputs, _progress()))
-    _print_warnings(result)
-    if not result.hosts:
-        raise typer.Exit(EXIT_INPUT)
-    guarded(lambda: write(result, output))
+    # The store's lock (store.lock takes the same one again around the swap), before anything is
+    # read or even imported: a second ingest into this store fails now, not after its reading.
+    with guarded(lambda: WriterLock(output, "memreport ingest")):
+        from memreport.ingest.run import load, write
+
+        result = guarded(lambda: load(inputs, _progress()))
+        _print_warnings(result)
+        if not result.hosts:
+            raise typer.Exit(EXIT_INPUT)
+        guarded(lambda: write(result, output))
     for h in result.summaries:
         span = f"{h.first:%Y-%m-%d %H:%M} → {h.last:%Y-%m-%d %H:%M} UTC" if h.first is not None else "no samples"
         typer.echo(f"{h.host}: {h.samples} samples, {span}")
