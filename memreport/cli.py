@@ -1,7 +1,8 @@
 """The memreport command line: parse options, call the library, map domain errors to exit codes.
 
-Exit codes: 0 success; 2 usage or input error. `memreport analyze` follows monitoring-plugin
-convention instead: 0 OK, 1 WARN, 2 CRIT, 3 UNKNOWN (input or usage error).
+Exit codes: 0 success; 2 usage or input error, or an output that cannot be written. `memreport
+analyze` follows monitoring-plugin convention instead: 0 OK, 1 WARN, 2 CRIT, 3 UNKNOWN (input or
+usage error).
 """
 
 from __future__ import annotations
@@ -150,14 +151,19 @@ def ingest(
     host: HostOpt = None,
 ) -> None:
     """Read inputs into a typed Parquet store (docs/STORE.md) and print a summary."""
-    from memreport.ingest.run import load, write
+    from memreport.atomic import WriterLock
 
-    opts = ingest_options(page_size, start, end)
-    result = guarded(lambda: load(inputs, _progress(), opts, host=host))
-    _print_warnings(result)
-    if not result.hosts:
-        raise typer.Exit(EXIT_INPUT)
-    guarded(lambda: write(result, output))
+    # The store's lock (store.lock takes the same one again around the swap), before anything is
+    # read or even imported: a second ingest into this store fails now, not after its reading.
+    with guarded(lambda: WriterLock(output, "memreport ingest")):
+        from memreport.ingest.run import load, write
+
+        opts = ingest_options(page_size, start, end)
+        result = guarded(lambda: load(inputs, _progress(), opts, host=host))
+        _print_warnings(result)
+        if not result.hosts:
+            raise typer.Exit(EXIT_INPUT)
+        guarded(lambda: write(result, output))
     for h in result.summaries:
         span = f"{fmt_when(h.first)} → {fmt_when(h.last)}" if h.first is not None else "no samples"
         typer.echo(f"{h.host}: {h.samples} samples, {span}")

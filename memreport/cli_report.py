@@ -13,6 +13,7 @@ from memreport.cli import (
     guarded, ingest_options,
 )
 from memreport.errors import InputError
+from memreport.host_dirs import host_dir_name
 from memreport.ingest.options import DEFAULT, IngestOptions
 from memreport.model import HostData
 
@@ -65,7 +66,7 @@ def report(
     hosts = guarded(lambda: load_hosts(inputs, opts, host))
     for data in hosts:
         result = run_analysis(data, thresholds)
-        outdir = output / _safe(data.facts.host)
+        outdir = output / host_dir_name(data.facts.host)
         written = guarded(lambda: write_report(data, outdir, thresholds, analysis=result, pdf=pdf))
         crit = sum(f.severity.name == "CRIT" for f in result.findings)
         warn = sum(f.severity.name == "WARN" for f in result.findings)
@@ -79,14 +80,6 @@ def report(
             written["eml"] = guarded(lambda: write_eml(outdir))
         for path in written.values():
             typer.echo(f"  {path}")
-
-
-def _safe(host: str) -> str:
-    """A host name as one directory name (hostile names cannot climb out of OUTDIR)."""
-    import re
-
-    name = re.sub(r"[^A-Za-z0-9._-]+", "_", host).strip(".") or "host"
-    return name[:128]
 
 
 @app.command()

@@ -21,6 +21,15 @@ class InputError(MemreportError):
         super().__init__(f"{where}: {reason}")
 
 
+class OutputError(MemreportError):
+    """An output that cannot be written (no permission, not a directory, disk full): names the path."""
+
+    def __init__(self, path: str | Path, reason: str) -> None:
+        self.path = str(path)
+        self.reason = reason
+        super().__init__(f"{self.path}: {reason}")
+
+
 class UnsafeArchiveError(InputError):
     """A customer archive that breaks the safety rules (traversal, links, devices, bombs)."""
 

@@ -29,6 +29,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from memreport.atomic import output
 from memreport.config import Thresholds
 from memreport.errors import InputError
 from memreport.fleet import state, summary
@@ -90,11 +91,12 @@ Progress = Callable[[str, dict[str, Any] | None, int, int], None]
 
 def _prepare(outdir: Path, force: bool) -> Any:
     """Create or reuse OUTDIR, take its lock (one run at a time), clear leftovers of a killed run."""
-    outdir.mkdir(parents=True, exist_ok=True)
-    stamp = outdir / STAMP
-    if not stamp.exists() and any(outdir.iterdir()):
-        raise InputError(outdir, "exists and is not a memreport fleet directory (no .memreport-fleet); refusing to write into it")
-    lock = open(stamp, "a+")
+    with output(outdir):
+        outdir.mkdir(parents=True, exist_ok=True)
+        stamp = outdir / STAMP
+        if not stamp.exists() and any(outdir.iterdir()):
+            raise InputError(outdir, "exists and is not a memreport fleet directory (no .memreport-fleet); refusing to write into it")
+        lock = open(stamp, "a+")
     try:
         fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:

@@ -19,7 +19,8 @@ from typing import Any
 from memreport.errors import MemreportError
 from memreport.fleet import state
 from memreport.fleet.pool import Pool
-from memreport.fleet.tasks import STAGED, WORK, TaskOptions, host_dir_name, run_task
+from memreport.fleet.tasks import STAGED, WORK, TaskOptions, run_task
+from memreport.host_dirs import host_dir_name
 
 OnResult = Callable[[dict[str, Any]], None]
 # Imported once in the fork server, so that each worker starts warm instead of importing pandas,

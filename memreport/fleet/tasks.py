@@ -17,19 +17,18 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import re
 import shutil
 import time
 import traceback
-import urllib.parse
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from memreport import __version__
 from memreport.config import Thresholds
-from memreport.errors import InputError, MemreportError
+from memreport.errors import InputError, MemreportError, OutputError
 from memreport.fleet import state
+from memreport.host_dirs import host_dir_name, partition_name
 from memreport.ingest.options import IngestOptions
 from memreport.model import HostData, LogEntry, Severity
 
@@ -53,17 +52,8 @@ class TaskOptions:
         return hashlib.sha256(json.dumps(doc, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 
-def host_dir_name(host: str) -> str:
-    """A host name as one directory under OUTDIR/hosts: hostile names cannot climb out, and two
-    names that clean up alike (`a/b`, `a_b`) still get distinct directories."""
-    name = re.sub(r"[^A-Za-z0-9._-]+", "_", host).strip(".")[:100] or "host"
-    if name != host:
-        name += "-" + hashlib.sha256(host.encode("utf-8", "surrogateescape")).hexdigest()[:8]
-    return name
-
-
 def _partition(host: str) -> str:
-    return "host=" + urllib.parse.quote(host, safe="")
+    return partition_name(host)
 
 
 def host_marker_key(host: str) -> str:
@@ -184,9 +174,7 @@ def _write_host(data: HostData, work: Path, report_dir: Path, opts: TaskOptions)
     store.write_host(work / STORE, data)
     data = store.frame(data)
     a = analyze(data, opts.thresholds)
-    write_report(data, report_dir, opts.thresholds, analysis=a, pdf=opts.pdf)
-    if not opts.pdf:  # a PDF of an earlier --pdf run would no longer match report.html
-        (report_dir / "report.pdf").unlink(missing_ok=True)
+    write_report(data, report_dir, opts.thresholds, analysis=a, pdf=opts.pdf)  # one set: no stale PDF
     return _row(host, build(a), f"{HOSTS}/{host_dir_name(host)}/report.html")
 
 
@@ -247,8 +235,9 @@ def run_task(path: str, outdir: str, opts: TaskOptions, label: str | None = None
         parts = _stage(p, out, doc, opts, label or str(path))
         doc.update(status="ok", error=None, retry=False, parts=parts)
     except MemreportError as e:
-        # The input's own fault: the same bytes fail the same way, so it is not retried while unchanged.
-        doc.update(status="failed", error=str(e), retry=False, parts=[])
+        # The input's own fault: the same bytes fail the same way, so it is not retried while unchanged;
+        # an output that could not be written (disk full) is retried.
+        doc.update(status="failed", error=str(e), retry=isinstance(e, OutputError), parts=[])
     except Exception as e:  # noqa: BLE001 - isolate the failure: the rest of the fleet goes on
         # A bug or an unexpected exception while reading these bytes repeats on the same bytes, so it
         # is recorded like an InputError; only resource errors (disk full, out of memory) are retried.

@@ -12,14 +12,13 @@ import contextlib
 import io
 import lzma
 import os
-import shutil
 import tarfile
-import tempfile
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from memreport import terminate
 from memreport.errors import InputError, UnsafeArchiveError
 
 MAGIC = {
@@ -177,14 +176,12 @@ def extracted(path: Path, limits: ArchiveLimits = DEFAULT_LIMITS) -> Iterator[Pa
         raise InputError(path, "not a tar archive (.tar, .tar.gz, .tgz, .tar.xz, .tar.zst)")
     started = time.monotonic()
     _pass(path, kind, limits, None, started)
-    tmp = Path(tempfile.mkdtemp(prefix="memreport-bundle-"))
-    tmp.chmod(0o700)
-    try:
+    # SIGTERM/SIGHUP (a service stop, a closed terminal) would end the process before `finally`:
+    # the unpacked customer data would stay in TMPDIR. Within unwinding() they run it first.
+    with terminate.unwinding(), terminate.private_dir("memreport-bundle-") as tmp:
         _pass(path, kind, limits, tmp, started)
         _make_readable(tmp)
         yield tmp
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
 
 
 def _pass(path: Path, kind: str, limits: ArchiveLimits, dest: Path | None, started: float) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import os
 import re
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -16,7 +17,7 @@ import pyarrow.compute as pc
 from memreport.errors import InputError
 from memreport.ingest import hosts, pagesize, procfs, schema, sources
 from memreport.ingest.options import DEFAULT, IngestOptions
-from memreport.ingest.streams import StreamResult, parse_stream, read_bytes
+from memreport.ingest.streams import StreamResult, StreamTooLarge, parse_stream, read_bytes
 from memreport.model import Contribution, HostData, HostFacts, LogEntry
 from memreport.units import KIB, parse_qemu_mem_arg
 
@@ -127,9 +128,45 @@ def _stream_files(root: Path, log: list[LogEntry]) -> dict[str, list[Path]]:
 def _read_file(source: str, f: Path) -> StreamResult:
     try:
         data = read_bytes(f)
+    except StreamTooLarge as e:
+        return StreamResult(None, [LogEntry("warn", "too_large", f"{e}: skipped", file=str(f))])
     except (OSError, EOFError, ValueError) as e:  # isal raises ValueError/EOFError on a damaged gzip
         return StreamResult(None, [LogEntry("warn", "skipped_file", f"unreadable ({e}): skipped", file=str(f))])
-    return parse_stream(data, f, _type_of, _REQUIRED.get(source, ("ts",)))
+    res = parse_stream(data, f, _type_of, _REQUIRED.get(source, ("ts",)))
+    if res.table is not None and source in _KIB_COLUMNS:
+        res.table = _null_impossible(res.table, _KIB_COLUMNS[source], res.log, str(f))
+    return res
+
+
+# Columns that are sizes: never negative, and in kB (x 1024 at ingest) unless listed as counts.
+_KIB_COLUMNS: dict[str, Callable[[str], int | None]] = {
+    "meminfo": lambda c: None if c == "ts" else (1 if c in schema.MEMINFO_COUNT_KEYS else KIB),
+    "vms": lambda c: {"rss_kb": KIB, "swap_kb": KIB, "ksm_merging_pages": 1}.get(c),
+    "swaps": lambda c: {"size_kb": KIB, "used_kb": KIB}.get(c),
+}
+_INT64_MAX = 2**63 - 1
+
+
+def _null_impossible(t: pa.Table, factor_of: Callable[[str], int | None], log: list[LogEntry], where: str) -> pa.Table:
+    """A negative size, or one whose bytes overflow 64 bits, cannot be real (a corrupt file, a
+    counter printed unsigned after it went below zero): null, one log entry per column."""
+    for i, name in enumerate(t.column_names):
+        factor = factor_of(name)
+        col = t.column(i)
+        if factor is None or not pa.types.is_integer(col.type):
+            continue
+        bad = pc.or_(pc.less(col, 0), pc.greater(col, _INT64_MAX // factor))
+        n = pc.sum(bad).as_py() or 0
+        if not n:
+            continue
+        first = pc.filter(col, bad)[0].as_py()
+        when = pc.filter(t.column("ts"), bad)[0].as_py()
+        at = "" if when is None else f" at {pd.Timestamp(when, unit='s', tz='UTC'):%Y-%m-%d %H:%M:%S} UTC"
+        why = "negative" if first < 0 else "too large for 64 bits in bytes"
+        log.append(LogEntry("warn", "bad_value", f"{name}: {n} impossible value(s), the first {first} ({why}){at}: left null",
+                            file=where, count=int(n)))
+        t = t.set_column(i, name, pc.if_else(bad, pa.scalar(None, col.type), col))
+    return t
 
 
 def _merge_results(results: list[StreamResult]) -> StreamResult:
@@ -144,6 +181,44 @@ def _merge_results(results: list[StreamResult]) -> StreamResult:
     if tables:
         out.table = tables[0] if len(tables) == 1 else pa.concat_tables(tables, promote_options="default")
     return out
+
+
+_MULTI_ROW = {"swaps", "vms", "vmdefs", "virsh"}  # several rows share one sample's ts
+
+
+def _in_time_order(t: pa.Table, multi_row: bool, log: list[LogEntry] | None, where: str) -> tuple[pa.Table, int]:
+    """Rows are written as sampled, so file order is time order unless the clock misbehaved. A row
+    repeating the previous sample's ts is a `duplicate`; a ts below one already seen means the
+    clock stepped back (NTP, a hand-set clock): the rows that fall in time already covered are
+    dropped (one series cannot hold two values at one time) and logged as a `clock_step`, never as
+    reboots; the rest are kept. Returns the kept rows and how many were dropped."""
+    ts = t.column("ts").to_numpy(zero_copy_only=False)
+    if len(ts) < 2 or (np.diff(ts) > 0).all():
+        return t, 0
+    before = np.concatenate(([-np.inf], np.fmax.accumulate(ts)[:-1]))
+    drop = ts < before if multi_row else ts <= before
+    if not drop.any():
+        return t, 0
+    if log is not None:
+        prev = np.concatenate(([np.nan], ts[:-1]))
+        repeat = drop & (ts == prev)
+        stepped = drop & ~repeat
+        if repeat.any():
+            n = int(repeat.sum())
+            first = pd.Timestamp(ts[repeat][0], unit="s", tz="UTC")
+            log.append(LogEntry("warn", "duplicate", f"{n} sample(s) repeated the timestamp of the one before "
+                                f"(the first at {first:%Y-%m-%d %H:%M:%S} UTC): the later one dropped", file=where, count=n))
+        if stepped.any():
+            starts = np.flatnonzero(np.diff(ts) < 0) + 1
+            step = pd.Series(np.diff(ts)).pipe(lambda d: d[d > 0].median())
+            back = float(ts[starts[0] - 1] - ts[starts[0]] + (step if step == step else 0.0))
+            at = pd.Timestamp(ts[starts[0] - 1], unit="s", tz="UTC")
+            n = int(stepped.sum())
+            more = f" ({len(starts)} steps in all)" if len(starts) > 1 else ""
+            log.append(LogEntry("warn", "clock_step", f"the clock stepped back about {back:.0f} s after "
+                                f"{at:%Y-%m-%d %H:%M:%S} UTC{more}: {n} sample(s) falling in time already "
+                                "covered were dropped, the rest kept; no rate spans the step", file=where, count=n))
+    return t.filter(pa.array(~drop)), int(drop.sum())
 
 
 def _ts(t: pa.Table) -> np.ndarray:
@@ -224,9 +299,12 @@ def read(path: Path, label: str, opts: IngestOptions = DEFAULT) -> list[HostData
         source: _merge_results([r for (s2, _), r in zip(jobs, parsed) if s2 == source]) for source in files
     }
     rows_skipped = 0
-    for r in results.values():
+    for source, r in results.items():
         log.extend(r.log)
         rows_skipped += r.rows_skipped
+        if r.table is not None:  # meminfo speaks for every stream of the sample: one log entry, not nine
+            r.table, dropped = _in_time_order(r.table, source in _MULTI_ROW, log if source == "meminfo" else None, str(root))
+            rows_skipped += dropped if source == "meminfo" else 0
 
     def table(source: str) -> pa.Table | None:
         r = results.get(source)

@@ -38,6 +38,11 @@ RESET_COUNTERS = (
 # a rate over a collector outage would smear hours of traffic into one average.
 GAP_FACTOR = 5.0
 GAP_MIN_S = 300.0
+# Uptime and the sample time advance together; when they part by more than this share of the
+# typical interval (and at least CLOCK_STEP_MIN_S) the wall clock was stepped, and Δt no longer
+# measures the time the counters counted over.
+CLOCK_STEP_FACTOR = 0.25
+CLOCK_STEP_MIN_S = 5.0
 
 
 def to_table(samples: pd.DataFrame | pa.Table) -> pa.Table:
@@ -139,8 +144,16 @@ def assign_segments(t: pa.Table, host: str) -> tuple[np.ndarray, list[LogEntry]]
             down = np.zeros(n, dtype=bool)
             down[1:] = np.diff(v) < 0
             mark(down, f"counter reset ({col} went down)")
+    secs = epoch_ms(t) / 1000.0
+    if up is not None and n > 1:
+        dts = np.diff(secs)
+        tolerance = max(CLOCK_STEP_MIN_S, CLOCK_STEP_FACTOR * float(np.median(dts)))
+        step = np.zeros(n, dtype=bool)
+        with np.errstate(invalid="ignore"):
+            step[1:] = np.abs(np.diff(up) - dts) > tolerance
+        mark(step, "clock step (the time and the uptime advanced differently)")
     for reason, count in reasons.items():
-        event = "reboot" if reason.startswith("reboot") else "reset"
+        event = "reboot" if reason.startswith("reboot") else ("clock_step" if reason.startswith("clock step") else "reset")
         log.append(LogEntry("info", event, f"{count} new counter segment(s): {reason}; no rate spans it", host=host, count=count))
     gap, limit = gap_rows(t)
     gaps = int((gap & ~new).sum())

@@ -13,6 +13,11 @@ from memreport.ingest.schema import MEMINFO_COUNT_KEYS, ksm_column, meminfo_colu
 from memreport.units import KIB, parse_qemu_mem_arg
 
 
+# Store columns are int64: a value whose bytes do not fit (a corrupt file, a kernel counter printed
+# unsigned after it went below zero) is out of range, not a number to store.
+INT64_MAX = 2**63 - 1
+
+
 class ParseError(ValueError):
     def __init__(self, line: int | None, reason: str) -> None:
         self.line = line
@@ -22,14 +27,27 @@ class ParseError(ValueError):
 
 def _int(text: str, lineno: int, key: str) -> int:
     try:
-        return int(text)
+        value = int(text)
     except ValueError:
-        raise ParseError(lineno, f"{key}: {text!r} is not a number") from None
+        raise ParseError(lineno, f"{key}: {text[:40]!r} is not a number") from None
+    if not -INT64_MAX - 1 <= value <= INT64_MAX:
+        raise ParseError(lineno, f"{key}: {text[:40]} is out of range (above 64 bits)")
+    return value
 
 
-def parse_meminfo(text: str) -> dict[str, int]:
+def _kib(text: str, lineno: int, key: str) -> int:
+    value = _int(text, lineno, key) * KIB
+    if not 0 <= value <= INT64_MAX:
+        raise ParseError(lineno, f"{key}: {text[:40]} kB is {'negative' if value < 0 else 'too large'}")
+    return value
+
+
+def parse_meminfo(text: str, problems: list[ParseError] | None = None) -> dict[str, int]:
     """/proc/meminfo -> {store column: bytes}. Keys are split on the first ':' (values may follow
-    with no space on some kernels); `HugePages_*` are counts, everything else is kB."""
+    with no space on some kernels); `HugePages_*` are counts, everything else is kB.
+
+    A negative value or one whose bytes do not fit in 64 bits cannot be memory: it raises
+    ParseError, or, when a `problems` list is given, goes there and the key is left out (null)."""
     out: dict[str, int] = {}
     for lineno, line in enumerate(text.splitlines(), 1):
         if not line.strip():
@@ -40,14 +58,25 @@ def parse_meminfo(text: str) -> dict[str, int]:
         fields = rest.split()
         if not fields:
             raise ParseError(lineno, f"{key}: no value")
-        value = _int(fields[0], lineno, key)
+        try:
+            value = int(fields[0])
+        except ValueError:
+            raise ParseError(lineno, f"{key}: {fields[0][:40]!r} is not a number") from None
         unit = fields[1].lower() if len(fields) > 1 else ""
         if key in MEMINFO_COUNT_KEYS or unit == "":
-            out[meminfo_column(key)] = value
+            scaled = value
         elif unit == "kb":
-            out[meminfo_column(key)] = value * KIB
+            scaled = value * KIB
         else:
             raise ParseError(lineno, f"{key}: unknown unit {fields[1]!r}")
+        if not 0 <= scaled <= INT64_MAX:
+            shown = " ".join(f[:40] for f in fields[:2])
+            problem = ParseError(lineno, f"{key}: {shown} is " + ("negative" if scaled < 0 else "too large for 64 bits"))
+            if problems is None:
+                raise problem
+            problems.append(problem)
+            continue
+        out[meminfo_column(key)] = scaled
     if "mem_MemTotal" not in out:
         raise ParseError(None, "no MemTotal: not a /proc/meminfo")
     return out
@@ -136,8 +165,8 @@ def parse_swaps(text: str) -> list[SwapDevice]:
             SwapDevice(
                 filename=fields[0].replace("\\040", " "),
                 type=fields[1],
-                size_bytes=_int(fields[2], lineno, "Size") * KIB,
-                used_bytes=_int(fields[3], lineno, "Used") * KIB,
+                size_bytes=_kib(fields[2], lineno, "Size"),
+                used_bytes=_kib(fields[3], lineno, "Used"),
                 priority=_int(fields[4], lineno, "Priority"),
             )
         )

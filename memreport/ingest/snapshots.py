@@ -62,6 +62,10 @@ USER_HZ = 100
 _IDENTITY = ("name", "uuid", "allocated_bytes", "maxmem_bytes")
 
 
+# Directories a tree's root may hold host facts in (read by `fact`): not stray snapshots.
+_ROOT_FACT_DIRS = {rel.split("/")[0] for what in ("hostname", "kernel", "pagesize") for rel in CANDIDATES[what] if "/" in rel}
+
+
 def parse_snapshot_time(name: str) -> dt.datetime | None:
     """A directory name as a UTC time, or None when it is not one. Naive ISO times are UTC."""
     if _EPOCH.match(name):
@@ -158,7 +162,10 @@ def read_snapshot(snap: Path, when: dt.datetime, page_size: int | None, log: lis
             log.append(LogEntry("warn", "skipped_file", f"unreadable ({e.strerror}): skipped", file=str(p)))
         return None
 
-    mem = parse("meminfo", procfs.parse_meminfo)
+    problems: list[procfs.ParseError] = []
+    mem = parse("meminfo", lambda text: procfs.parse_meminfo(text, problems))
+    for e in problems:  # an impossible value: that key is null, the rest of the snapshot stays
+        log.append(LogEntry("warn", "bad_value", f"{e.reason}: left null", file=str(_find(snap, "meminfo")), line=e.line))
     if mem:
         row.update(mem)
     vm = parse("vmstat", procfs.parse_vmstat)
@@ -233,6 +240,9 @@ def read(path: Path, label: str, opts: IngestOptions = DEFAULT) -> list[HostData
         for _, c in _timed_children(root):
             if not _is_snapshot(c):
                 log.append(LogEntry("warn", "skipped_file", "snapshot directory without a meminfo: skipped", file=str(c)))
+        for c in sorted(root.iterdir()):
+            if c.is_dir() and parse_snapshot_time(c.name) is None and c.name not in _ROOT_FACT_DIRS:
+                log.append(LogEntry("warn", "skipped_file", "directory name is not a snapshot time: ignored", file=str(c)))
     first = snaps[0][1]
     skipped = _not_snapshots(root) if kind == KIND else []
     proc_parts: list[tuple[pd.Timestamp, str | None, SnapshotProcs]] = []

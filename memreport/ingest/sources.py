@@ -9,6 +9,7 @@ Support-bundle readers slot in by adding a module to READERS: nothing else chang
 from __future__ import annotations
 
 import contextvars
+import dataclasses
 import importlib
 from collections.abc import Callable
 from collections.abc import Iterator
@@ -19,7 +20,7 @@ from typing import Protocol
 from memreport.errors import InputError
 from memreport.ingest import archive
 from memreport.ingest.options import DEFAULT, IngestOptions
-from memreport.model import HostData
+from memreport.model import HostData, LogEntry
 
 # Most specific first. Each module has `KIND`, `sniff(path) -> bool`,
 # `read(path, label, opts) -> list[HostData]`.
@@ -72,8 +73,37 @@ def read_input(path: Path, opts: IngestOptions = DEFAULT) -> list[HostData]:
         raise InputError(path, "no such file or directory")
     if path.is_file() and archive.compression_of(path) is not None and _is_tar(path):
         with archive.extracted(path) as tmp:
-            return _read_root(archive.single_top(tmp), label, opts)
+            # Inside a bundle a file is named `bundle.tar.xz:member/path`: the temporary copy is
+            # gone by the time anyone reads the message.
+            try:
+                hosts = _read_root(archive.single_top(tmp), label, opts)
+            except InputError as e:
+                raise _relabeled_error(e, tmp, label) from None
+            return [_relabeled_host(h, tmp, label) for h in hosts]
     return _read_root(path, label, opts)
+
+
+def _relabel(text: str, tmp: Path, label: str) -> str:
+    return text.replace(f"{tmp}/", f"{label}:").replace(str(tmp), label)
+
+
+def _relabeled_log(log: list[LogEntry], tmp: Path, label: str) -> list[LogEntry]:
+    return [
+        dataclasses.replace(e, file=None if e.file is None else _relabel(e.file, tmp, label), detail=_relabel(e.detail, tmp, label))
+        for e in log
+    ]
+
+
+def _relabeled_error(e: InputError, tmp: Path, label: str) -> InputError:
+    out = type(e)(_relabel(e.path, tmp, label), _relabel(e.reason, tmp, label), line=e.line, log=_relabeled_log(e.log, tmp, label))
+    out.__cause__ = e.__cause__
+    return out
+
+
+def _relabeled_host(h: HostData, tmp: Path, label: str) -> HostData:
+    h.log = _relabeled_log(h.log, tmp, label)
+    h.contributions = [dataclasses.replace(c, summary=_relabel(c.summary, tmp, label)) for c in h.contributions]
+    return h
 
 
 def _is_tar(path: Path) -> bool:

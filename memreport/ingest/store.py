@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import tempfile
 import urllib.parse
 from collections.abc import Iterable
 from pathlib import Path
@@ -16,7 +15,9 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from memreport.atomic import WriterLock, output, owned_temp_dir, remove_stale
 from memreport.errors import InputError
+from memreport.host_dirs import partition_name
 from memreport.ingest import derive, pagesize, schema
 from memreport.model import Contribution, HostData, HostFacts, LogEntry
 from memreport.timebase import ABSOLUTE, RELATIVE
@@ -152,7 +153,7 @@ def _cast(t: pa.Table, sch: pa.Schema) -> pa.Table:
 
 
 def _host_dir(host: str) -> str:
-    return "host=" + urllib.parse.quote(host, safe="")
+    return partition_name(host)
 
 
 def _table(frame: pd.DataFrame, sch: pa.Schema) -> pa.Table:
@@ -258,14 +259,24 @@ def write_host(root: Path, data: HostData) -> None:
         list(pool.map(lambda job: _write(*job), jobs))  # pyarrow releases the GIL while it encodes
 
 
+def lock(target: Path) -> WriterLock:
+    """The store's writer lock (`.STORE.lock` beside it): two ingests into one store never interleave."""
+    return WriterLock(target, "memreport ingest")
+
+
 def write_store(target: Path, hosts: list[HostData], orphan_log: list[LogEntry]) -> None:
     """Build the store beside target and swap it in, so a killed ingest leaves the old one intact."""
-    target = Path(target)
+    with lock(target), output(target):
+        _write_store(Path(target), hosts, orphan_log)
+
+
+def _write_store(target: Path, hosts: list[HostData], orphan_log: list[LogEntry]) -> None:
     parent = target.resolve().parent
     parent.mkdir(parents=True, exist_ok=True)
-    for stale in parent.glob(f".{target.name}.old-*"):
-        shutil.rmtree(stale, ignore_errors=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.tmp-", dir=parent))
+    # What killed ingests left (.STORE.tmp-PID-*, .STORE.old-PID-*): the lock keeps live writers
+    # of this store away, and a pid still running (another store of the same name?) is spared.
+    remove_stale(parent, target.name, ("tmp", "old"))
+    tmp = owned_temp_dir(parent, target.name, "tmp")
     try:
         names = []
         for data in sorted(hosts, key=lambda d: d.facts.host):
@@ -278,7 +289,7 @@ def write_store(target: Path, hosts: list[HostData], orphan_log: list[LogEntry])
         if target.exists():
             if not (target / "manifest.json").exists() and any(target.iterdir()):
                 raise InputError(target, "exists and is not a memreport store; refusing to replace it")
-            old = Path(tempfile.mkdtemp(prefix=f".{target.name}.old-", dir=parent))
+            old = owned_temp_dir(parent, target.name, "old")
             os.replace(target, old / "store")
             os.replace(tmp, target)
             shutil.rmtree(old, ignore_errors=True)
@@ -315,6 +326,8 @@ def part_files(directory: Path) -> list[Path]:
 
 def _read(store: Path, table: str, host: str) -> pd.DataFrame | None:
     files = part_files(store / table / _host_dir(host))
+    if not files:  # stores written before host_dirs named an odd host by its URI-quoted name
+        files = part_files(store / table / ("host=" + urllib.parse.quote(host, safe="")))
     if not files:
         return None
     tables = [pq.read_table(f) for f in files]

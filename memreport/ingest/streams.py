@@ -28,19 +28,54 @@ class StreamResult:
     rows_skipped: int = 0
 
 
-def read_bytes(path: Path) -> bytes:
-    """Whole file, gunzipped when it ends in .gz (isal's igzip: several times faster than zlib)."""
+# One stream file is one UTC day of one source: at 1 s sampling a day of vmstat is ~170 MB and the
+# rows of 100 VMs ~430 MB. A file past these bounds is not a capture stream (a sparse file, a
+# decompression bomb, one endless line): it is skipped before it fills memory (docs/FORMAT.md).
+MAX_STREAM_BYTES = 1 << 30  # uncompressed
+MAX_LINE_BYTES = 1 << 20
+_CHUNK = 1 << 18  # at most MAX_LINE_BYTES: a longer line then always spans chunks and is seen
+
+
+class StreamTooLarge(ValueError):
+    """A stream file beyond MAX_STREAM_BYTES or with a line beyond MAX_LINE_BYTES."""
+
+
+def read_bytes(path: Path, max_bytes: int = MAX_STREAM_BYTES, max_line: int = MAX_LINE_BYTES) -> bytearray:
+    """Whole file, gunzipped when it ends in .gz (isal's igzip: several times faster than zlib),
+    read in chunks so that a file or a line beyond the limits is refused having read at most that."""
+    chunk_size = min(_CHUNK, max_line)
+    if not path.name.endswith(".gz") and path.stat().st_size > max_bytes:
+        raise StreamTooLarge(f"{path.stat().st_size / 2**20:,.0f} MiB, above the {max_bytes >> 20} MiB limit for one stream file")
     if path.name.endswith(".gz"):
         from isal import igzip
 
-        return igzip.decompress(path.read_bytes())
-    return path.read_bytes()
+        fh = igzip.open(path, "rb")
+    else:
+        fh = open(path, "rb")
+    buf = bytearray()
+    run = 0  # bytes since the last newline
+    with fh:
+        while chunk := fh.read(chunk_size):
+            nl = chunk.find(b"\n")
+            if nl == -1:
+                run += len(chunk)
+            elif run + nl > max_line:
+                run += nl
+            else:
+                run = len(chunk) - chunk.rfind(b"\n") - 1
+            if run > max_line:
+                line = buf.count(b"\n") + 1
+                raise StreamTooLarge(f"line {line} is longer than the {max_line >> 10} KiB limit for one record")
+            if len(buf) + len(chunk) > max_bytes:
+                raise StreamTooLarge(f"more than {max_bytes >> 20} MiB uncompressed, the limit for one stream file")
+            buf += chunk
+    return buf
 
 
 TypeOf = Callable[[str], pa.DataType]
 
 
-def parse_stream(data: bytes, path: Path, type_of: TypeOf, required: tuple[str, ...] = ("ts",)) -> StreamResult:
+def parse_stream(data: bytes | bytearray, path: Path, type_of: TypeOf, required: tuple[str, ...] = ("ts",)) -> StreamResult:
     """All header blocks of one stream file as one table (columns: union of the headers).
 
     Works on a memoryview of the file: a week of vmstat is ~100 MB, and every bytes slice would
@@ -97,8 +132,8 @@ def parse_stream(data: bytes, path: Path, type_of: TypeOf, required: tuple[str, 
         body = view[nl + 1 : b]
         t = _fast(body, header, type_of)
         if t is None:
-            t, bad = _slow(bytes(body), header, type_of, name, line_base + 1)
-            res.log.extend(bad)
+            t, bad, nulled = _slow(bytes(body), header, type_of, name, line_base + 1)
+            res.log.extend(bad + nulled)
             res.rows_skipped += len(bad)
         res.rows_read += t.num_rows
         tables.append(t)
@@ -127,11 +162,21 @@ def _fast(body: memoryview, header: list[str], type_of: TypeOf) -> pa.Table | No
         return None
 
 
+INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
+
+
+class OutOfRange(ValueError):
+    """A whole number that does not fit the column's 64 bits: the value is null, the sample stays."""
+
+
 def _convert(value: str, typ: pa.DataType) -> object:
     if value == NULL:
         return None
     if pa.types.is_integer(typ):
-        return int(value)
+        n = int(value)
+        if not INT64_MIN <= n <= INT64_MAX:
+            raise OutOfRange(value)
+        return n
     if pa.types.is_floating(typ):
         f = float(value)
         if f != f or f in (float("inf"), float("-inf")):
@@ -140,11 +185,13 @@ def _convert(value: str, typ: pa.DataType) -> object:
     return value
 
 
-def _slow(body: bytes, header: list[str], type_of: TypeOf, name: str, first_line: int) -> tuple[pa.Table, list[LogEntry]]:
+def _slow(body: bytes, header: list[str], type_of: TypeOf, name: str, first_line: int) -> tuple[pa.Table, list[LogEntry], list[LogEntry]]:
+    """(rows that parse, one entry per skipped line, one entry per value left null)."""
     types = [type_of(c) for c in header]
     cols: list[list[object]] = [[] for _ in header]
     values: list[object]
     bad: list[LogEntry] = []
+    nulled: list[LogEntry] = []
     for i, raw in enumerate(body.split(b"\n")[:-1]):
         lineno = first_line + i
         try:
@@ -161,16 +208,22 @@ def _slow(body: bytes, header: list[str], type_of: TypeOf, name: str, first_line
         try:
             values = [_convert(v, t) for v, t in zip(fields, types)]
         except ValueError:
+            values, skip = [], False
             for v, t, c in zip(fields, types, header):
                 try:
-                    _convert(v, t)
+                    values.append(_convert(v, t))
+                except OutOfRange:
+                    values.append(None)
+                    nulled.append(LogEntry("warn", "bad_value", f"{c}: {v[:40]} is too large for 64 bits: left null", file=name, line=lineno))
                 except ValueError:
                     event = "bad_timestamp" if c == "ts" else "bad_value"
                     what = "timestamp" if c == "ts" else f"{c}"
                     bad.append(LogEntry("warn", event, f"{what}: {v[:40]!r} is not a number: sample skipped", file=name, line=lineno))
+                    skip = True
                     break
-            continue
+            if skip:
+                continue
         for col, value in zip(cols, values):
             col.append(value)
     arrays = [pa.array(c, type=t) for c, t in zip(cols, types)]
-    return pa.Table.from_arrays(arrays, names=header), bad
+    return pa.Table.from_arrays(arrays, names=header), bad, nulled

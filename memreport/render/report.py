@@ -6,11 +6,16 @@ from pathlib import Path
 
 from memreport.analyze import Analysis, analyze
 from memreport.analyze.report_json import build
-from memreport.atomic import write_bytes, write_json
+from memreport.atomic import json_bytes, write_set
 from memreport.config import Thresholds
 from memreport.model import HostData
 from memreport.render.html import render_html
 from memreport.render.pdf import render_pdf
+
+
+# Every file a host's report directory may hold: a new set replaces all of them (a report.eml
+# or report.pdf of an earlier run must not outlive it: `memreport email` would attach it).
+REPORT_FILES = ("report.json", "report.html", "report.pdf", "report.eml")
 
 
 def write_report(
@@ -20,19 +25,17 @@ def write_report(
     analysis: Analysis | None = None,
     pdf: bool = True,
 ) -> dict[str, Path]:
-    """Write report.html, report.pdf and report.json for one host into `outdir` (created if needed).
+    """Write report.html, report.pdf and report.json for one host into `outdir` (created if needed),
+    as one set (atomic.write_set): everything is rendered first, then swapped in together.
 
     Returns {"html": path, "pdf": path, "json": path}. Pass `analysis` to reuse one already made.
     """
     outdir = Path(outdir)
-    outdir.mkdir(parents=True, exist_ok=True)
     a = analysis if analysis is not None else analyze(data, thresholds or Thresholds())
     doc = build(a)
     html = render_html(data, a, doc)
-    paths = {"json": outdir / "report.json", "html": outdir / "report.html"}
-    write_json(paths["json"], doc)
-    write_bytes(paths["html"], html.encode("utf-8"))
+    files = {"report.json": json_bytes(doc), "report.html": html.encode("utf-8")}
     if pdf:
-        paths["pdf"] = outdir / "report.pdf"
-        write_bytes(paths["pdf"], render_pdf(html))
-    return paths
+        files["report.pdf"] = render_pdf(html)
+    written = write_set(outdir, files, REPORT_FILES)
+    return {name.removeprefix("report."): path for name, path in written.items()}
