@@ -15,13 +15,13 @@ from __future__ import annotations
 
 import dataclasses
 import math
-import re
-import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from memreport.config_file import read_toml
 from memreport.errors import ConfigError
+from memreport.units import size_value
 
 MIB = 1024**2
 GIB = 1024**3
@@ -138,8 +138,6 @@ def dotted(field_name: str) -> str:
 
 
 _FIELDS = {dotted(f.name): f for f in dataclasses.fields(Thresholds)}
-_SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([KMGTP]?)(i?B)?\s*$", re.IGNORECASE)
-_SUFFIX = {"": 1, "k": 1024, "m": 1024**2, "g": 1024**3, "t": 1024**4, "p": 1024**5}
 
 
 def _coerce(name: str, value: Any, from_text: bool) -> Any:
@@ -156,19 +154,18 @@ def _coerce(name: str, value: Any, from_text: bool) -> Any:
         raise ConfigError(f"{name}: expected a number, got {value!r}")
     if from_text or isinstance(value, str):
         text = str(value).strip()
-        m = _SIZE.match(text) if f.metadata["unit"] == "B" else None
+        size = size_value(text) if f.metadata["unit"] == "B" else None
         try:
-            if m:
-                number = float(m.group(1)) * _SUFFIX[m.group(2).lower()]
-            else:
-                number = float(text)
+            value = size if size is not None else float(text)
         except ValueError:
             raise ConfigError(f"{name}: expected a number, got {text!r}") from None
-        value = number
     if not isinstance(value, (int, float)) or not math.isfinite(value):
         raise ConfigError(f"{name}: expected a finite number, got {value!r}")
     if value < 0:
         raise ConfigError(f"{name}: must not be negative, got {value!r}")
+    if f.metadata["unit"] == "%" and value > 100:
+        # 1e300 % would silently switch the check off: a share is 0-100.
+        raise ConfigError(f"{name}: a percentage must be between 0 and 100, got {value!r}")
     if kind is int:
         if float(value) != int(value):
             raise ConfigError(f"{name}: expected a whole number, got {value!r}")
@@ -199,19 +196,16 @@ def load_thresholds(config_path: Path | None = None, overrides: list[str] | None
     """Defaults, then the TOML file, then each `key=value` override, each value type-checked."""
     values: dict[str, Any] = {}
     if config_path is not None:
-        try:
-            with open(config_path, "rb") as fh:
-                table = tomllib.load(fh)
-        except OSError as e:
-            raise ConfigError(f"{config_path}: cannot read: {e.strerror or e}") from None
-        except tomllib.TOMLDecodeError as e:
-            raise ConfigError(f"{config_path}: not valid TOML: {e}") from None
+        table = read_toml(config_path)
         # Other tables of the same file belong to other parts ([mail]: memreport.mail.smtp,
         # [fleet]: memreport.fleet.settings).
         table = {k: v for k, v in table.items() if k not in OTHER_TABLES}
         for name, value in _flatten(table, "", str(config_path)).items():
             _check_known(name, str(config_path))
-            values[name] = _coerce(name, value, from_text=False)
+            try:
+                values[name] = _coerce(name, value, from_text=False)
+            except ConfigError as e:
+                raise ConfigError(f"{config_path}: {e}") from None
     for item in overrides or []:
         name, eq, text = item.partition("=")
         name = name.strip()

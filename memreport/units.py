@@ -21,15 +21,22 @@ def pages_to_bytes(pages: int | None, page_size: int) -> int | None:
     return None if pages is None else pages * page_size
 
 
-def parse_size(text: str, bare: int = 1) -> int | None:
-    """`4GiB`, `4G`, `4g`, `512MiB`, `64KiB`, `4096` → bytes (binary suffixes; a bare number counts
-    `bare` bytes per unit). None if unparsable. The one size rule of memreport: qemu's `-m`, --vm-size
-    and --page-size all go through it."""
+def size_value(text: str, bare: int = 1) -> float | None:
+    """`4GiB`, `4G`, `4g`, `512MiB`, `64KiB`, `1.5G`, `4096` → bytes, exactly as written (binary
+    suffixes; a bare number counts `bare` bytes per unit), so a caller can refuse a fraction of a
+    byte. None if unparsable. The one size rule of memreport: qemu's `-m`, --vm-size, --page-size
+    and byte settings all go through it."""
     m = _SIZE.match(text)
     if not m:
         return None
     number, suffix = m.groups()
-    return int(float(number) * (_SUFFIX[suffix.lower()] if suffix else bare))
+    return float(number) * (_SUFFIX[suffix.lower()] if suffix else bare)
+
+
+def parse_size(text: str, bare: int = 1) -> int | None:
+    """size_value in whole bytes (a fraction of a byte is dropped)."""
+    value = size_value(text, bare)
+    return None if value is None else int(value)
 
 
 def parse_qemu_size(text: str) -> int | None:

@@ -9,11 +9,11 @@ Command-line options (`--input-timeout`) win over the file.
 from __future__ import annotations
 
 import math
-import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from memreport.config_file import table_of
 from memreport.errors import ConfigError
 
 # Generous: a host-week takes seconds and a large sosreport with --pdf a few minutes, even on a
@@ -37,15 +37,7 @@ def input_timeout(value: Any, where: str) -> float | None:
 def load_fleet_settings(path: Path | None) -> FleetSettings:
     if path is None:
         return FleetSettings()
-    try:
-        with open(path, "rb") as fh:
-            table = tomllib.load(fh).get("fleet", {})
-    except OSError as e:
-        raise ConfigError(f"{path}: cannot read: {e.strerror or e}") from None
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as e:
-        raise ConfigError(f"{path}: not valid TOML: {e}") from None
-    if not isinstance(table, dict):
-        raise ConfigError(f"{path}: [fleet] must be a table")
+    table = table_of(path, "fleet")
     unknown = sorted(set(table) - _KEYS)
     if unknown:
         raise ConfigError(f"{path}: unknown fleet setting {unknown[0]!r} (known: {', '.join(sorted(_KEYS))})")

@@ -25,7 +25,6 @@ import smtplib
 import socket
 import ssl
 import threading
-import tomllib
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
@@ -34,6 +33,7 @@ from email.utils import getaddresses
 from pathlib import Path
 from typing import Any, Literal
 
+from memreport.config_file import table_of
 from memreport.errors import ConfigError, DeliveryError
 
 Security = Literal["none", "starttls", "tls"]
@@ -91,20 +91,28 @@ def _addresses(value: Any, key: str, where: str) -> tuple[str, ...]:
     return tuple(v.strip() for v in value if v.strip())
 
 
+def _text(table: dict[str, Any], key: str, where: str) -> str | None:
+    v = table.get(key)
+    if v is not None and (not isinstance(v, str) or not v.strip()):
+        raise ConfigError(f"{where}: mail.{key} must be text, got {v!r}")
+    return v
+
+
+def _seconds(table: dict[str, Any], key: str, default: float, where: str) -> float:
+    """A positive, finite number of seconds (TOML has inf and nan; a bool is not a number)."""
+    v = table.get(key, default)
+    if isinstance(v, bool) or not isinstance(v, (int, float)) or not 0 < v < float("inf"):
+        raise ConfigError(f"{where}: mail.{key} must be a number of seconds > 0, got {v!r}")
+    return float(v)
+
+
 def load_mail_config(path: Path | None) -> MailConfig:
-    """The [mail] table of a TOML file (other tables are ignored: they belong to the thresholds)."""
+    """The [mail] table of a TOML file (other tables are ignored: they belong to the thresholds).
+    Every value is type-checked: a wrong one is one ConfigError naming the file and the key."""
     if path is None:
         return MailConfig()
     where = str(path)
-    try:
-        with open(path, "rb") as fh:
-            table = tomllib.load(fh).get("mail", {})
-    except OSError as e:
-        raise ConfigError(f"{where}: cannot read: {e.strerror or e}") from None
-    except tomllib.TOMLDecodeError as e:
-        raise ConfigError(f"{where}: not valid TOML: {e}") from None
-    if not isinstance(table, dict):
-        raise ConfigError(f"{where}: [mail] must be a table")
+    table = table_of(path, "mail")
     if "password" in table:  # a config file is often world-readable and kept in git
         raise ConfigError(f"{where}: put the SMTP password in password_env or password_file, not in the config")
     unknown = sorted(set(table) - _KEYS)
@@ -112,24 +120,26 @@ def load_mail_config(path: Path | None) -> MailConfig:
         raise ConfigError(f"{where}: unknown mail setting {unknown[0]!r} (known: {', '.join(sorted(_KEYS))})")
     security = table.get("security", "starttls")
     if security not in SECURITY_MODES:
-        raise ConfigError(f"{where}: mail.security must be one of {', '.join(SECURITY_MODES)}")
+        raise ConfigError(f"{where}: mail.security must be one of {', '.join(SECURITY_MODES)}, got {security!r}")
     port = table.get("smtp_port")
-    if port is not None and (not isinstance(port, int) or not 0 < port < 65536):
-        raise ConfigError(f"{where}: mail.smtp_port must be a port number")
-    deadline = table.get("deadline", DEADLINE_S)
-    if isinstance(deadline, bool) or not isinstance(deadline, (int, float)) or not 0 < deadline < float("inf"):
-        raise ConfigError(f"{where}: mail.deadline must be a number of seconds > 0, got {deadline!r}")
+    # TOML `true` is a Python bool, which is an int: it must not become port 1.
+    if port is not None and (isinstance(port, bool) or not isinstance(port, int) or not 0 < port < 65536):
+        raise ConfigError(f"{where}: mail.smtp_port must be a port number (1-65535), got {port!r}")
+    verify = table.get("verify", True)
+    if not isinstance(verify, bool):
+        raise ConfigError(f"{where}: mail.verify must be true or false, got {verify!r}")
     base = Path(path).parent
 
     def p(key: str) -> Path | None:
-        v = table.get(key)
-        return None if v is None else (base / str(v) if not os.path.isabs(str(v)) else Path(str(v)))
+        v = _text(table, key, where)
+        return None if v is None else (base / v if not os.path.isabs(v) else Path(v))
 
-    smtp = SmtpSettings(host=table.get("smtp_host"), port=port, security=security, ca_file=p("tls_ca"),
-                        verify=bool(table.get("verify", True)), user=table.get("user"),
-                        password_env=table.get("password_env"), password_file=p("password_file"),
-                        timeout=float(table.get("timeout", TIMEOUT_S)), deadline=float(deadline))
-    return MailConfig(sender=table.get("from"), to=_addresses(table.get("to"), "to", where),
+    smtp = SmtpSettings(host=_text(table, "smtp_host", where), port=port, security=security, ca_file=p("tls_ca"),
+                        verify=verify, user=_text(table, "user", where),
+                        password_env=_text(table, "password_env", where), password_file=p("password_file"),
+                        timeout=_seconds(table, "timeout", TIMEOUT_S, where),
+                        deadline=_seconds(table, "deadline", DEADLINE_S, where))
+    return MailConfig(sender=_text(table, "from", where), to=_addresses(table.get("to"), "to", where),
                       cc=_addresses(table.get("cc"), "cc", where), smtp=smtp)
 
 
