@@ -240,9 +240,6 @@ def read(path: Path, label: str, opts: IngestOptions = DEFAULT) -> list[HostData
         for _, c in _timed_children(root):
             if not _is_snapshot(c):
                 log.append(LogEntry("warn", "skipped_file", "snapshot directory without a meminfo: skipped", file=str(c)))
-        for c in sorted(root.iterdir()):
-            if c.is_dir() and parse_snapshot_time(c.name) is None and c.name not in _ROOT_FACT_DIRS:
-                log.append(LogEntry("warn", "skipped_file", "directory name is not a snapshot time: ignored", file=str(c)))
     first = snaps[0][1]
     skipped = _not_snapshots(root) if kind == KIND else []
     proc_parts: list[tuple[pd.Timestamp, str | None, SnapshotProcs]] = []
@@ -324,7 +321,14 @@ def _not_snapshots(root: Path) -> list[Skipped]:
     for child in sorted(root.iterdir()):
         if child in used or (child.is_dir() and parse_snapshot_time(child.name) is not None):
             continue
-        out.append(Skipped(pattern_of(Path(child.name)), "in the tree but not a snapshot (its name is not a time): ignored", str(child)))
+        if child.is_dir() and child.name not in _ROOT_FACT_DIRS:
+            # A directory beside the snapshots may well be one whose time we cannot read: its
+            # samples are lost, which the user must hear of, not just the log.
+            out.append(Skipped(pattern_of(Path(child.name)), "directory name is not a snapshot time: ignored", str(child),
+                               level="warn"))
+        else:
+            out.append(Skipped(pattern_of(Path(child.name)), "in the tree but not a snapshot (its name is not a time): ignored",
+                               str(child)))
     return out
 
 

@@ -261,6 +261,9 @@ def _deliver(msg: EmailMessage, s: SmtpSettings, sender: str, rcpts: list[str], 
     # Made without a host (no connection yet), so that the watchdog holds it before the greeting.
     smtp: smtplib.SMTP = smtplib.SMTP_SSL(timeout=timeout, context=tls_context(s)) if s.security == "tls" \
         else smtplib.SMTP(timeout=timeout)
+    # smtplib takes the TLS server name (SNI, certificate check) from the host given to __init__,
+    # which connect() does not set: without it STARTTLS and implicit TLS fail to verify.
+    smtp._host = s.host or ""  # type: ignore[attr-defined]
     watchdog.smtp = smtp
     try:
         smtp.connect(s.host or "", s.effective_port)
