@@ -661,7 +661,7 @@ def test_day_change_compresses_the_previous_day(kind: str, tmp_path: Path,
     # midnight (the collector starts in far less than 0.95 s), and no slot is within 0.05 s of it
     args = ["--root", str(FAKEROOT), "--interval", "0.5", "--duration", "2",
             "--start-epoch", str(MIDNIGHT - 0.95), "--output", str(out)]
-    streams = ["clock", "meminfo", "vmstat", "ksm", "psi", "swaps", "vms", "vmdefs"]
+    streams = ["clock", "meminfo", "vmstat", "ksm", "psi", "swaps", "vms", "vmdefs", "hugepages", "numa"]
 
     def check_run(n: int, log: Log) -> None:
         """The n-th run (0, 1) crossed midnight: its samples on both sides, each in its day's file."""

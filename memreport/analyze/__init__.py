@@ -19,7 +19,9 @@ from memreport.analyze import answer as answer_mod
 from memreport.analyze.active import ActiveResult, check_active
 from memreport.analyze.answer import Answer
 from memreport.analyze.confidence import Confidence, assess
+from memreport.analyze.hugepages import HugepagesResult, SwapDevices, check_hugepages, swap_devices
 from memreport.analyze.ksm import KsmResult, check_ksm
+from memreport.analyze.numa import NumaResult, check_numa
 from memreport.analyze.oom import OomResult, check_oom
 from memreport.analyze.pressure import Pressure, measure
 from memreport.analyze.swap_sizing import SwapSizing, check_swap_sizing
@@ -62,6 +64,9 @@ class Analysis:
     pressure: Pressure
     confidence: Confidence
     answer: Answer
+    hugepages: HugepagesResult = field(default_factory=HugepagesResult)
+    swap_devices: SwapDevices = field(default_factory=SwapDevices)
+    numa: NumaResult = field(default_factory=NumaResult)
     findings: list[Finding] = field(default_factory=list)  # sorted: most severe first
 
     @property
@@ -155,23 +160,27 @@ def analyze(data: HostData, thresholds: Thresholds | None = None) -> Analysis:
     if n and "interval_s" in samples.columns and samples["interval_s"].notna().any():
         med = float(np.nanmedian(samples["interval_s"].to_numpy(dtype="float64", na_value=np.nan)))
 
-    oom = check_oom(samples, vms, t, data.facts.overcommit_memory)
+    hp = check_hugepages(samples, vms, data.hugepages, t.oom_new_vm_bytes)
+    devices = swap_devices(samples, data.swaps)
+    oom = check_oom(samples, vms, t, data.facts.overcommit_memory, pool_bytes=hp.pool_bytes,
+                    hugepage_alloc_bytes=hp.vm_allocated_bytes, zram_bytes=devices.zram_bytes)
     pressure = measure(samples, oom.vm_allocated_bytes, t)
     vms_result = check_vms(vms, t)
-    swap = check_swap_sizing(samples, t, pressure)
+    swap = check_swap_sizing(samples, t, pressure, zram_bytes=devices.zram_bytes)
+    numa = check_numa(data.numa, t)
     thrash = check_thrash(samples, t, has_vm_table=bool(vms_result.rows))
     ksm = check_ksm(samples, t)
     confidence = assess(samples, med, t)
     active = check_active(samples, t)
     findings: list[Finding] = []
-    for part in (swap, oom, thrash, active, ksm, vms_result):
+    for part in (swap, oom, hp, thrash, active, ksm, vms_result, numa):
         findings.extend(part.findings)
     if n == 0:
         findings.append(Finding(id="coverage.empty", check="coverage", severity=Severity.WARN,
                                 title="No samples for this host", detail="The input gave no memory samples.",
                                 recommendation="Check the input: memreport needs /proc/meminfo at least once."))
     findings = _cap_low_confidence(findings, confidence)
-    answer = answer_mod.build(swap, thrash, oom, ksm, confidence, t.oom_new_vm_bytes, findings)
+    answer = answer_mod.build(swap, thrash, oom, ksm, confidence, t.oom_new_vm_bytes, findings, hp)
     a = Analysis(
         host=data.facts.host,
         facts=data.facts,
@@ -192,6 +201,9 @@ def analyze(data: HostData, thresholds: Thresholds | None = None) -> Analysis:
         pressure=pressure,
         confidence=confidence,
         answer=answer,
+        hugepages=hp,
+        swap_devices=devices,
+        numa=numa,
     )
     findings = _one_answer(findings, answer, confidence)
     a.findings = sorted(findings, key=_sort_key)

@@ -419,10 +419,11 @@ def _vms(vms_t: pa.Table | None, defs_t: pa.Table | None, log: list[LogEntry], w
         sizes = defs["mem_arg"].map(lambda a: parse_qemu_mem_arg(a) if isinstance(a, str) else (None, None))
         defs["allocated_bytes"] = pd.array([s[0] for s in sizes], dtype="Int64")
         defs["maxmem_bytes"] = pd.array([s[1] for s in sizes], dtype="Int64")
-        # Collectors before 1.2.0 wrote no mem_backend: backing unknown (null), not guessed.
+        # Collectors before 1.2.0 wrote no mem_backend: backing unknown (null), not guessed. From 1.2.0 on,
+        # `-` means the command line has no memory-backing argument: ordinary RAM.
         if "mem_backend" in defs:
             defs["backing"] = defs["mem_backend"].map(
-                lambda a: procfs.qemu_backing(procfs.split_backing_field(a)) if isinstance(a, str) else None)
+                lambda a: procfs.qemu_backing(procfs.split_backing_field(a)) if isinstance(a, str) else procfs.BACKING_RAM)
         else:
             defs["backing"] = None
         bad = defs[defs["mem_arg"].notna() & defs["allocated_bytes"].isna()]
