@@ -93,3 +93,36 @@ def test_numa_node_that_ran_out_while_another_was_free_is_flagged(tmp_path: Path
                                              vm_sizes_gib=(16, 16), **BASE))  # type: ignore[arg-type]
     assert not any(n["flagged"] for n in even["numa_nodes"])
     assert not [f for f in even["findings"] if f["id"] == "numa.node_short"]
+
+
+def test_add_vms_moves_allocation_headroom_and_fit_by_exactly_the_added_amount(tmp_path: Path) -> None:
+    spec = HostSpec(hostname="whatif", ram_bytes=128 * GIB, swap_bytes=16 * GIB, hugepages_bytes=80 * GIB,
+                    vm_sizes_gib=(16, 16, 16, 16, 4, 4, 4, 4), hugepage_vms=4, **BASE)  # type: ignore[arg-type]
+    doc = _json(tmp_path, spec, "--add-vms", "4x8GiB", "--add-vms", "1x8GiB:hugepages")
+    w = doc["what_if"]
+    assert w["change"] == {"add_vms": [{"count": 4, "size_bytes": 8 * GIB, "backing": "ram"},
+                                       {"count": 1, "size_bytes": 8 * GIB, "backing": "hugepages"}],
+                           "remove_vms": [], "swap_bytes": None, "ksm": None}
+    assert w["vm_allocated_bytes"] - doc["vm_allocated_bytes"] == 40 * GIB
+    assert doc["oom_headroom_bytes"] - w["oom_headroom_bytes"] == 32 * GIB  # the hugepage-backed one fits the pool
+    assert doc["answer"]["vms_that_fit_hugepages"] - w["answer"]["vms_that_fit_hugepages"] == 2  # 8 GiB = two 4 GiB
+    # the swap rule: peak Inactive scaled by the RAM-backed allocation after ÷ before (48 ÷ 16)
+    assert w["swap_required_bytes"] == 3 * doc["peak_inactive_bytes"]
+    assert any("scaled by 3.000" in m for m in w["method"])
+
+
+def test_what_if_in_the_report_and_bad_values(tmp_path: Path) -> None:
+    spec = HostSpec(hostname="whatif2", ram_bytes=64 * GIB, swap_bytes=16 * GIB, vm_sizes_gib=(8, 8), **BASE)  # type: ignore[arg-type]
+    cap = write_capture(spec, tmp_path / "cap")
+    r = run_cli("report", cap, "-o", tmp_path / "out", "--no-pdf", "--add-vms", "2x8GiB", "--swap", "32GiB")
+    assert r.returncode == 0, r.stderr
+    html = (tmp_path / "out" / "whatif2" / "report.html").read_text()
+    assert "What if: add 2 × 8 GiB VMs, swap 32 GiB" in html and "<th>Now</th><th>After</th>" in html
+    doc = json.loads((tmp_path / "out" / "whatif2" / "report.json").read_text())
+    # 64 + 16 − 16 = 64 GiB now; after: 64 + 32 − 32 = 64 GiB (16 GiB more swap, 16 GiB more allocated)
+    assert doc["oom_headroom_bytes"] == 64 * GIB and doc["what_if"]["oom_headroom_bytes"] == 64 * GIB
+    assert doc["what_if"]["swap_total_bytes"] == 32 * GIB
+    bad = run_cli("analyze", cap, "--add-vms", "four")
+    assert bad.returncode == 3 and bad.stderr.strip().splitlines()[-1].startswith("memreport: error: --add-vms 'four': expected COUNTxSIZE")
+    gone = run_cli("analyze", cap, "--remove-vm", "nosuch")
+    assert gone.returncode == 3 and "--remove-vm 'nosuch': no VM of that name in the data" in gone.stderr

@@ -27,7 +27,8 @@ from memreport.analyze.pressure import Pressure, measure
 from memreport.analyze.swap_sizing import SwapSizing, check_swap_sizing
 from memreport.analyze.thrash import ThrashResult, check_thrash
 from memreport.analyze.vms import VmsResult, check_vms
-from memreport.analyze.wording import fmt_num, fmt_time
+from memreport.analyze import what_if as what_if_mod
+from memreport.analyze.wording import fmt_bytes, fmt_num, fmt_time
 from memreport.config import Thresholds
 from memreport.model import Contribution, Finding, HostData, HostFacts, Severity
 
@@ -67,6 +68,7 @@ class Analysis:
     hugepages: HugepagesResult = field(default_factory=HugepagesResult)
     swap_devices: SwapDevices = field(default_factory=SwapDevices)
     numa: NumaResult = field(default_factory=NumaResult)
+    what_if: WhatIf | None = None  # the answer recomputed for --add-vms/--remove-vm/--swap/--ksm
     findings: list[Finding] = field(default_factory=list)  # sorted: most severe first
 
     @property
@@ -144,8 +146,25 @@ def _sort_key(f: Finding) -> tuple[int, int, str]:
     return (-int(f.severity), order, f.id)
 
 
-def analyze(data: HostData, thresholds: Thresholds | None = None) -> Analysis:
-    """Run every check on one host's data."""
+@dataclass
+class WhatIf:
+    change: what_if_mod.Change
+    method: list[str]  # how the change was applied, one sentence each
+    after: Analysis
+
+    @property
+    def sentence(self) -> str:
+        return what_if_sentence(self.change)
+
+    def as_json(self) -> dict[str, object]:
+        a = self.after
+        return {"change": self.change.as_json(), "method": self.method, "answer": a.answer.as_json(),
+                "vm_allocated_bytes": a.oom.vm_allocated_bytes, "oom_headroom_bytes": a.oom.oom_headroom_bytes,
+                "swap_required_bytes": a.swap.required_bytes, "swap_total_bytes": a.swap.swap_total_bytes}
+
+
+def analyze(data: HostData, thresholds: Thresholds | None = None, change: what_if_mod.Change | None = None) -> Analysis:
+    """Run every check on one host's data; with a change, also as if it were made (Analysis.what_if)."""
     t = thresholds or Thresholds()
     samples = data.samples
     if "ts" in samples.columns:
@@ -207,6 +226,17 @@ def analyze(data: HostData, thresholds: Thresholds | None = None) -> Analysis:
     )
     findings = _one_answer(findings, answer, confidence)
     a.findings = sorted(findings, key=_sort_key)
+    if change is not None and not change.empty:
+        applied = what_if_mod.apply(data, change)
+        after = analyze(applied.data, t)
+        if change.ksm_off:
+            i = next(n for n, item in enumerate(after.answer.items) if item.key == "ksm")
+            saved = ksm.saved_peak_bytes
+            text = ("KSM off: nothing comes back (it saved nothing)." if not saved else
+                    f"KSM off: its peak saving of {fmt_bytes(saved)} comes back as demand.")
+            after.answer.items[i] = dataclasses.replace(after.answer.items[i], text=text, tone="ok" if not saved else "warn")
+            after.answer = dataclasses.replace(after.answer, ksm="off")
+        a.what_if = WhatIf(change, applied.notes, after)
     return a
 
 
@@ -223,6 +253,21 @@ def summary_lines(analysis: Analysis) -> list[str]:
         lines.append(f"{f.severity.name:<4}  {f.title}")
         lines.append(f"      {f.detail}")
         lines.append(f"      → {f.recommendation}")
+    if a.what_if is not None:
+        lines.append("")
+        lines.append("What if: " + what_if_sentence(a.what_if.change))
+        lines += [f"  {line}" for line in a.what_if.after.answer.lines]
     if a.missing:
         lines.append("not in the data: " + ", ".join(c.name for c in a.missing))
     return lines
+
+
+def what_if_sentence(c: what_if_mod.Change) -> str:
+    parts = [f"add {x.count} × {fmt_bytes(x.size_bytes)} VM{'s' if x.count != 1 else ''}"
+             + (" backed by hugepages" if x.backing == "hugepages" else "") for x in c.add]
+    parts += [f"remove {name}" for name in c.remove]
+    if c.swap_bytes is not None:
+        parts.append(f"swap {fmt_bytes(c.swap_bytes)}")
+    if c.ksm_off:
+        parts.append("KSM off")
+    return ", ".join(parts)

@@ -77,6 +77,11 @@ def is_hugepage_backed(backing: object) -> bool:
     return isinstance(backing, str) and backing == HUGEPAGES
 
 
+def hugepage_mask(backing: pd.Series) -> pd.Series:
+    """True where a VM row is hugepage-backed (works on categorical columns too)."""
+    return backing.astype("object").map(is_hugepage_backed).astype(bool)
+
+
 def last_vm_rows(vms: pd.DataFrame | None) -> pd.DataFrame | None:
     """The VMs at the last per-VM sample that knows an allocation (as oom.vm_allocation counts them)."""
     if vms is None or not len(vms) or "allocated_bytes" not in vms.columns:
@@ -134,7 +139,7 @@ def check_hugepages(samples: pd.DataFrame, vms: pd.DataFrame | None, hp_table: p
     if rows is not None and "backing" in rows.columns:
         known = rows["backing"].notna()
         r.backing_known = bool(known.any())
-        huge = rows[rows["backing"].map(is_hugepage_backed)]
+        huge = rows[hugepage_mask(rows["backing"])]
         r.vm_count = len(huge)
         if r.backing_known:
             r.vm_allocated_bytes = int(pd.to_numeric(huge["allocated_bytes"]).sum()) if len(huge) else 0

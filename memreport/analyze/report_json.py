@@ -135,6 +135,7 @@ def build(a: Analysis) -> dict[str, Any]:
                          "disk_bytes": a.swap_devices.disk_bytes,
                          "zswap_saved_peak_bytes": a.swap_devices.zswap_saved_peak_bytes,
                          "zswap_saved_peak_at": a.swap_devices.zswap_saved_peak_at},
+        "what_if": a.what_if.as_json() if a.what_if is not None else None,
         "findings": [
             {"id": f.id, "check": f.check, "severity": f.severity.name, "title": f.title, "detail": f.detail,
              "recommendation": f.recommendation, "evidence": f.evidence}
