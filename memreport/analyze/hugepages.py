@@ -124,11 +124,12 @@ def check_hugepages(samples: pd.DataFrame, vms: pd.DataFrame | None, hp_table: p
         r.reserved_bytes = None if None in resv else sum(x or 0 for x in resv)
     else:
         total, free, rsvd = (column(samples, c) for c in ("mem_HugePages_Total", "mem_HugePages_Free", "mem_HugePages_Rsvd"))
-        hugetlb = column(samples, "mem_Hugetlb")  # kernel ≥ 4.16: every size, in kB
+        # The default size only: meminfo's Hugetlb (kernel ≥ 4.16) covers every size but cannot say which
+        # pool a guest draws from; the other sizes come from the sysfs pools (collectors ≥ 1.2.0, sosreports).
         if r.page_size_bytes is not None and total is not None:
             r.source = "meminfo"
             pg = r.page_size_bytes
-            r.total_bytes = int(last(hugetlb)) if hugetlb is not None else int(last(total)) * pg  # type: ignore[arg-type]
+            r.total_bytes = int(last(total)) * pg  # type: ignore[arg-type]
             r.free_bytes = None if free is None else int(last(free)) * pg  # type: ignore[arg-type]
             r.reserved_bytes = None if rsvd is None else int(last(rsvd)) * pg  # type: ignore[arg-type]
     thp = column(samples, "mem_AnonHugePages")
