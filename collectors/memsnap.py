@@ -25,7 +25,7 @@ import sys
 import tarfile
 import time
 
-VERSION = "1.1.0"
+VERSION = "1.2.0"
 FORMAT = 1
 
 # a qemu process: comm (truncated by the kernel to 15 characters) or argv[0] basename
@@ -40,7 +40,10 @@ PSI_KEYS = ("some_avg10", "some_avg60", "some_avg300", "some_total",
             "full_avg10", "full_avg60", "full_avg300", "full_total")
 SWAPS_KEYS = ("filename", "type", "size_kb", "used_kb", "priority")
 VMS_KEYS = ("pid", "rss_kb", "swap_kb", "ksm_merging_pages", "ksm_profit")
-VMDEFS_KEYS = ("pid", "name", "uuid", "mem_arg", "cmd")
+VMDEFS_KEYS = ("pid", "name", "uuid", "mem_arg", "cmd", "mem_backend")
+HUGEPAGES_KEYS = ("node", "size_kb", "nr_hugepages", "free_hugepages", "resv_hugepages", "surplus_hugepages")
+HUGEPAGES_DIR = "/sys/kernel/mm/hugepages"
+NODES_DIR = "/sys/devices/system/node"
 VIRSH_KEYS = ("domain", "key", "value")
 DOMINFO_KEYS = {"Max memory": "max_memory_kb", "Used memory": "used_memory_kb", "State": "state"}
 
@@ -95,6 +98,22 @@ def parse_qemu_cmdline(args):
             mem = arg or "-"
     cmd = os.path.basename(args[0]) if args and args[0] else "-"
     return name, uuid, mem, cmd
+
+
+def backing_args(args):
+    """The memory-backing part of a qemu argv: `-mem-path P` and `-object memory-backend-*`, as one
+    field: flag and value pairs joined by spaces, a space inside a value written \\040; '-' when none.
+    memreport decides from it whether the guest is hugepage-backed."""
+    out = []
+    for prev, arg in zip(args, args[1:]):
+        if prev in ("-mem-path", "--mem-path") or (prev in ("-object", "--object") and "memory-backend" in arg):
+            out += [prev, arg.replace(" ", "\\040")]
+    return " ".join(out) or "-"
+
+
+def node_number(name):
+    """`node12` -> '12', anything else -> None."""
+    return name[4:] if name.startswith("node") and name[4:].isdigit() else None
 
 
 def clean(value):
@@ -400,6 +419,46 @@ class Collector(object):
             fields = (fields + ["-"] * 5)[:5]
             self.emit("swaps", SWAPS_KEYS, [ts] + fields)
 
+    def hugepage_rows(self, ts, node, rel):
+        """One row per hugepages-<size>kB directory under rel (counts of pages, as the kernel gives)."""
+        try:
+            names = sorted(os.listdir(self.path(rel)))
+        except OSError:
+            return
+        for name in names:
+            size = name[len("hugepages-"):-2] if name.startswith("hugepages-") and name.endswith("kB") else ""
+            if not size.isdigit():
+                continue
+            row = [ts, node, size]
+            for key in HUGEPAGES_KEYS[2:]:
+                value = self.read_first_line("%s/%s/%s" % (rel, name, key))
+                row.append(value if value and is_int(value) else "-")
+            self.emit("hugepages", HUGEPAGES_KEYS, row)
+
+    def sample_hugepages(self, ts):
+        """The host's hugepage pools, then each NUMA node's share (kernel docs, hugetlbpage.rst)."""
+        self.hugepage_rows(ts, "-", HUGEPAGES_DIR)
+        for node in self.nodes:
+            self.hugepage_rows(ts, node, "%s/node%s/hugepages" % (NODES_DIR, node))
+
+    def sample_numa(self, ts):
+        """/sys/devices/system/node/node<N>/meminfo, one row per node: `Node N Key: value [kB]`."""
+        for node in self.nodes:
+            text = self.read("%s/node%s/meminfo" % (NODES_DIR, node), "numa not captured")
+            if text is None:
+                continue
+            keys = ["node"]
+            row = [ts, node]
+            for line in text.splitlines():
+                head, _, rest = line.partition(":")
+                words = head.split()
+                fields = rest.split()
+                if len(words) == 3 and words[0] == "Node":
+                    keys.append(words[2])
+                    row.append(fields[0] if fields else "-")
+            if len(keys) > 1:
+                self.emit("numa", keys, row)
+
     def start_time(self, pid):
         """Field 22 of /proc/<pid>/stat (start time, clock ticks after boot): with the pid, the
         identity of a process. The comm field may hold spaces: split after its closing ') '."""
@@ -456,7 +515,7 @@ class Collector(object):
             self.vm_pids.append(pid)
             self.vm_start[pid] = self.start_time(pid)
             self.emit("vmdefs", VMDEFS_KEYS, (ts, pid, clean(name), clean(uuid), clean(mem),
-                                              clean(cmd)))
+                                              clean(cmd), clean(backing_args(argv))))
 
     def sample_vms(self, ts, mono):
         if mono >= self.next_vm_scan:
@@ -650,6 +709,17 @@ class Collector(object):
                 # RHEL 8 kernels have the file but fail the read unless booted with psi=1
                 why = "not supported (PSI disabled: boot with psi=1)"
             self.log("info", "%s: %s: psi not captured" % (psi, why))
+        self.have_hugepages = os.path.isdir(self.path(HUGEPAGES_DIR))
+        if not self.have_hugepages:
+            self.log("info", "%s: not present (kernel without CONFIG_HUGETLBFS): hugepages not captured"
+                     % self.path(HUGEPAGES_DIR))
+        try:
+            self.nodes = sorted((n for n in (node_number(x) for x in os.listdir(self.path(NODES_DIR))) if n),
+                                key=int)
+        except OSError:
+            self.nodes = []
+        if not self.nodes:
+            self.log("info", "%s: no node directories: numa not captured" % self.path(NODES_DIR))
         swaps = self.path("/proc/swaps")
         self.have_swaps = os.access(swaps, os.R_OK)
         if not self.have_swaps:
@@ -682,6 +752,10 @@ class Collector(object):
             self.sample_psi(ts)
         if self.have_swaps:
             self.sample_swaps(ts)
+        if self.have_hugepages:
+            self.sample_hugepages(ts)
+        if self.nodes:
+            self.sample_numa(ts)
         self.sample_vms(ts, mono)
         if self.virsh:
             self.sample_virsh(ts, mono)

@@ -13,7 +13,7 @@
 # Every row is one printf to a file opened with O_APPEND (>>), so a collector killed at any
 # instant leaves every complete row readable.
 
-VERSION=1.1.0
+VERSION=1.2.0
 # C locale: byte-order globs (column order equal to memsnap.py), plain date and tar output
 LC_ALL=C
 export LC_ALL
@@ -238,7 +238,7 @@ emit() {
 	fi
 	put "$out/$1.$ymd.tsv" "$3"
 }
-STREAMS='clock meminfo vmstat ksm psi swaps vms vmdefs virsh'
+STREAMS='clock meminfo vmstat ksm psi swaps vms vmdefs virsh hugepages numa'
 reset_headers() {
 	for _s in $STREAMS; do eval "hdr_$_s="; done
 }
@@ -397,6 +397,50 @@ sample_swaps() {
 	done 2>/dev/null <"$R/proc/swaps"
 }
 
+# hugepage pools (kernel docs, admin-guide/mm/hugetlbpage.rst): the host's, then each NUMA node's
+HP=$R/sys/kernel/mm/hugepages
+NODES=$R/sys/devices/system/node
+# hugepage_rows NODE DIR: one row per DIR/hugepages-<size>kB, counts of pages as the kernel gives them
+hugepage_rows() {
+	for _d in "$2"/hugepages-*kB; do
+		[ -d "$_d" ] || continue
+		_sz=${_d##*/hugepages-}
+		_row=$ts$T$1$T${_sz%kB}
+		for _k in nr_hugepages free_hugepages resv_hugepages surplus_hugepages; do
+			_v=
+			read -r _v 2>/dev/null <"$_d/$_k" || _v=-
+			_row=$_row$T${_v:--}
+		done
+		emit hugepages "node${T}size_kb${T}nr_hugepages${T}free_hugepages${T}resv_hugepages${T}surplus_hugepages" "$_row"
+	done
+}
+sample_hugepages() {
+	hugepage_rows - "$HP"
+	for _n in $nodes; do hugepage_rows "$_n" "$NODES/node$_n/hugepages"; done
+}
+# per NUMA node meminfo: `Node 0 MemTotal:   6514424 kB`, one row per node
+sample_numa() {
+	for _n in $nodes; do
+		_keys=node _row=$ts$T$_n
+		while IFS=": $T" read -r _w _nn _k _v _; do
+			[ "$_w" = Node ] || continue
+			_keys=$_keys$T$_k
+			_row=$_row$T${_v:--}
+		done 2>/dev/null <"$NODES/node$_n/meminfo"
+		[ "$_keys" != node ] && emit numa "$_keys" "$_row"
+	done
+}
+# esc_spaces VALUE: sets _esc to VALUE with each space written \040 (vmdefs' mem_backend field)
+esc_spaces() {
+	_esc=$1
+	while :; do
+		case $_esc in
+		*" "*) _esc=${_esc%%" "*}'\040'${_esc#*" "} ;;
+		*) break ;;
+		esac
+	done
+}
+
 # qemu processes: comm qemu-system-* (truncated to 15 characters by the kernel), qemu-kvm or kvm.
 # Found by a scan of /proc (builtins only) every VM_SCAN_MS; the command line is read once per
 # new pid.
@@ -447,13 +491,15 @@ new_vm() { # PID
 		not_vm="$not_vm$1 "
 		return
 	fi
-	_cmd= _prev= _vname=- _uuid=- _mem=-
+	_cmd= _prev= _vname=- _uuid=- _mem=- _mb=
 	while IFS= read -r _a; do
 		if [ -z "$_cmd" ]; then _cmd=${_a##*/}; _cmd=${_cmd:--}; fi
 		case $_prev in
 		-name | --name) qemu_name "$_a"; _vname=${_name:--} ;;
 		-uuid | --uuid) _uuid=${_a:--} ;;
 		-m | --m) _mem=${_a:--} ;;
+		-mem-path | --mem-path) esc_spaces "$_a"; _mb="$_mb $_prev $_esc" ;;
+		-object | --object) case $_a in *memory-backend*) esc_spaces "$_a"; _mb="$_mb $_prev $_esc" ;; esac ;;
 		esac
 		_prev=$_a
 	done <<EOF
@@ -462,7 +508,8 @@ EOF
 	vm_pids="$vm_pids$1 "
 	start_time "$1"
 	eval "vm_st_$1=\$_start"
-	emit vmdefs "pid${T}name${T}uuid${T}mem_arg${T}cmd" "$ts$T$1$T$_vname$T$_uuid$T$_mem$T$_cmd"
+	_mb=${_mb# }
+	emit vmdefs "pid${T}name${T}uuid${T}mem_arg${T}cmd${T}mem_backend" "$ts$T$1$T$_vname$T$_uuid$T$_mem$T$_cmd$T${_mb:--}"
 }
 scan_vms() {
 	for _p in "$R"/proc/[0-9]*; do
@@ -583,6 +630,13 @@ else
 	[ "$reason" = 'not present' ] && reason='not present (kernel < 4.20)'
 	log info "$PSI: $reason: psi not captured"
 fi
+have_hugepages=0
+if [ -d "$HP" ]; then have_hugepages=1; else log info "$HP: not present (kernel without CONFIG_HUGETLBFS): hugepages not captured"; fi
+nodes=
+for _d in "$NODES"/node[0-9]*; do
+	[ -d "$_d" ] && nodes="$nodes ${_d##*/node}"
+done
+[ -n "$nodes" ] || log info "$NODES: no node directories: numa not captured"
 have_swaps=0
 if [ -r "$R/proc/swaps" ]; then have_swaps=1; else why "$R/proc/swaps"; log info "$R/proc/swaps: $reason: swaps not captured"; fi
 
@@ -690,6 +744,8 @@ while :; do
 	[ $have_ksm = 1 ] && sample_ksm
 	[ $have_psi = 1 ] && sample_psi
 	[ $have_swaps = 1 ] && sample_swaps
+	[ $have_hugepages = 1 ] && sample_hugepages
+	[ -n "$nodes" ] && sample_numa
 	sample_vms
 	[ -n "$virsh" ] && sample_virsh
 	n=$((n + 1))

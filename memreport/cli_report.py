@@ -23,6 +23,13 @@ VmSizeOpt = Annotated[str | None, typer.Option(
     "--vm-size", help="Size of a new VM for 'how many more VMs fit', e.g. 8GiB (default 4GiB; the setting oom.new_vm_bytes).")]
 
 
+AddVmsOpt = Annotated[list[str] | None, typer.Option(
+    "--add-vms", help="What if: add COUNTxSIZE VMs, e.g. 4x8GiB or 2x16GiB:hugepages (repeatable; docs/CHECKS.md).")]
+RemoveVmOpt = Annotated[list[str] | None, typer.Option("--remove-vm", help="What if: remove the VM of this name (repeatable).")]
+SwapOpt = Annotated[str | None, typer.Option("--swap", help="What if: swap resized to this size, e.g. 32GiB.")]
+KsmOpt = Annotated[str | None, typer.Option("--ksm", help="What if: --ksm off (its saving comes back as demand).")]
+
+
 def with_vm_size(overrides: list[str] | None, vm_size: str | None) -> list[str]:
     """--vm-size is the setting oom.new_vm_bytes: one parser, one value for report, analyze and fleet."""
     return [*(overrides or []), *([f"oom.new_vm_bytes={vm_size}"] if vm_size else [])]
@@ -51,6 +58,10 @@ def report(
     pdf: Annotated[bool, typer.Option("--pdf/--no-pdf", help="Render report.pdf too.")] = True,
     eml: Annotated[bool, typer.Option("--eml", help="Also write report.eml: the report as a mail (docs/EMAIL.md).")] = False,
     vm_size: VmSizeOpt = None,
+    add_vms: AddVmsOpt = None,
+    remove_vm: RemoveVmOpt = None,
+    swap: SwapOpt = None,
+    ksm: KsmOpt = None,
     page_size: PageSizeOpt = None,
     start: StartOpt = None,
     end: EndOpt = None,
@@ -61,11 +72,14 @@ def report(
     from memreport.config import load_thresholds
     from memreport.render.report import write_report
 
+    from memreport.analyze.what_if import parse_change
+
     thresholds = guarded(lambda: load_thresholds(config, with_vm_size(set_, vm_size)))
+    change = guarded(lambda: parse_change(add_vms, remove_vm, swap, ksm))
     opts = ingest_options(page_size, start, end)
     hosts = guarded(lambda: load_hosts(inputs, opts, host))
     for data in hosts:
-        result = run_analysis(data, thresholds)
+        result = guarded(lambda: run_analysis(data, thresholds, change))
         outdir = output / host_dir_name(data.facts.host)
         written = guarded(lambda: write_report(data, outdir, thresholds, analysis=result, pdf=pdf))
         crit = sum(f.severity.name == "CRIT" for f in result.findings)
@@ -89,6 +103,10 @@ def analyze(
     set_: SetOpt = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print report.json instead of the summary.")] = False,
     vm_size: VmSizeOpt = None,
+    add_vms: AddVmsOpt = None,
+    remove_vm: RemoveVmOpt = None,
+    swap: SwapOpt = None,
+    ksm: KsmOpt = None,
     page_size: PageSizeOpt = None,
     start: StartOpt = None,
     end: EndOpt = None,
@@ -101,14 +119,17 @@ def analyze(
     from memreport.analyze.report_json import build_report_json
     from memreport.config import load_thresholds
 
+    from memreport.analyze.what_if import parse_change
+
     thresholds = guarded(lambda: load_thresholds(config, with_vm_size(set_, vm_size)), ANALYZE_UNKNOWN)
+    change = guarded(lambda: parse_change(add_vms, remove_vm, swap, ksm), ANALYZE_UNKNOWN)
     opts = ingest_options(page_size, start, end, ANALYZE_UNKNOWN)
     hosts = guarded(lambda: load_hosts([input], opts, host), ANALYZE_UNKNOWN)
     worst = 0
     docs = []
     unknown = True
     for data in hosts:
-        result = run_analysis(data, thresholds)
+        result = guarded(lambda: run_analysis(data, thresholds, change), ANALYZE_UNKNOWN)
         worst = max(worst, int(result.verdict))
         unknown = unknown and result.answer.nothing_known
         if as_json:

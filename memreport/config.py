@@ -105,6 +105,14 @@ class Thresholds:
     confidence_medium_days: float = _setting(
         1.0, "Data covering at least this many days is medium confidence; less is low, and peak-based findings are at most WARN", "d"
     )
+    numa_low_free_percent: float = _setting(
+        2.0, "A NUMA node whose MemFree fell below this share of its MemTotal ran out (guests bound to it reclaim, swap "
+        "or OOM there; kernel docs, NUMA node meminfo)", "%"
+    )
+    numa_host_free_percent: float = _setting(
+        10.0, "… while the whole host still had at least this share free: the node is flagged (WARN), memory was "
+        "free elsewhere", "%"
+    )
     vms_swap_warn_percent: float = _setting(
         25.0, "A VM whose peak VmSwap reaches this share of its allocation is WARN", "%"
     )

@@ -80,6 +80,8 @@ class HostData:
     vms: pd.DataFrame | None = None
     swaps: pd.DataFrame | None = None
     virsh: pd.DataFrame | None = None
+    hugepages: pd.DataFrame | None = None  # hugepage pools per sample (store table `hugepages`)
+    numa: pd.DataFrame | None = None  # per NUMA node meminfo per sample (store table `numa`)
     log: list[LogEntry] = field(default_factory=list)
     contributions: list[Contribution] = field(default_factory=list)
 

@@ -116,6 +116,11 @@ class HostSpec:
     # squeezed out (global reclaim only swaps then). False: a memory limit forces the swapping while the
     # host keeps memory free (a cgroup's memory.max, libvirt <memtune>).
     thrash_host_short: bool = True
+    hugepages_bytes: int = 0  # RAM reserved as 2 MiB hugepages (a hugepages stream and meminfo HugePages_*)
+    hugepage_vms: int = 0  # the first N VMs are backed by hugepages (memory-backend-file on /dev/hugepages)
+    swap_device: str = "/dev/dm-1"  # "/dev/zram0": the swap is zram
+    numa_nodes: int = 0  # > 0: a numa stream with this many nodes sharing memory evenly
+    numa_short_node: int | None = None  # this node's MemFree falls to 0.5 % in the middle third of the capture
 
     @property
     def samples(self) -> int:
@@ -251,7 +256,8 @@ def write_capture(spec: HostSpec, out: Path, gz: bool = False) -> Path:
     buffers = 256 * MIB + rng.normal(0, 4 * MIB, n)
     slab = 3 * GIB + rng.normal(0, 16 * MIB, n)
     used = active + inactive + slab + 2 * GIB
-    free = np.clip(ram - used, 256 * MIB, None)
+    pool = spec.hugepages_bytes
+    free = np.clip(ram - used - pool, 256 * MIB, None)
     swap_free = spec.swap_bytes - s["swap_used"]
     commit_limit = spec.swap_bytes + ram // 2
     committed = anon * 1.35 + 6 * GIB
@@ -279,9 +285,12 @@ def write_capture(spec: HostSpec, out: Path, gz: bool = False) -> Path:
         "Committed_AS": kib(committed),
         "VmallocTotal": ones * 34359738367,
         "Hugepagesize": ones * 2048,
+        "HugePages_Total": ones * (pool // (2 * MIB)),
+        "HugePages_Free": ones * (max(0, pool - _hugepage_alloc(spec)) // (2 * MIB)),
+        "Hugetlb": ones * (pool // KIB),
         "DirectMap1G": ones * (ram // KIB - 4 * 1024 * 1024),
     }
-    mem_cols = [mem.get(k, ones * (rng.integers(0, 50_000) if k not in ("HugePages_Total", "HugePages_Free") else 0)) for k in MEMINFO_KEYS]
+    mem_cols = [mem.get(k, ones * (rng.integers(0, 50_000) if k not in ("HugePages_Rsvd", "HugePages_Surp") else 0)) for k in MEMINFO_KEYS]
     vm = {
         "nr_free_pages": (free // pg).astype(np.int64),
         "nr_inactive_anon": (inactive_anon // pg).astype(np.int64),
@@ -350,13 +359,56 @@ def write_capture(spec: HostSpec, out: Path, gz: bool = False) -> Path:
         _write_tsv(
             out / f"swaps.{name}.tsv",
             ["ts", "filename", "type", "size_kb", "used_kb", "priority"],
-            [ts, np.full(m, "/dev/dm-1", dtype=object), np.full(m, "partition", dtype=object),
+            [ts, np.full(m, spec.swap_device, dtype=object), np.full(m, "partition", dtype=object),
              np.full(m, spec.swap_bytes // KIB, dtype=np.int64), kib(s["swap_used"][sel]), np.full(m, -2, dtype=np.int64)],
             gz,
         )
+        if pool:
+            hp_free = max(0, pool - _hugepage_alloc(spec))
+            _write_tsv(
+                out / f"hugepages.{name}.tsv",
+                ["ts", "node", "size_kb", "nr_hugepages", "free_hugepages", "resv_hugepages", "surplus_hugepages"],
+                [np.repeat(ts, 2), np.tile(np.array(["-", "-"], dtype=object), m),
+                 np.tile(np.array([1048576, 2048], dtype=np.int64), m),
+                 np.tile(np.array([0, pool // (2 * MIB)], dtype=np.int64), m),
+                 np.tile(np.array([0, hp_free // (2 * MIB)], dtype=np.int64), m),
+                 np.zeros(2 * m, dtype=np.int64), np.zeros(2 * m, dtype=np.int64)],
+                gz,
+            )
+        if spec.numa_nodes:
+            _write_numa(spec, out, name, ts, free[sel], t[sel], gz)
         if spec.with_vms:
             _write_vms(spec, out, name, ts, s, sel, gz, first_day=bool(d == days[0]))
     return out
+
+
+def _hugepage_alloc(spec: HostSpec) -> int:
+    return int(sum(spec.vm_sizes_gib[: spec.hugepage_vms]) * GIB) if spec.with_vms else 0
+
+
+def _write_numa(spec: HostSpec, out: Path, day: str, ts: np.ndarray, free: np.ndarray, t: np.ndarray, gz: bool) -> None:
+    """Nodes share RAM and free memory evenly, except numa_short_node, which in the middle third of the capture
+    keeps 0.5 % of its memory free while the other nodes hold the rest."""
+    k = spec.numa_nodes
+    node_total = spec.ram_bytes // k
+    rel = (t - spec.start_epoch) / (spec.days * 86400)
+    short = (rel >= 1 / 3) & (rel < 2 / 3)
+    frees = np.outer(free / k, np.ones(k))
+    if spec.numa_short_node is not None:
+        low = node_total * 0.005
+        moved = np.where(short, frees[:, spec.numa_short_node] - low, 0.0)
+        frees[:, spec.numa_short_node] -= moved
+        for j in range(k):
+            if j != spec.numa_short_node:
+                frees[:, j] += moved / (k - 1)
+    m = len(ts)
+    pages = spec.hugepages_bytes // (2 * MIB) // k
+    cols = [np.repeat(ts, k), np.tile(np.arange(k, dtype=np.int64), m),
+            np.full(m * k, node_total // KIB, dtype=np.int64), (frees.ravel() // KIB).astype(np.int64),
+            ((node_total - frees.ravel()) // KIB).astype(np.int64), np.full(m * k, pages, dtype=np.int64),
+            np.full(m * k, pages, dtype=np.int64)]
+    _write_tsv(out / f"numa.{day}.tsv", ["ts", "node", "MemTotal", "MemFree", "MemUsed", "HugePages_Total", "HugePages_Free"],
+               cols, gz)
 
 
 def _write_vms(spec: HostSpec, out: Path, day: str, ts: np.ndarray, s: dict, sel: np.ndarray, gz: bool, first_day: bool) -> None:
@@ -394,10 +446,12 @@ def _write_vms(spec: HostSpec, out: Path, day: str, ts: np.ndarray, s: dict, sel
             else:
                 args.append(str(int(size * 1024)))
         uuids = [f"5f1c{i:04x}-0d4e-4c6a-9e7b-{spec.seed:04x}{i:08x}" for i in range(k)]
+        backends = [f"-object memory-backend-file,id=pc.ram,mem-path=/dev/hugepages/libvirt/qemu/{i + 1}-{names[i]},prealloc=on"
+                    if i < spec.hugepage_vms else "-" for i in range(k)]
         _write_tsv(
             out / f"vmdefs.{day}.tsv",
-            ["ts", "pid", "name", "uuid", "mem_arg", "cmd"],
+            ["ts", "pid", "name", "uuid", "mem_arg", "cmd", "mem_backend"],
             [np.full(k, ts[0]), pids.astype(np.int64), np.array(names, dtype=object), np.array(uuids, dtype=object),
-             np.array(args, dtype=object), np.full(k, "qemu-system-x86_64", dtype=object)],
+             np.array(args, dtype=object), np.full(k, "qemu-system-x86_64", dtype=object), np.array(backends, dtype=object)],
             gz,
         )

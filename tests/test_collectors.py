@@ -275,7 +275,7 @@ def test_live_capture_matches_proc(kind: str, live: dict) -> None:
 
     assert f["format"] == "1"
     assert f["collector"] == ("memsnap.py" if kind == "py" else "memsnap.sh")
-    assert f["collector_version"] == "1.1.0"
+    assert f["collector_version"] == "1.2.0"
     assert f["page_size"] == str(os.sysconf("SC_PAGE_SIZE"))
     assert f["clock_ticks"] == str(os.sysconf("SC_CLK_TCK"))
     assert f["cpus"] == str(os.sysconf("SC_NPROCESSORS_ONLN"))
@@ -308,8 +308,29 @@ def test_live_capture_matches_proc(kind: str, live: dict) -> None:
         for _, v in psi:
             assert all(re.fullmatch(r"\d+(\.\d+)?", x) for x in v[1:])
 
+    # hugepage pools (this machine has them in sysfs) and NUMA node meminfo, as the kernel gives them
+    pools = Path("/sys/kernel/mm/hugepages")
+    if pools.is_dir():
+        rows = read_stream(out, "hugepages")
+        first = by_sample(rows)[rows[0][1][0]]
+        host_rows = [r for r in first if r[0] == "-"]
+        sizes = sorted(int(p.name[len("hugepages-"):-2]) for p in pools.iterdir())
+        assert sorted(int(r[1]) for r in host_rows) == sizes and sizes
+        for r in host_rows:
+            nr = (pools / f"hugepages-{r[1]}kB" / "nr_hugepages").read_text().strip()
+            assert r[2] == nr  # a pool is not resized during the test
+    nodes = sorted(p.name[4:] for p in Path("/sys/devices/system/node").glob("node[0-9]*"))
+    if nodes:
+        numa = read_stream(out, "numa")
+        assert len(numa) == len(meminfo) * len(nodes)
+        keys, row = numa[0]
+        node_keys = [line.split(":")[0].split()[2] for line in Path(f"/sys/devices/system/node/node{nodes[0]}/meminfo").read_text().splitlines()]
+        assert list(keys) == ["node", *node_keys] and row[1] == nodes[0]
+        # MemTotal itself may move while the test runs (this VM's memory is hot-plugged)
+        assert all(v.isdigit() for v in row[1:]) and int(row[1 + keys.index("MemTotal")]) > 0
+
     messages = [m for _, _, m in log_lines(out)]
-    assert messages[0].startswith(f"{f['collector']} 1.1.0 started")
+    assert messages[0].startswith(f"{f['collector']} 1.2.0 started")
 
 
 # ---- the fake root: exact rows --------------------------------------------------------------------
@@ -355,12 +376,26 @@ FAKE_ROWS = {
     # 1001 has ksm_stat (kernel >= 6.1), 1002 none (an older kernel): '-'
     "vms": (("pid", "rss_kb", "swap_kb", "ksm_merging_pages", "ksm_profit"),
             [["1001", "4123456", "1024", "262144", "1006632960"], ["1002", "524288", "0", "-", "-"]]),
+    # the host's pools by size directory order (1 GiB before 2 MiB), then each node's (no resv there)
+    "hugepages": (("node", "size_kb", "nr_hugepages", "free_hugepages", "resv_hugepages", "surplus_hugepages"),
+                  [["-", "1048576", "0", "0", "0", "0"], ["-", "2048", "2048", "1024", "12", "0"],
+                   ["0", "2048", "1024", "512", "-", "0"], ["1", "2048", "1024", "512", "-", "0"]]),
 }
+# numa: one row per node, keys as the node's meminfo gives them (node 0 and 1 of the fake root)
+NUMA_KEYS = ("node", "MemTotal", "MemFree", "MemUsed", "Active", "Inactive", "Inactive(anon)", "FilePages",
+             "AnonPages", "AnonHugePages", "HugePages_Total", "HugePages_Free", "HugePages_Surp")
+FAKE_ROWS["numa"] = (NUMA_KEYS, [
+    ["0", "32828180", "1843244", "30984936", "20971520", "9437184", "4718592", "3670016", "23592960", "2097152",
+     "1024", "512", "0"],
+    ["1", "33028184", "20971520", "12056664", "20971520", "9437184", "4718592", "3670016", "23592960", "0",
+     "1024", "512", "0"]])
 FAKE_VMDEFS = (
-    ("pid", "name", "uuid", "mem_arg", "cmd"),
+    ("pid", "name", "uuid", "mem_arg", "cmd", "mem_backend"),
     [["1001", "web01", "4a9b3c2d-1e0f-4a5b-9c8d-7e6f5a4b3c2d", "size=4G,slots=4,maxmem=8G",
-      "qemu-system-x86_64"],
-     ["1002", "db02", "-", "512", "qemu-kvm"]],
+      "qemu-system-x86_64",
+      '-object {"qom-type":"memory-backend-file","id":"pc.ram","mem-path":"/dev/hugepages/libvirt/qemu/1-web01",'
+      '"prealloc":true,"size":4294967296}'],
+     ["1002", "db02", "-", "512", "qemu-kvm", "-"]],
 )
 FAKE_VIRSH_ROWS = (
     ("domain", "key", "value"),
@@ -413,7 +448,7 @@ def test_fakeroot_rows_exact(kind: str, tmp_path: Path, busybox_bin: Path,
     assert f == {
         "format": "1",
         "collector": "memsnap.py" if kind == "py" else "memsnap.sh",
-        "collector_version": "1.1.0",
+        "collector_version": "1.2.0",
         "hostname": "kvmhost01",
         "kernel": "6.1.0-18-amd64",
         "page_size": str(os.sysconf("SC_PAGE_SIZE")),
@@ -441,6 +476,8 @@ def test_missing_sources_are_logged_not_faked(kind: str, tmp_path: Path, busybox
     shutil.copytree(FAKEROOT, root, symlinks=True)
     shutil.rmtree(root / "proc" / "pressure")
     shutil.rmtree(root / "sys" / "kernel" / "mm" / "ksm")
+    shutil.rmtree(root / "sys" / "kernel" / "mm" / "hugepages")
+    shutil.rmtree(root / "sys" / "devices" / "system" / "node")
     shutil.rmtree(root / "proc" / "37")
     (root / "etc" / "machine-id").unlink()  # a host without systemd or dbus
     (root / "proc" / "swaps").write_text("Filename\tType\tSize\tUsed\tPriority\n")
@@ -455,6 +492,9 @@ def test_missing_sources_are_logged_not_faked(kind: str, tmp_path: Path, busybox
         "clock", "meminfo", "vmdefs", "vms", "vmstat"]
     messages = [m for _, _, m in log_lines(out)]
     assert f"{root}/proc/pressure/memory: not present (kernel < 4.20): psi not captured" in messages
+    assert (f"{root}/sys/kernel/mm/hugepages: not present (kernel without CONFIG_HUGETLBFS): hugepages not captured"
+            in messages)
+    assert any(m.startswith(f"{root}/sys/devices/system/node: ") and m.endswith(": numa not captured") for m in messages)
     assert (f"{root}/sys/kernel/mm/ksm: not present (kernel without CONFIG_KSM): ksm not captured"
             in messages)
     virsh = [m for m in messages if m.startswith("virsh:")]
@@ -621,7 +661,7 @@ def test_day_change_compresses_the_previous_day(kind: str, tmp_path: Path,
     # midnight (the collector starts in far less than 0.95 s), and no slot is within 0.05 s of it
     args = ["--root", str(FAKEROOT), "--interval", "0.5", "--duration", "2",
             "--start-epoch", str(MIDNIGHT - 0.95), "--output", str(out)]
-    streams = ["clock", "meminfo", "vmstat", "ksm", "psi", "swaps", "vms", "vmdefs"]
+    streams = ["clock", "meminfo", "vmstat", "ksm", "psi", "swaps", "vms", "vmdefs", "hugepages", "numa"]
 
     def check_run(n: int, log: Log) -> None:
         """The n-th run (0, 1) crossed midnight: its samples on both sides, each in its day's file."""
@@ -762,7 +802,7 @@ def test_help_and_version(kind: str, busybox_bin: Path) -> None:
     r = run(kind, busybox_bin, ["--version"])
     assert r.returncode == 0
     name = "memsnap.py" if kind == "py" else "memsnap.sh"
-    assert r.stdout.strip() == f"{name} 1.1.0 (capture format 1)"
+    assert r.stdout.strip() == f"{name} 1.2.0 (capture format 1)"
     r = run(kind, busybox_bin, ["--interval", "soon"])
     assert r.returncode == 2 and "--interval" in r.stderr
 

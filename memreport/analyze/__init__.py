@@ -19,13 +19,16 @@ from memreport.analyze import answer as answer_mod
 from memreport.analyze.active import ActiveResult, check_active
 from memreport.analyze.answer import Answer
 from memreport.analyze.confidence import Confidence, assess
+from memreport.analyze.hugepages import HugepagesResult, SwapDevices, check_hugepages, swap_devices
 from memreport.analyze.ksm import KsmResult, check_ksm
+from memreport.analyze.numa import NumaResult, check_numa
 from memreport.analyze.oom import OomResult, check_oom
 from memreport.analyze.pressure import Pressure, measure
 from memreport.analyze.swap_sizing import SwapSizing, check_swap_sizing
 from memreport.analyze.thrash import ThrashResult, check_thrash
 from memreport.analyze.vms import VmsResult, check_vms
-from memreport.analyze.wording import fmt_num, fmt_time
+from memreport.analyze import what_if as what_if_mod
+from memreport.analyze.wording import fmt_bytes, fmt_num, fmt_time
 from memreport.config import Thresholds
 from memreport.model import Contribution, Finding, HostData, HostFacts, Severity
 
@@ -62,6 +65,10 @@ class Analysis:
     pressure: Pressure
     confidence: Confidence
     answer: Answer
+    hugepages: HugepagesResult = field(default_factory=HugepagesResult)
+    swap_devices: SwapDevices = field(default_factory=SwapDevices)
+    numa: NumaResult = field(default_factory=NumaResult)
+    what_if: WhatIf | None = None  # the answer recomputed for --add-vms/--remove-vm/--swap/--ksm
     findings: list[Finding] = field(default_factory=list)  # sorted: most severe first
 
     @property
@@ -139,8 +146,25 @@ def _sort_key(f: Finding) -> tuple[int, int, str]:
     return (-int(f.severity), order, f.id)
 
 
-def analyze(data: HostData, thresholds: Thresholds | None = None) -> Analysis:
-    """Run every check on one host's data."""
+@dataclass
+class WhatIf:
+    change: what_if_mod.Change
+    method: list[str]  # how the change was applied, one sentence each
+    after: Analysis
+
+    @property
+    def sentence(self) -> str:
+        return what_if_sentence(self.change)
+
+    def as_json(self) -> dict[str, object]:
+        a = self.after
+        return {"change": self.change.as_json(), "method": self.method, "answer": a.answer.as_json(),
+                "vm_allocated_bytes": a.oom.vm_allocated_bytes, "oom_headroom_bytes": a.oom.oom_headroom_bytes,
+                "swap_required_bytes": a.swap.required_bytes, "swap_total_bytes": a.swap.swap_total_bytes}
+
+
+def analyze(data: HostData, thresholds: Thresholds | None = None, change: what_if_mod.Change | None = None) -> Analysis:
+    """Run every check on one host's data; with a change, also as if it were made (Analysis.what_if)."""
     t = thresholds or Thresholds()
     samples = data.samples
     if "ts" in samples.columns:
@@ -155,23 +179,27 @@ def analyze(data: HostData, thresholds: Thresholds | None = None) -> Analysis:
     if n and "interval_s" in samples.columns and samples["interval_s"].notna().any():
         med = float(np.nanmedian(samples["interval_s"].to_numpy(dtype="float64", na_value=np.nan)))
 
-    oom = check_oom(samples, vms, t, data.facts.overcommit_memory)
+    hp = check_hugepages(samples, vms, data.hugepages, t.oom_new_vm_bytes)
+    devices = swap_devices(samples, data.swaps)
+    oom = check_oom(samples, vms, t, data.facts.overcommit_memory, pool_bytes=hp.pool_bytes,
+                    hugepage_alloc_bytes=hp.vm_allocated_bytes, zram_bytes=devices.zram_bytes)
     pressure = measure(samples, oom.vm_allocated_bytes, t)
     vms_result = check_vms(vms, t)
-    swap = check_swap_sizing(samples, t, pressure)
+    swap = check_swap_sizing(samples, t, pressure, zram_bytes=devices.zram_bytes)
+    numa = check_numa(data.numa, t)
     thrash = check_thrash(samples, t, has_vm_table=bool(vms_result.rows))
     ksm = check_ksm(samples, t)
     confidence = assess(samples, med, t)
     active = check_active(samples, t)
     findings: list[Finding] = []
-    for part in (swap, oom, thrash, active, ksm, vms_result):
+    for part in (swap, oom, hp, thrash, active, ksm, vms_result, numa):
         findings.extend(part.findings)
     if n == 0:
         findings.append(Finding(id="coverage.empty", check="coverage", severity=Severity.WARN,
                                 title="No samples for this host", detail="The input gave no memory samples.",
                                 recommendation="Check the input: memreport needs /proc/meminfo at least once."))
     findings = _cap_low_confidence(findings, confidence)
-    answer = answer_mod.build(swap, thrash, oom, ksm, confidence, t.oom_new_vm_bytes, findings)
+    answer = answer_mod.build(swap, thrash, oom, ksm, confidence, t.oom_new_vm_bytes, findings, hp)
     a = Analysis(
         host=data.facts.host,
         facts=data.facts,
@@ -192,9 +220,23 @@ def analyze(data: HostData, thresholds: Thresholds | None = None) -> Analysis:
         pressure=pressure,
         confidence=confidence,
         answer=answer,
+        hugepages=hp,
+        swap_devices=devices,
+        numa=numa,
     )
     findings = _one_answer(findings, answer, confidence)
     a.findings = sorted(findings, key=_sort_key)
+    if change is not None and not change.empty:
+        applied = what_if_mod.apply(data, change)
+        after = analyze(applied.data, t)
+        if change.ksm_off:
+            i = next(n for n, item in enumerate(after.answer.items) if item.key == "ksm")
+            saved = ksm.saved_peak_bytes
+            text = ("KSM off: nothing comes back (it saved nothing)." if not saved else
+                    f"KSM off: its peak saving of {fmt_bytes(saved)} comes back as demand.")
+            after.answer.items[i] = dataclasses.replace(after.answer.items[i], text=text, tone="ok" if not saved else "warn")
+            after.answer = dataclasses.replace(after.answer, ksm="off")
+        a.what_if = WhatIf(change, applied.notes, after)
     return a
 
 
@@ -211,6 +253,21 @@ def summary_lines(analysis: Analysis) -> list[str]:
         lines.append(f"{f.severity.name:<4}  {f.title}")
         lines.append(f"      {f.detail}")
         lines.append(f"      → {f.recommendation}")
+    if a.what_if is not None:
+        lines.append("")
+        lines.append("What if: " + what_if_sentence(a.what_if.change))
+        lines += [f"  {line}" for line in a.what_if.after.answer.lines]
     if a.missing:
         lines.append("not in the data: " + ", ".join(c.name for c in a.missing))
     return lines
+
+
+def what_if_sentence(c: what_if_mod.Change) -> str:
+    parts = [f"add {x.count} × {fmt_bytes(x.size_bytes)} VM{'s' if x.count != 1 else ''}"
+             + (" backed by hugepages" if x.backing == "hugepages" else "") for x in c.add]
+    parts += [f"remove {name}" for name in c.remove]
+    if c.swap_bytes is not None:
+        parts.append(f"swap {fmt_bytes(c.swap_bytes)}")
+    if c.ksm_off:
+        parts.append("KSM off")
+    return ", ".join(parts)

@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from memreport.analyze.confidence import Confidence
+from memreport.analyze.hugepages import HugepagesResult
 from memreport.analyze.ksm import KsmResult
 from memreport.analyze.oom import CapacityModel, OomResult
 from memreport.analyze.swap_sizing import SwapSizing
@@ -46,7 +47,10 @@ class Answer:
     ksm: str  # keep | slow_down | turn_off | off | unknown
     confidence: str  # high | medium | low
     confidence_reason: str
-    items: list[AnswerItem] = field(default_factory=list)  # swap, thrash, fit, KSM, confidence, in this order
+    items: list[AnswerItem] = field(default_factory=list)
+    # hugepage-backed VMs of vm_size that still fit the hugepage pool; None when the host has no pool or
+    # no VM backing is known (vms_that_fit then counts VMs backed by ordinary RAM)
+    vms_that_fit_hugepages: int | None = None  # swap, thrash, fit, KSM, confidence, in this order
 
     @property
     def lines(self) -> list[str]:
@@ -69,6 +73,7 @@ class Answer:
             "vm_size_bytes": self.vm_size_bytes,
             "vms_that_fit": self.vms_that_fit,
             "vms_that_fit_model": self.vms_that_fit_model,
+            "vms_that_fit_hugepages": self.vms_that_fit_hugepages,
             "ksm": self.ksm,
             "confidence": self.confidence,
             "confidence_reason": self.confidence_reason,
@@ -159,7 +164,17 @@ def recommended_fit(o: OomResult) -> CapacityModel | None:
     return min(known, key=lambda m: (m.more_vms, m.key != "safe"))
 
 
-def _fit(o: OomResult, size: int) -> tuple[int | None, str | None, str]:
+def _fit(o: OomResult, size: int, hp: HugepagesResult | None = None) -> tuple[int | None, str | None, str]:
+    n, key, sentence = _fit_ram(o, size)
+    if hp is None or not hp.total_bytes or hp.more_vms is None:
+        return n, key, sentence
+    pool = (f"; backed by hugepages: {hp.more_vms} (the {fmt_bytes(hp.total_bytes)} pool has "
+            f"{fmt_bytes(max(0, hp.unallocated_bytes or 0))} not allocated to VMs)")
+    return n, key, sentence.rstrip(".").replace(" VMs fit (", " VMs backed by ordinary RAM fit (", 1).replace(
+        " VM fit (", " VM backed by ordinary RAM fits (", 1) + pool + "."
+
+
+def _fit_ram(o: OomResult, size: int) -> tuple[int | None, str | None, str]:
     best = recommended_fit(o)
     if best is None:
         return None, None, (f"VMs that fit: not known (needs MemTotal with VM allocations or MemAvailable).")
@@ -193,13 +208,15 @@ def _tone(findings: list[Finding], known: bool, belongs: object) -> str:
 
 
 def build(swap: SwapSizing, thrash: ThrashResult, oom: OomResult, ksm: KsmResult, conf: Confidence,
-          vm_size: int, findings: list[Finding]) -> Answer:
+          vm_size: int, findings: list[Finding], hp: HugepagesResult | None = None) -> Answer:
     add, rule, swap_line = _swap(swap, oom)
     no_swap = next((f for f in swap.findings if f.id == "swap.none"), None)
     if no_swap is not None and no_swap.severity == Severity.OK and add:
         swap_line = swap_line.rstrip(".") + ". Optional: the host runs without swap and showed no memory pressure."
     th, thrash_line = _thrash(thrash)
-    fit, model, fit_line = _fit(oom, vm_size)
+    fit, model, fit_line = _fit(oom, vm_size, hp)
+    if oom.zram_bytes and add is not None:
+        swap_line = swap_line.rstrip(".") + f" (the {fmt_bytes(oom.zram_bytes)} of zram swap is not counted: it lives in RAM)."
     conf_line = f"Confidence {conf.level}: {conf.reason}" + (f"; {conf.needs}." if conf.needs and conf.level != "high" else ".")
     if conf.level == "low" and add:
         swap_line += " On this little data the peaks may be higher."
@@ -216,4 +233,5 @@ def build(swap: SwapSizing, thrash: ThrashResult, oom: OomResult, ksm: KsmResult
     return Answer(
         swap_to_add_bytes=add, swap_to_add_rule=rule, thrash=th, vm_size_bytes=vm_size,
         vms_that_fit=fit, vms_that_fit_model=model, ksm=ksm.action, confidence=conf.level,
-        confidence_reason=conf.reason, items=items)
+        confidence_reason=conf.reason, items=items,
+        vms_that_fit_hugepages=hp.more_vms if hp is not None and hp.total_bytes else None)

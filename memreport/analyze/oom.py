@@ -44,7 +44,11 @@ class OomResult:
     vm_allocated_at: pd.Timestamp | None = None
     vm_allocated_peak_bytes: int | None = None  # largest simultaneous sum over the period
     overcommit_ratio: float | None = None  # allocated ÷ MemTotal
-    oom_headroom_bytes: int | None = None  # RAM + swap − allocated
+    oom_headroom_bytes: int | None = None  # RAM − hugepage pool + swap (not zram) − allocated (not hugepage-backed)
+    hugepage_pool_bytes: int = 0  # RAM reserved as hugepages: outside the safe rule's RAM
+    vm_allocated_hugepages_bytes: int | None = None  # allocations of hugepage-backed VMs (fit the pool instead)
+    vm_allocated_ram_bytes: int | None = None  # the allocations the safe rule counts
+    zram_bytes: int = 0  # swap on /dev/zram*: lives in RAM, not counted as swap
     new_vm_bytes: int = 0
     models: list[CapacityModel] = field(default_factory=list)
     peak_used_bytes: int | None = None  # MemTotal − MemAvailable + SwapTotal − SwapFree, max
@@ -73,8 +77,12 @@ def vm_allocation(vms: pd.DataFrame | None) -> tuple[int | None, int | None, pd.
     return count, int(sums.iloc[-1]), last_ts, int(sums.max())
 
 
-def check_oom(samples: pd.DataFrame, vms: pd.DataFrame | None, t: Thresholds, overcommit_memory: int | None) -> OomResult:
-    r = OomResult(new_vm_bytes=t.oom_new_vm_bytes, overcommit_memory=overcommit_memory)
+def check_oom(samples: pd.DataFrame, vms: pd.DataFrame | None, t: Thresholds, overcommit_memory: int | None,
+              pool_bytes: int = 0, hugepage_alloc_bytes: int | None = None, zram_bytes: int = 0) -> OomResult:
+    """pool_bytes: RAM in hugepage pools; hugepage_alloc_bytes: what hugepage-backed VMs are allocated (they
+    fit the pool, checked in hugepages.py); zram_bytes: swap that lives in RAM. All three leave the safe rule."""
+    r = OomResult(new_vm_bytes=t.oom_new_vm_bytes, overcommit_memory=overcommit_memory,
+                  hugepage_pool_bytes=pool_bytes, vm_allocated_hugepages_bytes=hugepage_alloc_bytes, zram_bytes=zram_bytes)
     total = column(samples, "mem_MemTotal")
     swap_total = column(samples, "mem_SwapTotal")
     swap_free = column(samples, "mem_SwapFree")
@@ -89,7 +97,13 @@ def check_oom(samples: pd.DataFrame, vms: pd.DataFrame | None, t: Thresholds, ov
     if r.vm_allocated_bytes is None:
         r.missing.append("per-VM allocations (qemu command lines, libvirt XML or virsh dominfo: run the collector as root on the host)")
 
-    ram, swap, alloc, size = r.memory_total_bytes, r.swap_total_bytes, r.vm_allocated_bytes, t.oom_new_vm_bytes
+    size = t.oom_new_vm_bytes
+    ram = None if r.memory_total_bytes is None else r.memory_total_bytes - pool_bytes
+    swap = None if r.swap_total_bytes is None else max(0, r.swap_total_bytes - zram_bytes)
+    alloc = r.vm_allocated_bytes
+    if alloc is not None:
+        alloc = alloc - (hugepage_alloc_bytes or 0)
+        r.vm_allocated_ram_bytes = alloc
     if ram is not None and swap is not None and alloc is not None:
         r.oom_headroom_bytes = ram + swap - alloc
     if ram and alloc is not None:
@@ -101,7 +115,7 @@ def check_oom(samples: pd.DataFrame, vms: pd.DataFrame | None, t: Thresholds, ov
             used = used + (swap_total - swap_free)
         else:
             r.missing.append("SwapFree (/proc/meminfo): observed usage counts RAM only")
-        r.peak_used_bytes, r.peak_used_at = peak(samples, used)
+        r.peak_used_bytes, r.peak_used_at = peak(samples, used - pool_bytes)  # MemAvailable never counts hugepages
     if avail is not None:  # the lowest MemAvailable needs no MemTotal (sar -r kbavail alone gives it)
         r.lowest_available_bytes, r.lowest_available_at = trough(samples, avail)
     else:
@@ -144,13 +158,23 @@ def check_oom(samples: pd.DataFrame, vms: pd.DataFrame | None, t: Thresholds, ov
 def _findings(r: OomResult, t: Thresholds) -> None:
     size = fmt_bytes(t.oom_new_vm_bytes)
     if r.oom_headroom_bytes is not None:
-        cap = (r.memory_total_bytes or 0) + (r.swap_total_bytes or 0)
+        cap = r.models[1].capacity_bytes or 0
         safe = r.models[1].more_vms
         ev: dict[str, Any] = {"vm_allocated_bytes": r.vm_allocated_bytes, "memory_total_bytes": r.memory_total_bytes,
                               "swap_total_bytes": r.swap_total_bytes, "oom_headroom_bytes": r.oom_headroom_bytes,
                               "overcommit_ratio": r.overcommit_ratio}
         base = (f"{r.vm_count} VMs are allocated {fmt_bytes(r.vm_allocated_bytes)} against {fmt_bytes(r.memory_total_bytes)} RAM + "
                 f"{fmt_bytes(r.swap_total_bytes)} swap (overcommit {r.overcommit_ratio:.2f}× RAM)")
+        if r.hugepage_pool_bytes:
+            base = (f"{r.vm_count} VMs: those not backed by hugepages are allocated {fmt_bytes(r.vm_allocated_ram_bytes)} against "
+                    f"{fmt_bytes(cap - (r.swap_total_bytes or 0) + r.zram_bytes)} RAM outside the {fmt_bytes(r.hugepage_pool_bytes)} "
+                    f"hugepage pool + {fmt_bytes(max(0, (r.swap_total_bytes or 0) - r.zram_bytes))} swap "
+                    f"(overcommit {r.overcommit_ratio:.2f}× that RAM); hugepage-backed VMs are checked against the pool")
+        elif r.zram_bytes:
+            base = (f"{r.vm_count} VMs are allocated {fmt_bytes(r.vm_allocated_bytes)} against {fmt_bytes(r.memory_total_bytes)} RAM + "
+                    f"{fmt_bytes(max(0, (r.swap_total_bytes or 0) - r.zram_bytes))} disk swap (overcommit {r.overcommit_ratio:.2f}× RAM)")
+        if r.zram_bytes:
+            base += (f"; the {fmt_bytes(r.zram_bytes)} of zram swap is not counted: its pages are compressed into the same RAM")
         if r.oom_headroom_bytes < 0:
             r.findings.append(Finding(
                 id="oom.overallocated", check=CHECK, severity=Severity.CRIT,

@@ -119,9 +119,23 @@ def build(a: Analysis) -> dict[str, Any]:
         "vms": [
             {"name": v.name, "uuid": v.uuid, "allocated_bytes": v.allocated_bytes, "maxmem_bytes": v.maxmem_bytes,
              "rss_max_bytes": v.rss_max_bytes, "rss_p95_bytes": v.rss_p95_bytes, "swap_max_bytes": v.swap_max_bytes,
-             "ksm_merged_max_bytes": v.ksm_merged_max_bytes}
+             "ksm_merged_max_bytes": v.ksm_merged_max_bytes, "backing": v.backing}
             for v in a.vms.rows
         ] if a.vms.rows else None,
+        "hugepages": _hugepages(a),
+        "numa_nodes": [
+            {"node": n.node, "memory_total_bytes": n.memory_total_bytes, "lowest_free_bytes": n.lowest_free_bytes,
+             "lowest_free_at": n.lowest_free_at,
+             "hugepages_total_bytes": None if n.hugepages_total is None or a.hugepages.page_size_bytes is None
+             else n.hugepages_total * a.hugepages.page_size_bytes,
+             "flagged": n.flagged}
+            for n in a.numa.nodes
+        ] if a.numa.nodes else None,
+        "swap_devices": {"zram_bytes": a.swap_devices.zram_bytes, "zram_devices": a.swap_devices.zram_devices,
+                         "disk_bytes": a.swap_devices.disk_bytes,
+                         "zswap_saved_peak_bytes": a.swap_devices.zswap_saved_peak_bytes,
+                         "zswap_saved_peak_at": a.swap_devices.zswap_saved_peak_at},
+        "what_if": a.what_if.as_json() if a.what_if is not None else None,
         "findings": [
             {"id": f.id, "check": f.check, "severity": f.severity.name, "title": f.title, "detail": f.detail,
              "recommendation": f.recommendation, "evidence": f.evidence}
@@ -139,6 +153,17 @@ def build(a: Analysis) -> dict[str, Any]:
         },
         "thresholds": a.thresholds.as_dict(),
     })
+
+
+def _hugepages(a: Analysis) -> dict[str, Any] | None:
+    h = a.hugepages
+    if not h.total_bytes and not h.vm_count:
+        return None
+    return {"page_size_bytes": h.page_size_bytes, "total_bytes": h.total_bytes, "free_bytes": h.free_bytes,
+            "reserved_bytes": h.reserved_bytes, "vm_allocated_bytes": h.vm_allocated_bytes, "vm_count": h.vm_count,
+            "source": h.source, "anon_huge_peak_bytes": h.anon_huge_peak_bytes,
+            "pools": [{"page_size_bytes": p.page_size_bytes, "total_bytes": p.total_bytes, "free_bytes": p.free_bytes,
+                       "reserved_bytes": p.reserved_bytes} for p in h.pools] or None}
 
 
 def dumps(a: Analysis) -> str:

@@ -35,6 +35,7 @@ class SwapSizing:
     required_bytes: int | None = None  # the peak swap must cover, by the chosen basis
     deficit_bytes: int | None = None  # required − swap; negative = surplus
     anon_deficit_bytes: int | None = None
+    zram_bytes: int = 0  # swap on /dev/zram*, left out of swap_total_bytes: its pages live in RAM
     findings: list[Finding] = field(default_factory=list)
 
     @property
@@ -42,8 +43,11 @@ class SwapSizing:
         return self.deficit_bytes is not None
 
 
-def check_swap_sizing(samples: pd.DataFrame, t: Thresholds, pressure: Pressure | None = None) -> SwapSizing:
-    r = SwapSizing(basis=t.swap_basis)
+def check_swap_sizing(samples: pd.DataFrame, t: Thresholds, pressure: Pressure | None = None,
+                      zram_bytes: int = 0) -> SwapSizing:
+    """zram_bytes: swap on zram devices. It is not swap in the rule's sense (kernel docs, zram.rst: a
+    compressed block device in RAM), so the rule compares the peak Inactive with the other swap only."""
+    r = SwapSizing(basis=t.swap_basis, zram_bytes=zram_bytes)
     inactive = column(samples, "mem_Inactive")
     anon = column(samples, "mem_Inactive_anon")
     swap_total = column(samples, "mem_SwapTotal")
@@ -61,9 +65,9 @@ def check_swap_sizing(samples: pd.DataFrame, t: Thresholds, pressure: Pressure |
     else:
         r.missing.append("Inactive(anon) (/proc/meminfo, kernel ≥ 2.6.28; not in sar)")
     if swap_total is not None:
-        r.swap_total_bytes = int(last(swap_total))  # type: ignore[arg-type]
-        r.swap_total_min_bytes = int(swap_total.min())
-        r.swap_total_max_bytes = int(swap_total.max())
+        r.swap_total_bytes = max(0, int(last(swap_total)) - zram_bytes)  # type: ignore[arg-type]
+        r.swap_total_min_bytes = max(0, int(swap_total.min()) - zram_bytes)
+        r.swap_total_max_bytes = max(0, int(swap_total.max()) - zram_bytes)
         if swap_free is not None:
             r.peak_swap_used_bytes, r.peak_swap_used_at = peak(samples, swap_total - swap_free)
     else:
@@ -107,6 +111,8 @@ def check_swap_sizing(samples: pd.DataFrame, t: Thresholds, pressure: Pressure |
         if r.anon_deficit_bytes is not None and r.anon_deficit_bytes > 0:
             severity = Severity.CRIT  # even the anonymous pages alone do not fit in swap
         swap_text = "no swap" if r.swap_total_bytes == 0 else f"{fmt_bytes(r.swap_total_bytes)} of swap"
+        if r.zram_bytes:
+            swap_text += f" beside {fmt_bytes(r.zram_bytes)} of zram (in RAM, not counted)"
         short = fmt_bytes(r.deficit_bytes, round_up=True)
         r.findings.append(
             Finding(
@@ -178,10 +184,14 @@ def _no_swap(r: SwapSizing, samples: pd.DataFrame, inactive: pd.Series | None, a
         title = "No swap configured, and the host ran short of memory"
         rec = (f"Add {add} of swap so idle anonymous memory can leave RAM, and reduce allocations if the pressure "
                "continues.")
+    if r.zram_bytes:
+        title = title.replace("No swap configured", "No swap beyond zram")
     evidence_text = ("; ".join(signs) + ".") if signs else "MemAvailable stayed high and nothing stalled or was OOM-killed."
     r.findings.append(Finding(
         id="swap.none", check=CHECK, severity=sev, title=title,
-        detail=f"SwapTotal was 0 throughout; {sized}. Pressure: {evidence_text}",
+        detail=(f"SwapTotal was 0 throughout; {sized}. Pressure: {evidence_text}" if not r.zram_bytes else
+                f"The only swap is {fmt_bytes(r.zram_bytes)} of zram, compressed into RAM: no capacity beyond RAM; {sized}. "
+                f"Pressure: {evidence_text}"),
         recommendation=rec,
         evidence={"required_bytes": r.required_bytes, "basis": r.basis, "swap_total_bytes": 0,
                   "peak_inactive_bytes": r.peak_inactive_bytes, "peak_inactive_anon_bytes": r.peak_inactive_anon_bytes,

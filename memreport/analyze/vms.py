@@ -32,6 +32,7 @@ class VmRow:
     samples: int
     first_seen: pd.Timestamp
     last_seen: pd.Timestamp
+    backing: str | None = None  # hugepages | ram; None when the input does not say
 
     @property
     def resident_percent(self) -> float | None:
@@ -61,6 +62,10 @@ def _int(v: object) -> int | None:
         return None
     f = float(v)  # type: ignore[arg-type]
     return None if math.isnan(f) else int(round(f))
+
+
+def _text(v: object) -> str | None:
+    return None if v is None or pd.isna(v) else str(v)  # type: ignore[call-overload]
 
 
 def _vm_codes(vms: pd.DataFrame) -> np.ndarray:
@@ -106,6 +111,7 @@ def check_vms(vms: pd.DataFrame | None, t: Thresholds) -> VmsResult:
     agg["rss_p95"] = g["rss"].quantile(0.95)
     names = vms["name"] if "name" in vms.columns else None
     uuids = vms["uuid"] if "uuid" in vms.columns else None
+    backings = vms["backing"] if "backing" in vms.columns else None
     for code, row in agg.iterrows():
         lr, fr = int(row["last_row"]), int(row["first_row"])
         name: object = names.iloc[lr] if names is not None else None
@@ -125,6 +131,7 @@ def check_vms(vms: pd.DataFrame | None, t: Thresholds) -> VmsResult:
             samples=int(row["samples"]),
             first_seen=ts.iloc[fr],
             last_seen=ts.iloc[lr],
+            backing=_text(backings.iloc[lr]) if backings is not None else None,
         ))
     r.rows.sort(key=lambda v: (-(v.allocated_bytes or 0), -(v.rss_max_bytes or 0), v.name))
     allocs = [v.allocated_bytes for v in r.rows if v.allocated_bytes is not None]

@@ -364,7 +364,7 @@ def when_words(t: datetime) -> str:
 
 # --- VMs -----------------------------------------------------------------------------------------
 
-VM_COLUMNS = ("ts", "name", "uuid", "pid", "allocated_bytes", "maxmem_bytes", "rss_bytes", "swap_bytes", "source")
+VM_COLUMNS = ("ts", "name", "uuid", "pid", "allocated_bytes", "maxmem_bytes", "rss_bytes", "swap_bytes", "backing", "source")
 
 
 @dataclass
@@ -376,6 +376,7 @@ class VmInfo:
     maxmem_bytes: int | None = None
     rss_bytes: int | None = None
     swap_bytes: int | None = None
+    backing: str | None = None  # hugepages | ram (libvirt <memoryBacking><hugepages/>, or the qemu argv)
     sources: tuple[str, ...] = ()
 
 
@@ -385,7 +386,7 @@ def merge_vms(found: Iterable[tuple[str, VmInfo]]) -> dict[str, VmInfo]:
     out: dict[str, VmInfo] = {}
     for source, vm in sorted(found, key=lambda x: order.get(x[0], 9)):
         cur = out.setdefault(vm.name, VmInfo(vm.name))
-        for f in ("uuid", "pid", "allocated_bytes", "maxmem_bytes", "rss_bytes", "swap_bytes"):
+        for f in ("uuid", "pid", "allocated_bytes", "maxmem_bytes", "rss_bytes", "swap_bytes", "backing"):
             if getattr(cur, f) is None and getattr(vm, f) is not None:
                 setattr(cur, f, getattr(vm, f))
         if source not in cur.sources:
@@ -401,7 +402,7 @@ def vms_frame(vms: dict[str, VmInfo], when: datetime) -> pd.DataFrame | None:
         {
             "ts": ts, "name": v.name, "uuid": v.uuid, "pid": v.pid, "allocated_bytes": v.allocated_bytes,
             "maxmem_bytes": v.maxmem_bytes, "rss_bytes": v.rss_bytes, "swap_bytes": v.swap_bytes,
-            "source": "+".join(v.sources),
+            "backing": v.backing, "source": "+".join(v.sources),
         }
         for v in sorted(vms.values(), key=lambda v: v.name)
     ]

@@ -24,8 +24,8 @@ from memreport.units import KIB, parse_qemu_mem_arg
 KIND = "capture"
 SUPPORTED_FORMATS = {"1"}
 _STREAM = re.compile(r"^(?P<source>[a-z]+)\.(?P<day>\d{8})\.tsv(?P<gz>\.gz)?$")
-SOURCES = ("clock", "meminfo", "vmstat", "ksm", "psi", "swaps", "vms", "vmdefs", "virsh")
-_STRING_COLS = {"boot_id", "filename", "type", "name", "uuid", "mem_arg", "cmd", "domain", "key", "value"}
+SOURCES = ("clock", "meminfo", "vmstat", "ksm", "psi", "swaps", "vms", "vmdefs", "virsh", "hugepages", "numa")
+_STRING_COLS = {"boot_id", "filename", "type", "name", "uuid", "mem_arg", "cmd", "mem_backend", "domain", "key", "value"}
 _FLOAT_COLS = {"ts", "uptime"} | {f"{k}_avg{n}" for k in ("some", "full") for n in (10, 60, 300)}
 # A stream is of the kind its name says only if its header has these (guards against a copied-in
 # file of the wrong kind).
@@ -37,6 +37,8 @@ _REQUIRED = {
     "vms": ("ts", "pid", "rss_kb", "swap_kb"),
     "vmdefs": ("ts", "pid", "name", "mem_arg"),
     "virsh": ("ts", "domain", "key", "value"),
+    "hugepages": ("ts", "node", "size_kb", "nr_hugepages", "free_hugepages"),
+    "numa": ("ts", "node", "MemTotal"),
     "psi": ("ts",),
     "ksm": ("ts",),
 }
@@ -143,6 +145,8 @@ _KIB_COLUMNS: dict[str, Callable[[str], int | None]] = {
     "meminfo": lambda c: None if c == "ts" else (1 if c in schema.MEMINFO_COUNT_KEYS else KIB),
     "vms": lambda c: {"rss_kb": KIB, "swap_kb": KIB, "ksm_merging_pages": 1}.get(c),
     "swaps": lambda c: {"size_kb": KIB, "used_kb": KIB}.get(c),
+    "hugepages": lambda c: None if c in ("ts", "node") else (KIB if c == "size_kb" else 1),
+    "numa": lambda c: None if c in ("ts", "node") else (1 if c in schema.MEMINFO_COUNT_KEYS else KIB),
 }
 _INT64_MAX = 2**63 - 1
 
@@ -183,7 +187,7 @@ def _merge_results(results: list[StreamResult]) -> StreamResult:
     return out
 
 
-_MULTI_ROW = {"swaps", "vms", "vmdefs", "virsh"}  # several rows share one sample's ts
+_MULTI_ROW = {"swaps", "vms", "vmdefs", "virsh", "hugepages", "numa"}  # several rows share one sample's ts
 
 
 def _in_time_order(t: pa.Table, multi_row: bool, log: list[LogEntry] | None, where: str) -> tuple[pa.Table, int]:
@@ -355,6 +359,8 @@ def read(path: Path, label: str, opts: IngestOptions = DEFAULT) -> list[HostData
     vms = _vms(table("vms"), table("vmdefs"), log, str(root), facts.page_size)
     swaps = _swaps(table("swaps"))
     virsh = _virsh(table("virsh"), log, str(root))
+    hugepages = _hugepages(table("hugepages"))
+    numa = _numa(table("numa"))
     log = [dataclasses.replace(e, host=e.host or facts.host, input=e.input or label) for e in log]
     n = samples.num_rows
     span = ""
@@ -362,7 +368,7 @@ def read(path: Path, label: str, opts: IngestOptions = DEFAULT) -> list[HostData
         first, last = pc.min(samples["ts"]).as_py(), pc.max(samples["ts"]).as_py()
         span = f" from {first:%Y-%m-%d %H:%M} to {last:%Y-%m-%d %H:%M} UTC"
     every = f" every {facts.interval_s:g} s" if facts.interval_s else ""
-    have = [s for s in ("meminfo", "vmstat", "ksm", "psi", "swaps", "vms", "virsh") if s in files]
+    have = [s for s in ("meminfo", "vmstat", "ksm", "psi", "swaps", "vms", "virsh", "hugepages", "numa") if s in files]
     summary = f"memsnap capture: {n} samples{every}{span} ({', '.join(have)})"
     if rows_skipped:
         summary += f"; {rows_skipped} records skipped (see the ingest log)"
@@ -373,6 +379,8 @@ def read(path: Path, label: str, opts: IngestOptions = DEFAULT) -> list[HostData
             vms=vms,
             swaps=swaps,
             virsh=virsh,
+            hugepages=hugepages,
+            numa=numa,
             log=log,
             contributions=[Contribution(input=label, kind=KIND, summary=summary)],
         )
@@ -411,13 +419,20 @@ def _vms(vms_t: pa.Table | None, defs_t: pa.Table | None, log: list[LogEntry], w
         sizes = defs["mem_arg"].map(lambda a: parse_qemu_mem_arg(a) if isinstance(a, str) else (None, None))
         defs["allocated_bytes"] = pd.array([s[0] for s in sizes], dtype="Int64")
         defs["maxmem_bytes"] = pd.array([s[1] for s in sizes], dtype="Int64")
+        # Collectors before 1.2.0 wrote no mem_backend: backing unknown (null), not guessed. From 1.2.0 on,
+        # `-` means the command line has no memory-backing argument: ordinary RAM.
+        if "mem_backend" in defs:
+            defs["backing"] = defs["mem_backend"].map(
+                lambda a: procfs.qemu_backing(procfs.split_backing_field(a)) if isinstance(a, str) else procfs.BACKING_RAM)
+        else:
+            defs["backing"] = None
         bad = defs[defs["mem_arg"].notna() & defs["allocated_bytes"].isna()]
         for row in bad.itertuples():
             log.append(LogEntry("warn", "bad_value", f"VM {row.name}: -m {row.mem_arg!r} is not a size: allocation unknown", file=where))
-        vms = vms.merge(defs[["pid", "name", "uuid", "allocated_bytes", "maxmem_bytes"]], on="pid", how="left")
+        vms = vms.merge(defs[["pid", "name", "uuid", "allocated_bytes", "maxmem_bytes", "backing"]], on="pid", how="left")
     vms["source"] = "capture"
     # A week of 10 s samples of 16 VMs is a million rows: repeated names as categories, not strings.
-    for c in ("name", "uuid", "source"):
+    for c in ("name", "uuid", "source", "backing"):
         if c in vms:
             vms[c] = vms[c].astype("category")
     return vms
@@ -432,6 +447,35 @@ def _swaps(t: pa.Table | None) -> pd.DataFrame | None:
     df["size_bytes"] = df["size_kb"].astype("Int64") * KIB
     df["used_bytes"] = df["used_kb"].astype("Int64") * KIB
     return df
+
+
+def _hugepages(t: pa.Table | None) -> pd.DataFrame | None:
+    """hugepages stream (counts of pages of size_kb) -> the store's hugepages table, in bytes."""
+    if t is None:
+        return None
+    df = t.to_pandas()
+    out = pd.DataFrame({"ts": pd.DatetimeIndex(_ts(t), tz="UTC"), "node": df["node"].astype("Int32")})
+    size = df["size_kb"].astype("Int64") * KIB
+    out["page_size_bytes"] = size
+    for col, key in (("total_bytes", "nr_hugepages"), ("free_bytes", "free_hugepages"),
+                     ("reserved_bytes", "resv_hugepages"), ("surplus_bytes", "surplus_hugepages")):
+        out[col] = df[key].astype("Int64") * size if key in df else pd.array([pd.NA] * len(df), dtype="Int64")
+    return out[out["page_size_bytes"].notna()].reset_index(drop=True)
+
+
+def _numa(t: pa.Table | None) -> pd.DataFrame | None:
+    """numa stream (one row per node, node meminfo keys as columns) -> the store's numa table."""
+    if t is None:
+        return None
+    df = t.to_pandas()
+    out = pd.DataFrame({"ts": pd.DatetimeIndex(_ts(t), tz="UTC"), "node": df["node"].astype("Int32")})
+    for key, col in schema.NUMA_KEYS.items():
+        if key not in df:
+            out[col] = pd.array([pd.NA] * len(df), dtype="Int64")
+        else:
+            factor = 1 if key in schema.MEMINFO_COUNT_KEYS else KIB
+            out[col] = df[key].astype("Int64") * factor
+    return out[out["node"].notna()].reset_index(drop=True)
 
 
 _VIRSH_KB = {"max_memory_kb": "max_memory", "used_memory_kb": "used_memory"}

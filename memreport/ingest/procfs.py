@@ -174,12 +174,73 @@ def parse_swaps(text: str) -> list[SwapDevice]:
 
 
 @dataclass(frozen=True)
+class HugepagePool:
+    node: int | None  # None: the host-wide pool
+    page_size_bytes: int
+    total_bytes: int | None
+    free_bytes: int | None
+    reserved_bytes: int | None  # host-wide only (no resv_hugepages per node)
+    surplus_bytes: int | None
+
+
+def hugepage_dir_size(name: str) -> int | None:
+    """`hugepages-2048kB` -> 2 MiB in bytes; None when the name is not a pool directory."""
+    if not (name.startswith("hugepages-") and name.endswith("kB")):
+        return None
+    body = name[len("hugepages-"):-2]
+    return int(body) * KIB if body.isascii() and body.isdigit() else None
+
+
+def parse_hugepage_pool(node: int | None, size_bytes: int, files: dict[str, str]) -> HugepagePool:
+    """The files of one /sys/…/hugepages/hugepages-<size>kB directory ({name: content}) -> a pool in bytes.
+    Counts are pages of that size (kernel docs, admin-guide/mm/hugetlbpage.rst); a file absent or not a
+    number is null."""
+    def pages(name: str) -> int | None:
+        text = files.get(name)
+        if text is None:
+            return None
+        try:
+            return _int(text.strip(), 1, name) * size_bytes
+        except ParseError:
+            return None
+
+    return HugepagePool(node=node, page_size_bytes=size_bytes, total_bytes=pages("nr_hugepages"),
+                        free_bytes=pages("free_hugepages"), reserved_bytes=pages("resv_hugepages"),
+                        surplus_bytes=pages("surplus_hugepages"))
+
+
+def parse_node_meminfo(text: str) -> tuple[int, dict[str, int]]:
+    """/sys/devices/system/node/node<N>/meminfo (`Node 0 MemTotal:  6514424 kB`) -> (N, {key: bytes}),
+    `HugePages_*` as counts, like /proc/meminfo."""
+    node: int | None = None
+    out: dict[str, int] = {}
+    for lineno, line in enumerate(text.splitlines(), 1):
+        if not line.strip():
+            continue
+        head, sep, rest = line.partition(":")
+        words = head.split()
+        if not sep or len(words) != 3 or words[0] != "Node" or not words[1].isdigit():
+            raise ParseError(lineno, f"{line[:40]!r} is not 'Node N Key: value'")
+        if node is None:
+            node = int(words[1])
+        fields = rest.split()
+        if not fields:
+            raise ParseError(lineno, f"{words[2]}: no value")
+        key = words[2]
+        out[key] = _int(fields[0], lineno, key) if key in MEMINFO_COUNT_KEYS else _kib(fields[0], lineno, key)
+    if node is None or "MemTotal" not in out:
+        raise ParseError(None, "no 'Node N MemTotal:' line: not a node meminfo")
+    return node, out
+
+
+@dataclass(frozen=True)
 class QemuCmdline:
     name: str | None
     uuid: str | None
     allocated_bytes: int | None
     maxmem_bytes: int | None
     mem_arg: str | None
+    backing: str | None = None  # hugepages | ram (qemu_backing); None only for an empty argv
 
 
 def is_qemu(argv0: str) -> bool:
@@ -208,7 +269,78 @@ def parse_qemu_argv(argv: list[str]) -> QemuCmdline:
         elif arg in ("-m", "--m"):
             mem_arg = nxt
     size, maxmem = parse_qemu_mem_arg(mem_arg) if mem_arg else (None, None)
-    return QemuCmdline(name=name, uuid=uuid, allocated_bytes=size, maxmem_bytes=maxmem, mem_arg=mem_arg)
+    return QemuCmdline(name=name, uuid=uuid, allocated_bytes=size, maxmem_bytes=maxmem, mem_arg=mem_arg,
+                       backing=qemu_backing(argv) if argv else None)
+
+
+BACKING_HUGEPAGES = "hugepages"
+BACKING_RAM = "ram"
+# Where hugetlbfs is mounted by convention (systemd's dev-hugepages.mount; libvirt's hugetlbfs_mount
+# default and its /dev/hugepages1G for 1 GiB pages): a qemu cmdline names a path, never a filesystem.
+_HUGETLBFS = ("/dev/hugepages", "/mnt/huge", "/hugepages")
+
+
+def backing_args(argv: list[str]) -> list[str]:
+    """The memory-backing part of a qemu argv: `-mem-path P` and each `-object memory-backend-*`,
+    as flag/value pairs. What the collectors store in vmdefs' mem_backend (docs/FORMAT.md)."""
+    out: list[str] = []
+    for i, arg in enumerate(argv[:-1]):
+        nxt = argv[i + 1]
+        if arg in ("-mem-path", "--mem-path"):
+            out += [arg, nxt]
+        elif arg in ("-object", "--object") and "memory-backend" in nxt:
+            out += [arg, nxt]
+    return out
+
+
+def _is_hugetlbfs(path: str) -> bool:
+    return any(path == m or path.startswith(m) for m in _HUGETLBFS)
+
+
+def _backend(value: str) -> dict[str, str]:
+    """A `-object` value: libvirt ≥ 6.x writes JSON (`{"qom-type":"memory-backend-file",…}`), older ones
+    and people write `memory-backend-file,id=ram0,mem-path=/dev/hugepages`."""
+    if value.lstrip().startswith("{"):
+        import json
+
+        try:
+            obj = json.loads(value)
+        except ValueError:
+            return {}
+        return {str(k): str(v).lower() if isinstance(v, bool) else str(v) for k, v in obj.items()} if isinstance(obj, dict) else {}
+    parts = qemu_options(value)
+    out = {"qom-type": parts[0]} if parts and "=" not in parts[0] else {}
+    for part in parts:
+        key, eq, v = part.partition("=")
+        if eq:
+            out[key] = v
+    return out
+
+
+def qemu_backing(argv: list[str]) -> str:
+    """How a guest's RAM is backed: `hugepages` when it comes from the hugetlb pool (qemu's legacy
+    `-mem-path` on hugetlbfs, `memory-backend-file` with mem-path on hugetlbfs, `memory-backend-memfd`
+    with hugetlb=on), else `ram` (ordinary anonymous memory, swappable). Kernel docs, hugetlbpage.rst:
+    hugetlb pages are reserved apart and never swapped."""
+    args = backing_args(argv)
+    for flag, value in zip(args[::2], args[1::2]):
+        if flag.endswith("mem-path") and _is_hugetlbfs(value):
+            return BACKING_HUGEPAGES
+        if flag.endswith("object"):
+            obj = _backend(value)
+            kind = obj.get("qom-type", "")
+            if kind == "memory-backend-memfd" and obj.get("hugetlb") in ("on", "true", "yes"):
+                return BACKING_HUGEPAGES
+            if kind == "memory-backend-file" and _is_hugetlbfs(obj.get("mem-path", "")):
+                return BACKING_HUGEPAGES
+    return BACKING_RAM
+
+
+def split_backing_field(text: str | None) -> list[str]:
+    """vmdefs' mem_backend field (space-separated, spaces inside a value written `\\040`) -> argv pairs."""
+    if not text or text == "-":
+        return []
+    return [a.replace("\\040", " ") for a in text.split(" ")]
 
 
 def qemu_options(value: str) -> list[str]:

@@ -98,6 +98,7 @@ VMS_SCHEMA = pa.schema(
         pa.field("ksm_merged_bytes", pa.int64()),  # ksm_stat ksm_merging_pages × page size (kernel >= 6.1)
         pa.field("ksm_profit_bytes", pa.int64()),  # ksm_stat ksm_process_profit, signed (kernel >= 6.4)
         pa.field("hugetlb_bytes", pa.int64()),  # HugetlbPages of the qemu process (kernel >= 4.4), not in VmRSS
+        pa.field("backing", pa.string()),  # hugepages | ram: where the guest RAM comes from (procfs.qemu_backing)
         # The VM's memory cgroup (snapshot trees): limits are null where unlimited or not read.
         pa.field("cgroup", pa.string()),  # the cgroup path read, e.g. /machine.slice/machine-qemu\x2d1\x2dweb01.scope
         pa.field("mem_limit_bytes", pa.int64()),  # v2 memory.max, v1 memory.limit_in_bytes
@@ -122,6 +123,47 @@ SWAPS_SCHEMA = pa.schema(
         pa.field("priority", pa.int64()),
     ]
 )
+
+# One row per hugepage pool per sample: /sys/kernel/mm/hugepages/hugepages-<size>kB (node null, the
+# host's pool) and /sys/devices/system/node/node<N>/hugepages/… (that node's share; no resv there).
+HUGEPAGES_SCHEMA = pa.schema(
+    [
+        pa.field("ts", TS, nullable=False),
+        pa.field("node", pa.int32()),  # NUMA node, null for the host-wide pool
+        pa.field("page_size_bytes", pa.int64()),
+        pa.field("total_bytes", pa.int64()),  # nr_hugepages × size
+        pa.field("free_bytes", pa.int64()),  # free_hugepages × size
+        pa.field("reserved_bytes", pa.int64()),  # resv_hugepages × size: promised, not yet faulted in
+        pa.field("surplus_bytes", pa.int64()),  # surplus_hugepages × size (overcommitted beyond nr_hugepages)
+    ]
+)
+
+# One row per NUMA node per sample: /sys/devices/system/node/node<N>/meminfo (bytes; HugePages_* counts
+# of the default hugepage size, as in /proc/meminfo).
+NUMA_SCHEMA = pa.schema(
+    [
+        pa.field("ts", TS, nullable=False),
+        pa.field("node", pa.int32(), nullable=False),
+        pa.field("memory_total_bytes", pa.int64()),  # MemTotal
+        pa.field("memory_free_bytes", pa.int64()),  # MemFree
+        pa.field("memory_used_bytes", pa.int64()),  # MemUsed
+        pa.field("active_bytes", pa.int64()),
+        pa.field("inactive_bytes", pa.int64()),
+        pa.field("inactive_anon_bytes", pa.int64()),
+        pa.field("file_pages_bytes", pa.int64()),  # FilePages (page cache: mostly reclaimable)
+        pa.field("anon_pages_bytes", pa.int64()),
+        pa.field("anon_huge_bytes", pa.int64()),  # AnonHugePages (transparent hugepages)
+        pa.field("hugepages_total", pa.int64()),  # HugePages_Total (count)
+        pa.field("hugepages_free", pa.int64()),  # HugePages_Free (count)
+    ]
+)
+# node meminfo key -> NUMA_SCHEMA column
+NUMA_KEYS = {
+    "MemTotal": "memory_total_bytes", "MemFree": "memory_free_bytes", "MemUsed": "memory_used_bytes",
+    "Active": "active_bytes", "Inactive": "inactive_bytes", "Inactive(anon)": "inactive_anon_bytes",
+    "FilePages": "file_pages_bytes", "AnonPages": "anon_pages_bytes", "AnonHugePages": "anon_huge_bytes",
+    "HugePages_Total": "hugepages_total", "HugePages_Free": "hugepages_free",
+}
 
 VIRSH_SCHEMA = pa.schema(
     [

@@ -23,7 +23,7 @@ from typing import Any
 
 import pandas as pd
 
-from memreport.ingest import hosts, pagesize, procfs
+from memreport.ingest import hosts, pagesize, procfs, sysfs_mem
 from memreport.ingest.options import DEFAULT, IngestOptions
 from memreport.ingest.snapshot_procs import SnapshotProcs, Skipped, join_by_name, pattern_of, read_snapshot_procs
 from memreport.model import Contribution, HostData, HostFacts, LogEntry
@@ -44,6 +44,8 @@ CANDIDATES = {
     "swaps": ("proc/swaps", "swaps"),
     "psi": ("proc/pressure/memory", "pressure/memory", "pressure_memory"),
     "ksm": ("sys/kernel/mm/ksm", "ksm"),
+    "hugepages": ("sys/kernel/mm/hugepages",),  # read by sysfs_mem, at these real paths only
+    "nodes": ("sys/devices/system/node",),
     "hostname": ("proc/sys/kernel/hostname", "etc/hostname", "hostname"),
     "machine_id": ("etc/machine-id", "machine-id", "var/lib/dbus/machine-id"),
     "kernel": ("proc/sys/kernel/osrelease", "osrelease", "uname_r"),
@@ -257,6 +259,8 @@ def read(path: Path, label: str, opts: IngestOptions = DEFAULT) -> list[HostData
     page_size = page.size
     assumptions = [page.assumption] if page.assumption else []
     rows, swaps, texts = [], [], {}
+    pools: list[pd.DataFrame] = []
+    numa: list[pd.DataFrame] = []
     for when, snap in snaps:
         t: dt.datetime | None = when
         if t is None:  # a single snapshot: its time from a date file, else the meminfo mtime
@@ -284,6 +288,9 @@ def read(path: Path, label: str, opts: IngestOptions = DEFAULT) -> list[HostData
         if procs.ksmd_ticks is not None:
             row["ksmd_ticks"] = procs.ksmd_ticks
         proc_parts.append((row["ts"], row.get("boot_id"), procs))
+        hp, nodes = sysfs_mem.read(snap, pd.Timestamp(row["ts"]), log)
+        pools += [f for f in (hp,) if f is not None]
+        numa += [f for f in (nodes,) if f is not None]
         skipped += procs.skipped
         rows.append(row)
         swaps.extend(sw)
@@ -311,6 +318,8 @@ def read(path: Path, label: str, opts: IngestOptions = DEFAULT) -> list[HostData
         summary += f" ({', '.join(got)})"
     swaps_df = pd.DataFrame(swaps) if swaps else None
     return [HostData(facts=facts, samples=samples, vms=vms, swaps=swaps_df, log=log,
+                     hugepages=pd.concat(pools, ignore_index=True) if pools else None,
+                     numa=pd.concat(numa, ignore_index=True) if numa else None,
                      contributions=[Contribution(label, kind, summary)])]
 
 

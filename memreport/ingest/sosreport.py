@@ -12,6 +12,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pandas as pd
+
 from memreport.errors import InputError
 from memreport.ingest import bundle, hosts, pagesize, virsh
 from memreport.ingest.options import DEFAULT, IngestOptions
@@ -235,4 +237,10 @@ def read(path: Path, label: str, opts: IngestOptions = DEFAULT) -> list[HostData
         raise InputError(label, "sosreport with no proc/meminfo, no sar history and no VM data: nothing to read")
     if "meminfo" not in proc:
         log.append(LogEntry("warn", "missing_source", "no proc/meminfo in the sosreport (memory plugin not run?)"))
-    return [bundle.assemble(found, label, log, opts)]
+    data = bundle.assemble(found, label, log, opts)
+    if len(data.samples) and "ts" in data.samples:
+        from memreport.ingest import sysfs_mem
+
+        snap_ts = pd.Timestamp(data.samples["ts"].max())
+        data.hugepages, data.numa = sysfs_mem.read(root, snap_ts, data.log)
+    return [data]

@@ -22,7 +22,7 @@ from memreport.ingest import derive, pagesize, schema
 from memreport.model import Contribution, HostData, HostFacts, LogEntry
 from memreport.timebase import ABSOLUTE, RELATIVE
 
-TABLES = ("samples", "vms", "swaps", "virsh", "facts", "log")
+TABLES = ("samples", "vms", "swaps", "virsh", "hugepages", "numa", "facts", "log")
 NO_HOST = "_"
 # Deterministic files: no statistics timestamps, one writer setting for all.
 _DICT_COLUMNS = ["boot_id", "source", "name", "uuid", "cgroup", "filename", "type", "domain", "key", "level", "event", "input", "file"]
@@ -71,6 +71,8 @@ def merge_host(parts: list[HostData]) -> HostData:
         vms=cat(p.vms for p in parts),
         swaps=cat(p.swaps for p in parts),
         virsh=cat(p.virsh for p in parts),
+        hugepages=cat(p.hugepages for p in parts),
+        numa=cat(p.numa for p in parts),
         log=[e for p in parts for e in p.log] + log,
         contributions=[c for p in parts for c in p.contributions],
     )
@@ -86,7 +88,8 @@ def finalize(data: HostData) -> HostData:
     t, log = derive.sort_and_dedupe(t, host)
     segments, seg_log = derive.assign_segments(t, host)
     data.samples = derive.add_rates(t, segments, data.facts)
-    for name, keys in (("vms", ["ts", "pid", "name"]), ("swaps", ["ts", "filename"]), ("virsh", ["ts", "domain", "key"])):
+    for name, keys in (("vms", ["ts", "pid", "name"]), ("swaps", ["ts", "filename"]), ("virsh", ["ts", "domain", "key"]),
+                       ("hugepages", ["ts", "node", "page_size_bytes"]), ("numa", ["ts", "node"])):
         frame = getattr(data, name)
         if frame is not None and len(frame):
             setattr(data, name, _sorted_unique(frame, [k for k in keys if k in frame], name, host, log))
@@ -242,7 +245,8 @@ def write_host(root: Path, data: HostData) -> None:
     hd = _host_dir(data.facts.host)
     samples = derive.to_table(data.samples)
     jobs = _parts(_cast(samples, schema.samples_schema(samples.column_names)), root / "samples" / hd)
-    for name, sch in (("vms", schema.VMS_SCHEMA), ("swaps", schema.SWAPS_SCHEMA), ("virsh", schema.VIRSH_SCHEMA)):
+    for name, sch in (("vms", schema.VMS_SCHEMA), ("swaps", schema.SWAPS_SCHEMA), ("virsh", schema.VIRSH_SCHEMA),
+                      ("hugepages", schema.HUGEPAGES_SCHEMA), ("numa", schema.NUMA_SCHEMA)):
         frame = getattr(data, name)
         if frame is not None and len(frame):
             jobs += _parts(_table(frame, sch), root / name / hd)
@@ -387,6 +391,8 @@ def read_host(store: Path, host: str) -> HostData:
         vms=_read(store, "vms", host),
         swaps=_read(store, "swaps", host),
         virsh=_read(store, "virsh", host),
+        hugepages=_read(store, "hugepages", host),
+        numa=_read(store, "numa", host),
         log=log,
         contributions=contributions,
     )

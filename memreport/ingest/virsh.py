@@ -34,7 +34,8 @@ def libvirt_size(value: str, unit: str | None) -> int | None:
 
 
 def parse_domain_xml(text: str) -> VmInfo:
-    """<domain type='kvm'>: name, uuid, <memory> (allocated at boot), <maxMemory> (hotplug ceiling)."""
+    """<domain type='kvm'>: name, uuid, <memory> (allocated at boot), <maxMemory> (hotplug ceiling), and
+    the backing: <memoryBacking><hugepages/> puts the guest RAM in the hugetlb pool (formatdomain.html)."""
     root = parse_untrusted_xml(text)
     if root.tag != "domain":
         raise ParseError(None, f"<{root.tag}> is not a libvirt <domain>")
@@ -51,6 +52,7 @@ def parse_domain_xml(text: str) -> VmInfo:
         uuid=(root.findtext("uuid") or "").strip() or None,
         allocated_bytes=size("memory"),
         maxmem_bytes=size("maxMemory"),
+        backing="hugepages" if root.find("memoryBacking/hugepages") is not None else "ram",
     )
 
 
@@ -102,7 +104,7 @@ def parse_ps_qemu(text: str) -> list[VmInfo]:
         q = parse_qemu_argv(list(row.argv))
         if q.name:
             out.append(VmInfo(name=q.name, uuid=q.uuid, pid=row.pid, allocated_bytes=q.allocated_bytes,
-                              maxmem_bytes=q.maxmem_bytes, rss_bytes=row.rss_bytes))
+                              maxmem_bytes=q.maxmem_bytes, rss_bytes=row.rss_bytes, backing=q.backing))
     return out
 
 
