@@ -15,7 +15,10 @@ OUT ?= out
 
 .PHONY: report test bench setup system-deps sample-data docs lint clean
 
+# memreport's own modules too (the package is installed editable, so uv does not compile it); only
+# changed files are recompiled, and a stale .pyc is never used (Python checks the source's mtime).
 setup: .venv/.synced
+	@$(RUN) python -m compileall -q memreport
 
 $(UV):
 	$(PYTHON) -m venv $(TOOLS)
