@@ -1,6 +1,8 @@
 # Everything runs from a fresh clone with only python3 and make: uv is bootstrapped into .tools/,
 # the locked environment into .venv/. uv never downloads a Python (UV_PYTHON_DOWNLOADS=never) and
-# --locked fails loudly on a stale lock instead of rewriting it.
+# --locked fails loudly on a stale lock instead of rewriting it. --compile-bytecode: where
+# PYTHONDONTWRITEBYTECODE is set (many machines, most container images) every command would otherwise
+# recompile pandas, pyarrow and weasyprint from source (≈ 2 s a run, issue 12).
 SHELL := /bin/bash
 PYTHON ?= python3
 TOOLS := .tools
@@ -13,14 +15,17 @@ OUT ?= out
 
 .PHONY: report test bench setup system-deps sample-data docs lint clean
 
+# memreport's own modules too (the package is installed editable, so uv does not compile it); only
+# changed files are recompiled, and a stale .pyc is never used (Python checks the source's mtime).
 setup: .venv/.synced
+	@$(RUN) python -m compileall -q memreport
 
 $(UV):
 	$(PYTHON) -m venv $(TOOLS)
 	$(TOOLS)/bin/pip install --quiet --disable-pip-version-check uv==$(UV_VERSION)
 
 .venv/.synced: $(UV) uv.lock pyproject.toml
-	$(UV) sync --locked --python $(PYTHON) --quiet
+	$(UV) sync --locked --compile-bytecode --python $(PYTHON) --quiet
 	touch $@
 
 # The main job: the sample host's capacity report (HTML, PDF, JSON) in $(OUT)/.
@@ -37,7 +42,7 @@ test: setup system-deps
 	$(RUN) pytest -n 2 --dist loadfile $(PYTEST_ARGS)
 
 bench: setup
-	$(RUN) python benchmarks/run.py
+	ONLY=$(ONLY) $(RUN) python benchmarks/run.py
 
 # Every parser against 100,000 mutated real files (FUZZ_CASES=…, or FUZZ_ARGS='sadf vmstat -n 5000'):
 # per parser the cases run, the failures (each with a rerun command) and the peak memory.

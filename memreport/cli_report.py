@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -14,8 +14,10 @@ from memreport.cli import (
 )
 from memreport.errors import InputError
 from memreport.host_dirs import host_dir_name
-from memreport.ingest.options import DEFAULT, IngestOptions
-from memreport.model import HostData
+
+if TYPE_CHECKING:  # importing memreport.ingest or memreport.model loads pyarrow and pandas: not for --help
+    from memreport.ingest.options import IngestOptions
+    from memreport.model import HostData
 
 ConfigOpt = Annotated[Path | None, typer.Option("--config", help="TOML file of threshold settings (docs/CHECKS.md).")]
 SetOpt = Annotated[list[str] | None, typer.Option("--set", help="Override one threshold: --set key=value (repeatable).")]
@@ -35,14 +37,16 @@ def with_vm_size(overrides: list[str] | None, vm_size: str | None) -> list[str]:
     return [*(overrides or []), *([f"oom.new_vm_bytes={vm_size}"] if vm_size else [])]
 
 
-def load_hosts(inputs: list[Path], opts: IngestOptions = DEFAULT, host: str | None = None) -> list[HostData]:
-    """Hosts from a store, or from inputs ingested in memory (nothing written)."""
+def load_hosts(inputs: list[Path], opts: IngestOptions | None = None, host: str | None = None) -> list[HostData]:
+    """Hosts from a store, or from inputs ingested in memory (nothing written); opts default to
+    memreport.ingest.options.DEFAULT."""
     from memreport.ingest import store
+    from memreport.ingest.options import DEFAULT
     from memreport.ingest.run import load
 
     if len(inputs) == 1 and store.is_store(inputs[0]) and not host:
         return [store.read_host(inputs[0], h) for h in store.list_hosts(inputs[0])]
-    result = load(inputs, _progress(), opts, host)
+    result = load(inputs, _progress(), opts or DEFAULT, host)
     _print_warnings(result)
     if not result.hosts:
         raise result.failed[0] if result.failed else InputError("-", "no input given")

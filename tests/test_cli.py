@@ -48,3 +48,38 @@ def test_collect_help_is_the_collectors(cli):
 def test_usage_error_is_exit_2(cli):
     proc = cli("ingest")
     assert proc.returncode == 2 and "Traceback" not in proc.stderr
+
+
+# Runs the real command line in a fresh interpreter and reports, when it exits, which of the heavy
+# libraries it had imported (issue 12: `--help` and usage errors are instant because they load none).
+_HEAVY_RUNNER = """
+import atexit, json, sys
+heavy = ("pandas", "pyarrow", "numpy", "weasyprint", "dask", "polars")
+atexit.register(lambda: print(json.dumps(sorted(m for m in heavy if m in sys.modules)), file=sys.stderr))
+sys.argv = ["memreport", *sys.argv[1:]]
+from memreport.cli import main
+main()
+"""
+
+
+def _heavy_modules_loaded(*args: str) -> tuple[int, str, list[str]]:
+    import json
+    import subprocess
+    import sys
+
+    proc = subprocess.run([sys.executable, "-c", _HEAVY_RUNNER, *args], capture_output=True, text=True, timeout=120)
+    return proc.returncode, proc.stdout, json.loads(proc.stderr.strip().splitlines()[-1])
+
+
+def test_help_and_usage_errors_load_no_pandas_pyarrow_or_weasyprint():
+    code, out, heavy = _heavy_modules_loaded("--help")
+    assert code == 0 and "report" in out and "fleet" in out
+    assert heavy == []
+    for args in (["report", "--help"], ["fleet", "--help"], ["send", "--help"], ["ingest", "--help"]):
+        code, out, heavy = _heavy_modules_loaded(*args)
+        assert code == 0 and "Usage: memreport" in out, args
+        assert heavy == [], args
+    for args in (["report"], ["report", "x", "--no-such-option"], ["fleet"], ["no-such-command"]):
+        code, _, heavy = _heavy_modules_loaded(*args)
+        assert code == 2, args
+        assert heavy == [], args

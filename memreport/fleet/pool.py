@@ -105,8 +105,10 @@ def die_with_parent(parent_pid: int) -> None:
     threading.Thread(target=_watch_parent, args=(parent_pid,), name="parent-watchdog", daemon=True).start()
 
 
-def _worker_main(conn: Connection, parent_pid: int, fn: Callable[..., Any]) -> None:
+def _worker_main(conn: Connection, parent_pid: int, fn: Callable[..., Any], init: Callable[[], None] | None = None) -> None:
     die_with_parent(parent_pid)
+    if init is not None:
+        init()
     try:
         while True:
             try:
@@ -141,7 +143,8 @@ class _Worker:
 class Pool:
     """Run `fn(*args_of(item))` for every item on `workers` processes, each item with `timeout_s`
     (None: no deadline). `on_result(item, value)` gets each return value; `on_failure(item,
-    reason, pid)` each item whose worker died, timed out or raised."""
+    reason, pid)` each item whose worker died, timed out or raised. `init()` runs once in each
+    worker before its first item."""
 
     fn: Callable[..., Any]
     args_of: Callable[[Any], tuple[Any, ...]]
@@ -150,6 +153,7 @@ class Pool:
     workers: int = 1
     timeout_s: float | None = None
     preload: Sequence[str] = ()
+    init: Callable[[], None] | None = None
     _ctx: Any = field(init=False, default=None)
     _pool: list[_Worker] = field(init=False, default_factory=list)
 
@@ -180,7 +184,7 @@ class Pool:
             self._pool.remove(w)
         if len(self._pool) < size:
             parent, child = self._ctx.Pipe()
-            proc = self._ctx.Process(target=_worker_main, args=(child, os.getpid(), self.fn),
+            proc = self._ctx.Process(target=_worker_main, args=(child, os.getpid(), self.fn, self.init),
                                      name="memreport-fleet-worker", daemon=True)
             proc.start()
             child.close()  # only the worker holds its end: its death is an EOF here

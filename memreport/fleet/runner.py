@@ -8,6 +8,8 @@ recorded as failed, with the reason, and the next run retries it; the other task
 
 from __future__ import annotations
 
+import functools
+import os
 import shutil
 import time
 import uuid
@@ -21,6 +23,7 @@ from memreport.fleet import state
 from memreport.fleet.pool import Pool
 from memreport.fleet.tasks import STAGED, WORK, TaskOptions, run_task
 from memreport.host_dirs import host_dir_name
+from memreport.ingest import limit_threads
 
 OnResult = Callable[[dict[str, Any]], None]
 # Imported once in the fork server, so that each worker starts warm instead of importing pandas,
@@ -71,10 +74,14 @@ def run_local(jobs: Sequence[Job], outdir: Path, opts: TaskOptions, workers: int
     """On a supervised pool of `workers` processes (pool.py): a worker that dies or a task that
     outlives `input_timeout` seconds fails that task only. A healthy worker runs task after task
     (each frees its host's data before the next); a failed one is replaced."""
+    # Each worker reads with its share of the cores (at least one thread): N workers that each
+    # start a thread per core only fight over the same cores (issue 12).
+    share = max(1, (os.cpu_count() or 1) // max(1, min(workers, len(jobs))))
     pool = Pool(fn=task, args_of=lambda j: _task_args(j, outdir, opts),
                 on_result=lambda _job, res: on_result(res),
                 on_failure=lambda job, why, pid: on_result(_lost(job, outdir, opts, why, pid)),
-                workers=workers, timeout_s=input_timeout or None, preload=_PRELOAD)
+                workers=workers, timeout_s=input_timeout or None, preload=_PRELOAD,
+                init=functools.partial(limit_threads, share))
     pool.run(jobs)
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import os
 import re
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -16,6 +15,7 @@ import pyarrow.compute as pc
 
 from memreport.errors import InputError
 from memreport.ingest import hosts, pagesize, procfs, schema, sources
+from memreport.ingest import threads as ingest_threads
 from memreport.ingest.options import DEFAULT, IngestOptions
 from memreport.ingest.streams import StreamResult, StreamTooLarge, parse_stream, read_bytes
 from memreport.model import Contribution, HostData, HostFacts, LogEntry
@@ -292,9 +292,9 @@ def read(path: Path, label: str, opts: IngestOptions = DEFAULT) -> list[HostData
         raise InputError(root, "capture has no meminfo stream (meminfo.YYYYMMDD.tsv)")
 
     # One task per file: decompression (isal) and parsing (pyarrow) release the GIL, so days and
-    # sources are read in parallel on every core.
+    # sources are read in parallel on every core (or this fleet worker's share of them).
     jobs = [(source, f) for source, fs in files.items() for f in fs]
-    with ThreadPoolExecutor(max_workers=(os.cpu_count() or 2) + 1) as pool:
+    with ThreadPoolExecutor(max_workers=ingest_threads() + 1) as pool:
         parsed = []
         for r in pool.map(lambda job: _read_file(*job), jobs):
             parsed.append(r)

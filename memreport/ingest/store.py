@@ -18,7 +18,7 @@ import pyarrow.parquet as pq
 from memreport.atomic import WriterLock, output, owned_temp_dir, remove_stale
 from memreport.errors import InputError
 from memreport.host_dirs import partition_name
-from memreport.ingest import derive, pagesize, schema
+from memreport.ingest import derive, pagesize, schema, threads
 from memreport.model import Contribution, HostData, HostFacts, LogEntry
 from memreport.timebase import ABSOLUTE, RELATIVE
 
@@ -253,13 +253,13 @@ def write_host(root: Path, data: HostData) -> None:
     jobs.append((_facts_table(data), root / "facts" / hd / "part-0.parquet"))
     if data.log:
         jobs.append((_log_table(data.log), root / "log" / hd / "part-0.parquet"))
-    if len(jobs) <= 2 or (os.cpu_count() or 1) == 1:
+    if len(jobs) <= 2 or threads() == 1:
         for table, path in jobs:
             _write(table, path)
         return
     from concurrent.futures import ThreadPoolExecutor
 
-    with ThreadPoolExecutor(max_workers=min(len(jobs), os.cpu_count() or 1)) as pool:
+    with ThreadPoolExecutor(max_workers=min(len(jobs), threads())) as pool:
         list(pool.map(lambda job: _write(*job), jobs))  # pyarrow releases the GIL while it encodes
 
 
