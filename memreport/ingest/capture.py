@@ -420,10 +420,10 @@ def _vms(vms_t: pa.Table | None, defs_t: pa.Table | None, log: list[LogEntry], w
         defs["allocated_bytes"] = pd.array([s[0] for s in sizes], dtype="Int64")
         defs["maxmem_bytes"] = pd.array([s[1] for s in sizes], dtype="Int64")
         # Collectors before 1.2.0 wrote no mem_backend: backing unknown (null), not guessed. From 1.2.0 on,
-        # `-` means the command line has no memory-backing argument: ordinary RAM.
+        # `-` means the command line has no memory-backing argument: anonymous memory.
         if "mem_backend" in defs:
             defs["backing"] = defs["mem_backend"].map(
-                lambda a: procfs.qemu_backing(procfs.split_backing_field(a)) if isinstance(a, str) else procfs.BACKING_RAM)
+                lambda a: procfs.qemu_backing(procfs.split_backing_field(a)) if isinstance(a, str) else procfs.BACKING_ANONYMOUS)
         else:
             defs["backing"] = None
         bad = defs[defs["mem_arg"].notna() & defs["allocated_bytes"].isna()]
