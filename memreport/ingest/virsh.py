@@ -81,7 +81,8 @@ def domain_backing(dom: ET.Element) -> str:
     """anonymous | hugepages | file | memfd from a <domain>'s <memoryBacking> (libvirt's default is anonymous)."""
     if dom.find("memoryBacking/hugepages") is not None:
         return BACKING_HUGEPAGES
-    kind = (dom.find("memoryBacking/source").get("type", "") if dom.find("memoryBacking/source") is not None else "")
+    source = dom.find("memoryBacking/source")
+    kind = source.get("type", "") if source is not None else ""
     return kind if kind in (BACKING_FILE, BACKING_MEMFD) else BACKING_ANONYMOUS
 
 
