@@ -173,3 +173,42 @@ def test_balloon_far_below_memory_and_cgroup_limit_fallback() -> None:
     assert r.at_hard_limit == ["app01"]
     assert next(v for v in r.rows if v.name == "app01").hard_limit_bytes == 2 * GIB
     assert check_vms(vms, Thresholds(vms_balloon_low_percent=50.0)).findings[-1].evidence["vms"] == ["db01"]
+
+
+# Captures: both collectors against the fake root with a fake virsh (tests/test_collectors.py) that
+# answers dominfo, dommemstat, memtune and dumpxml; web01's qemu holds 4 GiB of hugetlb pages.
+@pytest.mark.parametrize("collector", ["memsnap.py", "memsnap.sh"])
+def test_capture_records_balloon_limits_xml_and_hugetlb(collector: str, tmp_path: Path) -> None:
+    import shutil
+    import subprocess
+    import sys
+
+    from test_collectors import FAKE_VIRSH, FAKEROOT, PY, SH
+
+    root = tmp_path / "root"
+    shutil.copytree(FAKEROOT, root, symlinks=True)
+    status = root / "proc/1001/status"
+    status.write_text(status.read_text() + "HugetlbPages:\t4194304 kB\n")
+    fake = tmp_path / "virsh"
+    fake.write_text(FAKE_VIRSH)
+    fake.chmod(0o755)
+    argv = [sys.executable, str(PY)] if collector == "memsnap.py" else ["dash", str(SH)]
+    out = tmp_path / "cap"
+    p = subprocess.run(argv + ["--root", str(root), "--virsh", str(fake), "--interval", "0.5", "--duration", "1",
+                               "--output", str(out)], capture_output=True, text=True, timeout=120)
+    assert p.returncode == 0, p.stderr
+    (domxml,) = out.glob("domxml.*.tsv")
+    rows = [line.split("\t") for line in domxml.read_text().splitlines() if not line.startswith("#")]
+    assert [(r[1], r[2]) for r in rows] == [("web01", "1"), ("db02", "1")]  # once per domain start, not per sample
+    (h,) = read_input(out)
+    last = h.vms.sort_values("ts").groupby("name", observed=True).last()
+    web, db = last.loc["web01"], last.loc["db02"]
+    assert (web["current_bytes"], web["hard_limit_bytes"], web["hugepages_bytes"]) == (4 * GIB, 8912896 * KIB, 4 * GIB)
+    assert pd.isna(web["soft_limit_bytes"]) and pd.isna(web["swap_hard_limit_bytes"])  # `unlimited`
+    assert web["backing"] == "hugepages"  # the command line's memory-backend-file on /dev/hugepages
+    assert (db["current_bytes"], db["backing"]) == (512 * MIB, "anonymous")
+    assert pd.isna(db["hard_limit_bytes"]) and pd.isna(db["hugepages_bytes"])  # no HugetlbPages line
+    assert not [e for e in h.log if "non-numeric" in e.detail and "hard_limit" in e.detail]
+    r = check_vms(h.vms, Thresholds())
+    web_row = next(v for v in r.rows if v.name == "web01")
+    assert web_row.resident_max_bytes == 4123456 * KIB + 4 * GIB  # RSS + hugetlb pages
