@@ -212,3 +212,30 @@ def test_capture_records_balloon_limits_xml_and_hugetlb(collector: str, tmp_path
     r = check_vms(h.vms, Thresholds())
     web_row = next(v for v in r.rows if v.name == "web01")
     assert web_row.resident_max_bytes == 4123456 * KIB + 4 * GIB  # RSS + hugetlb pages
+
+
+def test_supportconfig_virsh_sections(tmp_path: Path) -> None:
+    """supportconfig's virt.txt with dommemstat and memtune sections beside the persistent XML (live wins)."""
+    import shutil
+
+    scc = tmp_path / "scc_kvm02_261126_1200"
+    shutil.copytree(Path(__file__).parent / "fixtures/bundles/scc_kvm02_261126_1200", scc)
+    virt = scc / "virt.txt"
+    virt.write_text(virt.read_text().replace("</domain>", "<memoryBacking><hugepages/></memoryBacking></domain>") + textwrap.dedent("""\
+        #==[ Command ]======================================#
+        # /usr/bin/virsh dommemstat mail01
+        actual 6291456
+        rss 5000000
+
+        #==[ Command ]======================================#
+        # /usr/bin/virsh memtune mail01
+        hard_limit     : 10485760
+        soft_limit     : unlimited
+        swap_hard_limit: unlimited
+
+        """))
+    (h,) = read_input(scc)
+    (row,) = h.vms.to_dict("records")
+    assert (row["name"], row["allocated_bytes"], row["current_bytes"]) == ("mail01", 8 * GIB, 6 * GIB)
+    assert (row["backing"], row["hard_limit_bytes"]) == ("hugepages", 10 * GIB)
+    assert pd.isna(row["soft_limit_bytes"]) and pd.isna(row["swap_hard_limit_bytes"])
