@@ -594,7 +594,7 @@ def test_unreadable_as_non_root(kind: str) -> None:
         check_slots(clock_ts, log, float(facts(out)["started"]), 0.5, 0.5)
         assert len(clock_ts) >= 2  # a sample takes far less than its 0.5 s slot
         vms = read_stream(out, "vms")
-        assert [v[1:] for _, v in vms] == [["1001", "-", "-", "-", "-"], ["1002", "524288", "0", "-", "-"]] * len(clock_ts)
+        assert [v[1:] for _, v in vms] == [["1001", "-", "-", "-", "-", "-"], ["1002", "524288", "0", "-", "-", "-"]] * len(clock_ts)
         keys, values = read_stream(out, "ksm")[0]
         assert values[1 + keys.index("pages_volatile")] == "-"
         assert values[1 + keys.index("pages_sharing")] == "25000"
