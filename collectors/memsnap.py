@@ -25,7 +25,7 @@ import sys
 import tarfile
 import time
 
-VERSION = "1.2.0"
+VERSION = "1.3.0"
 FORMAT = 1
 
 # a qemu process: comm (truncated by the kernel to 15 characters) or argv[0] basename
@@ -39,13 +39,15 @@ VIRSH_TIMEOUT = 30  # a hung libvirtd must not stall sampling
 PSI_KEYS = ("some_avg10", "some_avg60", "some_avg300", "some_total",
             "full_avg10", "full_avg60", "full_avg300", "full_total")
 SWAPS_KEYS = ("filename", "type", "size_kb", "used_kb", "priority")
-VMS_KEYS = ("pid", "rss_kb", "swap_kb", "ksm_merging_pages", "ksm_profit")
+VMS_KEYS = ("pid", "rss_kb", "swap_kb", "ksm_merging_pages", "ksm_profit", "hugetlb_kb")
 VMDEFS_KEYS = ("pid", "name", "uuid", "mem_arg", "cmd", "mem_backend")
 HUGEPAGES_KEYS = ("node", "size_kb", "nr_hugepages", "free_hugepages", "resv_hugepages", "surplus_hugepages")
 HUGEPAGES_DIR = "/sys/kernel/mm/hugepages"
 NODES_DIR = "/sys/devices/system/node"
 VIRSH_KEYS = ("domain", "key", "value")
 DOMINFO_KEYS = {"Max memory": "max_memory_kb", "Used memory": "used_memory_kb", "State": "state"}
+MEMTUNE_KEYS = {"hard_limit": "hard_limit_kb", "soft_limit": "soft_limit_kb", "swap_hard_limit": "swap_hard_limit_kb"}
+DOMXML_KEYS = ("domain", "id", "xml")
 
 
 def is_vm_name(name):
@@ -147,6 +149,7 @@ class Collector(object):
         self.not_vm = set()
         self.next_vm_scan = 0.0
         self.next_virsh = 0.0
+        self.dom_ids = {}  # domain -> the Id its XML was recorded for: a new Id is a new start
         self.next_size_check = 0.0
         self.samples = 0
         self.virsh = None
@@ -535,13 +538,15 @@ class Collector(object):
                 self.next_vm_scan = 0.0
                 continue
             keep.append(pid)
-            rss = swap = "-"
+            rss = swap = hugetlb = "-"
             text = self.read("/proc/%s/status" % pid, "VM rss not captured")
             for line in (text or "").splitlines():
                 if line.startswith("VmRSS:"):
                     rss = (line.split() + ["-"])[1]
                 elif line.startswith("VmSwap:"):
                     swap = (line.split() + ["-"])[1]
+                elif line.startswith("HugetlbPages:"):  # kernel >= 4.4; hugetlb pages are not in VmRSS
+                    hugetlb = (line.split() + ["-"])[1]
             # ksm_stat (kernel >= 6.1): what KSM merged in this VM. Merged pages still count in
             # VmRSS, so this is the only per-VM view of KSM's saving.
             merging = profit = "-"
@@ -553,7 +558,7 @@ class Collector(object):
                         merging = parts[1]
                     elif len(parts) >= 2 and parts[0] == "ksm_process_profit":
                         profit = parts[1]
-            self.emit("vms", VMS_KEYS, (ts, pid, rss, swap, merging, profit))
+            self.emit("vms", VMS_KEYS, (ts, pid, rss, swap, merging, profit, hugetlb))
         self.vm_pids = keep
 
     def run_virsh(self, args):
@@ -590,8 +595,11 @@ class Collector(object):
             if not dom:
                 continue
             info, _ = self.run_virsh(["-r", "dominfo", dom])
+            dom_id = None
             for line in (info or "").splitlines():
                 key, sep, value = line.partition(":")
+                if sep and key.strip() == "Id":
+                    dom_id = value.strip()
                 if sep and key.strip() in DOMINFO_KEYS:
                     value = value.strip()
                     if DOMINFO_KEYS[key.strip()].endswith("_kb"):
@@ -603,6 +611,24 @@ class Collector(object):
                 fields = line.split()
                 if len(fields) >= 2:
                     self.emit("virsh", VIRSH_KEYS, (ts, clean(dom), fields[0], fields[1]))
+            tune, _ = self.run_virsh(["-r", "memtune", dom])
+            for line in (tune or "").splitlines():
+                key, sep, value = line.partition(":")
+                if sep and key.strip() in MEMTUNE_KEYS:
+                    value = value.strip()  # KiB, or `unlimited`: no limit, written `-`
+                    self.emit("virsh", VIRSH_KEYS, (ts, clean(dom), MEMTUNE_KEYS[key.strip()],
+                                                    "-" if value == "unlimited" else clean(value)))
+            # The domain XML once per start (a new Id): balloon, backing and <memtune> as libvirt
+            # defines them. Read-only; one line, its tabs and newlines made spaces.
+            if dom_id is not None and self.dom_ids.get(dom) != dom_id:
+                xml, why = self.run_virsh(["-r", "dumpxml", dom])
+                if xml is not None:
+                    self.dom_ids[dom] = dom_id
+                    self.emit("domxml", DOMXML_KEYS, (ts, clean(dom), clean(dom_id),
+                                                      clean(xml.replace("\r", " ").strip())))
+                else:
+                    self.log_once("dumpxml:" + dom, "warn", "virsh: dumpxml %s failed: %s: its XML not captured"
+                                  % (dom, why))
 
     # ---- start -------------------------------------------------------------------------------
     def hostname(self):

@@ -13,7 +13,7 @@
 # Every row is one printf to a file opened with O_APPEND (>>), so a collector killed at any
 # instant leaves every complete row readable.
 
-VERSION=1.2.0
+VERSION=1.3.0
 # C locale: byte-order globs (column order equal to memsnap.py), plain date and tar output
 LC_ALL=C
 export LC_ALL
@@ -238,7 +238,7 @@ emit() {
 	fi
 	put "$out/$1.$ymd.tsv" "$3"
 }
-STREAMS='clock meminfo vmstat ksm psi swaps vms vmdefs virsh hugepages numa'
+STREAMS='clock meminfo vmstat ksm psi swaps vms vmdefs virsh domxml hugepages numa'
 reset_headers() {
 	for _s in $STREAMS; do eval "hdr_$_s="; done
 }
@@ -542,10 +542,11 @@ sample_vms() {
 			continue
 		fi
 		_keep="$_keep$_pid "
-		_rss=- _swp=-
+		_rss=- _swp=- _htlb=-
 		if ! {
 			while read -r _k _v _; do
-				case $_k in VmRSS:) _rss=$_v ;; VmSwap:) _swp=$_v ;; esac
+				# HugetlbPages: kernel >= 4.4; hugetlb pages are not in VmRSS
+				case $_k in VmRSS:) _rss=$_v ;; VmSwap:) _swp=$_v ;; HugetlbPages:) _htlb=$_v ;; esac
 			done <"$R/proc/$_pid/status"
 		} 2>/dev/null; then
 			why "$R/proc/$_pid/status"
@@ -562,16 +563,19 @@ sample_vms() {
 			why "$R/proc/$_pid/ksm_stat"
 			log_once "ksm_stat:$_pid" warn "$R/proc/$_pid/ksm_stat: $reason: VM KSM merging not captured"
 		fi
-		emit vms "pid${T}rss_kb${T}swap_kb${T}ksm_merging_pages${T}ksm_profit" "$ts$T$_pid$T$_rss$T$_swp$T${_kmp:--}$T${_kpr:--}"
+		emit vms "pid${T}rss_kb${T}swap_kb${T}ksm_merging_pages${T}ksm_profit${T}hugetlb_kb" "$ts$T$_pid$T$_rss$T$_swp$T${_kmp:--}$T${_kpr:--}$T$_htlb"
 	done
 	vm_pids=$_keep
 }
 
-# virsh: `virsh -r list --name`, then per domain `dominfo` and `dommemstat`, every --virsh-interval
+# virsh: `virsh -r list --name`, then per domain `dominfo`, `dommemstat` and `memtune`, every
+# --virsh-interval; `dumpxml` once per domain start (a new Id)
 virsh=
 tmo=
 next_virsh=0
 VIRSH_KEYS="domain${T}key${T}value"
+DOMXML_KEYS="domain${T}id${T}xml"
+dom_seen=$NL  # lines "<domain><TAB><Id>" whose XML is recorded
 sample_virsh() {
 	[ "$now_ms" -ge "$next_virsh" ] || return 0
 	next_virsh=$((now_ms + virsh_ms))
@@ -581,10 +585,12 @@ sample_virsh() {
 	fi
 	while IFS= read -r _dom; do
 		[ -n "$_dom" ] || continue
+		_id=
 		if _info=$($tmo $virsh -r dominfo "$_dom" 2>/dev/null); then
 			while IFS=: read -r _k _v; do
 				_v=${_v#"${_v%%[! ]*}"}
 				case $_k in
+				Id) _id=$_v ;;
 				'Max memory') emit virsh "$VIRSH_KEYS" "$ts$T$_dom${T}max_memory_kb$T${_v%% *}" ;;
 				'Used memory') emit virsh "$VIRSH_KEYS" "$ts$T$_dom${T}used_memory_kb$T${_v%% *}" ;;
 				State) emit virsh "$VIRSH_KEYS" "$ts$T$_dom${T}state$T$_v" ;;
@@ -599,6 +605,32 @@ EOF
 			done <<EOF
 $_stat
 EOF
+		fi
+		if _tune=$($tmo $virsh -r memtune "$_dom" 2>/dev/null); then
+			while IFS=: read -r _k _v; do
+				_k=${_k%"${_k##*[! ]}"} _v=${_v#"${_v%%[! ]*}"}
+				[ "$_v" = unlimited ] && _v=-  # no limit
+				case $_k in hard_limit | soft_limit | swap_hard_limit)
+					emit virsh "$VIRSH_KEYS" "$ts$T$_dom$T${_k}_kb$T$_v" ;;
+				esac
+			done <<EOF
+$_tune
+EOF
+		fi
+		if [ -n "$_id" ]; then
+			case $dom_seen in
+			*"$NL$_dom$T$_id$NL"*) ;;
+			*)
+				# one line: tabs, newlines and CRs made spaces (a failed dumpxml leaves it empty)
+				_xml=$($tmo $virsh -r dumpxml "$_dom" 2>/dev/null | tr '\t\n\r' '   ')
+				_xml=${_xml%"${_xml##*[! ]}"}
+				case $_xml in
+				*"<domain"*)
+					emit domxml "$DOMXML_KEYS" "$ts$T$_dom$T$_id$T$_xml"
+					dom_seen="$dom_seen$_dom$T$_id$NL" ;;
+				*) log_once "dumpxml:$_dom" warn "virsh: dumpxml $_dom failed: its XML not captured" ;;
+				esac ;;
+			esac
 		fi
 	done <<EOF
 $_list

@@ -116,6 +116,15 @@ class Thresholds:
     vms_swap_warn_percent: float = _setting(
         25.0, "A VM whose peak VmSwap reaches this share of its allocation is WARN", "%"
     )
+    vms_hard_limit_percent: float = _setting(
+        90.0, "A VM whose peak resident memory (RSS + hugetlb pages) reaches this share of its hard limit (libvirt "
+        "<memtune><hard_limit>, the VM cgroup's memory.max) is WARN: past the limit it swaps or is OOM-killed inside its "
+        "cgroup while the host has room", "%"
+    )
+    vms_balloon_low_percent: float = _setting(
+        75.0, "A VM whose balloon (current memory) is at or below this share of its <memory> is reported: the guest may "
+        "take the difference back at any time by deflating it, so the OOM rule counts <memory>", "%"
+    )
 
     @staticmethod
     def names() -> list[str]:

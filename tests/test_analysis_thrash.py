@@ -154,6 +154,19 @@ def test_swapping_with_memory_available_is_a_memory_limit() -> None:
     assert "while 12 GiB stayed available" in a.answer.lines[1]
 
 
+def test_memory_limit_thrash_names_the_vm_at_its_hard_limit() -> None:
+    """Issue 18: the VM whose resident memory sits at its libvirt hard limit is the limit that forced it."""
+    df = _thrash_host(available_during=12 * GIB)
+    vms = pd.DataFrame({"ts": [df["ts"].iloc[-1]] * 2, "name": ["db01", "web01"], "uuid": ["a", "b"],
+                        "allocated_bytes": [8 * GIB, 4 * GIB], "rss_bytes": [2000 * MIB, 1 * GIB],
+                        "hard_limit_bytes": [2 * GIB, None]})
+    a = analyze(S.host(df, vms))
+    f = next(f for f in a.findings if f.id == "thrash.windows")
+    assert f.recommendation.startswith("Raise the hard limit of db01: resident at its hard limit")
+    (limit,) = [f for f in a.findings if f.id == "vms.hard_limit"]
+    assert limit.evidence["vms"] == [{"name": "db01", "resident_max_bytes": 2000 * MIB, "hard_limit_bytes": 2 * GIB}]
+
+
 def test_swapping_with_memory_short_is_a_host_shortage() -> None:
     a = analyze(S.host(_thrash_host(available_during=400 * MIB)))  # 2.4 % of RAM
     assert a.thrash.cause == "host_memory_short"

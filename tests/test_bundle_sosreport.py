@@ -183,7 +183,9 @@ def test_vms_from_dominfo_xml_and_ps(host) -> None:  # type: ignore[no-untyped-d
         assert row["maxmem_bytes"] == 2 * kib * 1024  # <maxMemory> from the XML
         assert row["rss_bytes"] == rss * 1024  # ps RSS column (KiB)
         assert row["pid"] in (4100, 4101)
-        assert row["source"] == "virsh dominfo+libvirt XML+ps"
+        assert row["current_bytes"] == used * 1024  # the balloon: dommemstat actual (issue 18)
+        assert row["backing"] == "anonymous"  # no <memoryBacking>
+        assert row["source"] == "virsh dommemstat+virsh dominfo+libvirt XML+ps"
     v = host.virsh
     assert set(v["key"]) >= {"max_memory", "used_memory", "actual", "rss", "swap_in"}
     assert v[(v["domain"] == "db01") & (v["key"] == "used_memory")]["value"].iloc[0] == 6 * GIB

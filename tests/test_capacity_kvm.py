@@ -44,7 +44,7 @@ def test_hugepage_pool_fit_and_the_safe_rule_on_the_rest(tmp_path: Path) -> None
     # the swap rule on the rest: peak Inactive (hugepages are never on the LRU lists) against the swap
     assert doc["peak_inactive_bytes"] == 8 * GIB and doc["swap_deficit_bytes"] == 8 * GIB - 16 * GIB
     assert doc["answer"]["swap_to_add_bytes"] == 0
-    assert [v["backing"] for v in doc["vms"]] == ["hugepages"] * 4 + ["ram"] * 4
+    assert [v["backing"] for v in doc["vms"]] == ["hugepages"] * 4 + ["anonymous"] * 4
     ok = next(f for f in doc["findings"] if f["id"] == "hugepages.pool")
     assert ok["severity"] == "OK" and ok["evidence"]["vm_allocated_bytes"] == 64 * GIB
 
@@ -100,7 +100,7 @@ def test_add_vms_moves_allocation_headroom_and_fit_by_exactly_the_added_amount(t
                     vm_sizes_gib=(16, 16, 16, 16, 4, 4, 4, 4), hugepage_vms=4, **BASE)  # type: ignore[arg-type]
     doc = _json(tmp_path, spec, "--add-vms", "4x8GiB", "--add-vms", "1x8GiB:hugepages")
     w = doc["what_if"]
-    assert w["change"] == {"add_vms": [{"count": 4, "size_bytes": 8 * GIB, "backing": "ram"},
+    assert w["change"] == {"add_vms": [{"count": 4, "size_bytes": 8 * GIB, "backing": "anonymous"},
                                        {"count": 1, "size_bytes": 8 * GIB, "backing": "hugepages"}],
                            "remove_vms": [], "swap_bytes": None, "ksm": None}
     assert w["vm_allocated_bytes"] - doc["vm_allocated_bytes"] == 40 * GIB

@@ -44,7 +44,7 @@ BUSYBOX_APPLETS = ["cat", "date", "du", "gzip", "id", "ln", "mkdir", "mv", "rm",
                    "timeout", "tr", "uname"]
 
 FAKE_VIRSH = """#!/bin/sh
-# fake virsh: `-r list --name`, `-r dominfo DOM`, `-r dommemstat DOM`
+# fake virsh: `-r list --name`, `-r dominfo DOM`, `-r dommemstat DOM`, `-r memtune DOM`, `-r dumpxml DOM`
 [ "$1" = -r ] || exit 1
 case $2 in
 list) printf 'web01\\ndb02\\n\\n' ;;
@@ -57,6 +57,14 @@ dominfo)
 dommemstat)
     case $3 in web01) printf 'actual 4194304\\nswap_in 12\\nswap_out 34\\nrss 4123456\\n\\n' ;;
     *) printf 'actual 524288\\nrss 500000\\n\\n' ;; esac
+    ;;
+memtune)
+    case $3 in web01) printf 'hard_limit     : 8912896\\nsoft_limit     : unlimited\\nswap_hard_limit: unlimited\\n\\n' ;;
+    *) printf 'hard_limit     : unlimited\\nsoft_limit     : unlimited\\nswap_hard_limit: unlimited\\n\\n' ;; esac
+    ;;
+dumpxml)
+    printf "<domain type='kvm' id='1'>\\n  <name>%s</name>\\n\\t<memory unit='KiB'>8388608</memory>\\n" "$3"
+    printf "  <currentMemory unit='KiB'>4194304</currentMemory>\\n</domain>\\n"
     ;;
 *) exit 1 ;;
 esac
@@ -275,7 +283,7 @@ def test_live_capture_matches_proc(kind: str, live: dict) -> None:
 
     assert f["format"] == "1"
     assert f["collector"] == ("memsnap.py" if kind == "py" else "memsnap.sh")
-    assert f["collector_version"] == "1.2.0"
+    assert f["collector_version"] == "1.3.0"
     assert f["page_size"] == str(os.sysconf("SC_PAGE_SIZE"))
     assert f["clock_ticks"] == str(os.sysconf("SC_CLK_TCK"))
     assert f["cpus"] == str(os.sysconf("SC_NPROCESSORS_ONLN"))
@@ -330,7 +338,7 @@ def test_live_capture_matches_proc(kind: str, live: dict) -> None:
         assert all(v.isdigit() for v in row[1:]) and int(row[1 + keys.index("MemTotal")]) > 0
 
     messages = [m for _, _, m in log_lines(out)]
-    assert messages[0].startswith(f"{f['collector']} 1.2.0 started")
+    assert messages[0].startswith(f"{f['collector']} 1.3.0 started")
 
 
 # ---- the fake root: exact rows --------------------------------------------------------------------
@@ -374,8 +382,8 @@ FAKE_ROWS = {
     ),
     # qemu-img (2000) and the kvm kernel thread (1003, no command line) are not VMs
     # 1001 has ksm_stat (kernel >= 6.1), 1002 none (an older kernel): '-'
-    "vms": (("pid", "rss_kb", "swap_kb", "ksm_merging_pages", "ksm_profit"),
-            [["1001", "4123456", "1024", "262144", "1006632960"], ["1002", "524288", "0", "-", "-"]]),
+    "vms": (("pid", "rss_kb", "swap_kb", "ksm_merging_pages", "ksm_profit", "hugetlb_kb"),
+            [["1001", "4123456", "1024", "262144", "1006632960", "-"], ["1002", "524288", "0", "-", "-", "-"]]),
     # the host's pools by size directory order (1 GiB before 2 MiB), then each node's (no resv there)
     "hugepages": (("node", "size_kb", "nr_hugepages", "free_hugepages", "resv_hugepages", "surplus_hugepages"),
                   [["-", "1048576", "0", "0", "0", "0"], ["-", "2048", "2048", "1024", "12", "0"],
@@ -402,9 +410,17 @@ FAKE_VIRSH_ROWS = (
     [["web01", "state", "running"], ["web01", "max_memory_kb", "8388608"],
      ["web01", "used_memory_kb", "4194304"], ["web01", "actual", "4194304"],
      ["web01", "swap_in", "12"], ["web01", "swap_out", "34"], ["web01", "rss", "4123456"],
+     ["web01", "hard_limit_kb", "8912896"], ["web01", "soft_limit_kb", "-"], ["web01", "swap_hard_limit_kb", "-"],
      ["db02", "state", "paused"], ["db02", "max_memory_kb", "524288"],
      ["db02", "used_memory_kb", "524288"], ["db02", "actual", "524288"],
-     ["db02", "rss", "500000"]],
+     ["db02", "rss", "500000"],
+     ["db02", "hard_limit_kb", "-"], ["db02", "soft_limit_kb", "-"], ["db02", "swap_hard_limit_kb", "-"]],
+)
+# the domain XML once per domain start (Id), on one line
+FAKE_DOMXML = (
+    ("domain", "id", "xml"),
+    [[d, "1", f"<domain type='kvm' id='1'>   <name>{d}</name>  <memory unit='KiB'>8388608</memory>   "
+              "<currentMemory unit='KiB'>4194304</currentMemory> </domain>"] for d in ("web01", "db02")],
 )
 
 
@@ -437,7 +453,7 @@ def test_fakeroot_rows_exact(kind: str, tmp_path: Path, busybox_bin: Path,
             assert samples[ts] == rows, stream
 
     # vmdefs once per pid, at the first sample; virsh once (--virsh-interval 60), at the first
-    for stream, (keys, rows) in (("vmdefs", FAKE_VMDEFS), ("virsh", FAKE_VIRSH_ROWS)):
+    for stream, (keys, rows) in (("vmdefs", FAKE_VMDEFS), ("virsh", FAKE_VIRSH_ROWS), ("domxml", FAKE_DOMXML)):
         got = read_stream(out, stream)
         assert {k for k, _ in got} == {keys}
         assert by_sample(got) == {clock_ts[0]: rows}, stream
@@ -448,7 +464,7 @@ def test_fakeroot_rows_exact(kind: str, tmp_path: Path, busybox_bin: Path,
     assert f == {
         "format": "1",
         "collector": "memsnap.py" if kind == "py" else "memsnap.sh",
-        "collector_version": "1.2.0",
+        "collector_version": "1.3.0",
         "hostname": "kvmhost01",
         "kernel": "6.1.0-18-amd64",
         "page_size": str(os.sysconf("SC_PAGE_SIZE")),
@@ -578,7 +594,7 @@ def test_unreadable_as_non_root(kind: str) -> None:
         check_slots(clock_ts, log, float(facts(out)["started"]), 0.5, 0.5)
         assert len(clock_ts) >= 2  # a sample takes far less than its 0.5 s slot
         vms = read_stream(out, "vms")
-        assert [v[1:] for _, v in vms] == [["1001", "-", "-", "-", "-"], ["1002", "524288", "0", "-", "-"]] * len(clock_ts)
+        assert [v[1:] for _, v in vms] == [["1001", "-", "-", "-", "-", "-"], ["1002", "524288", "0", "-", "-", "-"]] * len(clock_ts)
         keys, values = read_stream(out, "ksm")[0]
         assert values[1 + keys.index("pages_volatile")] == "-"
         assert values[1 + keys.index("pages_sharing")] == "25000"
@@ -802,7 +818,7 @@ def test_help_and_version(kind: str, busybox_bin: Path) -> None:
     r = run(kind, busybox_bin, ["--version"])
     assert r.returncode == 0
     name = "memsnap.py" if kind == "py" else "memsnap.sh"
-    assert r.stdout.strip() == f"{name} 1.2.0 (capture format 1)"
+    assert r.stdout.strip() == f"{name} 1.3.0 (capture format 1)"
     r = run(kind, busybox_bin, ["--interval", "soon"])
     assert r.returncode == 2 and "--interval" in r.stderr
 

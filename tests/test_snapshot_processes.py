@@ -156,7 +156,7 @@ def test_tree_with_process_files_in_the_store(tmp_path, cli):
     assert web["cgroup_file_bytes"].tolist() == [50 * MIB] * 3
     db = vms[vms["name"] == "db02"]
     assert db["pid"].tolist() == [5151] * 3
-    assert db["hugetlb_bytes"].tolist() == [2 * MIB] * 3
+    assert db["hugepages_bytes"].tolist() == [2 * MIB] * 3
     assert db["allocated_bytes"].tolist() == [8 * GIB] * 3
     assert db["cgroup"].isna().all() and db["mem_limit_bytes"].isna().all()
     assert data.facts.extra["cgroup /system.slice/memory.high"] == "2147483648"

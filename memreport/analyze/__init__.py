@@ -187,7 +187,7 @@ def analyze(data: HostData, thresholds: Thresholds | None = None, change: what_i
     vms_result = check_vms(vms, t)
     swap = check_swap_sizing(samples, t, pressure, zram_bytes=devices.zram_bytes)
     numa = check_numa(data.numa, t)
-    thrash = check_thrash(samples, t, has_vm_table=bool(vms_result.rows))
+    thrash = check_thrash(samples, t, has_vm_table=bool(vms_result.rows), at_hard_limit=vms_result.at_hard_limit)
     ksm = check_ksm(samples, t)
     confidence = assess(samples, med, t)
     active = check_active(samples, t)

@@ -94,6 +94,7 @@ def build(a: Analysis) -> dict[str, Any]:
         "peak_swapout_bytes_per_s": _r(th.peak_swapout_bytes_per_s),
         "vm_count": o.vm_count,
         "vm_allocated_bytes": o.vm_allocated_bytes,
+        "vm_current_total_bytes": a.vms.current_total_bytes,
         "overcommit_ratio": _r(o.overcommit_ratio, 4),
         "oom_headroom_bytes": o.oom_headroom_bytes,
         "capacity_models": {
@@ -119,7 +120,10 @@ def build(a: Analysis) -> dict[str, Any]:
         "vms": [
             {"name": v.name, "uuid": v.uuid, "allocated_bytes": v.allocated_bytes, "maxmem_bytes": v.maxmem_bytes,
              "rss_max_bytes": v.rss_max_bytes, "rss_p95_bytes": v.rss_p95_bytes, "swap_max_bytes": v.swap_max_bytes,
-             "ksm_merged_max_bytes": v.ksm_merged_max_bytes, "backing": v.backing}
+             "ksm_merged_max_bytes": v.ksm_merged_max_bytes, "backing": v.backing, "current_bytes": v.current_bytes,
+             "hugepages_bytes": v.hugepages_max_bytes, "resident_bytes": v.resident_max_bytes,
+             "resident_percent": _r(v.resident_percent, 2), "hard_limit_bytes": v.hard_limit_bytes,
+             "soft_limit_bytes": v.soft_limit_bytes, "swap_hard_limit_bytes": v.swap_hard_limit_bytes}
             for v in a.vms.rows
         ] if a.vms.rows else None,
         "hugepages": _hugepages(a),

@@ -212,8 +212,10 @@ _HOW_TO_COLLECT = ("Collect swap counters at intervals: memreport's collector (s
                    "sar -W (sysstat), or vmstat 60 with its si/so columns.")
 
 
-def check_thrash(samples: pd.DataFrame, t: Thresholds, has_vm_table: bool = False) -> ThrashResult:
-    """Thrash windows and their cause. `has_vm_table`: the report lists per-VM swap, so advice may point there."""
+def check_thrash(samples: pd.DataFrame, t: Thresholds, has_vm_table: bool = False,
+                 at_hard_limit: list[str] | None = None) -> ThrashResult:
+    """Thrash windows and their cause. `has_vm_table`: the report lists per-VM swap, so advice may point there;
+    `at_hard_limit`: VMs resident at their hard limit (vms.py), named when a limit forced the swapping."""
     r = ThrashResult()
     windows, stats = find_windows(samples, t)
     if not stats:
@@ -267,7 +269,7 @@ def check_thrash(samples: pd.DataFrame, t: Thresholds, has_vm_table: bool = Fals
     corro_text = f" During it: {', '.join(corro)}." if corro else ""
     n = len(windows)
     count = f"{n} window{'s' if n != 1 else ''}, {fmt_duration(r.total_window_seconds)} in total"
-    title, cause_text, rec = _cause_words(r, windows, count, has_vm_table)
+    title, cause_text, rec = _cause_words(r, windows, count, has_vm_table, at_hard_limit or [])
     r.findings.append(Finding(
         id="thrash.windows", check=CHECK, severity=sev,
         title=title,
@@ -289,7 +291,8 @@ def _unknown(why: str) -> Finding:
         recommendation=_HOW_TO_COLLECT)
 
 
-def _cause_words(r: ThrashResult, windows: list[ThrashWindow], count: str, has_vm_table: bool) -> tuple[str, str, str]:
+def _cause_words(r: ThrashResult, windows: list[ThrashWindow], count: str, has_vm_table: bool,
+                 at_hard_limit: list[str]) -> tuple[str, str, str]:
     """(title, the sentence on the cause, the recommendation) for the cause the windows showed."""
     short = [w for w in windows if w.cause == CAUSE_SHORT]
     limited = [w for w in windows if w.cause == CAUSE_LIMIT]
@@ -311,7 +314,9 @@ def _cause_words(r: ThrashResult, windows: list[ThrashWindow], count: str, has_v
                 f"The host was not short: MemAvailable stayed at or above {fmt_bytes(low.min_available_bytes)} "
                 f"({fmt_pct(low.min_available_percent, 1)} of RAM){active} while it swapped, so a memory limit forced the "
                 "swapping.",
-                "Check the VMs' memory limits (libvirt <memtune> hard_limit / soft_limit, the cgroup's memory.max and "
+                (f"Raise the hard limit of {', '.join(at_hard_limit)}: resident at its hard limit (libvirt <memtune>); "
+                 if at_hard_limit else "")
+                + "Check the VMs' memory limits (libvirt <memtune> hard_limit / soft_limit, the cgroup's memory.max and "
                 "memory.high under machine.slice) and raise the one that is too tight; the host itself has room."
                 + vm_hint)
     return (f"Swap thrash: {count}",

@@ -32,13 +32,31 @@ class VmRow:
     samples: int
     first_seen: pd.Timestamp
     last_seen: pd.Timestamp
-    backing: str | None = None  # hugepages | ram; None when the input does not say
+    backing: str | None = None  # anonymous | hugepages | file | memfd; None when the input does not say
+    current_bytes: int | None = None  # the balloon, last known (libvirt)
+    hugepages_max_bytes: int | None = None  # peak hugetlb pages of the qemu process (not in its RSS)
+    resident_max_bytes: int | None = None  # peak of RSS + hugetlb pages in one sample: what the VM really holds
+    hard_limit_bytes: int | None = None  # last known; libvirt <memtune>, else the VM cgroup's memory limit
+    soft_limit_bytes: int | None = None
+    swap_hard_limit_bytes: int | None = None
 
     @property
     def resident_percent(self) -> float | None:
-        if self.rss_max_bytes is None or not self.allocated_bytes:
+        if self.resident_max_bytes is None or not self.allocated_bytes:
             return None
-        return self.rss_max_bytes / self.allocated_bytes * 100
+        return self.resident_max_bytes / self.allocated_bytes * 100
+
+    @property
+    def hard_limit_percent(self) -> float | None:
+        if self.resident_max_bytes is None or not self.hard_limit_bytes:
+            return None
+        return self.resident_max_bytes / self.hard_limit_bytes * 100
+
+    @property
+    def balloon_percent(self) -> float | None:
+        if self.current_bytes is None or not self.allocated_bytes:
+            return None
+        return self.current_bytes / self.allocated_bytes * 100
 
     @property
     def swap_percent(self) -> float | None:
@@ -53,6 +71,9 @@ class VmsResult:
     rows: list[VmRow] = field(default_factory=list)
     allocated_total_bytes: int | None = None  # sum of the rows' allocations
     rss_max_total_bytes: int | None = None  # sum of each VM's own peak RSS
+    resident_max_total_bytes: int | None = None  # sum of each VM's own peak RSS + hugetlb pages
+    current_total_bytes: int | None = None  # sum of the balloons (VMs whose balloon is known); beside the allocations
+    at_hard_limit: list[str] = field(default_factory=list)  # VMs resident at vms.hard_limit_percent of their hard limit
     ksm_merged_max_total_bytes: int | None = None  # sum of each VM's own peak KSM-merged memory
     findings: list[Finding] = field(default_factory=list)
 
@@ -101,13 +122,22 @@ def check_vms(vms: pd.DataFrame | None, t: Thresholds) -> VmsResult:
     order = np.arange(n)
     if not ts.is_monotonic_increasing:
         order = np.argsort(ts.to_numpy(), kind="stable")
+    rss, huge = num("rss_bytes"), num("hugepages_bytes")
+    # Resident = RSS + hugetlb pages (not in VmRSS); a sample without a hugetlb value counts its RSS alone.
+    resident = np.where(np.isnan(rss), np.nan, rss + np.nan_to_num(huge, nan=0.0))
+    # The hard limit libvirt set, else the VM cgroup's limit (snapshot trees read the cgroup, not libvirt).
+    hard = num("hard_limit_bytes")
+    hard = np.where(np.isnan(hard), num("mem_limit_bytes"), hard)
     frame = pd.DataFrame({"code": codes[order], "row": order, "alloc": num("allocated_bytes")[order],
-                          "maxmem": num("maxmem_bytes")[order], "rss": num("rss_bytes")[order], "swap": num("swap_bytes")[order],
-                          "ksm": num("ksm_merged_bytes")[order]})
+                          "maxmem": num("maxmem_bytes")[order], "rss": rss[order], "swap": num("swap_bytes")[order],
+                          "ksm": num("ksm_merged_bytes")[order], "huge": huge[order], "resident": resident[order],
+                          "current": num("current_bytes")[order], "hard": hard[order], "soft": num("soft_limit_bytes")[order],
+                          "swap_hard": num("swap_hard_limit_bytes")[order]})
     g = frame.groupby("code", sort=True)
     agg = g.agg(first_row=("row", "first"), last_row=("row", "last"), alloc=("alloc", "last"), maxmem=("maxmem", "last"),
                 rss_max=("rss", "max"), swap_max=("swap", "max"), swap_last=("swap", "last"), ksm_max=("ksm", "max"),
-                samples=("row", "size"))
+                huge_max=("huge", "max"), resident_max=("resident", "max"), current=("current", "last"), hard=("hard", "last"),
+                soft=("soft", "last"), swap_hard=("swap_hard", "last"), samples=("row", "size"))
     agg["rss_p95"] = g["rss"].quantile(0.95)
     names = vms["name"] if "name" in vms.columns else None
     uuids = vms["uuid"] if "uuid" in vms.columns else None
@@ -132,6 +162,12 @@ def check_vms(vms: pd.DataFrame | None, t: Thresholds) -> VmsResult:
             first_seen=ts.iloc[fr],
             last_seen=ts.iloc[lr],
             backing=_text(backings.iloc[lr]) if backings is not None else None,
+            current_bytes=_int(row["current"]),
+            hugepages_max_bytes=_int(row["huge_max"]),
+            resident_max_bytes=_int(row["resident_max"]),
+            hard_limit_bytes=_int(row["hard"]),
+            soft_limit_bytes=_int(row["soft"]),
+            swap_hard_limit_bytes=_int(row["swap_hard"]),
         ))
     r.rows.sort(key=lambda v: (-(v.allocated_bytes or 0), -(v.rss_max_bytes or 0), v.name))
     allocs = [v.allocated_bytes for v in r.rows if v.allocated_bytes is not None]
@@ -140,15 +176,23 @@ def check_vms(vms: pd.DataFrame | None, t: Thresholds) -> VmsResult:
     r.rss_max_total_bytes = sum(rsss) if rsss else None
     merged = [v.ksm_merged_max_bytes for v in r.rows if v.ksm_merged_max_bytes is not None]
     r.ksm_merged_max_total_bytes = sum(merged) if merged else None
-    if r.allocated_total_bytes and r.rss_max_total_bytes is not None:
-        pct = r.rss_max_total_bytes / r.allocated_total_bytes * 100
+    held = [v.resident_max_bytes for v in r.rows if v.resident_max_bytes is not None]
+    r.resident_max_total_bytes = sum(held) if held else None
+    currents = [v.current_bytes for v in r.rows if v.current_bytes is not None]
+    r.current_total_bytes = sum(currents) if currents else None
+    huge_held = sum(v.hugepages_max_bytes or 0 for v in r.rows)
+    if r.allocated_total_bytes and r.resident_max_total_bytes is not None:
+        pct = r.resident_max_total_bytes / r.allocated_total_bytes * 100
+        hugetlb = (f" ({fmt_bytes(huge_held)} of it hugetlb pages, which VmRSS does not count)" if huge_held else "")
         r.findings.append(Finding(
             id="vms.usage", check=CHECK, severity=Severity.OK,
             title=f"VMs are resident at {fmt_pct(pct)} of what they are allocated",
-            detail=(f"{len(r.rows)} VMs: {fmt_bytes(r.allocated_total_bytes)} allocated, {fmt_bytes(r.rss_max_total_bytes)} "
-                    "resident at each VM's own peak. Allocated and used memory are not one-to-one."),
+            detail=(f"{len(r.rows)} VMs: {fmt_bytes(r.allocated_total_bytes)} allocated, {fmt_bytes(r.resident_max_total_bytes)} "
+                    f"resident (RSS + hugetlb pages) at each VM's own peak{hugetlb}. Allocated and used memory are not one-to-one."),
             recommendation="Size by what VMs really use, within the safe rule (allocations ≤ RAM + swap).",
-            evidence={"allocated_bytes": r.allocated_total_bytes, "rss_max_bytes": r.rss_max_total_bytes}))
+            evidence={"allocated_bytes": r.allocated_total_bytes, "resident_max_bytes": r.resident_max_total_bytes,
+                      "rss_max_bytes": r.rss_max_total_bytes, "hugepages_max_bytes": huge_held}))
+    r.findings += _limit_findings(r, t)
     swapped = [v for v in r.rows if v.swap_percent is not None and v.swap_percent >= t.vms_swap_warn_percent]
     if swapped:
         listed = ", ".join(f"{v.name} ({fmt_bytes(v.swap_max_bytes)})" for v in swapped[:5]) + (" …" if len(swapped) > 5 else "")
@@ -159,3 +203,39 @@ def check_vms(vms: pd.DataFrame | None, t: Thresholds) -> VmsResult:
             recommendation="These VMs will be slow when they touch swapped memory: check the thrash windows, give them RAM or reduce their allocation.",
             evidence={"vms": [v.name for v in swapped]}))
     return r
+
+
+def _limit_findings(r: VmsResult, t: Thresholds) -> list[Finding]:
+    """VMs at their hard limit, and balloons inflated far below <memory>."""
+    out: list[Finding] = []
+    tight = [v for v in r.rows if v.hard_limit_percent is not None and v.hard_limit_percent >= t.vms_hard_limit_percent]
+    r.at_hard_limit = [v.name for v in tight]
+    if tight:
+        listed = ", ".join(f"{v.name} ({fmt_bytes(v.resident_max_bytes)} of {fmt_bytes(v.hard_limit_bytes)}, "
+                           f"{fmt_pct(v.hard_limit_percent)})" for v in tight[:5]) + (" …" if len(tight) > 5 else "")
+        out.append(Finding(
+            id="vms.hard_limit", check=CHECK, severity=Severity.WARN,
+            title=f"{len(tight)} VM{'s' if len(tight) != 1 else ''} resident at {fmt_pct(t.vms_hard_limit_percent)} or more of "
+                  "their memory hard limit",
+            detail=(f"Peak resident memory (RSS + hugetlb pages) against the hard limit: {listed}. A VM past its hard limit "
+                    "swaps or is OOM-killed inside its memory cgroup while the host has free memory: swap thrash with "
+                    "memory available is this limit at work."),
+            recommendation="Raise the hard limit (virsh memtune DOM --hard-limit, libvirt <memtune><hard_limit>) above what "
+                           "the guest holds, or remove it: libvirt advises against setting it at all.",
+            evidence={"vms": [{"name": v.name, "resident_max_bytes": v.resident_max_bytes,
+                               "hard_limit_bytes": v.hard_limit_bytes} for v in tight]}))
+    low = [v for v in r.rows if v.balloon_percent is not None and v.balloon_percent <= t.vms_balloon_low_percent]
+    if low:
+        back = sum((v.allocated_bytes or 0) - (v.current_bytes or 0) for v in low)
+        listed = ", ".join(f"{v.name} ({fmt_bytes(v.current_bytes)} of {fmt_bytes(v.allocated_bytes)})" for v in low[:5]) + (
+            " …" if len(low) > 5 else "")
+        out.append(Finding(
+            id="vms.balloon", check=CHECK, severity=Severity.WARN,
+            title=f"{len(low)} VM{'s' if len(low) != 1 else ''} ballooned to {fmt_pct(t.vms_balloon_low_percent)} or less of "
+                  f"their memory: {fmt_bytes(back)} the host may be asked to give back",
+            detail=(f"Balloon (current memory) against <memory>: {listed}. The guest can deflate its balloon at any time "
+                    "and take that memory back, so the OOM rule counts <memory>, not the ballooned size."),
+            recommendation="Keep RAM + swap above the allocations at <memory>; if the memory is not needed, lower <memory> "
+                           "instead of ballooning.",
+            evidence={"vms": [v.name for v in low], "give_back_bytes": back}))
+    return out

@@ -25,7 +25,7 @@ from memreport.errors import MemreportError
 from memreport.model import HostData
 from memreport.units import parse_size
 
-_ADD = re.compile(r"^\s*(\d+)\s*[x×]\s*([^:]+?)\s*(?::\s*(hugepages|ram))?\s*$", re.IGNORECASE)
+_ADD = re.compile(r"^\s*(\d+)\s*[x×]\s*([^:]+?)\s*(?::\s*(hugepages|anonymous|ram))?\s*$", re.IGNORECASE)
 
 
 class WhatIfError(MemreportError):
@@ -36,7 +36,7 @@ class WhatIfError(MemreportError):
 class AddVms:
     count: int
     size_bytes: int
-    backing: str  # hugepages | ram
+    backing: str  # hugepages | anonymous
 
 
 @dataclass(frozen=True)
@@ -61,7 +61,9 @@ def parse_add(text: str) -> AddVms:
     size = parse_size(m.group(2)) if m else None
     if not m or not size or int(m.group(1)) < 1:
         raise WhatIfError(f"--add-vms {text!r}: expected COUNTxSIZE[:hugepages], e.g. 4x8GiB or 2x16GiB:hugepages")
-    return AddVms(int(m.group(1)), size, (m.group(3) or "ram").lower())
+    # `ram` is the word before issue 18: ordinary memory, libvirt's `anonymous`.
+    backing = (m.group(3) or "anonymous").lower()
+    return AddVms(int(m.group(1)), size, "anonymous" if backing == "ram" else backing)
 
 
 def parse_change(add: list[str] | None, remove: list[str] | None, swap: str | None, ksm: str | None) -> Change:

@@ -364,7 +364,11 @@ def when_words(t: datetime) -> str:
 
 # --- VMs -----------------------------------------------------------------------------------------
 
-VM_COLUMNS = ("ts", "name", "uuid", "pid", "allocated_bytes", "maxmem_bytes", "rss_bytes", "swap_bytes", "backing", "source")
+# What bundles give per VM; the libvirt fields (current_bytes … swap_hard_limit_bytes) are docs/STORE.md's vms columns.
+VM_FIELDS = ("uuid", "pid", "allocated_bytes", "maxmem_bytes", "current_bytes", "rss_bytes", "swap_bytes", "hugepages_bytes",
+             "backing", "hard_limit_bytes", "soft_limit_bytes", "swap_hard_limit_bytes")
+VM_COLUMNS = ("ts", "name", *VM_FIELDS, "source")
+_VM_INT = tuple(f for f in VM_FIELDS if f not in ("uuid", "backing"))
 
 
 @dataclass
@@ -376,17 +380,28 @@ class VmInfo:
     maxmem_bytes: int | None = None
     rss_bytes: int | None = None
     swap_bytes: int | None = None
-    backing: str | None = None  # hugepages | ram (libvirt <memoryBacking><hugepages/>, or the qemu argv)
+    backing: str | None = None  # anonymous | hugepages | file | memfd (libvirt <memoryBacking>, or the qemu argv)
+    current_bytes: int | None = None  # the balloon: dommemstat actual, dominfo Used memory, <currentMemory>
+    hugepages_bytes: int | None = None  # hugetlb pages the qemu process holds (not in its RSS)
+    hard_limit_bytes: int | None = None  # libvirt <memtune>, virsh memtune or the VM's memory cgroup
+    soft_limit_bytes: int | None = None
+    swap_hard_limit_bytes: int | None = None  # memory + swap
     sources: tuple[str, ...] = ()
 
 
+# Live state before configuration: the running domain's balloon and limits may differ from its persistent XML
+# (a `virsh setmem --live`); qemu's own command line last.
+SOURCE_ORDER = ("virsh dommemstat", "virsh dominfo", "virsh memtune", "libvirt live XML", "memory cgroup", "numa_maps",
+                "libvirt XML", "ps")
+
+
 def merge_vms(found: Iterable[tuple[str, VmInfo]]) -> dict[str, VmInfo]:
-    """Per VM name, the first source that knows a field wins (dominfo, then XML, then qemu argv)."""
-    order = {"virsh dominfo": 0, "libvirt XML": 1, "ps": 2}
+    """Per VM name, the first source in SOURCE_ORDER that knows a field wins."""
+    order = {s: i for i, s in enumerate(SOURCE_ORDER)}
     out: dict[str, VmInfo] = {}
-    for source, vm in sorted(found, key=lambda x: order.get(x[0], 9)):
+    for source, vm in sorted(found, key=lambda x: order.get(x[0], 99)):
         cur = out.setdefault(vm.name, VmInfo(vm.name))
-        for f in ("uuid", "pid", "allocated_bytes", "maxmem_bytes", "rss_bytes", "swap_bytes", "backing"):
+        for f in VM_FIELDS:
             if getattr(cur, f) is None and getattr(vm, f) is not None:
                 setattr(cur, f, getattr(vm, f))
         if source not in cur.sources:
@@ -399,15 +414,11 @@ def vms_frame(vms: dict[str, VmInfo], when: datetime) -> pd.DataFrame | None:
         return None
     ts = pd.Timestamp(when).as_unit("ms")
     rows = [
-        {
-            "ts": ts, "name": v.name, "uuid": v.uuid, "pid": v.pid, "allocated_bytes": v.allocated_bytes,
-            "maxmem_bytes": v.maxmem_bytes, "rss_bytes": v.rss_bytes, "swap_bytes": v.swap_bytes,
-            "backing": v.backing, "source": "+".join(v.sources),
-        }
+        {"ts": ts, "name": v.name, **{f: getattr(v, f) for f in VM_FIELDS}, "source": "+".join(v.sources)}
         for v in sorted(vms.values(), key=lambda v: v.name)
     ]
     frame = pd.DataFrame(rows, columns=list(VM_COLUMNS))
-    for c in ("pid", "allocated_bytes", "maxmem_bytes", "rss_bytes", "swap_bytes"):
+    for c in _VM_INT:
         frame[c] = frame[c].astype("Int64")
     frame["ts"] = frame["ts"].astype("datetime64[ms, UTC]")
     return frame

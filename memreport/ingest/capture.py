@@ -14,7 +14,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from memreport.errors import InputError
-from memreport.ingest import hosts, pagesize, procfs, schema, sources
+from memreport.ingest import capture_libvirt, hosts, pagesize, procfs, schema, sources
 from memreport.ingest import threads as ingest_threads
 from memreport.ingest.options import DEFAULT, IngestOptions
 from memreport.ingest.streams import StreamResult, StreamTooLarge, parse_stream, read_bytes
@@ -24,8 +24,8 @@ from memreport.units import KIB, parse_qemu_mem_arg
 KIND = "capture"
 SUPPORTED_FORMATS = {"1"}
 _STREAM = re.compile(r"^(?P<source>[a-z]+)\.(?P<day>\d{8})\.tsv(?P<gz>\.gz)?$")
-SOURCES = ("clock", "meminfo", "vmstat", "ksm", "psi", "swaps", "vms", "vmdefs", "virsh", "hugepages", "numa")
-_STRING_COLS = {"boot_id", "filename", "type", "name", "uuid", "mem_arg", "cmd", "mem_backend", "domain", "key", "value"}
+SOURCES = ("clock", "meminfo", "vmstat", "ksm", "psi", "swaps", "vms", "vmdefs", "virsh", "domxml", "hugepages", "numa")
+_STRING_COLS = {"boot_id", "filename", "type", "name", "uuid", "mem_arg", "cmd", "mem_backend", "domain", "key", "value", "xml"}
 _FLOAT_COLS = {"ts", "uptime"} | {f"{k}_avg{n}" for k in ("some", "full") for n in (10, 60, 300)}
 # A stream is of the kind its name says only if its header has these (guards against a copied-in
 # file of the wrong kind).
@@ -37,6 +37,7 @@ _REQUIRED = {
     "vms": ("ts", "pid", "rss_kb", "swap_kb"),
     "vmdefs": ("ts", "pid", "name", "mem_arg"),
     "virsh": ("ts", "domain", "key", "value"),
+    "domxml": ("ts", "domain", "xml"),
     "hugepages": ("ts", "node", "size_kb", "nr_hugepages", "free_hugepages"),
     "numa": ("ts", "node", "MemTotal"),
     "psi": ("ts",),
@@ -143,7 +144,7 @@ def _read_file(source: str, f: Path) -> StreamResult:
 # Columns that are sizes: never negative, and in kB (x 1024 at ingest) unless listed as counts.
 _KIB_COLUMNS: dict[str, Callable[[str], int | None]] = {
     "meminfo": lambda c: None if c == "ts" else (1 if c in schema.MEMINFO_COUNT_KEYS else KIB),
-    "vms": lambda c: {"rss_kb": KIB, "swap_kb": KIB, "ksm_merging_pages": 1}.get(c),
+    "vms": lambda c: {"rss_kb": KIB, "swap_kb": KIB, "ksm_merging_pages": 1, "hugetlb_kb": KIB}.get(c),
     "swaps": lambda c: {"size_kb": KIB, "used_kb": KIB}.get(c),
     "hugepages": lambda c: None if c in ("ts", "node") else (KIB if c == "size_kb" else 1),
     "numa": lambda c: None if c in ("ts", "node") else (1 if c in schema.MEMINFO_COUNT_KEYS else KIB),
@@ -187,7 +188,7 @@ def _merge_results(results: list[StreamResult]) -> StreamResult:
     return out
 
 
-_MULTI_ROW = {"swaps", "vms", "vmdefs", "virsh", "hugepages", "numa"}  # several rows share one sample's ts
+_MULTI_ROW = {"swaps", "vms", "vmdefs", "virsh", "domxml", "hugepages", "numa"}  # several rows share one sample's ts
 
 
 def _in_time_order(t: pa.Table, multi_row: bool, log: list[LogEntry] | None, where: str) -> tuple[pa.Table, int]:
@@ -359,6 +360,8 @@ def read(path: Path, label: str, opts: IngestOptions = DEFAULT) -> list[HostData
     vms = _vms(table("vms"), table("vmdefs"), log, str(root), facts.page_size)
     swaps = _swaps(table("swaps"))
     virsh = _virsh(table("virsh"), log, str(root))
+    if vms is not None:
+        vms = capture_libvirt.join(vms, virsh, capture_libvirt.domains(table("domxml"), log, str(root)))
     hugepages = _hugepages(table("hugepages"))
     numa = _numa(table("numa"))
     log = [dataclasses.replace(e, host=e.host or facts.host, input=e.input or label) for e in log]
@@ -407,6 +410,9 @@ def _vms(vms_t: pa.Table | None, defs_t: pa.Table | None, log: list[LogEntry], w
     vms["ts"] = pd.DatetimeIndex(_ts(vms_t), tz="UTC")
     vms["rss_bytes"] = vms["rss_kb"].astype("Int64") * KIB
     vms["swap_bytes"] = vms["swap_kb"].astype("Int64") * KIB
+    # HugetlbPages (collectors >= 1.3.0; kernel >= 4.4): null when not captured
+    vms["hugepages_bytes"] = (vms["hugetlb_kb"].astype("Int64") * KIB if "hugetlb_kb" in vms
+                              else pd.Series(pd.NA, index=vms.index, dtype="Int64"))
     # /proc/<pid>/ksm_stat (kernel >= 6.1; collectors before 1.1.0 wrote no such columns): null when absent
     unknown = pd.Series(pd.NA, index=vms.index, dtype="Int64")
     merging = vms["ksm_merging_pages"].astype("Int64") if "ksm_merging_pages" in vms else unknown
@@ -420,10 +426,10 @@ def _vms(vms_t: pa.Table | None, defs_t: pa.Table | None, log: list[LogEntry], w
         defs["allocated_bytes"] = pd.array([s[0] for s in sizes], dtype="Int64")
         defs["maxmem_bytes"] = pd.array([s[1] for s in sizes], dtype="Int64")
         # Collectors before 1.2.0 wrote no mem_backend: backing unknown (null), not guessed. From 1.2.0 on,
-        # `-` means the command line has no memory-backing argument: ordinary RAM.
+        # `-` means the command line has no memory-backing argument: anonymous memory.
         if "mem_backend" in defs:
             defs["backing"] = defs["mem_backend"].map(
-                lambda a: procfs.qemu_backing(procfs.split_backing_field(a)) if isinstance(a, str) else procfs.BACKING_RAM)
+                lambda a: procfs.qemu_backing(procfs.split_backing_field(a)) if isinstance(a, str) else procfs.BACKING_ANONYMOUS)
         else:
             defs["backing"] = None
         bad = defs[defs["mem_arg"].notna() & defs["allocated_bytes"].isna()]
@@ -478,7 +484,8 @@ def _numa(t: pa.Table | None) -> pd.DataFrame | None:
     return out[out["node"].notna()].reset_index(drop=True)
 
 
-_VIRSH_KB = {"max_memory_kb": "max_memory", "used_memory_kb": "used_memory"}
+_VIRSH_KB = {"max_memory_kb": "max_memory", "used_memory_kb": "used_memory", "hard_limit_kb": "hard_limit",
+             "soft_limit_kb": "soft_limit", "swap_hard_limit_kb": "swap_hard_limit"}
 _DOMMEMSTAT_KB = {"actual", "swap_in", "swap_out", "unused", "available", "usable", "rss", "disk_caches", "hugetlb_pgalloc"}
 
 
@@ -491,8 +498,10 @@ def _virsh(t: pa.Table | None, log: list[LogEntry], where: str) -> pd.DataFrame 
     kb = df["key"].isin(list(_VIRSH_KB) + list(_DOMMEMSTAT_KB))  # libvirt reports these in KiB
     df["value"] = value.where(~kb, value * KIB)
     df["key"] = df["key"].replace(_VIRSH_KB)
-    text = df["value"].isna()
+    # memtune's `-` is `unlimited`: no limit, a null on purpose (docs/FORMAT.md), not a value lost
+    unlimited = df["key"].isin(["hard_limit", "soft_limit", "swap_hard_limit"]) & df["value"].isna()
+    text = df["value"].isna() & ~unlimited
     if text.any():  # e.g. dominfo's `state running`: not a number, so not a store value
         keys = ", ".join(sorted(set(df.loc[text, "key"].astype(str))))
         log.append(LogEntry("info", "skipped_value", f"{int(text.sum())} non-numeric virsh values ({keys}) not stored", file=where, count=int(text.sum())))
-    return df[~text].reset_index(drop=True)
+    return df[~text & ~unlimited].reset_index(drop=True)

@@ -240,7 +240,7 @@ class QemuCmdline:
     allocated_bytes: int | None
     maxmem_bytes: int | None
     mem_arg: str | None
-    backing: str | None = None  # hugepages | ram (qemu_backing); None only for an empty argv
+    backing: str | None = None  # anonymous | hugepages | file | memfd (qemu_backing); None only for an empty argv
 
 
 def is_qemu(argv0: str) -> bool:
@@ -273,8 +273,14 @@ def parse_qemu_argv(argv: list[str]) -> QemuCmdline:
                        backing=qemu_backing(argv) if argv else None)
 
 
+# Where a guest's RAM comes from, in libvirt's words (<memoryBacking><source type=…/>, formatdomain.html):
+# anonymous (ordinary process memory, swappable), hugepages (the hugetlb pool, never swapped), file (a
+# memory-backend-file off hugetlbfs) or memfd (memory-backend-memfd: shmem, swappable).
+BACKING_ANONYMOUS = "anonymous"
 BACKING_HUGEPAGES = "hugepages"
-BACKING_RAM = "ram"
+BACKING_FILE = "file"
+BACKING_MEMFD = "memfd"
+BACKINGS = (BACKING_ANONYMOUS, BACKING_HUGEPAGES, BACKING_FILE, BACKING_MEMFD)
 # Where hugetlbfs is mounted by convention (systemd's dev-hugepages.mount; libvirt's hugetlbfs_mount
 # default and its /dev/hugepages1G for 1 GiB pages): a qemu cmdline names a path, never a filesystem.
 _HUGETLBFS = ("/dev/hugepages", "/mnt/huge", "/hugepages")
@@ -320,20 +326,25 @@ def _backend(value: str) -> dict[str, str]:
 def qemu_backing(argv: list[str]) -> str:
     """How a guest's RAM is backed: `hugepages` when it comes from the hugetlb pool (qemu's legacy
     `-mem-path` on hugetlbfs, `memory-backend-file` with mem-path on hugetlbfs, `memory-backend-memfd`
-    with hugetlb=on), else `ram` (ordinary anonymous memory, swappable). Kernel docs, hugetlbpage.rst:
-    hugetlb pages are reserved apart and never swapped."""
+    with hugetlb=on), `file` (another mem-path), `memfd` (memory-backend-memfd), else `anonymous`
+    (memory-backend-ram or no backend: ordinary process memory). Kernel docs, hugetlbpage.rst: hugetlb
+    pages are reserved apart and never swapped. Hugepages anywhere win: the guest RAM is in the pool."""
     args = backing_args(argv)
+    kinds: list[str] = []
     for flag, value in zip(args[::2], args[1::2]):
-        if flag.endswith("mem-path") and _is_hugetlbfs(value):
-            return BACKING_HUGEPAGES
-        if flag.endswith("object"):
+        if flag.endswith("mem-path"):
+            kinds.append(BACKING_HUGEPAGES if _is_hugetlbfs(value) else BACKING_FILE)
+        elif flag.endswith("object"):
             obj = _backend(value)
             kind = obj.get("qom-type", "")
-            if kind == "memory-backend-memfd" and obj.get("hugetlb") in ("on", "true", "yes"):
-                return BACKING_HUGEPAGES
-            if kind == "memory-backend-file" and _is_hugetlbfs(obj.get("mem-path", "")):
-                return BACKING_HUGEPAGES
-    return BACKING_RAM
+            if kind == "memory-backend-memfd":
+                kinds.append(BACKING_HUGEPAGES if obj.get("hugetlb") in ("on", "true", "yes") else BACKING_MEMFD)
+            elif kind == "memory-backend-file":
+                kinds.append(BACKING_HUGEPAGES if _is_hugetlbfs(obj.get("mem-path", "")) else BACKING_FILE)
+    for kind in (BACKING_HUGEPAGES, BACKING_MEMFD, BACKING_FILE):
+        if kind in kinds:
+            return kind
+    return BACKING_ANONYMOUS
 
 
 def split_backing_field(text: str | None) -> list[str]:

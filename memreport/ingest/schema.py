@@ -97,8 +97,13 @@ VMS_SCHEMA = pa.schema(
         pa.field("swap_bytes", pa.int64()),  # VmSwap of the qemu process
         pa.field("ksm_merged_bytes", pa.int64()),  # ksm_stat ksm_merging_pages × page size (kernel >= 6.1)
         pa.field("ksm_profit_bytes", pa.int64()),  # ksm_stat ksm_process_profit, signed (kernel >= 6.4)
-        pa.field("hugetlb_bytes", pa.int64()),  # HugetlbPages of the qemu process (kernel >= 4.4), not in VmRSS
-        pa.field("backing", pa.string()),  # hugepages | ram: where the guest RAM comes from (procfs.qemu_backing)
+        pa.field("hugepages_bytes", pa.int64()),  # HugetlbPages of the qemu process (kernel >= 4.4) or its numa_maps: not in VmRSS
+        pa.field("backing", pa.string()),  # anonymous | hugepages | file | memfd: where the guest RAM comes from
+        # What libvirt says (domain XML, virsh): the balloon and <memtune>; null when the input does not say.
+        pa.field("current_bytes", pa.int64()),  # the balloon: dommemstat actual, dominfo Used memory, <currentMemory>
+        pa.field("hard_limit_bytes", pa.int64()),  # <memtune><hard_limit> / virsh memtune / the VM cgroup's limit
+        pa.field("soft_limit_bytes", pa.int64()),  # <memtune><soft_limit>
+        pa.field("swap_hard_limit_bytes", pa.int64()),  # <memtune><swap_hard_limit>: memory + swap
         # The VM's memory cgroup (snapshot trees): limits are null where unlimited or not read.
         pa.field("cgroup", pa.string()),  # the cgroup path read, e.g. /machine.slice/machine-qemu\x2d1\x2dweb01.scope
         pa.field("mem_limit_bytes", pa.int64()),  # v2 memory.max, v1 memory.limit_in_bytes

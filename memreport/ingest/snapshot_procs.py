@@ -33,7 +33,7 @@ _DIGITS = re.compile(r"\d+")
 
 # VM row fields filled from the per-process files (the store's vms columns, docs/STORE.md).
 _VM_FIELDS = ("name", "uuid", "pid", "allocated_bytes", "maxmem_bytes", "rss_bytes", "swap_bytes", "ksm_merged_bytes",
-              "ksm_profit_bytes", "hugetlb_bytes", "backing", "cgroup", "mem_limit_bytes", "mem_high_bytes", "swap_limit_bytes",
+              "ksm_profit_bytes", "hugepages_bytes", "backing", "cgroup", "mem_limit_bytes", "mem_high_bytes", "swap_limit_bytes",
               "memsw_limit_bytes", "cgroup_current_bytes", "cgroup_swap_bytes", "cgroup_anon_bytes", "cgroup_file_bytes")
 
 
@@ -245,7 +245,7 @@ def read_snapshot_procs(snap: Path, used: set[Path], page_size: int | None) -> S
             maxmem_bytes=q.maxmem_bytes if q else None,
             rss_bytes=p.status.rss_bytes if p.status and p.status.rss_bytes is not None else p.ps_rss,
             swap_bytes=p.status.swap_bytes if p.status else None,
-            hugetlb_bytes=p.status.hugetlb_bytes if p.status else None,
+            hugepages_bytes=p.status.hugetlb_bytes if p.status else None,
             backing=q.backing if q else None,
             ksm_merged_bytes=merging * page_size if merging is not None and page_size else None,
             ksm_profit_bytes=p.ksm.profit_bytes if p.ksm else None,

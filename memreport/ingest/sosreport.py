@@ -15,7 +15,7 @@ from pathlib import Path
 import pandas as pd
 
 from memreport.errors import InputError
-from memreport.ingest import bundle, hosts, pagesize, virsh
+from memreport.ingest import bundle, hosts, pagesize, sos_libvirt, virsh
 from memreport.ingest.options import DEFAULT, IngestOptions
 from memreport.ingest.procfs import ParseError
 from memreport.model import HostData, LogEntry
@@ -50,8 +50,6 @@ CPUINFO = ("proc/cpuinfo",)
 LSCPU = ("sos_commands/processor/lscpu", "sos_commands/cpu/lscpu")
 # sar: sadf XML made by sos first (UTC, full precision), then sar text, then the binary files.
 SAR_DIRS = ("sos_commands/sar", "var/log/sa", "var/log/sysstat")
-VIRSH_DIRS = ("sos_commands/virsh", "sos_commands/libvirt", "sos_commands/kvm")
-LIBVIRT_XML = ("etc/libvirt/qemu/*.xml", "run/libvirt/qemu/*.xml", "var/run/libvirt/qemu/*.xml")
 PS = ("sos_commands/process/ps_auxwww", "sos_commands/process/ps_auxfwww", "sos_commands/process/ps_alxwww",
       "sos_commands/process/ps_auxwwwm", "ps")
 
@@ -191,43 +189,8 @@ def read(path: Path, label: str, opts: IngestOptions = DEFAULT) -> list[HostData
         if sd.is_dir() and not sd.is_symlink():
             sar_files += [f for f in sorted(sd.iterdir()) if f.name.startswith("sa") and bundle.inside(root, f)]
     found.sar_files = sar_files
-    # VMs
-    vms: list[tuple[str, bundle.VmInfo]] = []
-    rows: list[tuple[str, str, int]] = []
-    for d in VIRSH_DIRS:
-        vd = root / d
-        if not vd.is_dir() or vd.is_symlink():
-            continue
-        for vf in sorted(vd.iterdir()):
-            dom = virsh.domain_from_filename(vf.name)
-            if dom is None or not bundle.inside(root, vf):
-                continue
-            t = _text(root, vf, log)
-            if not t or not t.strip():
-                continue
-            rel = str(vf.relative_to(root))
-            try:
-                if "dominfo" in vf.name:
-                    vm, info = virsh.parse_dominfo(t)
-                    vms.append(("virsh dominfo", vm))
-                    rows += [(vm.name, k, v) for k, v in info.items()]
-                else:
-                    rows += [(dom, k, v) for k, v in virsh.parse_dommemstat(t).items()]
-            except ParseError as e:
-                log.append(LogEntry("warn", "bad_value", f"{e.reason}: skipped", file=rel, line=e.line))
-    for pattern in LIBVIRT_XML:
-        for xf in sorted(root.glob(pattern)):
-            if not bundle.inside(root, xf):
-                continue
-            t = _text(root, xf, log)
-            if not t:
-                continue
-            try:
-                vms.append(("libvirt XML", virsh.parse_domain_xml(t)))
-            except ParseError as e:
-                log.append(LogEntry("warn", "bad_value", f"{e.reason}: skipped", file=str(xf.relative_to(root)), line=e.line))
-        if any(s == "libvirt XML" for s, _ in vms):
-            break  # etc/ holds every defined domain; run/ only repeats the running ones
+    # VMs: libvirt's view (sos_libvirt.py), then the qemu processes in ps
+    vms, rows = sos_libvirt.read(root, lambda p: _text(root, p, log), log)
     _, text = _first_text(root, PS, log)
     if text:
         vms += [("ps", vm) for vm in virsh.parse_ps_qemu(text)]

@@ -134,16 +134,32 @@ def read(path: Path, label: str, opts: IngestOptions = DEFAULT) -> list[HostData
         elif name == "getconf" and ("PAGESIZE" in cmd or "PAGE_SIZE" in cmd) and is_digits(s.body.strip()):
             found.page_size = int(s.body.strip())
             found.page_size_from = f"getconf output ({at})"
-        elif re.match(r"^/etc/libvirt/qemu/[^/]+\.xml$", s.what):
+        elif re.match(r"^(/var)?/(etc|run)/libvirt/qemu/[^/]+\.xml$", s.what):
+            live = "/run/" in s.what
             try:
-                vms.append(("libvirt XML", virsh.parse_domain_xml(s.body)))
+                vms.append(("libvirt live XML" if live else "libvirt XML", virsh.parse_domain_xml(s.body)))
             except ParseError as e:
                 log.append(LogEntry("warn", "bad_value", f"{e.reason}: skipped", file=at))
-        elif name == "virsh" and "dominfo" in cmd:
+        elif name == "virsh" and any(c in cmd for c in ("dominfo", "dommemstat", "memtune", "dumpxml")):
+            dom = cmd[-1]
             try:
-                vm, info = virsh.parse_dominfo(s.body)
-                vms.append(("virsh dominfo", vm))
-                rows += [(vm.name, k, v) for k, v in info.items()]
+                if "dominfo" in cmd:
+                    vm, info = virsh.parse_dominfo(s.body)
+                    vms.append(("virsh dominfo", vm))
+                    rows += [(vm.name, k, v) for k, v in info.items()]
+                elif "dommemstat" in cmd:
+                    stats = virsh.parse_dommemstat(s.body)
+                    rows += [(dom, k, v) for k, v in stats.items()]
+                    if "actual" in stats:
+                        vms.append(("virsh dommemstat", bundle.VmInfo(dom, current_bytes=stats["actual"])))
+                elif "memtune" in cmd:
+                    tune = virsh.parse_memtune(s.body)
+                    rows += [(dom, k, v) for k, v in tune.items() if v is not None]
+                    vms.append(("virsh memtune", bundle.VmInfo(dom, hard_limit_bytes=tune.get("hard_limit"),
+                                                               soft_limit_bytes=tune.get("soft_limit"),
+                                                               swap_hard_limit_bytes=tune.get("swap_hard_limit"))))
+                else:
+                    vms.append(("libvirt live XML", virsh.parse_domain_xml(s.body)))
             except ParseError as e:
                 log.append(LogEntry("warn", "bad_value", f"{e.reason}: skipped", file=at))
         elif name == "ps":

@@ -8,10 +8,11 @@ of 1024 (libvirt formatdomain.html, "memory"). ps prints RSS in KiB.
 from __future__ import annotations
 
 import re
+import xml.etree.ElementTree as ET
 
 from memreport.ingest.bundle import VmInfo
 from memreport.ingest.proc_pid import parse_ps
-from memreport.ingest.procfs import ParseError, is_qemu, parse_qemu_argv
+from memreport.ingest.procfs import BACKING_ANONYMOUS, BACKING_FILE, BACKING_HUGEPAGES, BACKING_MEMFD, ParseError, is_qemu, parse_qemu_argv
 from memreport.ingest.xmlsafe import parse_untrusted_xml
 from memreport.units import KIB, is_digits
 
@@ -34,9 +35,24 @@ def libvirt_size(value: str, unit: str | None) -> int | None:
 
 
 def parse_domain_xml(text: str) -> VmInfo:
-    """<domain type='kvm'>: name, uuid, <memory> (allocated at boot), <maxMemory> (hotplug ceiling), and
-    the backing: <memoryBacking><hugepages/> puts the guest RAM in the hugetlb pool (formatdomain.html)."""
+    """A libvirt domain: `<domain>` (etc/libvirt/qemu/*.xml, `virsh dumpxml`) or the live status file
+    `<domstatus pid=…><domain>…` (run/libvirt/qemu/*.xml). What it says about memory (formatdomain.html):
+
+    - `<memory>`: the allocation at boot, what the guest may take back by deflating its balloon;
+      `<currentMemory>`: the balloon target; `<maxMemory>`: the hotplug ceiling.
+    - `<memoryBacking>`: `<hugepages/>` puts the guest RAM in the hugetlb pool; else `<source type=
+      'file'|'memfd'|'anonymous'/>` (anonymous when absent).
+    - `<memtune>`: hard_limit, soft_limit, swap_hard_limit (the VM's memory cgroup).
+    """
     root = parse_untrusted_xml(text)
+    pid: int | None = None
+    if root.tag == "domstatus":
+        p = root.get("pid", "")
+        pid = int(p) if is_digits(p) else None
+        dom = root.find("domain")
+        if dom is None:
+            raise ParseError(None, "<domstatus> without a <domain>")
+        root = dom
     if root.tag != "domain":
         raise ParseError(None, f"<{root.tag}> is not a libvirt <domain>")
     name = (root.findtext("name") or "").strip()
@@ -50,10 +66,47 @@ def parse_domain_xml(text: str) -> VmInfo:
     return VmInfo(
         name=name,
         uuid=(root.findtext("uuid") or "").strip() or None,
+        pid=pid,
         allocated_bytes=size("memory"),
         maxmem_bytes=size("maxMemory"),
-        backing="hugepages" if root.find("memoryBacking/hugepages") is not None else "ram",
+        current_bytes=size("currentMemory"),
+        backing=domain_backing(root),
+        hard_limit_bytes=size("memtune/hard_limit"),
+        soft_limit_bytes=size("memtune/soft_limit"),
+        swap_hard_limit_bytes=size("memtune/swap_hard_limit"),
     )
+
+
+def domain_backing(dom: ET.Element) -> str:
+    """anonymous | hugepages | file | memfd from a <domain>'s <memoryBacking> (libvirt's default is anonymous)."""
+    if dom.find("memoryBacking/hugepages") is not None:
+        return BACKING_HUGEPAGES
+    source = dom.find("memoryBacking/source")
+    kind = source.get("type", "") if source is not None else ""
+    return kind if kind in (BACKING_FILE, BACKING_MEMFD) else BACKING_ANONYMOUS
+
+
+def parse_memtune(text: str) -> dict[str, int | None]:
+    """`virsh memtune DOM` (`hard_limit     : 524288`, KiB, or `unlimited`) -> {hard_limit: bytes or None}.
+    A key missing from the output is missing from the result; `unlimited` is None (no limit)."""
+    out: dict[str, int | None] = {}
+    for line in text.splitlines():
+        key, sep, value = line.partition(":")
+        key, value = key.strip(), value.strip()
+        if not sep or key not in MEMTUNE_KEYS:
+            continue
+        if value == "unlimited":
+            out[key] = None
+        elif is_digits(value):
+            out[key] = int(value) * KIB
+        else:
+            raise ParseError(None, f"memtune {key} {value[:30]!r} is neither KiB nor 'unlimited'")
+    if not out:
+        raise ParseError(None, "no hard_limit/soft_limit/swap_hard_limit lines: not virsh memtune output")
+    return out
+
+
+MEMTUNE_KEYS = ("hard_limit", "soft_limit", "swap_hard_limit")
 
 
 def parse_dominfo(text: str) -> tuple[VmInfo, dict[str, int]]:
@@ -73,7 +126,9 @@ def parse_dominfo(text: str) -> tuple[VmInfo, dict[str, int]]:
             b = libvirt_size(parts[0], parts[1] if len(parts) > 1 else "KiB")
             if b is not None:
                 rows[store] = b
-    vm = VmInfo(name=name, uuid=fields.get("uuid") or None, allocated_bytes=rows.get("max_memory"))
+    # "Used memory" is the balloon's current size as libvirt last heard it from qemu.
+    vm = VmInfo(name=name, uuid=fields.get("uuid") or None, allocated_bytes=rows.get("max_memory"),
+                current_bytes=rows.get("used_memory"))
     return vm, rows
 
 
@@ -108,10 +163,35 @@ def parse_ps_qemu(text: str) -> list[VmInfo]:
     return out
 
 
-_MANGLED = re.compile(r"^virsh_(?:-r_)?(?:dominfo|dommemstat)_(.+)$")
+_MANGLED = re.compile(r"^virsh_(?:-r_)?(dominfo|dommemstat|memtune|dumpxml)_(.+)$")
 
 
 def domain_from_filename(name: str) -> str | None:
     """sos_commands/virsh/virsh_-r_dominfo_web01 -> web01 (sos mangles spaces to _)."""
     m = _MANGLED.match(name)
+    return m.group(2) if m else None
+
+
+def command_from_filename(name: str) -> str | None:
+    """sos_commands/virsh/virsh_-r_memtune_web01 -> memtune."""
+    m = _MANGLED.match(name)
     return m.group(1) if m else None
+
+
+def parse_numa_maps_hugetlb(text: str) -> int:
+    """Bytes of hugetlb pages a process has faulted in, from /proc/<pid>/numa_maps (sos's libvirt plugin
+    copies it for each qemu): the `huge` mappings' per-node page counts `N<node>=<pages>` times their
+    `kernelpagesize_kB` (kernel docs, numa_memory_policy.rst / proc.rst). /proc/<pid>/status HugetlbPages
+    says the same where a bundle has it; hugetlb pages are not in VmRSS."""
+    total = 0
+    for lineno, line in enumerate(text.splitlines(), 1):
+        words = line.split()
+        if "huge" not in words[2:]:
+            continue
+        page = next((w.partition("=")[2] for w in words if w.startswith("kernelpagesize_kB=")), "")
+        if not is_digits(page):
+            raise ParseError(lineno, "a huge mapping without kernelpagesize_kB")
+        pages = sum(int(w.partition("=")[2]) for w in words
+                    if w.startswith("N") and w.partition("=")[0][1:].isdigit() and is_digits(w.partition("=")[2]))
+        total += pages * int(page) * KIB
+    return total
