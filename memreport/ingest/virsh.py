@@ -26,12 +26,14 @@ _LIBVIRT_UNITS = {
 
 
 def libvirt_size(value: str, unit: str | None) -> int | None:
-    try:
-        n = int(value.strip())
-    except ValueError:
-        return None
+    """A libvirt `<memory unit=…>` value in bytes; None when not a size (negative, not a number, an
+    unknown unit) or past any memory (libvirt writes 2^53 - 1 KiB for "no limit")."""
+    text = value.strip()
     scale = _LIBVIRT_UNITS.get((unit or "KiB").lower())
-    return None if scale is None else n * scale
+    if not is_digits(text) or scale is None:
+        return None
+    n = int(text) * scale
+    return n if n < _MAX_VALUE * 1024 else None
 
 
 def parse_domain_xml(text: str) -> VmInfo:
@@ -95,7 +97,8 @@ def parse_memtune(text: str) -> dict[str, int | None]:
         key, value = key.strip(), value.strip()
         if not sep or key not in MEMTUNE_KEYS:
             continue
-        if value == "unlimited":
+        # libvirt's "no limit" is 9007199254740991 KiB (2^53 - 1) where it prints a number.
+        if value == "unlimited" or (is_digits(value) and int(value) >= _MAX_VALUE):
             out[key] = None
         elif is_digits(value):
             out[key] = int(value) * KIB
@@ -132,6 +135,7 @@ def parse_dominfo(text: str) -> tuple[VmInfo, dict[str, int]]:
     return vm, rows
 
 
+_MAX_VALUE = 2**52
 # dommemstat keys that are KiB (virsh(1)); the rest (faults, last_update) are counts.
 _DOMMEMSTAT_KIB = frozenset({"actual", "swap_in", "swap_out", "unused", "available", "usable", "rss", "disk_caches"})
 
@@ -140,7 +144,9 @@ def parse_dommemstat(text: str) -> dict[str, int]:
     out: dict[str, int] = {}
     for line in text.splitlines():
         parts = line.split()
-        if len(parts) == 2 and is_digits(parts[1].lstrip("-")):
+        # Counters and KiB sizes are never negative; one past 2^52 is no memory size and would
+        # overflow int64 once in bytes: both are left out.
+        if len(parts) == 2 and is_digits(parts[1]) and int(parts[1]) < _MAX_VALUE:
             v = int(parts[1])
             out[parts[0]] = v * KIB if parts[0] in _DOMMEMSTAT_KIB else v
     return out
@@ -194,4 +200,6 @@ def parse_numa_maps_hugetlb(text: str) -> int:
         pages = sum(int(w.partition("=")[2]) for w in words
                     if w.startswith("N") and w.partition("=")[0][1:].isdigit() and is_digits(w.partition("=")[2]))
         total += pages * int(page) * KIB
+        if total >= _MAX_VALUE * KIB:
+            raise ParseError(lineno, "hugetlb pages past any memory size")
     return total

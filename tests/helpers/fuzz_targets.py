@@ -401,12 +401,15 @@ def run_vmstat(name: str, data: bytes) -> object:
 
 @cache
 def virsh_seeds() -> list[Seed]:
-    out = _files("bundles/*/etc/libvirt/qemu/*.xml", "bundles/*/sos_commands/process/ps_auxwww")
+    out = _files("bundles/*/etc/libvirt/qemu/*.xml", "bundles/*/run/libvirt/qemu/*.xml", "bundles/*/sos_commands/process/ps_auxwww",
+                 "bundles/*/sos_commands/virsh/virsh_-r_dominfo_*", "bundles/*/sos_commands/virsh/virsh_-r_dumpxml_*",
+                 "bundles/sosreport-libvirt-tcg/proc/*/numa_maps")
     for f in ("virt.txt", "basic-health-check.txt"):
         for s in supportconfig.parse_sections((FIX / "bundles/scc_kvm02_261126_1200" / f).read_text(), f):
             out.append((f"{f}: {s.what}", s.body.encode()))
     out.append(("dommemstat", b"actual 4194304\nswap_in 0\nswap_out 0\nmajor_fault 2270\nminor_fault 187410\n"
                                b"unused 3646744\navailable 4029580\nusable 3712940\nlast_update 1764194627\nrss 1125448\n"))
+    out.append(("memtune", b"hard_limit     : 524288\nsoft_limit     : 458752\nswap_hard_limit: 786432\nmin_guarantee  : unlimited\n"))
     return out
 
 
@@ -414,6 +417,10 @@ def run_virsh(name: str, data: bytes) -> object:
     text = text_of("virsh.txt", data)
     if name.endswith(".xml") or "<domain" in text[:200]:
         return virsh.parse_domain_xml(text)
+    if name.endswith("numa_maps"):
+        return virsh.parse_numa_maps_hugetlb(text)
+    if "memtune" in name:
+        return virsh.parse_memtune(text)
     if "ps" in name:
         return virsh.parse_ps_qemu(text)
     if "dommemstat" in name:
@@ -549,7 +556,7 @@ TARGETS = {t.name: t for t in [
     Target("sadf", "sadf -x / -j / -d → parse → to_samples", sadf_seeds, run_sar),
     Target("sar", "sar text (C, en_US, de_DE, bundles) → parse → to_samples", sar_seeds, run_sar),
     Target("vmstat", "vmstat output → parse → to_samples", vmstat_seeds, run_vmstat),
-    Target("virsh", "libvirt XML, dominfo, dommemstat, ps qemu lines", virsh_seeds, run_virsh),
+    Target("virsh", "libvirt XML (config and live domstatus), dominfo, dommemstat, memtune, numa_maps, ps qemu lines", virsh_seeds, run_virsh),
     Target("supportconfig", "section splitter → each section's parser", supportconfig_seeds, run_supportconfig),
     Target("sosreport", "date, free, ps, uname/version text", sosreport_seeds, run_sosreport),
     Target("capture", "capture TSV streams (parse_stream) and facts.txt", capture_seeds, run_capture),
