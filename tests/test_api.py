@@ -110,3 +110,14 @@ def test_importing_memreport_loads_no_heavy_library() -> None:
             "print(sorted(m for m in ('pandas', 'pyarrow', 'weasyprint', 'numpy') if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"
+
+
+def test_docs_api_names_every_export_and_answer_field() -> None:
+    import dataclasses
+
+    from memreport.analyze.answer import Answer
+
+    doc = (ROOT / "docs" / "API.md").read_text()
+    api_names = [n for n in memreport.__all__ if n not in ("COLLECTORS",) and not n.endswith("Error")]
+    assert [n for n in api_names if f"`{n}" not in doc] == []
+    assert [f.name for f in dataclasses.fields(Answer) if f.name != "items" and f"`{f.name}`" not in doc] == []
