@@ -1,3 +1,73 @@
-"""memreport: memory capacity reports for KVM hosts."""
+"""memreport: memory capacity reports for KVM hosts. The Python API (docs/API.md):
+
+    import memreport
+    hosts = memreport.load(["sosreport.tar.xz", "sa26"])
+    result = memreport.analyze(hosts[0], memreport.Thresholds(vm_size="4GiB"))
+    memreport.write_report(result, "out/kvm01/", pdf=True)
+
+Importing memreport is cheap: each name is imported from memreport.api on first use, and the calls
+import pandas, pyarrow and weasyprint only when they need them (`memreport --help` loads none).
+"""
+
+from __future__ import annotations
+
+import sys
+import types
+from typing import TYPE_CHECKING, Any
 
 __version__ = "0.1.0"
+
+if TYPE_CHECKING:
+    from memreport.api import (
+        COLLECTORS as COLLECTORS, Result as Result, analyze as analyze, collector as collector, ingest as ingest,
+        ingest_options as ingest_options, load as load, read as read, report_dir as report_dir,
+        run_fleet as run_fleet, thresholds as thresholds, what_if as what_if, write_report as write_report,
+    )
+    from memreport.config import Thresholds as Thresholds
+    from memreport.errors import (
+        ConfigError as ConfigError, DeliveryError as DeliveryError, InputError as InputError,
+        MemreportError as MemreportError, OutputError as OutputError,
+    )
+    from memreport.model import Finding as Finding, HostData as Host, Severity as Severity
+
+_LAZY = {
+    **dict.fromkeys(
+        ("COLLECTORS", "Result", "analyze", "collector", "ingest", "ingest_options", "load", "read", "report_dir",
+         "run_fleet", "thresholds", "what_if", "write_report"), "memreport.api"),
+    "Thresholds": "memreport.config",
+    **dict.fromkeys(("ConfigError", "DeliveryError", "InputError", "MemreportError", "OutputError"), "memreport.errors"),
+    **dict.fromkeys(("Finding", "Host", "Severity"), "memreport.model"),
+}
+_RENAMED = {"Host": "HostData"}
+
+__all__ = sorted(_LAZY)
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'memreport' has no attribute {name!r}")
+    import importlib
+
+    value = getattr(importlib.import_module(module), _RENAMED.get(name, name))
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))
+
+
+class _Package(types.ModuleType):
+    """`memreport.ingest` and `memreport.analyze` are API functions and also subpackages. Importing a
+    subpackage sets it as an attribute of its parent, which would replace the function; here the
+    function stays (`from memreport.ingest import store` and import_module still find the
+    subpackage through sys.modules)."""
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        if isinstance(value, types.ModuleType) and _LAZY.get(name) == "memreport.api":
+            return
+        super().__setattr__(name, value)
+
+
+sys.modules[__name__].__class__ = _Package

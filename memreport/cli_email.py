@@ -11,7 +11,7 @@ from typing import Annotated
 
 import typer
 
-from memreport.cli import EXIT_DELIVERY, app, guarded
+from memreport.cli_common import EXIT_DELIVERY, ManualCommand, app, example, guarded
 from memreport.errors import DeliveryError, InputError
 
 ToOpt = Annotated[list[str] | None, typer.Option("--to", help="Recipient (repeatable; default: to in the \\[mail] config).")]
@@ -64,7 +64,7 @@ def deliver(msg: EmailMessage, settings, envelope_from: str | None, rcpts: list[
     return guarded(attempt)
 
 
-@app.command()
+@app.command(cls=ManualCommand, epilog=example("memreport email out/kvm01 --to ops@example.com"))
 def email(
     report_dir: Annotated[Path, typer.Argument(help="A report directory (memreport report) or a fleet directory (memreport fleet).")],
     output: OutOpt = None,
@@ -82,7 +82,7 @@ def email(
     typer.echo(str(out))
 
 
-@app.command()
+@app.command(cls=ManualCommand, epilog=example("memreport send out/kvm01 --smtp-host smtp.example.com --to ops@example.com"))
 def send(
     source: Annotated[Path, typer.Argument(help="An .eml file, a report directory or a fleet directory (built, kept as .eml, then sent).")],
     smtp_host: Annotated[str | None, typer.Option("--smtp-host", help="SMTP server (default: smtp_host in the \\[mail] config).")] = None,

@@ -9,8 +9,9 @@ from typing import Annotated, Any
 
 import typer
 
-from memreport.cli import EXIT_INPUT, EndOpt, HostOpt, PageSizeOpt, StartOpt, _err, app, guarded, ingest_options
-from memreport.cli_report import ConfigOpt, SetOpt, VmSizeOpt, with_vm_size
+from memreport.cli_common import (
+    EXIT_INPUT, ConfigOpt, ManualCommand, example, EndOpt, HostOpt, PageSizeOpt, SetOpt, StartOpt, VmSizeOpt, app, err, guarded, with_vm_size,
+)
 from memreport.errors import ConfigError
 
 EXIT_FLEET_FAILED = 1  # some inputs failed; the rest completed and the summary lists the failures
@@ -29,7 +30,7 @@ class _Reporter:
         if event == "start":
             self.first_done = done
             todo = total - done
-            _err(f"fleet: {total} input(s): {done} unchanged, {todo} to do")
+            err(f"fleet: {total} input(s): {done} unchanged, {todo} to do")
             if self.tty and todo:
                 from rich.console import Console
                 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
@@ -50,7 +51,7 @@ class _Reporter:
             if self.bar is not None:
                 self.bar.console.print(line, highlight=False, markup=False)
             else:
-                _err(line)
+                err(line)
             return
         elapsed = time.perf_counter() - self.t0
         rate = (done - self.first_done) / elapsed if elapsed > 0 else 0.0
@@ -63,7 +64,7 @@ class _Reporter:
             if done >= total:
                 self.bar.stop()
         else:
-            _err(f"[{done}/{total}] {res['input']}: {what} ({hosts}; {res.get('elapsed_s', 0):.1f} s, {rate:.2f} inputs/s)")
+            err(f"[{done}/{total}] {res['input']}: {what} ({hosts}; {res.get('elapsed_s', 0):.1f} s, {rate:.2f} inputs/s)")
 
     def close(self) -> None:
         if self.bar is not None:
@@ -97,10 +98,11 @@ def _mail_digest(outdir: Path, settings: Any, who: Any) -> None:
     typer.echo(f"mailed the fleet digest to {', '.join(accepted)} via {settings.where} ({kept})")
 
 
-@app.command()
+@app.command(cls=ManualCommand, epilog=example("memreport fleet bundles/ -o fleet/ -j 2        # fleet/fleet.html, .pdf, .json",
+                                                   "memreport fleet @hosts.txt -o fleet/ --email --config memreport.toml"))
 def fleet(
     inputs: Annotated[list[str], typer.Argument(
-        help="Inputs: bundles, captures, directories of them, globs ('bundles/*.tar.xz'), or @FILE listing one per line.",
+        metavar="INPUT...", help="Inputs: bundles, captures, directories of them, globs ('bundles/*.tar.xz'), or @FILE listing one per line.",
         show_default=False)],
     output: Annotated[Path, typer.Option("-o", "--output", help="Fleet directory: store/, hosts/<host>/, fleet.{json,html,pdf}.")],
     jobs: Annotated[int | None, typer.Option("-j", "--jobs", min=1, help="Local worker processes (default: all cores).")] = None,
@@ -134,26 +136,25 @@ def fleet(
     OUTDIR/fleet-digest.eml); 130 interrupted (rerun to resume). Host verdicts do not change the
     exit code: they are in fleet.json.
     """
-    from memreport.config import load_thresholds
-    from memreport.fleet import FleetOptions, run_fleet
+    from memreport import api
     from memreport.fleet.settings import input_timeout as settings_input_timeout
     from memreport.fleet.settings import load_fleet_settings
 
     if scheduler and dask_local:
-        _err("error: --scheduler and --dask-local exclude each other")
+        err("error: --scheduler and --dask-local exclude each other")
         raise typer.Exit(EXIT_INPUT)
-    thresholds = guarded(lambda: load_thresholds(config, with_vm_size(set_, vm_size)))
+    thresholds = guarded(lambda: api.thresholds(config, with_vm_size(set_, vm_size)))
     mail = guarded(lambda: _mail_setup(config, to, smtp_host, smtp_port, security)) if email else None
-    ingest = ingest_options(page_size, start, end)
+    ingest = guarded(lambda: api.ingest_options(page_size, start, end))
     fleet_settings = guarded(lambda: load_fleet_settings(config))
     timeout = fleet_settings.input_timeout_s if input_timeout is None else \
         guarded(lambda: settings_input_timeout(input_timeout, "--input-timeout"))
-    opts = FleetOptions(jobs=jobs, scheduler=scheduler, dask_local=dask_local, force=force, pdf=pdf,
-                        fleet_pdf=fleet_pdf, vm_size_bytes=thresholds.oom_new_vm_bytes, thresholds=thresholds,
-                        ingest=ingest, host=host, input_timeout_s=timeout)
     reporter = _Reporter()
     try:
-        result = guarded(lambda: run_fleet(inputs, output, opts, reporter))
+        result = guarded(lambda: api.run_fleet(
+            inputs, output, workers=jobs, thresholds=thresholds, progress=reporter, scheduler=scheduler,
+            dask_local=dask_local, force=force, pdf=pdf, fleet_pdf=fleet_pdf, ingest=ingest, host=host,
+            input_timeout_s=timeout))
     finally:
         reporter.close()
     t = result.fleet["totals"]
@@ -164,11 +165,11 @@ def fleet(
         f"in {result.elapsed_s:.1f} s → {result.paths['html']}"
     )
     for f in result.failed:
-        _err(f"failed host {f['host']} ({f['input']}): {f['reason']}" if f.get("host") else f"failed input: {f['input']}: {f['reason']}")
+        err(f"failed host {f['host']} ({f['input']}): {f['reason']}" if f.get("host") else f"failed input: {f['input']}: {f['reason']}")
     if mail is not None and t["hosts"]:
         _mail_digest(output, *mail)
     elif mail is not None:
-        _err("no digest mailed: no host could be read")
+        err("no digest mailed: no host could be read")
     if result.failed:
         raise typer.Exit(EXIT_FLEET_FAILED)
 

@@ -1,62 +1,34 @@
-"""`memreport report` and `memreport analyze`: inputs (or a store) → findings → report files."""
+"""`memreport report` and `memreport analyze`: inputs (or a store) → findings → report files.
+Registered on the app when imported; each command parses, calls memreport.api and prints."""
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import Annotated, Any
 
 import typer
 
-from memreport.cli import (
-    ANALYZE_UNKNOWN, EXIT_INPUT, EndOpt, HostOpt, InputsArg, PageSizeOpt, StartOpt, _print_warnings, _progress, app,
-    guarded, ingest_options,
+from memreport.cli_common import (
+    ANALYZE_UNKNOWN, EXIT_INPUT, ConfigOpt, EndOpt, HostOpt, InputsArg, ManualCommand, PageSizeOpt, example, SetOpt, StartOpt, VmSizeOpt, app, guarded,
+    print_ingest_warnings, progress_bar, with_vm_size,
 )
-from memreport.errors import InputError
-from memreport.host_dirs import host_dir_name
-
-if TYPE_CHECKING:  # importing memreport.ingest or memreport.model loads pyarrow and pandas: not for --help
-    from memreport.ingest.options import IngestOptions
-    from memreport.model import HostData
-
-ConfigOpt = Annotated[Path | None, typer.Option("--config", help="TOML file of threshold settings (docs/CHECKS.md).")]
-SetOpt = Annotated[list[str] | None, typer.Option("--set", help="Override one threshold: --set key=value (repeatable).")]
-VmSizeOpt = Annotated[str | None, typer.Option(
-    "--vm-size", help="Size of a new VM for 'how many more VMs fit', e.g. 8GiB (default 4GiB; the setting oom.new_vm_bytes).")]
-
 
 AddVmsOpt = Annotated[list[str] | None, typer.Option(
-    "--add-vms", help="What if: add COUNTxSIZE VMs, e.g. 4x8GiB or 2x16GiB:hugepages (repeatable; docs/CHECKS.md).")]
-RemoveVmOpt = Annotated[list[str] | None, typer.Option("--remove-vm", help="What if: remove the VM of this name (repeatable).")]
-SwapOpt = Annotated[str | None, typer.Option("--swap", help="What if: swap resized to this size, e.g. 32GiB.")]
-KsmOpt = Annotated[str | None, typer.Option("--ksm", help="What if: --ksm off (its saving comes back as demand).")]
+    "--add-vms", metavar="COUNTxSIZE",
+    help="What if: add COUNTxSIZE VMs, e.g. 4x8GiB or 2x16GiB:hugepages (repeatable; docs/CHECKS.md).")]
+RemoveVmOpt = Annotated[list[str] | None, typer.Option(
+    "--remove-vm", metavar="NAME", help="What if: remove the VM of this name (repeatable).")]
+SwapOpt = Annotated[str | None, typer.Option("--swap", metavar="SIZE", help="What if: swap resized to this size, e.g. 32GiB.")]
+KsmOpt = Annotated[str | None, typer.Option("--ksm", metavar="off", help="What if: --ksm off (its saving comes back as demand).")]
 
 
-def with_vm_size(overrides: list[str] | None, vm_size: str | None) -> list[str]:
-    """--vm-size is the setting oom.new_vm_bytes: one parser, one value for report, analyze and fleet."""
-    return [*(overrides or []), *([f"oom.new_vm_bytes={vm_size}"] if vm_size else [])]
-
-
-def load_hosts(inputs: list[Path], opts: IngestOptions | None = None, host: str | None = None) -> list[HostData]:
-    """Hosts from a store, or from inputs ingested in memory (nothing written); opts default to
-    memreport.ingest.options.DEFAULT."""
-    from memreport.ingest import store
-    from memreport.ingest.options import DEFAULT
-    from memreport.ingest.run import load
-
-    if len(inputs) == 1 and store.is_store(inputs[0]) and not host:
-        return [store.read_host(inputs[0], h) for h in store.list_hosts(inputs[0])]
-    result = load(inputs, _progress(), opts or DEFAULT, host)
-    _print_warnings(result)
-    if not result.hosts:
-        raise result.failed[0] if result.failed else InputError("-", "no input given")
-    return [store.frame(h) for h in result.hosts]
-
-
-@app.command()
+@app.command(cls=ManualCommand, epilog=example("memreport report sosreport-kvm01.tar.xz sa26 -o out/",
+                                                    "memreport report store/ -o out/ --vm-size 8GiB --add-vms 2x16GiB --no-pdf"))
 def report(
     inputs: InputsArg,
-    output: Annotated[Path, typer.Option("-o", "--output", help="Directory for the reports: OUTDIR/<host>/report.{html,pdf,json}.")],
+    output: Annotated[Path, typer.Option("-o", "--output", metavar="OUTDIR",
+                                         help="Directory for the reports: OUTDIR/<host>/report.{html,pdf,json}.")],
     config: ConfigOpt = None,
     set_: SetOpt = None,
     pdf: Annotated[bool, typer.Option("--pdf/--no-pdf", help="Render report.pdf too.")] = True,
@@ -72,37 +44,46 @@ def report(
     host: HostOpt = None,
 ) -> None:
     """Analyse the inputs and write report.html, report.pdf and report.json per host."""
-    from memreport.analyze import analyze as run_analysis
-    from memreport.config import load_thresholds
-    from memreport.render.report import write_report
+    from memreport import api
 
-    from memreport.analyze.what_if import parse_change
-
-    thresholds = guarded(lambda: load_thresholds(config, with_vm_size(set_, vm_size)))
-    change = guarded(lambda: parse_change(add_vms, remove_vm, swap, ksm))
-    opts = ingest_options(page_size, start, end)
-    hosts = guarded(lambda: load_hosts(inputs, opts, host))
+    thresholds = guarded(lambda: api.thresholds(config, with_vm_size(set_, vm_size)))
+    change = guarded(lambda: api.what_if(add_vms or (), remove_vm or (), swap, ksm))  # type: ignore[arg-type]
+    hosts = guarded(lambda: api.load(inputs, page_size, start=start, end=end, host=host, progress=progress_bar(),
+                                     on_read=print_ingest_warnings))
     for data in hosts:
-        result = guarded(lambda: run_analysis(data, thresholds, change))
-        outdir = output / host_dir_name(data.facts.host)
-        written = guarded(lambda: write_report(data, outdir, thresholds, analysis=result, pdf=pdf))
-        crit = sum(f.severity.name == "CRIT" for f in result.findings)
-        warn = sum(f.severity.name == "WARN" for f in result.findings)
-        counts = ", ".join(
-            ([f"{crit} critical"] if crit else []) + ([f"{warn} warning" + ("s" if warn > 1 else "")] if warn else [])
-        )
-        typer.echo(f"{data.facts.host}: {result.verdict.name}" + (f" ({counts})" if counts else "") + f" → {outdir}/")
-        if eml:
-            from memreport.mail import write_eml
-
-            written["eml"] = guarded(lambda: write_eml(outdir))
+        result = guarded(lambda: api.analyze(data, thresholds, change=change))
+        outdir = api.report_dir(output, result.host)
+        written = guarded(lambda: api.write_report(result, outdir, pdf=pdf, eml=eml))
+        typer.echo(f"{result.host}: {verdict_line(result.findings, result.verdict.name)} → {outdir}/")
         for path in written.values():
             typer.echo(f"  {path}")
 
 
-@app.command()
+def verdict_line(findings: list[Any], verdict: str) -> str:
+    """`WARN (1 critical, 2 warnings)`: the verdict and how many findings of each severity."""
+    crit = sum(f.severity.name == "CRIT" for f in findings)
+    warn = sum(f.severity.name == "WARN" for f in findings)
+    counts = ([f"{crit} critical"] if crit else []) + ([f"{warn} warning" + ("s" if warn > 1 else "")] if warn else [])
+    return verdict + (f" ({', '.join(counts)})" if counts else "")
+
+
+class AnalyzeCommand(ManualCommand):
+    """`memreport analyze` is read by monitoring, where 2 is CRIT: its usage errors exit 3 (UNKNOWN)."""
+
+    def parse_args(self, ctx: Any, args: list[str]) -> list[str]:  # click's Context (vendored by typer)
+        try:
+            return super().parse_args(ctx, args)
+        except typer.TyperException as e:  # click's UsageError, BadParameter, MissingParameter …
+            if getattr(e, "exit_code", None) == EXIT_INPUT:
+                setattr(e, "exit_code", ANALYZE_UNKNOWN)  # noqa: B010 (exit_code is a class default)
+            raise
+
+
+@app.command(cls=AnalyzeCommand, epilog=example(
+    "memreport analyze /var/tmp/memsnap --vm-size 8GiB; echo $?   # 0 OK, 1 WARN, 2 CRIT, 3 UNKNOWN",
+    "memreport analyze sosreport-kvm01.tar.xz --json > kvm01.json"))
 def analyze(
-    input: Annotated[Path, typer.Argument(help="One input (capture, bundle, store …).")],
+    input: Annotated[Path, typer.Argument(metavar="INPUT", show_default=False, help="One input (capture, bundle, store …).")],
     config: ConfigOpt = None,
     set_: SetOpt = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print report.json instead of the summary.")] = False,
@@ -118,32 +99,22 @@ def analyze(
 ) -> None:
     """Print the answer, the verdict and findings; exit 0 OK, 1 WARN, 2 CRIT, 3 UNKNOWN (input or usage error, or
     none of swap, thrash, VM fit and KSM could be answered)."""
-    from memreport.analyze import analyze as run_analysis
-    from memreport.analyze import summary_lines
-    from memreport.analyze.report_json import build_report_json
-    from memreport.config import load_thresholds
+    from memreport import api
 
-    from memreport.analyze.what_if import parse_change
-
-    thresholds = guarded(lambda: load_thresholds(config, with_vm_size(set_, vm_size)), ANALYZE_UNKNOWN)
-    change = guarded(lambda: parse_change(add_vms, remove_vm, swap, ksm), ANALYZE_UNKNOWN)
-    opts = ingest_options(page_size, start, end, ANALYZE_UNKNOWN)
-    hosts = guarded(lambda: load_hosts([input], opts, host), ANALYZE_UNKNOWN)
-    worst = 0
-    docs = []
-    unknown = True
-    for data in hosts:
-        result = guarded(lambda: run_analysis(data, thresholds, change), ANALYZE_UNKNOWN)
-        worst = max(worst, int(result.verdict))
-        unknown = unknown and result.answer.nothing_known
-        if as_json:
-            docs.append(build_report_json(data, result, thresholds))
-        else:
-            for line in summary_lines(result):
-                typer.echo(line)
+    thresholds = guarded(lambda: api.thresholds(config, with_vm_size(set_, vm_size)), ANALYZE_UNKNOWN)
+    change = guarded(lambda: api.what_if(add_vms or (), remove_vm or (), swap, ksm), ANALYZE_UNKNOWN)  # type: ignore[arg-type]
+    hosts = guarded(lambda: api.load([input], page_size, start=start, end=end, host=host, progress=progress_bar(),
+                                     on_read=print_ingest_warnings), ANALYZE_UNKNOWN)
+    results = [guarded(lambda: api.analyze(data, thresholds, change=change), ANALYZE_UNKNOWN) for data in hosts]
     if as_json:
+        docs = [r.to_json() for r in results]
         typer.echo(json.dumps(docs[0] if len(docs) == 1 else docs, indent=2))
-    raise typer.Exit(ANALYZE_UNKNOWN if unknown else worst)
+    else:
+        for r in results:
+            for line in r.summary_lines():
+                typer.echo(line)
+    unknown = all(r.nothing_known for r in results)
+    raise typer.Exit(ANALYZE_UNKNOWN if unknown else max(int(r.verdict) for r in results))
 
 
-__all__ = ["report", "analyze", "EXIT_INPUT"]
+__all__ = ["AnalyzeCommand", "analyze", "report", "verdict_line"]

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from dataclasses import dataclass, field
+from dataclasses import InitVar, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -33,7 +33,12 @@ def _setting(default: Any, doc: str, unit: str = "", choices: tuple[str, ...] = 
 
 @dataclass(frozen=True)
 class Thresholds:
-    """The values the checks compare against. Field `a_b` is the setting `a.b` (first `_` = the dot)."""
+    """The values the checks compare against. Field `a_b` is the setting `a.b` (first `_` = the dot).
+
+    `Thresholds(vm_size="8GiB")` is `Thresholds(oom_new_vm_bytes=8 * GIB)`: the size a new VM has for
+    "how many more VMs fit", as --vm-size takes it (a size string or bytes)."""
+
+    vm_size: InitVar[str | int | None] = None
 
     swap_basis: str = _setting(
         "inactive",
@@ -126,6 +131,10 @@ class Thresholds:
         "take the difference back at any time by deflating it, so the OOM rule counts <memory>", "%"
     )
 
+    def __post_init__(self, vm_size: str | int | None) -> None:
+        if vm_size is not None:
+            object.__setattr__(self, "oom_new_vm_bytes", vm_size_bytes(vm_size))
+
     @staticmethod
     def names() -> list[str]:
         return [dotted(f.name) for f in dataclasses.fields(Thresholds)]
@@ -147,6 +156,15 @@ class Thresholds:
             }
             for f in dataclasses.fields(Thresholds)
         ]
+
+
+def vm_size_bytes(size: str | int) -> int:
+    """A new VM's size in bytes from `4GiB`, `512M` or a number of bytes (--vm-size, Thresholds(vm_size=…))."""
+    value = size_value(size) if isinstance(size, str) else size
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value <= 0 \
+            or value != int(value):
+        raise ConfigError(f"vm size {size!r}: expected a whole positive size such as 4GiB or 512MiB")
+    return int(value)
 
 
 def dotted(field_name: str) -> str:

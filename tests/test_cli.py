@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 import typer.main
 
@@ -83,3 +84,59 @@ def test_help_and_usage_errors_load_no_pandas_pyarrow_or_weasyprint():
         code, _, heavy = _heavy_modules_loaded(*args)
         assert code == 2, args
         assert heavy == [], args
+
+
+# Issue 13: `memreport analyze` is read by monitoring, where 2 is CRIT: any input or usage error is
+# 3 (UNKNOWN), and an input error is one line, printed once (it was printed twice).
+def test_analyze_missing_input_is_unknown_with_one_line(cli, tmp_path):
+    proc = cli("analyze", tmp_path / "MISSING")
+    assert proc.returncode == 3
+    assert proc.stderr.splitlines() == [f"memreport: error: {tmp_path / 'MISSING'}: no such file or directory"]
+    assert proc.stdout == ""
+
+
+def test_analyze_usage_errors_are_unknown(cli, tmp_path):
+    for args in (["analyze"], ["analyze", "--bogus", "x"], ["analyze", tmp_path, "--vm-size", "lots"],
+                 ["analyze", tmp_path, "--set", "nosuch.key=1"]):
+        proc = cli(*args)
+        assert proc.returncode == 3, (args, proc.stderr)
+        assert "Traceback" not in proc.stderr
+
+
+def test_report_prints_an_input_error_once(cli, tmp_path):
+    proc = cli("report", tmp_path / "MISSING", "-o", tmp_path / "out")
+    assert proc.returncode == 2
+    assert proc.stderr.splitlines() == [f"memreport: error: {tmp_path / 'MISSING'}: no such file or directory"]
+    assert not (tmp_path / "out").exists()
+
+
+def test_report_of_several_bad_inputs_names_each(cli, tmp_path):
+    proc = cli("report", tmp_path / "a", tmp_path / "b", "-o", tmp_path / "out")
+    assert proc.returncode == 2
+    assert proc.stderr.splitlines() == [
+        f"memreport: error: {tmp_path / 'a'}: no such file or directory",
+        f"memreport: error: {tmp_path / 'b'}: no such file or directory",
+        "memreport: error: 2 inputs: none could be read (each is listed above or in the error's log)",
+    ]
+
+
+def test_help_reads_like_a_manual(cli):
+    """INPUT..., no Python types, an example for every command (issue 13)."""
+    for name in all_commands():
+        if name == "collect":  # the collector's own help (argparse), tested with the collector
+            continue
+        out = cli(name, "--help").stdout
+        assert not re.search(r"<(list|str|int|path|bool|float)[^>]*>|\{\w+[^}]*\}\.\.\.", out), (name, out)
+        assert re.search(r"^  Examples?:\n    memreport " + name, out, re.M), (name, out)
+    assert "memreport report [OPTIONS] INPUT...\n" in cli("report", "--help").stdout
+    assert "memreport analyze [OPTIONS] INPUT\n" in cli("analyze", "--help").stdout
+    assert "\\[" not in cli("fleet", "--help").stdout
+
+
+def test_collector_prints_each_collector(cli):
+    root = Path(__file__).resolve().parents[1] / "collectors"
+    for kind, name in (("sh", "memsnap.sh"), ("py", "memsnap.py")):
+        proc = cli("collector", kind)
+        assert proc.returncode == 0 and proc.stdout == (root / name).read_text()
+    proc = cli("collector", "pl")
+    assert proc.returncode == 2 and proc.stderr.strip() == "memreport: error: collector 'pl': one of sh, py"

@@ -7,35 +7,11 @@ customer host; memreport does not duplicate its logic, it loads that file and ca
 from __future__ import annotations
 
 import importlib.util
-import os
-import sys
 from pathlib import Path
 from types import ModuleType
 
 from memreport.errors import MemreportError
-
-#: Environment variable naming the collector file, for installs without the source tree.
-COLLECTOR_ENV = "MEMREPORT_COLLECTOR"
-
-
-def collector_path(name: str = "memsnap.py") -> Path:
-    """Where the collector `name` (memsnap.py or memsnap.sh) is.
-
-    Looks at $MEMREPORT_COLLECTOR (memsnap.py only), the source tree (`collectors/` beside the
-    package) and `<prefix>/share/memreport/collectors/`.
-    """
-    candidates: list[Path] = []
-    env = os.environ.get(COLLECTOR_ENV)
-    if env and name == "memsnap.py":
-        candidates.append(Path(env))
-    candidates.append(Path(__file__).resolve().parents[2] / "collectors" / name)
-    candidates.append(Path(sys.prefix) / "share" / "memreport" / "collectors" / name)
-    for path in candidates:
-        if path.is_file():
-            return path
-    looked = ", ".join(str(p) for p in candidates)
-    raise MemreportError(f"collector {name} not found (looked in {looked}); "
-                         f"set {COLLECTOR_ENV} to its path")
+from memreport.resources import COLLECTOR_ENV, collector_path
 
 
 def load_collector(path: Path | None = None) -> ModuleType:
@@ -58,3 +34,6 @@ def run_collector(argv: list[str]) -> int:
     """
     module = load_collector()
     return int(module.main(list(argv)))
+
+
+__all__ = ["COLLECTOR_ENV", "collector_path", "load_collector", "run_collector"]

@@ -10,7 +10,7 @@ from markupsafe import Markup
 from memreport.analyze.wording import fmt_bytes
 from markupsafe import escape
 
-from memreport.render.charts import FONT, GRID, INK, MUTED, _byte_unit, _f, _text, _text_width, nice_step
+from memreport.render.charts import FONT, GRID, INK, MUTED, byte_unit, fmt_coord, nice_step, svg_text, text_width
 
 # Narrower than the host report's charts (680): two fleet charts sit side by side on an A4
 # landscape page, and at this width their 10-unit text still prints at about 8 pt.
@@ -23,7 +23,7 @@ BIN = 0.25
 
 
 def _svg(height: float, body: list[str], title: str, cls: str) -> Markup:
-    head = (f'<svg class="chart {cls}" viewBox="0 0 {W} {_f(height)}" width="{W}" height="{_f(height)}" role="img" '
+    head = (f'<svg class="chart {cls}" viewBox="0 0 {W} {fmt_coord(height)}" width="{W}" height="{fmt_coord(height)}" role="img" '
             f'aria-label="{escape(title)}" font-family="{FONT}"><title>{escape(title)}</title>')
     return Markup(head + "".join(body) + "</svg>")
 
@@ -41,7 +41,7 @@ def swap_deficit_chart(rows: list[dict[str, Any]], limit: int = 30) -> Markup | 
     pos = max([r["swap_deficit_bytes"] for r in shown] + [0])
     neg = max([-r["swap_deficit_bytes"] for r in shown] + [0])
     vmax = max(pos, neg, 1)
-    scale, unit = _byte_unit(vmax)
+    scale, unit = byte_unit(vmax)
     step = nice_step((pos + neg) / scale if pos + neg else vmax / scale, 6)
     hi = math.ceil(pos / scale / step) * step if pos else 0.0
     lo = -math.ceil(neg / scale / step) * step if neg else 0.0
@@ -53,36 +53,36 @@ def swap_deficit_chart(rows: list[dict[str, Any]], limit: int = 30) -> Markup | 
     v = lo
     while v <= hi + 1e-9:
         xx = x(v * scale)
-        body.append(f'<line x1="{_f(xx)}" y1="{_f(top)}" x2="{_f(xx)}" y2="{_f(base)}" stroke="{GRID}" stroke-width="1"/>')
-        body.append(_text(xx, base + 14, f"{round(v, 6):g}", 10, "middle", MUTED))
+        body.append(f'<line x1="{fmt_coord(xx)}" y1="{fmt_coord(top)}" x2="{fmt_coord(xx)}" y2="{fmt_coord(base)}" stroke="{GRID}" stroke-width="1"/>')
+        body.append(svg_text(xx, base + 14, f"{round(v, 6):g}", 10, "middle", MUTED))
         v += step
     for i, r in enumerate(shown):
         y0 = top + i * row_h
         d = r["swap_deficit_bytes"]
         name = r["host"] if len(r["host"]) <= 20 else r["host"][:19] + "…"
-        body.append(_text(label_w, y0 + 12, name, 9.5, "end"))
+        body.append(svg_text(label_w, y0 + 12, name, 9.5, "end"))
         x0, x1 = sorted((x(0), x(d)))
         color = DEFICIT if d > 0 else SURPLUS
-        body.append(f'<rect x="{_f(x0)}" y="{_f(y0 + 3)}" width="{_f(max(1.0, x1 - x0))}" height="{_f(row_h - 6)}" fill="{color}"/>')
+        body.append(f'<rect x="{fmt_coord(x0)}" y="{fmt_coord(y0 + 3)}" width="{fmt_coord(max(1.0, x1 - x0))}" height="{fmt_coord(row_h - 6)}" fill="{color}"/>')
         if d > 0:
             label = fmt_bytes(d)
             lx = x1 + 4
             anchor = "start"
-            if lx + _text_width(label, 9) > right:
+            if lx + text_width(label, 9) > right:
                 lx, anchor, fill = x1 - 4, "end", "white"
             else:
                 fill = INK
-            body.append(_text(lx, y0 + 12, label, 9, anchor, fill))
-    body.append(f'<line x1="{_f(x(0))}" y1="{_f(top - 4)}" x2="{_f(x(0))}" y2="{_f(base)}" stroke="{INK}" stroke-width="1.2"/>')
-    body.append(_text((left + right) / 2, height - 10, f"Swap deficit ({unit})",
+            body.append(svg_text(lx, y0 + 12, label, 9, anchor, fill))
+    body.append(f'<line x1="{fmt_coord(x(0))}" y1="{fmt_coord(top - 4)}" x2="{fmt_coord(x(0))}" y2="{fmt_coord(base)}" stroke="{INK}" stroke-width="1.2"/>')
+    body.append(svg_text((left + right) / 2, height - 10, f"Swap deficit ({unit})",
                       10.5, "middle", MUTED))
     lx = left
     for label, color in (("deficit (add swap)", DEFICIT), ("surplus", SURPLUS)):
-        body.append(f'<rect x="{_f(lx)}" y="8" width="14" height="10" fill="{color}"/>')
-        body.append(_text(lx + 20, 17, label, 10.5))
-        lx += 20 + _text_width(label, 10.5) + 14
+        body.append(f'<rect x="{fmt_coord(lx)}" y="8" width="14" height="10" fill="{color}"/>')
+        body.append(svg_text(lx + 20, 17, label, 10.5))
+        lx += 20 + text_width(label, 10.5) + 14
     if len(known) > limit:
-        body.append(_text(right, 17, f"worst {limit} of {len(known)} hosts", 10, "end", MUTED))
+        body.append(svg_text(right, 17, f"worst {limit} of {len(known)} hosts", 10, "end", MUTED))
     return _svg(height, body, "Swap deficit per host (swap to add to cover peak Inactive)", "chart-fleet-deficit")
 
 
@@ -107,24 +107,24 @@ def overcommit_chart(rows: list[dict[str, Any]]) -> Markup | None:
     c = 0
     while c <= ymax:
         yy = y(c)
-        body.append(f'<line x1="{_f(left)}" y1="{_f(yy)}" x2="{_f(right)}" y2="{_f(yy)}" stroke="{GRID}" stroke-width="1"/>')
-        body.append(_text(left - 6, yy + 4, str(c), 10, "end", MUTED))
+        body.append(f'<line x1="{fmt_coord(left)}" y1="{fmt_coord(yy)}" x2="{fmt_coord(right)}" y2="{fmt_coord(yy)}" stroke="{GRID}" stroke-width="1"/>')
+        body.append(svg_text(left - 6, yy + 4, str(c), 10, "end", MUTED))
         c += step
     for i, n in enumerate(counts):
         lo_edge = i * BIN
         color = "#7fb3d5" if lo_edge < 1.0 else "#2471a3" if lo_edge < 1.5 else "#d68910" if lo_edge < 2.0 else DEFICIT
         x0 = left + i * bw
         if n:
-            body.append(f'<rect x="{_f(x0 + 1.5)}" y="{_f(y(n))}" width="{_f(bw - 3)}" height="{_f(base - y(n))}" fill="{color}"/>')
-            body.append(_text(x0 + bw / 2, y(n) - 4, str(n), 9.5, "middle", INK))
+            body.append(f'<rect x="{fmt_coord(x0 + 1.5)}" y="{fmt_coord(y(n))}" width="{fmt_coord(bw - 3)}" height="{fmt_coord(base - y(n))}" fill="{color}"/>')
+            body.append(svg_text(x0 + bw / 2, y(n) - 4, str(n), 9.5, "middle", INK))
         if i % 2 == 0 or i == nbins:
             label = f"{lo_edge:g}" if i < nbins else f"≥{lo_edge:g}"
-            body.append(_text(x0, base + 14, label, 9.5, "middle", MUTED))
+            body.append(svg_text(x0, base + 14, label, 9.5, "middle", MUTED))
     for level in OVERCOMMIT_LEVELS:
         xx = left + level / BIN * bw
-        body.append(f'<line x1="{_f(xx)}" y1="{_f(top - 6)}" x2="{_f(xx)}" y2="{_f(base)}" stroke="{MUTED}" stroke-width="1.2" stroke-dasharray="5 3"/>')
-        body.append(_text(xx, top - 10, f"{level * 100:.0f} %", 9.5, "middle", MUTED))
-    body.append(f'<line x1="{_f(left)}" y1="{_f(base)}" x2="{_f(right)}" y2="{_f(base)}" stroke="{MUTED}" stroke-width="1"/>')
-    body.append(_text((left + right) / 2, height - 10, "VM allocation ÷ RAM, bins of 0.25×", 10.5, "middle", MUTED))
-    body.append(_text(14, (top + base) / 2, "hosts", 10.5, "middle", MUTED, rotate=-90))
+        body.append(f'<line x1="{fmt_coord(xx)}" y1="{fmt_coord(top - 6)}" x2="{fmt_coord(xx)}" y2="{fmt_coord(base)}" stroke="{MUTED}" stroke-width="1.2" stroke-dasharray="5 3"/>')
+        body.append(svg_text(xx, top - 10, f"{level * 100:.0f} %", 9.5, "middle", MUTED))
+    body.append(f'<line x1="{fmt_coord(left)}" y1="{fmt_coord(base)}" x2="{fmt_coord(right)}" y2="{fmt_coord(base)}" stroke="{MUTED}" stroke-width="1"/>')
+    body.append(svg_text((left + right) / 2, height - 10, "VM allocation ÷ RAM, bins of 0.25×", 10.5, "middle", MUTED))
+    body.append(svg_text(14, (top + base) / 2, "hosts", 10.5, "middle", MUTED, rotate=-90))
     return _svg(height, body, "Distribution of VM overcommit ratios across the fleet", "chart-fleet-overcommit")

@@ -17,8 +17,8 @@ from typing import Any
 from memreport import __version__
 from memreport.errors import InputError, MemreportError
 from memreport.mail.charts import ChartImage, report_charts
-from memreport.mail.html_mail import HTML_BUDGET_BYTES, _inline, one_line, short_form
-from memreport.mail.message import Recipients, _cid, assemble
+from memreport.mail.html_mail import HTML_BUDGET_BYTES, inline_css, one_line, short_form
+from memreport.mail.message import Recipients, assemble, content_id
 from memreport.render.env import environment
 
 WORST_HOSTS = 5  # hosts shown in detail (findings + memory chart)
@@ -118,7 +118,7 @@ def build_fleet_digest(fleet_dir: Path, who: Recipients | None = None) -> EmailM
     if not rows:
         raise MemreportError(f"{fleet_dir / 'fleet.json'}: no hosts to report")
     worst = _worst(fleet_dir, rows)
-    images = [(w["chart"], _cid(f"{w['chart'].name}-{i}", w["chart"].png)) for i, w in enumerate(worst) if w["chart"]]
+    images = [(w["chart"], content_id(f"{w['chart'].name}-{i}", w["chart"].png)) for i, w in enumerate(worst) if w["chart"]]
     cid_of = {id(c): cid for c, cid in images}
     for w in worst:
         w["cid"] = cid_of.get(id(w["chart"])) if w["chart"] else None
@@ -128,7 +128,7 @@ def build_fleet_digest(fleet_dir: Path, who: Recipients | None = None) -> EmailM
     subject_line = digest_subject(rows, worst, len(failed))
     limit = MAX_ROWS
     while True:
-        html = _inline(environment().get_template("email_digest.html.j2").render(
+        html = inline_css(environment().get_template("email_digest.html.j2").render(
             subject=subject_line, rows=rows[:limit], more=max(0, len(rows) - limit), total=len(rows), counts=counts,
             worst=worst, pdf_name=pdf_name, version=__version__, failed=failed, max_failed=MAX_FAILED))
         if len(html.encode()) <= HTML_BUDGET_BYTES or limit <= 5:

@@ -123,7 +123,8 @@ def _period(doc: Mapping[str, Any]) -> str:
     return f"{fmt_time(p.get('start'), seconds=False)} – {fmt_time(p.get('end'), seconds=False)}"
 
 
-def _inline(html: str) -> str:
+def inline_css(html: str) -> str:
+    """The HTML with its <style> rules inlined per element (mail clients drop <style> blocks)."""
     return str(_INLINER.inline(html))
 
 
@@ -137,7 +138,7 @@ def render_html(doc: Mapping[str, Any], charts: Sequence[ChartImage], cids: Mapp
     findings = _findings(doc)
     limit = MAX_FINDINGS
     while True:
-        html = _inline(environment().get_template("email.html.j2").render(
+        html = inline_css(environment().get_template("email.html.j2").render(
             doc=doc, host=one_line(doc.get("host") or "host", 200), verdict=str(doc.get("verdict") or "OK"),
             subject=subject(doc), period=_period(doc), samples=(doc.get("coverage") or {}).get("samples"),
             counts=_counts(findings), findings=findings[:limit], more=max(0, len(findings) - limit),
@@ -188,5 +189,5 @@ def render_text(doc: Mapping[str, Any], pdf_name: str | None) -> str:
     return "\n".join(lines) + "\n"
 
 
-__all__ = ["GMAIL_CLIP_BYTES", "HTML_BUDGET_BYTES", "KeyNumber", "key_numbers", "one_line", "render_html",
+__all__ = ["GMAIL_CLIP_BYTES", "HTML_BUDGET_BYTES", "KeyNumber", "inline_css", "key_numbers", "one_line", "render_html",
            "render_text", "short_form", "subject"]

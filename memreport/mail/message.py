@@ -80,7 +80,7 @@ def safe_filename(text: str, suffix: str) -> str:
     return f"{stem}{suffix}"
 
 
-def _cid(name: str, png: bytes) -> str:
+def content_id(name: str, png: bytes) -> str:
     # Unique per content, stable for the same chart: the same report gives the same Content-IDs.
     return f"{name}.{hashlib.sha256(png).hexdigest()[:12]}@memreport"
 
@@ -139,7 +139,7 @@ def build_message(report_dir: Path, who: Recipients | None = None) -> EmailMessa
     r = read_report_dir(report_dir)
     who = who or Recipients()
     pdf_name = safe_filename(str(r.doc.get("host") or "host"), "-memory-report.pdf") if r.pdf is not None else None
-    cids = {c.name: _cid(c.name, c.png) for c in r.charts}
+    cids = {c.name: content_id(c.name, c.png) for c in r.charts}
     html = render_html(r.doc, r.charts, cids, pdf_name)
     text = render_text(r.doc, pdf_name)
     attachments = [(pdf_name, "application/pdf", r.pdf)] if r.pdf is not None and pdf_name else []
@@ -183,5 +183,5 @@ def check_address(addr: str) -> str:
     return a
 
 
-__all__ = ["Recipients", "ReportDir", "assemble", "build_message", "check_address", "read_eml", "read_report_dir",
+__all__ = ["Recipients", "ReportDir", "assemble", "build_message", "check_address", "content_id", "read_eml", "read_report_dir",
            "safe_filename", "write_eml", "write_message"]

@@ -479,4 +479,11 @@ def all_charts(data: HostData, a: Analysis) -> dict[str, Markup | None]:
     }
 
 
-__all__ = ["all_charts", "memory_chart", "swap_rate_chart", "pressure_chart", "ksm_chart", "vm_chart", "time_ticks", "nice_step", "line_path"]
+# The drawing helpers the fleet's charts share (memreport/fleet/charts.py), by public names. Aliases
+# rather than a rename, to keep this change small while render/ is edited elsewhere (issue 13).
+byte_unit = _byte_unit  # (largest value in bytes) -> (divisor, unit label) for an axis
+fmt_coord = _f  # an SVG coordinate, short
+svg_text = _text  # one escaped <text> element
+text_width = _text_width  # the estimated width of a text at a font size, in px
+
+__all__ = ["byte_unit", "fmt_coord", "svg_text", "text_width", "all_charts", "memory_chart", "swap_rate_chart", "pressure_chart", "ksm_chart", "vm_chart", "time_ticks", "nice_step", "line_path"]

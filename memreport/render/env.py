@@ -1,15 +1,15 @@
-"""The one jinja2 Environment: autoescape on, StrictUndefined, templates from templates/."""
+"""The one jinja2 Environment: autoescape on, StrictUndefined, templates from templates/ (memreport.resources)."""
 
 from __future__ import annotations
 
 from functools import lru_cache
-from pathlib import Path
 
 import jinja2
 
 from memreport.render.formatters import FILTERS
+from memreport.resources import templates_dir
 
-TEMPLATES = Path(__file__).resolve().parents[2] / "templates"
+TEMPLATES = templates_dir()  # the checkout's templates/, or the installed package's
 
 
 @lru_cache(maxsize=1)
