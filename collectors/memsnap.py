@@ -888,9 +888,9 @@ def positive(text):
     return value
 
 
-def parse_args(argv):
+def parse_args(argv, prog="memsnap.py"):
     p = argparse.ArgumentParser(
-        prog="memsnap.py",
+        prog=prog,
         description="Samples /proc/meminfo, /proc/vmstat, KSM, PSI, swaps and the qemu processes "
                     "of this host into tab-separated day files (capture format %d) for "
                     "memreport." % FORMAT)
@@ -981,13 +981,14 @@ class Signals(object):
                 time.sleep(min(left, 0.1))
 
 
-def main(argv=None):
+def main(argv=None, prog="memsnap.py"):
+    # prog: the name usage and errors give (`memreport collect` runs this file too).
     try:
-        opts = parse_args(sys.argv[1:] if argv is None else argv)
+        opts = parse_args(sys.argv[1:] if argv is None else argv, prog)
     except SystemExit as e:  # --help, --version, usage errors
         return e.code if isinstance(e.code, int) else 2
     if opts.root != "/" and not os.path.isdir(opts.root):
-        sys.stderr.write("memsnap.py: --root %s: not a directory\n" % opts.root)
+        sys.stderr.write("%s: --root %s: not a directory\n" % (prog, opts.root))
         return 2
     if opts.output is None:
         host = (Collector(opts).read_first_line("/proc/sys/kernel/hostname")
@@ -996,12 +997,12 @@ def main(argv=None):
     try:
         os.makedirs(opts.output, exist_ok=True)
     except OSError as e:
-        sys.stderr.write("memsnap.py: cannot create --output %s: %s\n" % (opts.output, e))
+        sys.stderr.write("%s: cannot create --output %s: %s\n" % (prog, opts.output, e))
         return 2
     c = Collector(opts)
     problem = c.check_host(c.hostname())
     if problem:
-        sys.stderr.write("memsnap.py: %s\n" % problem)
+        sys.stderr.write("%s: %s\n" % (prog, problem))
         return 2
     with Signals(c) as signals:
         c.run(signals.sleep)

@@ -11,8 +11,6 @@ import pandas, pyarrow and weasyprint only when they need them (`memreport --hel
 
 from __future__ import annotations
 
-import sys
-import types
 from typing import TYPE_CHECKING, Any
 
 __version__ = "0.1.0"
@@ -39,6 +37,7 @@ _LAZY = {
     **dict.fromkeys(("Finding", "Host", "Severity"), "memreport.model"),
 }
 _RENAMED = {"Host": "HostData"}
+_SUBPACKAGES = frozenset({"ingest", "analyze"})
 
 __all__ = sorted(_LAZY)
 
@@ -49,25 +48,13 @@ def __getattr__(name: str) -> Any:
         raise AttributeError(f"module 'memreport' has no attribute {name!r}")
     import importlib
 
-    value = getattr(importlib.import_module(module), _RENAMED.get(name, name))
+    if name in _SUBPACKAGES:  # callable modules (api_modules.py): the subpackage is the call
+        value = importlib.import_module(f"memreport.{name}")
+    else:
+        value = getattr(importlib.import_module(module), _RENAMED.get(name, name))
     globals()[name] = value
     return value
 
 
 def __dir__() -> list[str]:
     return sorted(set(globals()) | set(__all__))
-
-
-class _Package(types.ModuleType):
-    """`memreport.ingest` and `memreport.analyze` are API functions and also subpackages. Importing a
-    subpackage sets it as an attribute of its parent, which would replace the function; here the
-    function stays (`from memreport.ingest import store` and import_module still find the
-    subpackage through sys.modules)."""
-
-    def __setattr__(self, name: str, value: Any) -> None:
-        if isinstance(value, types.ModuleType) and _LAZY.get(name) == "memreport.api":
-            return
-        super().__setattr__(name, value)
-
-
-sys.modules[__name__].__class__ = _Package

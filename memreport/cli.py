@@ -48,7 +48,9 @@ def ingest(
 ) -> None:
     """Read inputs into a typed Parquet store (docs/STORE.md) and print a summary."""
     from memreport.api import ingest as ingest_inputs
+    from memreport.ingest import use_system_allocator
 
+    use_system_allocator()
     result = guarded(lambda: ingest_inputs(inputs, output, page_size, start=start, end=end, host=host,
                                            progress=progress_bar(), on_read=print_ingest_warnings))
     for h in result.summaries:

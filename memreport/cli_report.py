@@ -45,7 +45,9 @@ def report(
 ) -> None:
     """Analyse the inputs and write report.html, report.pdf and report.json per host."""
     from memreport import api
+    from memreport.ingest import use_system_allocator
 
+    use_system_allocator()
     thresholds = guarded(lambda: api.thresholds(config, with_vm_size(set_, vm_size)))
     change = guarded(lambda: api.what_if(add_vms or (), remove_vm or (), swap, ksm))  # type: ignore[arg-type]
     hosts = guarded(lambda: api.load(inputs, page_size, start=start, end=end, host=host, progress=progress_bar(),
@@ -100,7 +102,9 @@ def analyze(
     """Print the answer, the verdict and findings; exit 0 OK, 1 WARN, 2 CRIT, 3 UNKNOWN (input or usage error, or
     none of swap, thrash, VM fit and KSM could be answered)."""
     from memreport import api
+    from memreport.ingest import use_system_allocator
 
+    use_system_allocator()
     thresholds = guarded(lambda: api.thresholds(config, with_vm_size(set_, vm_size)), ANALYZE_UNKNOWN)
     change = guarded(lambda: api.what_if(add_vms or (), remove_vm or (), swap, ksm), ANALYZE_UNKNOWN)  # type: ignore[arg-type]
     hosts = guarded(lambda: api.load([input], page_size, start=start, end=end, host=host, progress=progress_bar(),

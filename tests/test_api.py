@@ -95,14 +95,16 @@ def test_errors_are_exceptions_with_one_line(tmp_path: Path) -> None:
 
 
 def test_the_subpackages_named_like_api_functions_still_import() -> None:
-    """memreport.ingest and memreport.analyze are functions and subpackages at once: importing the
-    subpackage must not replace the function (memreport/__init__.py, _Package)."""
+    """memreport.ingest and memreport.analyze are API calls and subpackages at once (api_modules.py):
+    the call works whatever was imported first, and so does every ordinary import form."""
     code = ("import memreport, memreport.ingest.store, memreport.analyze.thrash\n"
+            "import memreport.ingest as i\n"
             "from memreport.analyze import summary_lines\n"
             "from memreport.ingest.run import load\n"
-            "print(callable(memreport.ingest), memreport.ingest.__module__, memreport.analyze.__module__)")
+            "print(callable(memreport.ingest), callable(memreport.analyze), i is memreport.ingest, "
+            "hasattr(i, 'init_worker'), memreport.analyze.__call__.__doc__)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
-    assert out.split() == ["True", "memreport.api", "memreport.api"]
+    assert out.split() == ["True", "True", "True", "True", "memreport.api.analyze", "(docs/API.md)."]
 
 
 def test_importing_memreport_loads_no_heavy_library() -> None:

@@ -140,3 +140,13 @@ def test_collector_prints_each_collector(cli):
         assert proc.returncode == 0 and proc.stdout == (root / name).read_text()
     proc = cli("collector", "pl")
     assert proc.returncode == 2 and proc.stderr.strip() == "memreport: error: collector 'pl': one of sh, py"
+
+
+def test_collect_help_names_memreport_collect(cli):
+    # The collector's own argparse, run in-process: its usage must name the command typed, and a bad
+    # option is one line naming it too (the stand-alone file keeps its own name).
+    proc = cli("collect", "--help")
+    assert proc.returncode == 0 and proc.stdout.startswith("usage: memreport collect [-h] [--output DIR]")
+    assert "memsnap.py" not in proc.stdout.splitlines()[0]
+    proc = cli("collect", "--bogus")
+    assert proc.returncode == 2 and proc.stderr.strip().splitlines()[-1] == "memreport collect: error: unrecognized arguments: --bogus"

@@ -271,3 +271,9 @@ def what_if_sentence(c: what_if_mod.Change) -> str:
     if c.ksm_off:
         parts.append("KSM off")
     return ", ".join(parts)
+
+
+# memreport.analyze(...) is the API call (memreport.api.analyze): see api_modules.py.
+from memreport.api_modules import make_callable  # noqa: E402
+
+make_callable(__name__, "analyze")

@@ -33,7 +33,7 @@ def run_collector(argv: list[str]) -> int:
     and return 0, bad arguments print usage and return 2.
     """
     module = load_collector()
-    return int(module.main(list(argv)))
+    return int(module.main(list(argv), prog="memreport collect"))
 
 
 __all__ = ["COLLECTOR_ENV", "collector_path", "load_collector", "run_collector"]

@@ -23,7 +23,7 @@ from memreport.fleet import state
 from memreport.fleet.pool import Pool
 from memreport.fleet.tasks import STAGED, WORK, TaskOptions, run_task
 from memreport.host_dirs import host_dir_name
-from memreport.ingest import limit_threads
+from memreport.ingest import init_worker
 
 OnResult = Callable[[dict[str, Any]], None]
 # Imported once in the fork server, so that each worker starts warm instead of importing pandas,
@@ -81,7 +81,7 @@ def run_local(jobs: Sequence[Job], outdir: Path, opts: TaskOptions, workers: int
                 on_result=lambda _job, res: on_result(res),
                 on_failure=lambda job, why, pid: on_result(_lost(job, outdir, opts, why, pid)),
                 workers=workers, timeout_s=input_timeout or None, preload=_PRELOAD,
-                init=functools.partial(limit_threads, share))
+                init=functools.partial(init_worker, share))
     pool.run(jobs)
 
 
