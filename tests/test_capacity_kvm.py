@@ -71,6 +71,17 @@ def test_zram_is_not_counted_as_capacity_beyond_ram(tmp_path: Path) -> None:
     assert doc["oom_headroom_bytes"] == 0
     assert doc["capacity_models"]["safe"] == {"capacity_bytes": 64 * GIB, "used_bytes": 64 * GIB, "free_bytes": 0, "more_vms": 0}
     assert doc["swap_total_bytes"] == 0  # the swap the sizing rule counts
+    # the observed model: zram's pages already sit in MemTotal − MemAvailable, so swap used on zram is not
+    # counted again on top (peak use is the raw meminfo's, with no swap term)
+    rows = [line.split("\t") for p in sorted((tmp_path / "zram").glob("meminfo.*.tsv")) for line in p.read_text().splitlines()]
+    header = rows[0][1:] if rows[0][0] == "#ts" else None
+    assert header is not None
+    col = {k: i + 1 for i, k in enumerate(header)}
+    data = [r for r in rows if r[0] != "#ts"]
+    assert min(int(r[col["SwapTotal"]]) - int(r[col["SwapFree"]]) for r in data) > 0  # zram really holds pages
+    peak = max((int(r[col["MemTotal"]]) - int(r[col["MemAvailable"]])) * 1024 for r in data)
+    assert doc["capacity_models"]["observed"]["used_bytes"] == peak
+    assert doc["capacity_models"]["observed"]["free_bytes"] == 64 * GIB - peak
     none = next(f for f in doc["findings"] if f["id"] == "swap.none")
     assert none["title"].startswith("No swap beyond zram")
     assert "16 GiB of zram, compressed into RAM" in none["detail"]

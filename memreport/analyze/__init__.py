@@ -216,7 +216,8 @@ def analyze(data: HostData, thresholds: Thresholds | None = None, change: what_i
     hp = check_hugepages(samples, vms, data.hugepages, t.oom_new_vm_bytes)
     devices = swap_devices(samples, data.swaps)
     oom = check_oom(samples, vms, t, data.facts.overcommit_memory, pool_bytes=hp.pool_bytes,
-                    hugepage_alloc_bytes=hp.vm_allocated_bytes, zram_bytes=devices.zram_bytes)
+                    hugepage_alloc_bytes=hp.vm_allocated_bytes, zram_bytes=devices.zram_bytes,
+                    zram_used=devices.zram_used_at(samples["ts"]) if "ts" in samples.columns else None)
     pressure = measure(samples, oom.vm_allocated_bytes, t)
     vms_result = check_vms(vms, t)
     swap = check_swap_sizing(samples, t, pressure, zram_bytes=devices.zram_bytes)
