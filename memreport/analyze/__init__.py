@@ -221,7 +221,7 @@ def analyze(data: HostData, thresholds: Thresholds | None = None, change: what_i
     pressure = measure(samples, oom.vm_allocated_bytes, t)
     vms_result = check_vms(vms, t)
     swap = check_swap_sizing(samples, t, pressure, zram_bytes=devices.zram_bytes)
-    numa = check_numa(data.numa, t)
+    numa = check_numa(data.numa, t, data.hugepages, hp.page_size_bytes)
     thrash = check_thrash(samples, t, has_vm_table=bool(vms_result.rows), at_hard_limit=vms_result.at_hard_limit)
     ksm = check_ksm(samples, t)
     confidence = assess(samples, med, t)
