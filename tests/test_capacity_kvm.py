@@ -86,6 +86,13 @@ def test_zram_is_not_counted_as_capacity_beyond_ram(tmp_path: Path) -> None:
     assert none["title"].startswith("No swap beyond zram")
     assert "16 GiB of zram, compressed into RAM" in none["detail"]
     assert "16 GiB of zram swap is not counted" in doc["answer"]["lines"][0]
+    # the report's labels say what the headroom and the observed model count on this host
+    r = run_cli("report", tmp_path / "zram", "-o", tmp_path / "out", "--no-pdf")
+    assert r.returncode == 0, r.stderr
+    html = (tmp_path / "out" / "zram" / "report.html").read_text()
+    assert "OOM headroom (RAM + disk swap (zram not counted) − allocated)" in html
+    assert "peak of MemTotal − MemAvailable + disk swap used (zram&#39;s pages are already in RAM)" in html
+    assert "<th>OOM headroom (RAM + swap − allocated)</th>" not in html
 
 
 def test_numa_node_that_ran_out_while_another_was_free_is_flagged(tmp_path: Path) -> None:

@@ -64,6 +64,21 @@ class OomResult:
     oom_kill_times: list[pd.Timestamp] = field(default_factory=list)
     findings: list[Finding] = field(default_factory=list)
 
+    @property
+    def headroom_basis(self) -> str:
+        """What the OOM headroom counts, in words: the labels of the report say what a hugepage pool or zram changes."""
+        ram = "RAM outside the hugepage pool" if self.hugepage_pool_bytes else "RAM"
+        swap = "disk swap (zram not counted)" if self.zram_bytes else "swap"
+        alloc = "allocations not backed by hugepages" if self.hugepage_pool_bytes else "allocated"
+        return f"{ram} + {swap} − {alloc}"
+
+    @property
+    def observed_basis(self) -> str:
+        """What the observed model counts as taken, in words."""
+        swap = "disk swap used (zram's pages are already in RAM)" if self.zram_bytes else "swap used"
+        pool = " − the hugepage pool" if self.hugepage_pool_bytes else ""
+        return f"peak of MemTotal − MemAvailable + {swap}{pool}"
+
 
 def vm_allocation(vms: pd.DataFrame | None) -> tuple[int | None, int | None, pd.Timestamp | None, int | None]:
     """(VM count, allocated sum at the last per-VM sample, that time, peak simultaneous sum)."""
