@@ -59,7 +59,7 @@ def test_hosts_ranked_for_four_more_8gib_vms(cli_run) -> None:
     out, r = cli_run
     doc = json.loads((out / "fleet.json").read_text())
     w = doc["what_if"]
-    assert w["change"] == {"add_vms": [{"count": 4, "size_bytes": 8 * GIB, "backing": "ram"}], "remove_vms": [],
+    assert w["change"] == {"add_vms": [{"count": 4, "size_bytes": 8 * GIB, "backing": "anonymous"}], "remove_vms": [],
                            "swap_bytes": None, "ksm": None}
     assert w["sentence"] == "add 4 × 8 GiB VMs"
     # those that take it, the most headroom left first; then those short of swap, the least to add first

@@ -64,7 +64,7 @@ def test_three_files_and_json_equal_the_raw_samples(report):
     assert doc["ksm_saved_bytes"] == max(int(r[kh.index("pages_sharing")]) for r in krows) * 4096
     # no hugepage pool (HugePages_Total 0 on every sample) and no guest on one: every VM against RAM + swap
     assert {r[header.index("HugePages_Total")] for r in rows} == {"0"} and doc["hugepages"] is None
-    assert {r[dh.index("mem_backend")] for r in drows} == {"-"} and {v["backing"] for v in doc["vms"]} == {"ram"}
+    assert {r[dh.index("mem_backend")] for r in drows} == {"-"} and {v["backing"] for v in doc["vms"]} == {"anonymous"}
 
 
 def test_the_generator_writes_the_committed_sample(tmp_path):
