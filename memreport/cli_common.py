@@ -195,6 +195,15 @@ VmSizeOpt = Annotated[str | None, typer.Option(
     "--vm-size", metavar="SIZE",
     help="Size of a new VM for 'how many more VMs fit', e.g. 8GiB (default 4GiB; the setting oom.new_vm_bytes).")]
 
+# What if (report, analyze, fleet): docs/CHECKS.md, "What if"; docs/FLEET.md for the fleet's ranking.
+AddVmsOpt = Annotated[list[str] | None, typer.Option(
+    "--add-vms", metavar="COUNTxSIZE",
+    help="What if: add COUNTxSIZE VMs, e.g. 4x8GiB or 2x16GiB:hugepages (repeatable; docs/CHECKS.md).")]
+RemoveVmOpt = Annotated[list[str] | None, typer.Option(
+    "--remove-vm", metavar="NAME", help="What if: remove the VM of this name (repeatable).")]
+SwapOpt = Annotated[str | None, typer.Option("--swap", metavar="SIZE", help="What if: swap resized to this size, e.g. 32GiB.")]
+KsmOpt = Annotated[str | None, typer.Option("--ksm", metavar="off", help="What if: --ksm off (its saving comes back as demand).")]
+
 
 def with_vm_size(overrides: list[str] | None, vm_size: str | None) -> list[str]:
     """--vm-size is the setting oom.new_vm_bytes: one parser, one value for report, analyze and fleet."""
@@ -204,6 +213,7 @@ def with_vm_size(overrides: list[str] | None, vm_size: str | None) -> list[str]:
 __all__ = [
     "ANALYZE_UNKNOWN", "EXIT_DELIVERY", "EXIT_FINDINGS", "EXIT_INPUT", "EXIT_INTERRUPTED", "EXIT_OK", "MAX_WARNINGS",
     "ManualCommand", "argument_name", "example", "plain_metavar",
-    "ConfigOpt", "EndOpt", "HostOpt", "InputsArg", "PageSizeOpt", "SetOpt", "StartOpt", "VmSizeOpt",
+    "AddVmsOpt", "ConfigOpt", "EndOpt", "HostOpt", "InputsArg", "KsmOpt", "PageSizeOpt", "RemoveVmOpt", "SetOpt", "StartOpt",
+    "SwapOpt", "VmSizeOpt",
     "app", "debug", "err", "fmt_when", "guarded", "print_ingest_warnings", "progress_bar", "with_vm_size",
 ]

@@ -10,7 +10,7 @@ from typing import Annotated, Any
 import typer
 
 from memreport.cli_common import (
-    EXIT_INPUT, ConfigOpt, ManualCommand, example, EndOpt, HostOpt, PageSizeOpt, SetOpt, StartOpt, VmSizeOpt, app, err, guarded, with_vm_size,
+    EXIT_INPUT, AddVmsOpt, ConfigOpt, KsmOpt, RemoveVmOpt, SwapOpt, ManualCommand, example, EndOpt, HostOpt, PageSizeOpt, SetOpt, StartOpt, VmSizeOpt, app, err, guarded, with_vm_size,
 )
 from memreport.errors import ConfigError
 
@@ -112,6 +112,10 @@ def fleet(
     pdf: Annotated[bool, typer.Option("--pdf/--no-pdf", help="Also write report.pdf per host (slow on big fleets).")] = False,
     fleet_pdf: Annotated[bool, typer.Option("--fleet-pdf/--no-fleet-pdf", help="Write fleet.pdf.")] = True,
     vm_size: VmSizeOpt = None,
+    add_vms: AddVmsOpt = None,
+    remove_vm: RemoveVmOpt = None,
+    swap: SwapOpt = None,
+    ksm: KsmOpt = None,
     input_timeout: Annotated[float | None, typer.Option("--input-timeout", metavar="SECONDS",
         help="Give up on an input after this long (listed as failed; the run goes on); 0 = no limit. Default: input_timeout in the \\[fleet] config, else 3600.")] = None,
     config: ConfigOpt = None,
@@ -135,6 +139,9 @@ def fleet(
     unusable OUTDIR/scheduler; 4 the --email digest could not be delivered (kept as
     OUTDIR/fleet-digest.eml); 130 interrupted (rerun to resume). Host verdicts do not change the
     exit code: they are in fleet.json.
+
+    With --add-vms (--remove-vm, --swap, --ksm) every host is also analysed as if the change were made,
+    and fleet.json/fleet.html rank the hosts that can take it (docs/FLEET.md, "What if").
     """
     from memreport import api
     from memreport.fleet.settings import input_timeout as settings_input_timeout
@@ -144,6 +151,7 @@ def fleet(
         err("error: --scheduler and --dask-local exclude each other")
         raise typer.Exit(EXIT_INPUT)
     thresholds = guarded(lambda: api.thresholds(config, with_vm_size(set_, vm_size)))
+    change = guarded(lambda: api.what_if(add_vms or (), remove_vm or (), swap, ksm))  # type: ignore[arg-type]
     mail = guarded(lambda: _mail_setup(config, to, smtp_host, smtp_port, security)) if email else None
     ingest = guarded(lambda: api.ingest_options(page_size, start, end))
     fleet_settings = guarded(lambda: load_fleet_settings(config))
@@ -154,7 +162,7 @@ def fleet(
         result = guarded(lambda: api.run_fleet(
             inputs, output, workers=jobs, thresholds=thresholds, progress=reporter, scheduler=scheduler,
             dask_local=dask_local, force=force, pdf=pdf, fleet_pdf=fleet_pdf, ingest=ingest, host=host,
-            input_timeout_s=timeout))
+            input_timeout_s=timeout, change=None if change.empty else change))
     finally:
         reporter.close()
     t = result.fleet["totals"]
@@ -164,6 +172,10 @@ def fleet(
         f"{len(result.failed)} failed; {t['hosts']} host(s): {v['CRIT']} CRIT, {v['WARN']} WARN, {v['OK']} OK "
         f"in {result.elapsed_s:.1f} s → {result.paths['html']}"
     )
+    w = result.fleet.get("what_if")
+    if w is not None:
+        typer.echo(f"what if {w['sentence']}: {w['hosts_that_fit']} of {t['hosts']} host(s) take it"
+                   + (f" (best: {', '.join(w['ranking'][:min(3, w['hosts_that_fit'])])})" if w["hosts_that_fit"] else ""))
     for f in result.failed:
         err(f"failed host {f['host']} ({f['input']}): {f['reason']}" if f.get("host") else f"failed input: {f['input']}: {f['reason']}")
     if mail is not None and t["hosts"]:

@@ -10,17 +10,10 @@ from typing import Annotated, Any
 import typer
 
 from memreport.cli_common import (
-    ANALYZE_UNKNOWN, EXIT_INPUT, ConfigOpt, EndOpt, HostOpt, InputsArg, ManualCommand, PageSizeOpt, example, SetOpt, StartOpt, VmSizeOpt, app, guarded,
+    ANALYZE_UNKNOWN, EXIT_INPUT, AddVmsOpt, ConfigOpt, KsmOpt, RemoveVmOpt, SwapOpt, EndOpt, HostOpt, InputsArg, ManualCommand, PageSizeOpt, example, SetOpt, StartOpt, VmSizeOpt, app, guarded,
     print_ingest_warnings, progress_bar, with_vm_size,
 )
 
-AddVmsOpt = Annotated[list[str] | None, typer.Option(
-    "--add-vms", metavar="COUNTxSIZE",
-    help="What if: add COUNTxSIZE VMs, e.g. 4x8GiB or 2x16GiB:hugepages (repeatable; docs/CHECKS.md).")]
-RemoveVmOpt = Annotated[list[str] | None, typer.Option(
-    "--remove-vm", metavar="NAME", help="What if: remove the VM of this name (repeatable).")]
-SwapOpt = Annotated[str | None, typer.Option("--swap", metavar="SIZE", help="What if: swap resized to this size, e.g. 32GiB.")]
-KsmOpt = Annotated[str | None, typer.Option("--ksm", metavar="off", help="What if: --ksm off (its saving comes back as demand).")]
 
 
 @app.command(cls=ManualCommand, epilog=example("memreport report sosreport-kvm01.tar.xz sa26 -o out/",

@@ -21,8 +21,7 @@ HERE = Path(__file__).resolve().parent
 SAMPLE = HostSpec()  # the defaults are the sample host
 
 
-def main() -> None:
-    out = HERE / "kvm-sample"
+def main(out: Path = HERE / "kvm-sample") -> None:
     shutil.rmtree(out, ignore_errors=True)
     write_capture(SAMPLE, out)
     days = sorted({p.name.split(".")[1] for p in out.glob("meminfo.*.tsv")})

@@ -71,10 +71,28 @@ def test_zram_is_not_counted_as_capacity_beyond_ram(tmp_path: Path) -> None:
     assert doc["oom_headroom_bytes"] == 0
     assert doc["capacity_models"]["safe"] == {"capacity_bytes": 64 * GIB, "used_bytes": 64 * GIB, "free_bytes": 0, "more_vms": 0}
     assert doc["swap_total_bytes"] == 0  # the swap the sizing rule counts
+    # the observed model: zram's pages already sit in MemTotal − MemAvailable, so swap used on zram is not
+    # counted again on top (peak use is the raw meminfo's, with no swap term)
+    rows = [line.split("\t") for p in sorted((tmp_path / "zram").glob("meminfo.*.tsv")) for line in p.read_text().splitlines()]
+    header = rows[0][1:] if rows[0][0] == "#ts" else None
+    assert header is not None
+    col = {k: i + 1 for i, k in enumerate(header)}
+    data = [r for r in rows if r[0] != "#ts"]
+    assert min(int(r[col["SwapTotal"]]) - int(r[col["SwapFree"]]) for r in data) > 0  # zram really holds pages
+    peak = max((int(r[col["MemTotal"]]) - int(r[col["MemAvailable"]])) * 1024 for r in data)
+    assert doc["capacity_models"]["observed"]["used_bytes"] == peak
+    assert doc["capacity_models"]["observed"]["free_bytes"] == 64 * GIB - peak
     none = next(f for f in doc["findings"] if f["id"] == "swap.none")
     assert none["title"].startswith("No swap beyond zram")
     assert "16 GiB of zram, compressed into RAM" in none["detail"]
     assert "16 GiB of zram swap is not counted" in doc["answer"]["lines"][0]
+    # the report's labels say what the headroom and the observed model count on this host
+    r = run_cli("report", tmp_path / "zram", "-o", tmp_path / "out", "--no-pdf")
+    assert r.returncode == 0, r.stderr
+    html = (tmp_path / "out" / "zram" / "report.html").read_text()
+    assert "OOM headroom (RAM + disk swap (zram not counted) − allocated)" in html
+    assert "peak of MemTotal − MemAvailable + disk swap used (zram&#39;s pages are already in RAM)" in html
+    assert "<th>OOM headroom (RAM + swap − allocated)</th>" not in html
 
 
 def test_numa_node_that_ran_out_while_another_was_free_is_flagged(tmp_path: Path) -> None:
@@ -126,3 +144,36 @@ def test_what_if_in_the_report_and_bad_values(tmp_path: Path) -> None:
     assert bad.returncode == 3 and bad.stderr.strip().splitlines()[-1].startswith("memreport: error: --add-vms 'four': expected COUNTxSIZE")
     gone = run_cli("analyze", cap, "--remove-vm", "nosuch")
     assert gone.returncode == 3 and "--remove-vm 'nosuch': no VM of that name in the data" in gone.stderr
+
+
+def test_numa_free_memory_is_counted_outside_each_nodes_hugepage_pool() -> None:
+    """Per-node hugepage rows (issue 14 follow-up): a node holding a 56 GiB pool has 8 GiB of its 64 GiB that
+    MemFree can ever show. 1 GiB free there is 12.5 % of what it has, not a node out of memory; 0.1 GiB is."""
+    import pandas as pd
+
+    from memreport.analyze.numa import check_numa
+    from memreport.config import Thresholds
+
+    ts = pd.to_datetime([1_763_337_600, 1_763_337_660], unit="s", utc=True)
+
+    def frames(node1_free: float) -> tuple[pd.DataFrame, pd.DataFrame]:
+        numa = pd.DataFrame({"ts": list(ts) * 2, "node": [0, 0, 1, 1], "memory_total_bytes": [64 * GIB] * 4,
+                             "memory_free_bytes": [20 * GIB, 20 * GIB, 4 * GIB, int(node1_free * GIB)],
+                             "hugepages_total": [0, 0, 28672, 28672]})
+        hp = pd.DataFrame({"ts": list(ts) * 2, "node": [1, 1, 1, 1], "page_size_bytes": [2 * 1024**2] * 2 + [GIB] * 2,
+                           "total_bytes": [48 * GIB, 48 * GIB, 8 * GIB, 8 * GIB]})  # 56 GiB in two sizes
+        return numa, hp
+
+    numa, hp = frames(1.0)
+    r = check_numa(numa, Thresholds(), hp, 2 * 1024**2)
+    n1 = next(n for n in r.nodes if n.node == 1)
+    assert n1.hugepages_total_bytes == 56 * GIB and n1.lowest_free_percent == 12.5
+    assert n1.host_free_percent_then == 21 / 72 * 100  # Σ free ÷ Σ (MemTotal − pools)
+    assert not n1.flagged and not r.findings  # against MemTotal alone it read 1.6 % and was flagged
+    numa_short, hp_short = frames(0.1)
+    short = check_numa(numa_short, Thresholds(), hp_short, 2 * 1024**2)
+    flagged = [f for f in short.findings if f.id == "numa.node_short"]
+    assert [f.evidence["node"] for f in flagged] == [1] and "outside its 56 GiB of hugepages" in flagged[0].detail
+    # without per-node pools the node's HugePages_Total × the default size stands in (28672 × 2 MiB = 56 GiB)
+    alone = check_numa(numa, Thresholds(), None, 2 * 1024**2)
+    assert next(n for n in alone.nodes if n.node == 1).lowest_free_percent == 12.5

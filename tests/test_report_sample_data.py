@@ -62,6 +62,20 @@ def test_three_files_and_json_equal_the_raw_samples(report):
     assert len(doc["thrash_windows"]) == 3  # the generator planted three episodes
     kh, krows = raw("ksm")
     assert doc["ksm_saved_bytes"] == max(int(r[kh.index("pages_sharing")]) for r in krows) * 4096
+    # no hugepage pool (HugePages_Total 0 on every sample) and no guest on one: every VM against RAM + swap
+    assert {r[header.index("HugePages_Total")] for r in rows} == {"0"} and doc["hugepages"] is None
+    assert {r[dh.index("mem_backend")] for r in drows} == {"-"} and {v["backing"] for v in doc["vms"]} == {"anonymous"}
+
+
+def test_the_generator_writes_the_committed_sample(tmp_path):
+    """`make sample-data` and sample_data/kvm-sample agree byte for byte (issue 14: the generator gained
+    hugepage fields and vmdefs mem_backend while the committed sample kept the old bytes)."""
+    import runpy
+
+    runpy.run_path(str(ROOT / "sample_data" / "generate.py"))["main"](tmp_path / "kvm-sample")
+    ours = {p.name: p.read_bytes() for p in (tmp_path / "kvm-sample").iterdir()}
+    assert sorted(ours) == sorted(p.name for p in SAMPLE.iterdir())
+    assert [n for n in sorted(ours) if ours[n] != (SAMPLE / n).read_bytes()] == []
 
 
 def test_report_eml_carries_the_pdf_and_the_charts(report):

@@ -156,11 +156,45 @@ class WhatIf:
     def sentence(self) -> str:
         return what_if_sentence(self.change)
 
+    @property
+    def headroom_bytes(self) -> int | None:
+        """Free memory after, by the answer's own rule: the fewer of the safe rule and the observed peak."""
+        frees = [m.free_bytes for m in self.after.oom.models if m.key in ("safe", "observed") and m.free_bytes is not None]
+        return min(frees) if frees else None
+
+    @property
+    def blocker(self) -> str | None:
+        """Why the host does not hold the change: hugepage_pool (hugepage-backed VMs beyond the pool: swap cannot
+        help), swap (a rule asks for swap, answer.swap_to_add_bytes), observed_peak (the observed peak use plus
+        the added VMs exceeds RAM + swap); None when it holds it or nothing is known."""
+        a = self.after
+        pool = a.hugepages.unallocated_bytes
+        if pool is not None and pool < 0:
+            return "hugepage_pool"
+        if a.answer.swap_to_add_bytes:
+            return "swap"
+        free = self.headroom_bytes
+        if free is not None and free < 0:
+            return "observed_peak"
+        return None
+
+    @property
+    def fits(self) -> bool | None:
+        """The host holds the change as it is: no swap to add, no negative headroom, the hugepage pool enough.
+        None when the swap answer or the headroom is not known."""
+        if self.blocker is not None:
+            return False
+        if self.after.answer.swap_to_add_bytes is None or self.headroom_bytes is None:
+            return None
+        return True
+
     def as_json(self) -> dict[str, object]:
         a = self.after
         return {"change": self.change.as_json(), "method": self.method, "answer": a.answer.as_json(),
                 "vm_allocated_bytes": a.oom.vm_allocated_bytes, "oom_headroom_bytes": a.oom.oom_headroom_bytes,
-                "swap_required_bytes": a.swap.required_bytes, "swap_total_bytes": a.swap.swap_total_bytes}
+                "swap_required_bytes": a.swap.required_bytes, "swap_total_bytes": a.swap.swap_total_bytes,
+                "headroom_bytes": self.headroom_bytes, "hugepages_unallocated_bytes": a.hugepages.unallocated_bytes,
+                "fits": self.fits, "blocker": self.blocker}
 
 
 def analyze(data: HostData, thresholds: Thresholds | None = None, change: what_if_mod.Change | None = None) -> Analysis:
@@ -182,11 +216,12 @@ def analyze(data: HostData, thresholds: Thresholds | None = None, change: what_i
     hp = check_hugepages(samples, vms, data.hugepages, t.oom_new_vm_bytes)
     devices = swap_devices(samples, data.swaps)
     oom = check_oom(samples, vms, t, data.facts.overcommit_memory, pool_bytes=hp.pool_bytes,
-                    hugepage_alloc_bytes=hp.vm_allocated_bytes, zram_bytes=devices.zram_bytes)
+                    hugepage_alloc_bytes=hp.vm_allocated_bytes, zram_bytes=devices.zram_bytes,
+                    zram_used=devices.zram_used_at(samples["ts"]) if "ts" in samples.columns else None)
     pressure = measure(samples, oom.vm_allocated_bytes, t)
     vms_result = check_vms(vms, t)
     swap = check_swap_sizing(samples, t, pressure, zram_bytes=devices.zram_bytes)
-    numa = check_numa(data.numa, t)
+    numa = check_numa(data.numa, t, data.hugepages, hp.page_size_bytes)
     thrash = check_thrash(samples, t, has_vm_table=bool(vms_result.rows), at_hard_limit=vms_result.at_hard_limit)
     ksm = check_ksm(samples, t)
     confidence = assess(samples, med, t)

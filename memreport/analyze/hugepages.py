@@ -71,6 +71,23 @@ class SwapDevices:
     disk_bytes: int | None = None  # the rest of /proc/swaps at the last sample
     zswap_saved_peak_bytes: int | None = None  # Zswapped − Zswap (kernel ≥ 5.19 meminfo)
     zswap_saved_peak_at: pd.Timestamp | None = None
+    zram_used: pd.Series | None = None  # bytes of swap used on zram, indexed by ts (/proc/swaps Used)
+
+    def zram_used_at(self, ts: pd.Series) -> pd.Series | None:
+        """Swap used on zram at each of these times, for the observed model: zram's pages already sit in
+        RAM (MemTotal − MemAvailable counts them), so only disk swap used is counted on top. None without zram.
+        A time /proc/swaps was not read at takes the reading before it; before the first, none is known and
+        the swap used counts whole (the higher figure) unless the host has no disk swap at all."""
+        if not self.zram_bytes:
+            return None
+        if self.disk_bytes == 0:  # zram only: every page swapped out is on zram
+            return pd.Series(float("inf"), index=ts.index)
+        if self.zram_used is None:
+            return None
+        known = self.zram_used.sort_index()
+        pos = known.index.searchsorted(pd.Index(ts), side="right") - 1
+        vals = known.to_numpy(dtype="float64")
+        return pd.Series([vals[i] if i >= 0 else 0.0 for i in pos], index=ts.index, dtype="float64")
 
 
 def is_hugepage_backed(backing: object) -> bool:
@@ -200,6 +217,10 @@ def swap_devices(samples: pd.DataFrame, swaps: pd.DataFrame | None) -> SwapDevic
         out.zram_bytes = int(sizes[zram].sum())
         out.zram_devices = sorted(at.loc[zram, "filename"].astype(str))
         out.disk_bytes = int(sizes[~zram].sum())
+        if out.zram_bytes:
+            every = swaps["filename"].astype(str).str.startswith("/dev/zram")
+            zram_used = pd.to_numeric(swaps.loc[every, "used_bytes"], errors="coerce").astype("float64")
+            out.zram_used = zram_used.groupby(swaps.loc[every, "ts"]).sum(min_count=1).dropna()
     stored, used = column(samples, "mem_Zswapped"), column(samples, "mem_Zswap")
     if stored is not None and used is not None:
         out.zswap_saved_peak_bytes, out.zswap_saved_peak_at = peak(samples, stored - used)

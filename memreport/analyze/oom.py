@@ -51,7 +51,7 @@ class OomResult:
     zram_bytes: int = 0  # swap on /dev/zram*: lives in RAM, not counted as swap
     new_vm_bytes: int = 0
     models: list[CapacityModel] = field(default_factory=list)
-    peak_used_bytes: int | None = None  # MemTotal − MemAvailable + SwapTotal − SwapFree, max
+    peak_used_bytes: int | None = None  # MemTotal − MemAvailable + SwapTotal − SwapFree (less swap used on zram) − pool, max
     peak_used_at: pd.Timestamp | None = None
     lowest_available_bytes: int | None = None
     lowest_available_at: pd.Timestamp | None = None
@@ -63,6 +63,21 @@ class OomResult:
     oom_kills: int | None = None
     oom_kill_times: list[pd.Timestamp] = field(default_factory=list)
     findings: list[Finding] = field(default_factory=list)
+
+    @property
+    def headroom_basis(self) -> str:
+        """What the OOM headroom counts, in words: the labels of the report say what a hugepage pool or zram changes."""
+        ram = "RAM outside the hugepage pool" if self.hugepage_pool_bytes else "RAM"
+        swap = "disk swap (zram not counted)" if self.zram_bytes else "swap"
+        alloc = "allocations not backed by hugepages" if self.hugepage_pool_bytes else "allocated"
+        return f"{ram} + {swap} − {alloc}"
+
+    @property
+    def observed_basis(self) -> str:
+        """What the observed model counts as taken, in words."""
+        swap = "disk swap used (zram's pages are already in RAM)" if self.zram_bytes else "swap used"
+        pool = " − the hugepage pool" if self.hugepage_pool_bytes else ""
+        return f"peak of MemTotal − MemAvailable + {swap}{pool}"
 
 
 def vm_allocation(vms: pd.DataFrame | None) -> tuple[int | None, int | None, pd.Timestamp | None, int | None]:
@@ -78,9 +93,11 @@ def vm_allocation(vms: pd.DataFrame | None) -> tuple[int | None, int | None, pd.
 
 
 def check_oom(samples: pd.DataFrame, vms: pd.DataFrame | None, t: Thresholds, overcommit_memory: int | None,
-              pool_bytes: int = 0, hugepage_alloc_bytes: int | None = None, zram_bytes: int = 0) -> OomResult:
+              pool_bytes: int = 0, hugepage_alloc_bytes: int | None = None, zram_bytes: int = 0,
+              zram_used: pd.Series | None = None) -> OomResult:
     """pool_bytes: RAM in hugepage pools; hugepage_alloc_bytes: what hugepage-backed VMs are allocated (they
-    fit the pool, checked in hugepages.py); zram_bytes: swap that lives in RAM. All three leave the safe rule."""
+    fit the pool, checked in hugepages.py); zram_bytes: swap that lives in RAM. All three leave the safe rule.
+    zram_used: swap used on zram at each sample (SwapDevices.zram_used_at): not counted again as used."""
     r = OomResult(new_vm_bytes=t.oom_new_vm_bytes, overcommit_memory=overcommit_memory,
                   hugepage_pool_bytes=pool_bytes, vm_allocated_hugepages_bytes=hugepage_alloc_bytes, zram_bytes=zram_bytes)
     total = column(samples, "mem_MemTotal")
@@ -112,7 +129,10 @@ def check_oom(samples: pd.DataFrame, vms: pd.DataFrame | None, t: Thresholds, ov
     if avail is not None and total is not None:
         used = total - avail
         if swap_total is not None and swap_free is not None:
-            used = used + (swap_total - swap_free)
+            swapped = swap_total - swap_free
+            if zram_used is not None:  # zram's compressed pages are already in MemTotal − MemAvailable
+                swapped = (swapped - zram_used).clip(lower=0)
+            used = used + swapped
         else:
             r.missing.append("SwapFree (/proc/meminfo): observed usage counts RAM only")
         r.peak_used_bytes, r.peak_used_at = peak(samples, used - pool_bytes)  # MemAvailable never counts hugepages

@@ -130,8 +130,7 @@ def build(a: Analysis) -> dict[str, Any]:
         "numa_nodes": [
             {"node": n.node, "memory_total_bytes": n.memory_total_bytes, "lowest_free_bytes": n.lowest_free_bytes,
              "lowest_free_at": n.lowest_free_at,
-             "hugepages_total_bytes": None if n.hugepages_total is None or a.hugepages.page_size_bytes is None
-             else n.hugepages_total * a.hugepages.page_size_bytes,
+             "hugepages_total_bytes": n.hugepages_total_bytes,
              "flagged": n.flagged}
             for n in a.numa.nodes
         ] if a.numa.nodes else None,

@@ -27,7 +27,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from memreport.atomic import output
 from memreport.config import Thresholds
@@ -39,6 +39,9 @@ from memreport.fleet.settings import DEFAULT_INPUT_TIMEOUT_S
 from memreport.fleet.tasks import (HOST_MARKERS, HOSTS, STAGED, STORE, WORK, TaskOptions, host_marker_key, promote,
                                    is_staged, release, run_host_task)
 from memreport.ingest.options import IngestOptions
+
+if TYPE_CHECKING:
+    from memreport.analyze.what_if import Change
 
 __all__ = ["FleetOptions", "FleetResult", "run_fleet", "SchedulerError"]
 
@@ -58,6 +61,7 @@ class FleetOptions:
     input_timeout_s: float | None = DEFAULT_INPUT_TIMEOUT_S  # per input; None = no limit
     thresholds: Thresholds = field(default_factory=Thresholds)
     ingest: IngestOptions = field(default_factory=IngestOptions)  # --page-size, --start, --end for every input
+    change: Change | None = None  # --add-vms/--remove-vm/--swap/--ksm: fleet.json ranks the hosts that take it
 
     @property
     def executor(self) -> str:
@@ -148,7 +152,8 @@ def run_fleet(inputs: Sequence[str | Path], outdir: Path, opts: FleetOptions, pr
     outdir = Path(outdir).absolute()
     lock = _prepare(outdir, opts.force)
     try:
-        task_opts = TaskOptions(thresholds=opts.thresholds, pdf=opts.pdf, ingest=opts.ingest, host=opts.host)
+        change = opts.change if opts.change is not None and not opts.change.empty else None
+        task_opts = TaskOptions(thresholds=opts.thresholds, pdf=opts.pdf, ingest=opts.ingest, host=opts.host, change=change)
         settings = task_opts.fingerprint()
         jobs, keys, todo = [], [], []
         unchanged = 0
@@ -195,7 +200,7 @@ def run_fleet(inputs: Sequence[str | Path], outdir: Path, opts: FleetOptions, pr
             "hosts_merged": sum(1 for r in rows if len(r["inputs"]) > 1),
             "elapsed_s": None,
         }
-        doc = summary.build(markers, rows, failed_hosts, opts.vm_size_bytes, run=run)
+        doc = summary.build(markers, rows, failed_hosts, opts.vm_size_bytes, run=run, change=change)
         _manifest(outdir, [r["host"] for r in doc["hosts"]])
         run["elapsed_s"] = round(time.perf_counter() - t0, 3)
         written = summary.write(doc, outdir, pdf=opts.fleet_pdf)

@@ -9,11 +9,14 @@ the executor) sits under the `run` key.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from memreport import __version__
 from memreport.atomic import write_bytes, write_json
 from memreport.fleet.tasks import verdict_rank
+
+if TYPE_CHECKING:
+    from memreport.analyze.what_if import Change
 
 FLEET_JSON_FORMAT = 1
 GIB = 1024**3
@@ -43,19 +46,49 @@ def risk_key(row: dict[str, Any]) -> tuple[Any, ...]:
     )
 
 
+def what_if_key(row: dict[str, Any]) -> tuple[Any, ...]:
+    """Best first for the fleet's change (--add-vms …): hosts that hold it, the most headroom left first; then
+    hosts short only of swap (or of room by the observed peak), the least to add first; then hosts whose
+    hugepage pool is short (swap cannot help), the least short first; hosts not known last; the name breaks ties."""
+    w = row["what_if"]
+    if w is None or w["fits"] is None:
+        return (3, 0, row["host"])
+    if w["fits"]:
+        return (0, -(w["headroom_bytes"] or 0), row["host"])
+    if w["blocker"] == "hugepage_pool":
+        return (2, -(w["hugepages_unallocated_bytes"] or 0), row["host"])
+    short = max(w["swap_to_add_bytes"] or 0, -(w["headroom_bytes"] or 0))
+    return (1, short, row["host"])
+
+
+def _what_if(rows: list[dict[str, Any]], change: Change) -> dict[str, Any]:
+    """fleet.json's what_if: the change, and every host ranked by how well it takes it (what_if_key)."""
+    from memreport.analyze import what_if_sentence
+
+    ranked = sorted(rows, key=what_if_key)
+    for i, r in enumerate(ranked, 1):
+        if r["what_if"] is not None:
+            r["what_if"]["rank"] = i
+    return {"change": change.as_json(), "sentence": what_if_sentence(change),
+            "hosts_that_fit": sum(1 for r in rows if r["what_if"] is not None and r["what_if"]["fits"]),
+            "hosts_not_known": sum(1 for r in rows if r["what_if"] is None or r["what_if"]["fits"] is None),
+            "ranking": [r["host"] for r in ranked]}
+
+
 def _sum(rows: list[dict[str, Any]], key: str) -> int | float | None:
     vals = [r[key] for r in rows if r[key] is not None]
     return sum(vals) if vals else None
 
 
 def build(markers: list[dict[str, Any]], host_rows: list[dict[str, Any]], failed_hosts: list[dict[str, Any]] | None = None,
-          vm_size: int = DEFAULT_VM_SIZE, run: dict[str, Any] | None = None) -> dict[str, Any]:
+          vm_size: int = DEFAULT_VM_SIZE, run: dict[str, Any] | None = None, change: Change | None = None) -> dict[str, Any]:
     """markers: one per input (status, error); host_rows: one per host, each with its `inputs`;
-    failed_hosts: hosts whose inputs were read but could not be merged."""
+    failed_hosts: hosts whose inputs were read but could not be merged; change: the fleet's what-if."""
     rows: list[dict[str, Any]] = []
     failed: list[dict[str, Any]] = list(failed_hosts or [])
     for h in host_rows:
         row = {**h, "input": h["inputs"][0]}
+        row["what_if"] = dict(h["what_if"]) if h.get("what_if") else None  # gains its rank below: not the marker's dict
         row["headroom_bytes"], row["headroom_vms"] = headroom(row)
         rows.append(row)
     for m in markers:
@@ -99,6 +132,7 @@ def build(markers: list[dict[str, Any]], host_rows: list[dict[str, Any]], failed
         "totals": totals,
         "hosts": rows,
         "failed": failed,
+        "what_if": _what_if(rows, change) if change is not None else None,
     }
     if run is not None:
         doc["run"] = run
@@ -112,7 +146,10 @@ def render_html(doc: dict[str, Any]) -> str:
     charts = {"deficit": swap_deficit_chart(doc["hosts"]), "overcommit": overcommit_chart(doc["hosts"])}
     periods = [(r["period_start"], r["period_end"]) for r in doc["hosts"] if r["period_start"] and r["period_end"]]
     period = (min(p[0] for p in periods), max(p[1] for p in periods)) if periods else (None, None)
-    return environment().get_template("fleet.html.j2").render(doc=doc, t=doc["totals"], charts=charts, period=period)
+    by_host = {r["host"]: r for r in doc["hosts"]}
+    ranked = [by_host[h] for h in doc["what_if"]["ranking"]] if doc.get("what_if") else []
+    return environment().get_template("fleet.html.j2").render(doc=doc, t=doc["totals"], charts=charts, period=period,
+                                                               what_if_rows=ranked)
 
 
 def write(doc: dict[str, Any], outdir: Path, pdf: bool = True) -> dict[str, Path]:

@@ -22,7 +22,7 @@ import time
 import traceback
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from memreport import __version__
 from memreport.config import Thresholds
@@ -33,6 +33,9 @@ from memreport.ingest.options import IngestOptions
 from memreport.model import HostData, LogEntry, Severity
 
 STORE, HOSTS, WORK, STAGED = "store", "hosts", ".work", "staged"
+if TYPE_CHECKING:  # the parent need not import the analysis (pandas) to hand a change to the workers
+    from memreport.analyze.what_if import Change
+
 HOST_MARKERS = "hosts"  # OUTDIR/state/hosts/<host>.json
 
 
@@ -44,11 +47,13 @@ class TaskOptions:
     pdf: bool = False  # per-host report.pdf
     ingest: IngestOptions = field(default_factory=IngestOptions)  # what inputs cannot tell (--page-size …)
     host: str | None = None  # --host: the name of inputs that give none
+    change: Change | None = None  # --add-vms/--remove-vm/--swap/--ksm: every host analysed as if it were made
 
     def fingerprint(self) -> str:
         """Changes when a setting changes what a task writes: then unchanged inputs are redone."""
         doc = {"thresholds": self.thresholds.as_dict(), "pdf": self.pdf, "host": self.host, "version": __version__,
-               "state": state.STATE_FORMAT, "ingest": self.ingest.describe()}
+               "state": state.STATE_FORMAT, "ingest": self.ingest.describe(),
+               "what_if": self.change.as_json() if self.change is not None and not self.change.empty else None}
         return hashlib.sha256(json.dumps(doc, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 
@@ -160,7 +165,20 @@ def _row(host: str, doc: dict[str, Any], report_dir: str) -> dict[str, Any]:
         "confidence": doc["answer"]["confidence"],
         "answer_lines": doc["answer"]["lines"],
         "missing": list(doc["coverage"]["missing"]),
+        "what_if": _what_if_row(doc.get("what_if")),
     }
+
+
+def _what_if_row(w: dict[str, Any] | None) -> dict[str, Any] | None:
+    """The host after the fleet's change (--add-vms …), from report.json's what_if (docs/FLEET.md)."""
+    if w is None:
+        return None
+    return {"fits": w["fits"], "blocker": w["blocker"], "headroom_bytes": w["headroom_bytes"],
+            "oom_headroom_bytes": w["oom_headroom_bytes"], "swap_to_add_bytes": w["answer"]["swap_to_add_bytes"],
+            "swap_to_add_rule": w["answer"]["swap_to_add_rule"], "vms_that_fit": w["answer"]["vms_that_fit"],
+            "vms_that_fit_hugepages": w["answer"]["vms_that_fit_hugepages"],
+            "hugepages_unallocated_bytes": w["hugepages_unallocated_bytes"], "vm_allocated_bytes": w["vm_allocated_bytes"],
+            "answer_lines": w["answer"]["lines"]}
 
 
 def _write_host(data: HostData, work: Path, report_dir: Path, opts: TaskOptions) -> dict[str, Any]:
@@ -173,9 +191,20 @@ def _write_host(data: HostData, work: Path, report_dir: Path, opts: TaskOptions)
     host = data.facts.host
     store.write_host(work / STORE, data)
     data = store.frame(data)
-    a = analyze(data, opts.thresholds)
+    a = analyze(data, opts.thresholds, _for_host(opts.change, data))
     write_report(data, report_dir, opts.thresholds, analysis=a, pdf=opts.pdf)  # one set: no stale PDF
     return _row(host, build(a), f"{HOSTS}/{host_dir_name(host)}/report.html")
+
+
+def _for_host(change: Change | None, data: HostData) -> Change | None:
+    """The fleet's change for one host: --remove-vm names a VM of some hosts, so on the others it removes nothing
+    (report.json's what_if lists only what was applied)."""
+    if change is None or not change.remove:
+        return change
+    import dataclasses
+
+    names = set(data.vms["name"].astype(str)) if data.vms is not None and "name" in data.vms.columns else set()
+    return dataclasses.replace(change, remove=tuple(n for n in change.remove if n in names))
 
 
 def _read_parts(path: Path, label: str, opts: TaskOptions) -> list[Any]:
