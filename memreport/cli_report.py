@@ -9,15 +9,18 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from memreport.cli import (
-    ANALYZE_UNKNOWN, EXIT_INPUT, EndOpt, HostOpt, InputsArg, PageSizeOpt, StartOpt, _print_warnings, _progress, app,
+    ANALYZE_UNKNOWN, EXIT_INPUT, EndOpt, HostOpt, InputsArg, PageSizeOpt, StartOpt, _err, _print_warnings, _progress, app,
     guarded, ingest_options,
 )
-from memreport.errors import InputError
+from memreport.errors import InputError, RenderError
 from memreport.host_dirs import host_dir_name
 
 if TYPE_CHECKING:  # importing memreport.ingest or memreport.model loads pyarrow and pandas: not for --help
     from memreport.ingest.options import IngestOptions
     from memreport.model import HostData
+
+if TYPE_CHECKING:
+    from memreport.analyze import Analysis
 
 ConfigOpt = Annotated[Path | None, typer.Option("--config", help="TOML file of threshold settings (docs/CHECKS.md).")]
 SetOpt = Annotated[list[str] | None, typer.Option("--set", help="Override one threshold: --set key=value (repeatable).")]
@@ -82,10 +85,18 @@ def report(
     change = guarded(lambda: parse_change(add_vms, remove_vm, swap, ksm))
     opts = ingest_options(page_size, start, end)
     hosts = guarded(lambda: load_hosts(inputs, opts, host))
+    unrendered = 0  # hosts whose report.pdf missed its deadline: their other files are written, the run fails
+
+    def write_one(data: HostData, result: Analysis, outdir: Path) -> tuple[dict[str, Path], RenderError | None]:
+        try:
+            return write_report(data, outdir, thresholds, analysis=result, pdf=pdf), None
+        except RenderError as e:
+            return e.written, e
+
     for data in hosts:
         result = guarded(lambda: run_analysis(data, thresholds, change))
         outdir = output / host_dir_name(data.facts.host)
-        written = guarded(lambda: write_report(data, outdir, thresholds, analysis=result, pdf=pdf))
+        written, unrendered_pdf = guarded(lambda: write_one(data, result, outdir))
         crit = sum(f.severity.name == "CRIT" for f in result.findings)
         warn = sum(f.severity.name == "WARN" for f in result.findings)
         counts = ", ".join(
@@ -98,6 +109,11 @@ def report(
             written["eml"] = guarded(lambda: write_eml(outdir))
         for path in written.values():
             typer.echo(f"  {path}")
+        if unrendered_pdf is not None:
+            _err(f"error: {unrendered_pdf}")
+            unrendered += 1
+    if unrendered:
+        raise typer.Exit(EXIT_INPUT)
 
 
 @app.command()

@@ -116,6 +116,12 @@ class Thresholds:
     vms_swap_warn_percent: float = _setting(
         25.0, "A VM whose peak VmSwap reaches this share of its allocation is WARN", "%"
     )
+    render_pdf_timeout_s: float = _setting(
+        120.0,
+        "Deadline for rendering one PDF (report.pdf, fleet.pdf); 0 = none. A PDF not done by then is not written, "
+        "its HTML and JSON are, and the run fails (a week of one host renders in seconds)",
+        "s",
+    )
 
     @staticmethod
     def names() -> list[str]:
