@@ -129,7 +129,8 @@ def fleet(
 
     Incremental: an input whose content is unchanged since the last run into OUTDIR is not redone,
     and a killed run resumes where it stopped. Exit code: 0 every input processed; 1 some inputs
-    failed (the rest completed; fleet.json/fleet.html list each with its error); 2 usage error or
+    failed (the rest completed; fleet.json/fleet.html list each with its error), or a PDF missed its
+    deadline (render.pdf_timeout_s: HTML and JSON written, the next run tries again); 2 usage error or
     unusable OUTDIR/scheduler; 4 the --email digest could not be delivered (kept as
     OUTDIR/fleet-digest.eml); 130 interrupted (rerun to resume). Host verdicts do not change the
     exit code: they are in fleet.json.
@@ -165,11 +166,13 @@ def fleet(
     )
     for f in result.failed:
         _err(f"failed host {f['host']} ({f['input']}): {f['reason']}" if f.get("host") else f"failed input: {f['input']}: {f['reason']}")
+    for line in result.pdf_errors:
+        _err(f"error: {line}")
     if mail is not None and t["hosts"]:
         _mail_digest(output, *mail)
     elif mail is not None:
         _err("no digest mailed: no host could be read")
-    if result.failed:
+    if result.failed or result.pdf_errors:
         raise typer.Exit(EXIT_FLEET_FAILED)
 
 
