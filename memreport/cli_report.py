@@ -74,7 +74,10 @@ def report(
     end: EndOpt = None,
     host: HostOpt = None,
 ) -> None:
-    """Analyse the inputs and write report.html, report.pdf and report.json per host."""
+    """Analyse the inputs and write report.html, report.pdf and report.json per host.
+
+    A report.pdf not rendered within the setting render.pdf_timeout_s (default 120 s) is not written;
+    the host's report.html and report.json are, and the run ends with exit code 2."""
     from memreport.analyze import analyze as run_analysis
     from memreport.config import load_thresholds
     from memreport.render.report import write_report

@@ -172,6 +172,7 @@ def _write_host(data: HostData, work: Path, report_dir: Path, opts: TaskOptions)
     from memreport.analyze import analyze
     from memreport.analyze.report_json import build
     from memreport.ingest import store
+    from memreport.render.formatters import fit_name
     from memreport.render.report import write_report
 
     host = data.facts.host
@@ -181,8 +182,9 @@ def _write_host(data: HostData, work: Path, report_dir: Path, opts: TaskOptions)
     try:
         write_report(data, report_dir, opts.thresholds, analysis=a, pdf=opts.pdf)  # one set: no stale PDF
         pdf_error = None
-    except RenderError as e:
-        pdf_error = str(e)
+    except RenderError as e:  # named by where the report goes, not the staging directory it was written in
+        pdf_error = f"{fit_name(host)}: {HOSTS}/{host_dir_name(host)}/report.pdf not written: {e.reason}; " \
+                    "report.html and report.json are written"
     return {**_row(host, build(a), f"{HOSTS}/{host_dir_name(host)}/report.html"), "pdf_error": pdf_error}
 
 

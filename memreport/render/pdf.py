@@ -117,7 +117,8 @@ def _child(html: str, fd: int, parent: int) -> None:
         _die_with_parent(parent)
         try:
             payload = _OK + _render(html)
-        except Exception as e:  # noqa: BLE001 - sent to the parent, which raises it
+        except BaseException as e:  # noqa: BLE001 - sent to the parent, which raises it (weasyprint's
+            # FatalURLFetchingError is a BaseException)
             try:
                 payload = _FAILED + pickle.dumps(e)
             except Exception:  # noqa: BLE001 - an exception that does not pickle: its words

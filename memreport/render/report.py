@@ -50,5 +50,5 @@ def write_report(
     written = {name.removeprefix("report."): path for name, path in write_set(outdir, files, REPORT_FILES).items()}
     if failed is not None:
         raise RenderError(f"{fit_name(a.host)}: {outdir / 'report.pdf'} not written: {failed}; "
-                          f"{' and '.join(sorted(p.name for p in written.values()))} are written", written) from failed
+                          f"{' and '.join(sorted(p.name for p in written.values()))} are written", written, str(failed)) from failed
     return written
