@@ -135,7 +135,8 @@ def fleet(
 
     Incremental: an input whose content is unchanged since the last run into OUTDIR is not redone,
     and a killed run resumes where it stopped. Exit code: 0 every input processed; 1 some inputs
-    failed (the rest completed; fleet.json/fleet.html list each with its error); 2 usage error or
+    failed (the rest completed; fleet.json/fleet.html list each with its error), or a PDF missed its
+    deadline (render.pdf_timeout_s: HTML and JSON written, the next run tries again); 2 usage error or
     unusable OUTDIR/scheduler; 4 the --email digest could not be delivered (kept as
     OUTDIR/fleet-digest.eml); 130 interrupted (rerun to resume). Host verdicts do not change the
     exit code: they are in fleet.json.
@@ -178,11 +179,13 @@ def fleet(
                    + (f" (best: {', '.join(w['ranking'][:min(3, w['hosts_that_fit'])])})" if w["hosts_that_fit"] else ""))
     for f in result.failed:
         err(f"failed host {f['host']} ({f['input']}): {f['reason']}" if f.get("host") else f"failed input: {f['input']}: {f['reason']}")
+    for line in result.pdf_errors:
+        err(f"error: {line}")
     if mail is not None and t["hosts"]:
         _mail_digest(output, *mail)
     elif mail is not None:
         err("no digest mailed: no host could be read")
-    if result.failed:
+    if result.failed or result.pdf_errors:
         raise typer.Exit(EXIT_FLEET_FAILED)
 
 

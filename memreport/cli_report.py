@@ -10,10 +10,10 @@ from typing import Annotated, Any
 import typer
 
 from memreport.cli_common import (
-    ANALYZE_UNKNOWN, EXIT_INPUT, AddVmsOpt, ConfigOpt, KsmOpt, RemoveVmOpt, SwapOpt, EndOpt, HostOpt, InputsArg, ManualCommand, PageSizeOpt, example, SetOpt, StartOpt, VmSizeOpt, app, guarded,
-    print_ingest_warnings, progress_bar, with_vm_size,
+    ANALYZE_UNKNOWN, EXIT_INPUT, AddVmsOpt, ConfigOpt, EndOpt, HostOpt, InputsArg, KsmOpt, ManualCommand, PageSizeOpt,
+    RemoveVmOpt, SetOpt, StartOpt, SwapOpt, VmSizeOpt, app, err, example, guarded, print_ingest_warnings, progress_bar,
+    with_vm_size,
 )
-
 
 
 @app.command(cls=ManualCommand, epilog=example("memreport report sosreport-kvm01.tar.xz sa26 -o out/",
@@ -36,8 +36,12 @@ def report(
     end: EndOpt = None,
     host: HostOpt = None,
 ) -> None:
-    """Analyse the inputs and write report.html, report.pdf and report.json per host."""
+    """Analyse the inputs and write report.html, report.pdf and report.json per host.
+
+    A report.pdf not rendered within the setting render.pdf_timeout_s (default 120 s) is not written;
+    the host's report.html and report.json are, and the run ends with exit code 2."""
     from memreport import api
+    from memreport.errors import RenderError
     from memreport.ingest import use_system_allocator
 
     use_system_allocator()
@@ -45,13 +49,26 @@ def report(
     change = guarded(lambda: api.what_if(add_vms or (), remove_vm or (), swap, ksm))  # type: ignore[arg-type]
     hosts = guarded(lambda: api.load(inputs, page_size, start=start, end=end, host=host, progress=progress_bar(),
                                      on_read=print_ingest_warnings))
+    unrendered = 0  # hosts whose report.pdf missed its deadline: their other files are written, the run fails
+
+    def write_one(result: api.Result, outdir: Path) -> tuple[dict[str, Path], RenderError | None]:
+        try:
+            return api.write_report(result, outdir, pdf=pdf, eml=eml), None
+        except RenderError as e:
+            return e.written, e
+
     for data in hosts:
         result = guarded(lambda: api.analyze(data, thresholds, change=change))
         outdir = api.report_dir(output, result.host)
-        written = guarded(lambda: api.write_report(result, outdir, pdf=pdf, eml=eml))
+        written, unrendered_pdf = guarded(lambda: write_one(result, outdir))
         typer.echo(f"{result.host}: {verdict_line(result.findings, result.verdict.name)} → {outdir}/")
         for path in written.values():
             typer.echo(f"  {path}")
+        if unrendered_pdf is not None:
+            err(f"error: {unrendered_pdf}")
+            unrendered += 1
+    if unrendered:
+        raise typer.Exit(EXIT_INPUT)
 
 
 def verdict_line(findings: list[Any], verdict: str) -> str:

@@ -131,6 +131,13 @@ class Thresholds:
         "take the difference back at any time by deflating it, so the OOM rule counts <memory>", "%"
     )
 
+    render_pdf_timeout_s: float = _setting(
+        120.0,
+        "Deadline for rendering one PDF (report.pdf, fleet.pdf); 0 = none. A PDF not done by then is not written, "
+        "its HTML and JSON are, and the run fails (a week of one host renders in seconds)",
+        "s",
+    )
+
     def __post_init__(self, vm_size: str | int | None) -> None:
         if vm_size is not None:
             object.__setattr__(self, "oom_new_vm_bytes", vm_size_bytes(vm_size))

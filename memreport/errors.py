@@ -30,6 +30,16 @@ class OutputError(MemreportError):
         super().__init__(f"{self.path}: {reason}")
 
 
+class RenderError(MemreportError):
+    """A PDF that could not be rendered: its deadline (setting render.pdf_timeout_s) passed, or the
+    process rendering it died. The PDF is not written, never half of it; the message names what was."""
+
+    def __init__(self, message: str, written: dict[str, Path] | None = None, reason: str | None = None) -> None:
+        self.written = written or {}  # the files written without the PDF (report.html, report.json)
+        self.reason = reason or message  # why, without the host and path (the deadline passed …)
+        super().__init__(message)
+
+
 class UnsafeArchiveError(InputError):
     """A customer archive that breaks the safety rules (traversal, links, devices, bombs)."""
 

@@ -87,6 +87,7 @@ class FleetResult:
     elapsed_s: float
     fleet: dict[str, Any]
     paths: dict[str, Path]
+    pdf_errors: list[str] = field(default_factory=list)  # one line per PDF not written (a host's report.pdf, fleet.pdf)
 
 
 # (event, result dict or None, done, total): "start" once, "done" per input, then "host" per merged host.
@@ -203,7 +204,7 @@ def run_fleet(inputs: Sequence[str | Path], outdir: Path, opts: FleetOptions, pr
         doc = summary.build(markers, rows, failed_hosts, opts.vm_size_bytes, run=run, change=change)
         _manifest(outdir, [r["host"] for r in doc["hosts"]])
         run["elapsed_s"] = round(time.perf_counter() - t0, 3)
-        written = summary.write(doc, outdir, pdf=opts.fleet_pdf)
+        written = summary.write(doc, outdir, pdf=opts.fleet_pdf, pdf_timeout_s=opts.thresholds.render_pdf_timeout_s or None)
         shutil.rmtree(outdir / WORK, ignore_errors=True)
         return FleetResult(
             inputs=total,
@@ -213,6 +214,7 @@ def run_fleet(inputs: Sequence[str | Path], outdir: Path, opts: FleetOptions, pr
             elapsed_s=time.perf_counter() - t0,
             fleet=doc,
             paths=written,
+            pdf_errors=[r["pdf_error"] for r in doc["hosts"] if r.get("pdf_error")] + [e for e in [doc["run"].get("fleet_pdf_error")] if e],
         )
     finally:
         lock.close()
@@ -253,10 +255,11 @@ def _hosts(markers: list[dict[str, Any]], outdir: Path, task_opts: TaskOptions, 
             promote(outdir, m, p["part"], name)
             state.write_marker(outdir, host_marker_key(name), {"host": name, "members": signature, "inputs": labels,
                                                                "settings": settings, "status": "ok", "error": None,
-                                                               "retry": False, "row": p["row"]})
+                                                               "retry": bool(p["row"].get("pdf_error")), "row": p["row"]})
             continue
         hm = old.get(name)
-        if hm and hm.get("status") == "ok" and hm.get("settings") == settings and hm.get("members") == signature:
+        if hm and hm.get("status") == "ok" and not hm.get("retry") and hm.get("settings") == settings \
+                and hm.get("members") == signature:
             continue
         spec = {
             "host": name, "members_signature": signature, "inputs": labels,

@@ -11,6 +11,7 @@ from memreport.analyze.wording import fmt_bytes
 from markupsafe import escape
 
 from memreport.render.charts import FONT, GRID, INK, MUTED, byte_unit, fmt_coord, nice_step, svg_text, text_width
+from memreport.render.formatters import fit_name
 
 # Narrower than the host report's charts (680): two fleet charts sit side by side on an A4
 # landscape page, and at this width their 10-unit text still prints at about 8 pt.
@@ -59,7 +60,7 @@ def swap_deficit_chart(rows: list[dict[str, Any]], limit: int = 30) -> Markup | 
     for i, r in enumerate(shown):
         y0 = top + i * row_h
         d = r["swap_deficit_bytes"]
-        name = r["host"] if len(r["host"]) <= 20 else r["host"][:19] + "…"
+        name = fit_name(r["host"], 20)  # what the label column holds
         body.append(svg_text(label_w, y0 + 12, name, 9.5, "end"))
         x0, x1 = sorted((x(0), x(d)))
         color = DEFICIT if d > 0 else SURPLUS

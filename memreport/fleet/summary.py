@@ -12,7 +12,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from memreport import __version__
-from memreport.atomic import write_bytes, write_json
+from memreport.atomic import json_bytes, write_set
+from memreport.errors import RenderError
 from memreport.fleet.tasks import verdict_rank
 
 if TYPE_CHECKING:
@@ -87,7 +88,7 @@ def build(markers: list[dict[str, Any]], host_rows: list[dict[str, Any]], failed
     rows: list[dict[str, Any]] = []
     failed: list[dict[str, Any]] = list(failed_hosts or [])
     for h in host_rows:
-        row = {**h, "input": h["inputs"][0]}
+        row = {"pdf_error": None, **h, "input": h["inputs"][0]}  # pdf_error: rows of markers older than it
         row["what_if"] = dict(h["what_if"]) if h.get("what_if") else None  # gains its rank below: not the marker's dict
         row["headroom_bytes"], row["headroom_vms"] = headroom(row)
         rows.append(row)
@@ -152,14 +153,25 @@ def render_html(doc: dict[str, Any]) -> str:
                                                                what_if_rows=ranked)
 
 
-def write(doc: dict[str, Any], outdir: Path, pdf: bool = True) -> dict[str, Path]:
-    paths = {"json": outdir / "fleet.json", "html": outdir / "fleet.html"}
-    write_json(paths["json"], doc)
+SUMMARY_FILES = ("fleet.json", "fleet.html", "fleet.pdf")
+
+
+def write(doc: dict[str, Any], outdir: Path, pdf: bool = True, pdf_timeout_s: float | None = None) -> dict[str, Path]:
+    """fleet.json, fleet.html and (with `pdf`) fleet.pdf, as one set: a fleet.pdf of an earlier run
+    never outlives this one (the digest mail would attach it).
+
+    A fleet.pdf not rendered within `pdf_timeout_s` (render.pdf_timeout_s) is not written; the others
+    are, and doc["run"]["fleet_pdf_error"] (in fleet.json too) says why."""
     html = render_html(doc)
-    write_bytes(paths["html"], html.encode("utf-8"))
+    files = {"fleet.html": html.encode("utf-8")}
     if pdf:
         from memreport.render.pdf import render_pdf
 
-        paths["pdf"] = outdir / "fleet.pdf"
-        write_bytes(paths["pdf"], render_pdf(html))
-    return paths
+        try:
+            files["fleet.pdf"] = render_pdf(html, pdf_timeout_s)
+        except RenderError as e:
+            error = f"{outdir / 'fleet.pdf'} not written: {e}; fleet.json and fleet.html are written"
+            doc.setdefault("run", {})["fleet_pdf_error"] = error
+    files["fleet.json"] = json_bytes(doc)
+    written = write_set(outdir, files, SUMMARY_FILES)
+    return {name.removeprefix("fleet."): path for name, path in written.items()}

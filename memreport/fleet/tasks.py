@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any
 
 from memreport import __version__
 from memreport.config import Thresholds
-from memreport.errors import InputError, MemreportError, OutputError
+from memreport.errors import InputError, MemreportError, OutputError, RenderError
 from memreport.fleet import state
 from memreport.host_dirs import host_dir_name, partition_name
 from memreport.ingest.options import IngestOptions
@@ -182,18 +182,28 @@ def _what_if_row(w: dict[str, Any] | None) -> dict[str, Any] | None:
 
 
 def _write_host(data: HostData, work: Path, report_dir: Path, opts: TaskOptions) -> dict[str, Any]:
-    """Partitions under work/store, the report in report_dir, and the host's summary row."""
+    """Partitions under work/store, the report in report_dir, and the host's summary row.
+
+    A report.pdf that misses its deadline (render.pdf_timeout_s) does not fail the host: its
+    numbers, report.html and report.json stand; the row's `pdf_error` says why there is no PDF, and
+    the task's marker asks the next run to try again."""
     from memreport.analyze import analyze
     from memreport.analyze.report_json import build
     from memreport.ingest import store
+    from memreport.render.formatters import fit_name
     from memreport.render.report import write_report
 
     host = data.facts.host
     store.write_host(work / STORE, data)
     data = store.frame(data)
     a = analyze(data, opts.thresholds, _for_host(opts.change, data))
-    write_report(data, report_dir, opts.thresholds, analysis=a, pdf=opts.pdf)  # one set: no stale PDF
-    return _row(host, build(a), f"{HOSTS}/{host_dir_name(host)}/report.html")
+    try:
+        write_report(data, report_dir, opts.thresholds, analysis=a, pdf=opts.pdf)  # one set: no stale PDF
+        pdf_error = None
+    except RenderError as e:  # named by where the report goes, not the staging directory it was written in
+        pdf_error = f"{fit_name(host)}: {HOSTS}/{host_dir_name(host)}/report.pdf not written: {e.reason}; " \
+                    "report.html and report.json are written"
+    return {**_row(host, build(a), f"{HOSTS}/{host_dir_name(host)}/report.html"), "pdf_error": pdf_error}
 
 
 def _for_host(change: Change | None, data: HostData) -> Change | None:
@@ -262,7 +272,7 @@ def run_task(path: str, outdir: str, opts: TaskOptions, label: str | None = None
     doc: dict[str, Any] = {"input": label or str(path), "key": key, "signature": signature, "hash": digest, "settings": settings}
     try:
         parts = _stage(p, out, doc, opts, label or str(path))
-        doc.update(status="ok", error=None, retry=False, parts=parts)
+        doc.update(status="ok", error=None, retry=any(pt["row"]["pdf_error"] for pt in parts), parts=parts)
     except MemreportError as e:
         # The input's own fault: the same bytes fail the same way, so it is not retried while unchanged;
         # an output that could not be written (disk full) is retried.
@@ -313,7 +323,7 @@ def run_host_task(spec_path: str, outdir: str, opts: TaskOptions, label: str | N
         row = _write_host(data, work, work / "report", opts)
         _swap_in(work, out, host)
         _replace_dir(work / "report", out / HOSTS / host_dir_name(host), work / "old-report")
-        doc.update(status="ok", error=None, retry=False, row=row)
+        doc.update(status="ok", error=None, retry=bool(row["pdf_error"]), row=row)
     except MemreportError as e:
         doc.update(status="failed", error=str(e), retry=False, row=None)
     except Exception as e:  # noqa: BLE001 - one host's failure never stops the fleet

@@ -21,6 +21,7 @@ from memreport.analyze import Analysis
 from memreport.analyze._util import column, rate_values, valid_intervals
 from memreport.analyze.wording import fmt_bytes, fmt_rate
 from memreport.model import HostData
+from memreport.render.formatters import fit_name
 from memreport.timebase import fmt_relative, is_relative
 
 W = 680  # viewBox width: 1 unit = 1 CSS px; fits A4 portrait content width at 1:1
@@ -452,7 +453,7 @@ def vm_chart(a: Analysis, limit: int = 30) -> Markup | None:
     body.append(_text((left + right) / 2, height - 8, f"Memory per VM ({unit})", 10.5, "middle", MUTED))
     for i, vm in enumerate(rows):
         y0 = top + i * row_h
-        name = vm.name if len(vm.name) <= 26 else vm.name[:25] + "…"
+        name = fit_name(vm.name, 26)  # what the label column holds
         body.append(_text(left - 6, y0 + 13, name, 10, "end"))
         if vm.allocated_bytes:
             body.append(f'<rect x="{_f(left)}" y="{_f(y0 + 2)}" width="{_f(float(x(vm.allocated_bytes)) - left)}" height="15" fill="{COLORS["allocated"]}"/>')
