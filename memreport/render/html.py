@@ -8,7 +8,7 @@ from memreport.analyze import Analysis
 from memreport.analyze.wording import fmt_bytes, fmt_duration, fmt_num, fmt_pct, fmt_rate
 from memreport.config import Thresholds
 from memreport.model import HostData, Severity
-from memreport.render.charts import all_charts
+from memreport.render.charts import all_charts, chart_notes
 from memreport.render.env import environment
 from memreport.timebase import RELATIVE
 
@@ -50,11 +50,13 @@ def context(data: HostData, a: Analysis, report_json: dict[str, Any]) -> dict[st
     by_check: dict[str, list[Any]] = {}
     for f in a.findings:
         by_check.setdefault(f.check, []).append(f)
+    charts = all_charts(data, a)
     return {
         "a": a,
         "facts": a.facts,
         "json": report_json,
-        "charts": all_charts(data, a),
+        "charts": charts,
+        "chart_notes": chart_notes(data, a, charts),
         "counts": {s.name: n for s, n in counts.items()},
         "top_findings": top,
         "by_check": by_check,
