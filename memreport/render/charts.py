@@ -524,8 +524,8 @@ def pressure_chart(data: HostData, a: Analysis, x: _TimeAxis | None = None) -> M
     ref = rate_values(df, "refault_per_s", mask)
     has_psi = psi is not None and not np.isnan(psi).all()
     has_ref = ref is not None and not np.isnan(ref).all()
-    if not (has_psi or has_ref):
-        return None
+    if not (has_psi or has_ref) or _nanmax([psi, ref]) <= 0:
+        return None  # none, or 0 throughout: chart_notes says so in a sentence
     ts, seg = _ts_ms(df), _seg(df)
     fr = _Frame(x or time_axis_for(data), height=220)
     for w in a.thrash.windows:
@@ -636,6 +636,10 @@ def chart_notes(data: HostData, a: Analysis, charts: dict[str, Markup | None]) -
         notes["memory"] = f"One sample ({when}): its values are in the table below; a chart needs samples at two times or more."
     if charts.get("swap_rates") is None and a.thrash.available and not one:
         notes["swap_rates"] = "No chart: there was no swap traffic in any interval (swap-in and swap-out were 0 throughout)."
+    psi, ref = column(df, "psi_full_share"), column(df, "refault_per_s")
+    if charts.get("pressure") is None and a.thrash.available and not one and (psi is not None or ref is not None):
+        notes["pressure"] = ("No pressure chart: PSI memory full and workingset refaults stayed 0 in every interval "
+                             "(no task waited for memory).")
     if charts.get("ksm") is None and a.ksm.collected:
         if one:
             notes["ksm"] = f"One sample ({when}): the figures are in the table below; a chart needs samples at two times or more."

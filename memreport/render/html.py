@@ -10,6 +10,7 @@ from memreport.config import Thresholds
 from memreport.model import HostData, Severity
 from memreport.render.charts import all_charts, chart_notes
 from memreport.render.env import environment
+from memreport.render.formatters import fit_name
 from memreport.timebase import RELATIVE
 
 MAX_WINDOW_ROWS = 40  # the HTML/PDF table; report.json has every window
@@ -23,7 +24,7 @@ def _threshold_rows(t: Thresholds) -> list[dict[str, str]]:
         v = values[d["name"]]
         unit = d["unit"]
         if unit == "B":
-            text = f"{fmt_bytes(v)} ({v:,} B)".replace(",", "\u202f")
+            text = f"{fmt_bytes(v)} ({fmt_num(v)} B)"
         elif unit == "B/s":
             text = fmt_rate(v)
         elif unit == "s":
@@ -37,6 +38,23 @@ def _threshold_rows(t: Thresholds) -> list[dict[str, str]]:
         default = "" if v == d["default"] else " (changed)"
         rows.append({"name": d["name"], "value": text + default, "doc": d["doc"]})
     return rows
+
+
+def header_facts(f: Any) -> list[str]:
+    """The host facts of the title block, only those known: an unknown one is left out rather than
+    printed as "kernel – · – CPUs" (issue 15)."""
+    out = []
+    if f.kernel:
+        out.append(f"kernel {fit_name(f.kernel)}")
+    if f.cpus is not None:
+        out.append(f"{f.cpus} CPUs")
+    if f.page_size is not None:
+        out.append(f"page size {fmt_bytes(f.page_size)}" + (" (assumed)" if f.page_size_source == "assumed" else ""))
+    if f.swappiness is not None:
+        out.append(f"vm.swappiness {f.swappiness}")
+    if f.overcommit_memory is not None:
+        out.append(f"vm.overcommit_memory {f.overcommit_memory}")
+    return out
 
 
 def context(data: HostData, a: Analysis, report_json: dict[str, Any]) -> dict[str, Any]:
@@ -54,6 +72,7 @@ def context(data: HostData, a: Analysis, report_json: dict[str, Any]) -> dict[st
     return {
         "a": a,
         "facts": a.facts,
+        "header_facts": header_facts(a.facts),
         "json": report_json,
         "charts": charts,
         "chart_notes": chart_notes(data, a, charts),
