@@ -273,7 +273,7 @@ class _Frame:
             else:
                 self.body.append(_text(self.right + 6, y + 4, label, 10, "start", MUTED, cls="ytick2"))
             v += step
-        self.body.append(f'<desc class="y-axis" data-side="{side}" data-max="{hi * scale:.6g}"></desc>')
+        self.body.append(f'<desc class="y-axis" data-side="{side}" data-max="{hi * scale!r}"></desc>')
         mid = (self.top + self.bottom) / 2
         if side == "left":
             self.body.append(_text(14, mid, unit_name, 10.5, "middle", MUTED, rotate=-90))
@@ -593,7 +593,7 @@ def vm_chart(a: Analysis, limit: int = 30) -> Markup | None:
         body.append(f'<line x1="{_f(xx)}" y1="{_f(top)}" x2="{_f(xx)}" y2="{_f(base)}" stroke="{GRID}" stroke-width="1"/>')
         body.append(_text(xx, base + 15, f"{round(v, 6):g}", 10, "middle", MUTED, cls="vtick"))
         v += step
-    body.append(f'<desc class="v-axis" data-max="{hi * scale:.6g}"></desc>')
+    body.append(f'<desc class="v-axis" data-max="{hi * scale!r}"></desc>')
     body.append(_text((left + right) / 2, height - 8, f"Memory per VM ({unit})", 10.5, "middle", MUTED))
     for i, vm in enumerate(rows):
         y0 = top + i * row_h
