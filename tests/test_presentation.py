@@ -205,3 +205,16 @@ def test_the_deficit_is_one_number_in_tile_table_answer_and_findings() -> None:
     if up != near:
         assert near not in text
     assert np.isfinite(d)
+
+
+def test_a_deficit_rounds_up_in_the_table_as_in_the_finding_and_the_answer() -> None:
+    """A deficit of 3.84 GiB: 3.8 GiB to nearest, 3.9 GiB rounded up; the page says 3.9 everywhere."""
+    from helpers import synthetic as S
+
+    df = S.samples(n=61, swap_total=8 * S.GIB, inactive=int(11.84 * S.GIB), inactive_anon=int(11.84 * S.GIB))
+    data = S.host(df)
+    a = analyze(data)
+    assert a.swap.deficit_bytes is not None and fmt_bytes(a.swap.deficit_bytes) == "3.8 GiB"
+    text = _visible_text(render_html(data, a, build(a)))
+    assert "3.8 GiB" not in text
+    assert text.count("3.9 GiB") >= 2
