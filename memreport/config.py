@@ -42,7 +42,7 @@ class Thresholds:
 
     swap_basis: str = _setting(
         "inactive",
-        "Which peak swap must cover: inactive (the article's rule, conservative) or inactive_anon "
+        "Which peak swap must cover: inactive (the rule “swap ≥ the largest Inactive ever seen”, conservative) or inactive_anon "
         "(only anonymous pages can be swapped)",
         choices=("inactive", "inactive_anon"),
     )

@@ -119,7 +119,11 @@ def fmt_duration(seconds: float | None) -> str:
     return f"{d} d {r // 3600} h"
 
 
+THOUSANDS = ","  # the one thousands separator of every page, finding and table: 6,993 (issue 15)
+
+
 def fmt_num(value: float | int | None, decimals: int = 0) -> str:
+    """A plain count or rate: `6,993`, `1.5`; `–` for None."""
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return "–"
-    return f"{value:,.{decimals}f}".replace(",", "\u202f")
+    return f"{value:,.{decimals}f}".replace(",", THOUSANDS)

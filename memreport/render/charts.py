@@ -19,7 +19,7 @@ from markupsafe import Markup, escape
 
 from memreport.analyze import Analysis
 from memreport.analyze._util import column, rate_values, valid_intervals
-from memreport.analyze.wording import fmt_bytes, fmt_rate
+from memreport.analyze.wording import fmt_bytes, fmt_rate, fmt_time
 from memreport.model import HostData
 from memreport.render.formatters import fit_name
 from memreport.timebase import fmt_relative, is_relative
@@ -60,10 +60,11 @@ def _f(v: float) -> str:
 
 
 def _text(x: float, y: float, s: str, size: float = 11, anchor: str = "start", fill: str = INK,
-          weight: str = "normal", rotate: float | None = None) -> str:
+          weight: str = "normal", rotate: float | None = None, cls: str = "") -> str:
     rot = f' transform="rotate({_f(rotate)} {_f(x)} {_f(y)})"' if rotate is not None else ""
     bold = ' font-weight="bold"' if weight != "normal" else ""
-    return (f'<text x="{_f(x)}" y="{_f(y)}" font-size="{_f(size)}" text-anchor="{anchor}" fill="{fill}"'
+    klass = f' class="{cls}"' if cls else ""
+    return (f'<text{klass} x="{_f(x)}" y="{_f(y)}" font-size="{_f(size)}" text-anchor="{anchor}" fill="{fill}"'
             f'{bold}{rot}>{escape(s)}</text>')
 
 
@@ -101,6 +102,23 @@ def nice_step(span: float, target: int = 5) -> float:
     return 10 * mag
 
 
+
+AXIS_MAX_OVER_DATA = 1.25  # an axis runs at most 25 % above the largest value it shows (issue 15)
+
+
+def axis_top(top_val: float) -> tuple[float, float]:
+    """(top, step) of a value axis from 0 for data whose largest value is `top_val` (> 0): a little
+    room above the data, never more than AXIS_MAX_OVER_DATA of it; finer steps until one fits."""
+    want = top_val * 1.03
+    for target in (5, 6, 7, 8, 10, 12):
+        step = nice_step(top_val, target)
+        hi = math.ceil(want / step) * step
+        if hi <= top_val * AXIS_MAX_OVER_DATA:
+            return hi, step
+    step = nice_step(top_val, 5)
+    return top_val * 1.1, step
+
+
 def _byte_unit(vmax: float) -> tuple[float, str]:
     for size, name in _UNITS:
         if vmax >= size:
@@ -108,40 +126,131 @@ def _byte_unit(vmax: float) -> tuple[float, str]:
     return 1.0, "B"
 
 
-_TIME_STEPS = [60, 300, 600, 1800, 3600, 7200, 10800, 21600, 43200, 86400, 2 * 86400, 7 * 86400, 14 * 86400, 28 * 86400]
+# Tick steps in ms, from a fifth of a second to four weeks: the first that gives at most max_ticks.
+_TIME_STEPS_MS = [200, 500, 1000, 2000, 5000, 10_000, 15_000, 30_000, 60_000, 120_000, 300_000, 600_000, 900_000, 1_800_000,
+                  3_600_000, 7_200_000, 10_800_000, 21_600_000, 43_200_000, 86_400_000, 2 * 86_400_000, 7 * 86_400_000,
+                  14 * 86_400_000, 28 * 86_400_000]
+_DAY_MS = 86_400_000
 
 
-def time_ticks(t0_ms: int, t1_ms: int, max_ticks: int = 8) -> list[tuple[int, str]]:
-    span = max(1, (t1_ms - t0_ms) // 1000)
-    step = next((s for s in _TIME_STEPS if span / s <= max_ticks), _TIME_STEPS[-1])
-    first = math.ceil(t0_ms / 1000 / step) * step
-    out = []
-    t = first
-    relative = is_relative(datetime.fromtimestamp(t0_ms / 1000, tz=timezone.utc))
-    while t * 1000 <= t1_ms:
-        d = datetime.fromtimestamp(t, tz=timezone.utc)
-        if relative:  # an input without clock times: offsets from its start (memreport/timebase.py)
-            label = fmt_relative(d, seconds=False)
-        elif step >= 86400 or (d.hour == 0 and d.minute == 0):
-            label = d.strftime("%d %b")
-        else:
-            label = d.strftime("%H:%M")
-        out.append((t * 1000, label))
-        t += step
+def _tick_label(t_ms: int, step_ms: int, with_date: bool) -> str:
+    d = datetime.fromtimestamp(t_ms / 1000, tz=timezone.utc)
+    if is_relative(d):  # an input without clock times: offsets from its start (memreport/timebase.py)
+        return fmt_relative(d, seconds=step_ms < 60_000)
+    if step_ms >= _DAY_MS:
+        return d.strftime("%d %b")
+    clock = d.strftime("%H:%M:%S" if step_ms < 60_000 else "%H:%M")
+    if step_ms < 1000:
+        clock = d.strftime("%H:%M:%S.") + f"{d.microsecond // 100_000}"
+    return f"{d.strftime('%d %b')} {clock}" if with_date else clock
+
+
+def time_ticks(t0_ms: int, t1_ms: int, max_ticks: int = 8, min_ticks: int = 3) -> list[tuple[int, str]]:
+    """Ticks for [t0, t1] in UTC, the step chosen for the span (seconds to weeks): at most max_ticks,
+    at least min_ticks where the span allows it. The first tick and any tick where the date changes
+    carry the date."""
+    span = max(1, t1_ms - t0_ms)
+    i = next((k for k, s in enumerate(_TIME_STEPS_MS) if span / s <= max_ticks), len(_TIME_STEPS_MS) - 1)
+
+    def at(step: int) -> list[int]:
+        first = -(-t0_ms // step) * step
+        return list(range(first, t1_ms + 1, step))
+
+    while i > 0 and len(at(_TIME_STEPS_MS[i])) < min_ticks:
+        i -= 1
+    step = _TIME_STEPS_MS[i]
+    out: list[tuple[int, str]] = []
+    last_day = None
+    for t in at(step):
+        day = t // _DAY_MS
+        out.append((t, _tick_label(t, step, with_date=day != last_day)))
+        last_day = day
     return out
+
+
+# A gap in the data longer than this share of the whole period, and many sample intervals, is drawn as
+# a break in the time axis: the data on both sides keeps the width (a sosreport's 38 s of sar history
+# and its /proc snapshot 12 minutes later, issue 15).
+BREAK_MIN_SHARE, BREAK_MIN_INTERVALS, BREAK_PX, LONE_PIECE_PX = 0.2, 10, 16, 48
+
+
+class _TimeAxis:
+    """Time (ms) → x px, piecewise linear: the stretches with data share the width in proportion to
+    their length, and each long gap between them takes BREAK_PX. One per host, so that every time
+    chart of a report has the same x geometry."""
+
+    def __init__(self, ts_ms: np.ndarray, p0: float, p1: float) -> None:
+        t = np.unique(ts_ms.astype(np.int64))
+        if len(t) == 0:
+            t = np.array([0], dtype=np.int64)
+        self.lo, self.hi = int(t[0]), int(t[-1])
+        self.p0, self.p1 = p0, p1
+        span = max(1, self.hi - self.lo)
+        dt = np.diff(t)
+        med = float(np.median(dt)) if len(dt) else 0.0
+        cut = np.flatnonzero((dt > BREAK_MIN_SHARE * span) & (dt > BREAK_MIN_INTERVALS * max(med, 1.0))) if len(dt) else np.array([], dtype=np.int64)
+        starts = np.concatenate(([0], cut + 1))
+        ends = np.concatenate((cut, [len(t) - 1]))
+        self.pieces = [(int(t[a]), int(t[b])) for a, b in zip(starts, ends)]
+        width = (p1 - p0) - BREAK_PX * (len(self.pieces) - 1)
+        lone = [b == a for a, b in self.pieces]
+        long_ms = sum(b - a for a, b in self.pieces) or 1
+        flex = width - LONE_PIECE_PX * sum(lone) if len(self.pieces) > 1 else width
+        xs: list[float] = []
+        ps: list[float] = []
+        self.piece_px: list[tuple[float, float]] = []
+        x = p0
+        for (a, b), one in zip(self.pieces, lone):
+            w = LONE_PIECE_PX if one and len(self.pieces) > 1 else flex * (b - a) / long_ms
+            if one:  # a lone point sits in the middle of its stretch
+                xs += [a - 0.5, a + 0.5]
+                ps += [x + w / 2 - 0.01, x + w / 2 + 0.01]
+            else:
+                xs += [a, b]
+                ps += [x, x + w]
+            self.piece_px.append((x, x + w))
+            x += w + BREAK_PX
+        if len(self.pieces) == 1 and lone[0]:  # one point in all: the middle of the plot
+            xs, ps = [self.lo - 0.5, self.lo + 0.5], [(p0 + p1) / 2 - 0.01, (p0 + p1) / 2 + 0.01]
+        self._xs, self._ps = np.asarray(xs, dtype=float), np.asarray(ps, dtype=float)
+
+    def __call__(self, v: float | np.ndarray) -> float | np.ndarray:
+        return np.interp(v, self._xs, self._ps)
+
+    @property
+    def breaks(self) -> list[float]:
+        """x of the middle of each break."""
+        return [(self.piece_px[i][1] + self.piece_px[i + 1][0]) / 2 for i in range(len(self.pieces) - 1)]
+
+    def ticks(self, px_per_tick: float = 80) -> list[tuple[int, str]]:
+        out: list[tuple[int, str]] = []
+        for (a, b), (x0, x1) in zip(self.pieces, self.piece_px):
+            if b == a:
+                out.append((a, _tick_label(a, 1000, with_date=True)))
+                continue
+            n = max(1, int((x1 - x0) // px_per_tick))
+            out += time_ticks(a, b, max_ticks=n, min_ticks=min(3, n + 1) if len(self.pieces) > 1 else 3)
+        return out
+
+
+# Every time chart has this plot area, whether it has a right-hand axis or not, so that charts stacked
+# on one time axis (swap rates over pressure) put the same time at the same x (issue 15).
+PLOT_LEFT, PLOT_RIGHT, PLOT_TOP = 62.0, W - 58.0, 34.0
+
+
+def time_axis_for(data: HostData) -> _TimeAxis:
+    """The host's one time axis: every time chart of its report uses it."""
+    return _TimeAxis(_ts_ms(data.samples), PLOT_LEFT, PLOT_RIGHT)
 
 
 class _Frame:
     """A time-series chart: plot area, time axis (UTC) and one or two value axes."""
 
-    def __init__(self, t0_ms: int, t1_ms: int, height: float = 250, right_axis: bool = False, left: float = 62) -> None:
+    def __init__(self, x: _TimeAxis, height: float = 250) -> None:
         self.height = height
-        self.left, self.right = left, (W - 58 if right_axis else W - 16)
-        self.top, self.bottom = 34, height - 42
-        if t1_ms <= t0_ms:
-            t1_ms = t0_ms + 1000
-        self.t0, self.t1 = t0_ms, t1_ms
-        self.x = _Axis(t0_ms, t1_ms, self.left, self.right)
+        self.left, self.right = PLOT_LEFT, PLOT_RIGHT
+        self.top, self.bottom = PLOT_TOP, height - 42
+        self.x = x
         self.body: list[str] = []
         self.legend_x = self.left
 
@@ -150,10 +259,9 @@ class _Frame:
         return int(self.right - self.left)
 
     def y_axis(self, vmax: float, unit_name: str, scale: float, side: str = "left", fmt: str = "{:g}") -> _Axis:
-        top_val = vmax / scale if vmax > 0 else 1.0
-        step = nice_step(top_val)
-        hi = math.ceil(top_val / step * 1.0001) * step if top_val > 0 else step
-        hi = max(hi, step)
+        """A value axis from 0 to just above vmax (the largest value drawn; axis_top bounds the room)."""
+        top_val = vmax / scale
+        hi, step = axis_top(top_val) if top_val > 0 and math.isfinite(top_val) else (1.0, 0.25)
         ax = _Axis(0.0, hi * scale, self.bottom, self.top)
         v = 0.0
         while v <= hi + 1e-9:
@@ -161,10 +269,11 @@ class _Frame:
             label = fmt.format(round(v, 6))
             if side == "left":
                 self.body.append(f'<line x1="{_f(self.left)}" y1="{_f(y)}" x2="{_f(self.right)}" y2="{_f(y)}" stroke="{GRID}" stroke-width="1"/>')
-                self.body.append(_text(self.left - 6, y + 4, label, 10, "end", MUTED))
+                self.body.append(_text(self.left - 6, y + 4, label, 10, "end", MUTED, cls="ytick"))
             else:
-                self.body.append(_text(self.right + 6, y + 4, label, 10, "start", MUTED))
+                self.body.append(_text(self.right + 6, y + 4, label, 10, "start", MUTED, cls="ytick2"))
             v += step
+        self.body.append(f'<desc class="y-axis" data-side="{side}" data-max="{hi * scale!r}"></desc>')
         mid = (self.top + self.bottom) / 2
         if side == "left":
             self.body.append(_text(14, mid, unit_name, 10.5, "middle", MUTED, rotate=-90))
@@ -174,13 +283,26 @@ class _Frame:
 
     def time_axis(self) -> None:
         b = self.bottom
-        self.body.append(f'<line x1="{_f(self.left)}" y1="{_f(b)}" x2="{_f(self.right)}" y2="{_f(b)}" stroke="{MUTED}" stroke-width="1"/>')
-        for t, label in time_ticks(self.t0, self.t1, max_ticks=max(3, self.width_px // 75)):
+        for x0, x1 in self.x.piece_px:
+            self.body.append(f'<line class="x-axis" x1="{_f(x0)}" y1="{_f(b)}" x2="{_f(x1)}" y2="{_f(b)}" stroke="{MUTED}" stroke-width="1"/>')
+        for xb in self.x.breaks:  # a break: two slanted strokes across the axis and a thin band
+            self.body.append(f'<rect class="x-break" x="{_f(xb - 3)}" y="{_f(self.top)}" width="6" height="{_f(b - self.top)}" fill="{GRID}" fill-opacity="0.6"/>')
+            for dx in (-3, 3):
+                self.body.append(f'<line x1="{_f(xb + dx - 2)}" y1="{_f(b + 4)}" x2="{_f(xb + dx + 2)}" y2="{_f(b - 4)}" stroke="{MUTED}" stroke-width="1.2"/>')
+        last_end = -1e9
+        for t, label in self.x.ticks():
             x = float(self.x(t))
+            half = _text_width(label, 10) / 2
+            if x - half < last_end + 4:  # labels never overlap: a crowded one is left out, its tick stays
+                self.body.append(f'<line x1="{_f(x)}" y1="{_f(b)}" x2="{_f(x)}" y2="{_f(b + 3)}" stroke="{MUTED}" stroke-width="1"/>')
+                continue
             self.body.append(f'<line x1="{_f(x)}" y1="{_f(b)}" x2="{_f(x)}" y2="{_f(b + 4)}" stroke="{MUTED}" stroke-width="1"/>')
-            self.body.append(_text(x, b + 16, label, 10, "middle", MUTED))
-        relative = is_relative(datetime.fromtimestamp(self.t0 / 1000, tz=timezone.utc))
-        title = "Time since the start (hh:mm; the input has no clock times)" if relative else "Time (UTC)"
+            self.body.append(_text(x, b + 16, label, 10, "middle", MUTED, cls="xtick"))
+            last_end = x + half
+        relative = is_relative(datetime.fromtimestamp(self.x.lo / 1000, tz=timezone.utc))
+        title = "Time since the start (the input has no clock times)" if relative else "Time (UTC)"
+        if self.x.breaks:
+            title += "; a break marks a gap without data"
         self.body.append(_text((self.left + self.right) / 2, self.height - 8, title, 10.5, "middle", MUTED))
 
     def legend(self, label: str, color: str, dashed: bool = False, box: bool = False) -> None:
@@ -199,6 +321,9 @@ class _Frame:
         d = line_path(ts_ms, seg, values, self.x, y, int(self.width_px / px), mean=mean)
         if d:
             self.body.append(f'<path d="{d}" fill="none" stroke="{color}" stroke-width="{_f(width)}" stroke-linejoin="round"/>')
+        lt, lv = lone_points(ts_ms, seg, values)
+        for t, v in zip(lt.tolist(), lv.tolist()):  # a point alone is a marker, not an invisible move-to
+            self.body.append(f'<circle class="lone" cx="{_f(float(self.x(t)))}" cy="{_f(float(y(v)))}" r="{_f(max(2.2, width + 1))}" fill="{color}"/>')
 
     def hline(self, value: float, y: _Axis, color: str, dashed: bool = True) -> None:
         yy = float(y(value))
@@ -226,27 +351,43 @@ class _Frame:
         return _svg(self.height, self.body, title, cls)
 
 
-def line_path(ts_ms: np.ndarray, seg: np.ndarray, values: np.ndarray, x: _Axis, y: _Axis, buckets: int,
+def _run_starts(ts_ms: np.ndarray, seg: np.ndarray, values: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The valid points (times, values) and where a new run starts: at a segment change, after a NaN
+    hole or after a time gap > 3 × the median step."""
+    ok = ~np.isnan(values)
+    t, v, s = ts_ms[ok], values[ok], seg[ok]
+    idx_all = np.flatnonzero(ok)
+    dt = np.diff(t)
+    med = float(np.median(dt)) if len(dt) else 0.0
+    brk = np.zeros(len(t), dtype=bool)
+    if len(t):
+        brk[0] = True
+    if len(t) > 1:
+        brk[1:] = (s[1:] != s[:-1]) | (np.diff(idx_all) > 1) | (dt > max(3 * med, 1.0))
+    return t, v, brk
+
+
+def lone_points(ts_ms: np.ndarray, seg: np.ndarray, values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The points that are a run of their own (a line cannot show them): times and values."""
+    t, v, brk = _run_starts(ts_ms, seg, values)
+    if not len(t):
+        return t, v
+    alone = brk & np.concatenate((brk[1:], [True]))
+    return t[alone], v[alone]
+
+
+def line_path(ts_ms: np.ndarray, seg: np.ndarray, values: np.ndarray, x: "_Axis | _TimeAxis", y: _Axis, buckets: int,
               mean: bool = False) -> str:
     """SVG path data for one series: min/max per pixel column (or the mean, for noisy series such as
     CPU shares), broken at NaN, segments and gaps."""
     ok = ~np.isnan(values)
     if not ok.any():
         return ""
-    t = ts_ms[ok]
-    v = values[ok]
-    s = seg[ok]
-    idx_all = np.flatnonzero(ok)
-    # A new run starts at a segment change, after a NaN hole or after a time gap > 3 × median step.
-    dt = np.diff(t)
-    med = float(np.median(dt)) if len(dt) else 0.0
-    brk = np.zeros(len(t), dtype=bool)
-    brk[0] = True
-    if len(t) > 1:
-        brk[1:] = (s[1:] != s[:-1]) | (np.diff(idx_all) > 1) | (dt > max(3 * med, 1.0))
+    t, v, brk = _run_starts(ts_ms, seg, values)
     run = np.cumsum(brk)
-    span = max(1.0, float(x.hi - x.lo))
-    bucket = np.clip(((t - x.lo) / span * buckets).astype(np.int64), 0, buckets)
+    # buckets by pixel column, not by time: the time axis can be broken (_TimeAxis)
+    width = max(1.0, float(x.p1 - x.p0))
+    bucket = np.clip(((np.asarray(x(t), dtype=float) - x.p0) / width * buckets).astype(np.int64), 0, buckets)
     key = run * (buckets + 2) + bucket
     starts = np.flatnonzero(np.concatenate(([True], key[1:] != key[:-1])))
     vmin = np.minimum.reduceat(v, starts)
@@ -299,16 +440,20 @@ def _arr(s: pd.Series | None) -> np.ndarray | None:
     return None if s is None else s.to_numpy(dtype="float64", na_value=np.nan)
 
 
-def _period(a: Analysis, df: pd.DataFrame) -> tuple[int, int]:
-    ts = _ts_ms(df)
-    return int(ts[0]), int(ts[-1])
+def _drawable(df: pd.DataFrame) -> bool:
+    """A time chart needs two moments in time: one snapshot is a table row, not a chart."""
+    return len(df) > 1 and int(_ts_ms(df)[-1]) > int(_ts_ms(df)[0])
 
 
-def memory_chart(data: HostData, a: Analysis) -> Markup | None:
+def _nanmax(arrays: list[np.ndarray | None]) -> float:
+    vals = [float(np.nanmax(arr)) for arr in arrays if arr is not None and not np.isnan(arr).all()]
+    return max(vals) if vals else 0.0
+
+
+def memory_chart(data: HostData, a: Analysis, x: _TimeAxis | None = None) -> Markup | None:
     df = data.samples
-    if len(df) == 0 or column(df, "mem_Inactive") is None and column(df, "mem_Active") is None:
+    if not _drawable(df) or column(df, "mem_Inactive") is None and column(df, "mem_Active") is None:
         return None
-    t0, t1 = _period(a, df)
     ts, seg = _ts_ms(df), _seg(df)
     lines: list[tuple[str, str, np.ndarray]] = []
     for key, label, col in (("active", "Active", "mem_Active"), ("inactive", "Inactive", "mem_Inactive"),
@@ -320,10 +465,10 @@ def memory_chart(data: HostData, a: Analysis) -> Markup | None:
     if st is not None and sf is not None:
         lines.append(("swap_used", "Swap used", _arr(st - sf)))  # type: ignore[arg-type]
     swap_total = a.swap.swap_total_bytes
-    vmax = max([float(np.nanmax(arr)) for _, _, arr in lines if not np.isnan(arr).all()] + [float(swap_total or 0)])
+    vmax = max(_nanmax([arr for _, _, arr in lines]), float(swap_total or 0))
     scale, unit = _byte_unit(vmax)
-    fr = _Frame(t0, t1, height=270)
-    y = fr.y_axis(vmax * 1.08, unit, scale)
+    fr = _Frame(x or time_axis_for(data), height=270)
+    y = fr.y_axis(vmax, unit, scale)
     for key, label, arr in lines:
         fr.series(ts, seg, arr, y, COLORS[key])
         fr.legend(label, COLORS[key])
@@ -337,20 +482,20 @@ def memory_chart(data: HostData, a: Analysis) -> Markup | None:
     return fr.svg("Memory over time: Active, Inactive, Inactive(anon), MemFree and swap used, with SwapTotal", "chart-memory")
 
 
-def swap_rate_chart(data: HostData, a: Analysis) -> Markup | None:
+def swap_rate_chart(data: HostData, a: Analysis, x: _TimeAxis | None = None) -> Markup | None:
     df = data.samples
-    if not a.thrash.available:
+    if not a.thrash.available or not _drawable(df):
         return None
-    t0, t1 = _period(a, df)
     ts, seg = _ts_ms(df), _seg(df)
     mask = valid_intervals(df, a.thresholds.thrash_max_interval_s)
     sin = rate_values(df, "swapin_Bps", mask)
     sout = rate_values(df, "swapout_Bps", mask)
-    arrays = [arr for arr in (sin, sout) if arr is not None and not np.isnan(arr).all()]
-    vmax = max([float(np.nanmax(arr)) for arr in arrays] + [a.thresholds.thrash_rate_bytes_per_s])
+    if _nanmax([sin, sout]) <= 0 and not a.thrash.windows:
+        return None  # no swap traffic at all: chart_notes says so in a sentence
+    vmax = max(_nanmax([sin, sout]), a.thresholds.thrash_rate_bytes_per_s)
     scale, unit = _byte_unit(vmax)
-    fr = _Frame(t0, t1, height=250)
-    y = fr.y_axis(vmax * 1.08, f"{unit}/s", scale)
+    fr = _Frame(x or time_axis_for(data), height=250)
+    y = fr.y_axis(vmax, f"{unit}/s", scale)
     for w in a.thrash.windows:
         fr.band(int(w.start.value // 10**6), int(w.end.value // 10**6), COLORS["window"])
     if sin is not None:
@@ -367,35 +512,35 @@ def swap_rate_chart(data: HostData, a: Analysis) -> Markup | None:
     return fr.svg("Swap-in and swap-out rates with thrash windows shaded", "chart-swap-rates")
 
 
-def pressure_chart(data: HostData, a: Analysis) -> Markup | None:
+def pressure_chart(data: HostData, a: Analysis, x: _TimeAxis | None = None) -> Markup | None:
     """What the swap traffic did to the workload: PSI memory `full` (share of time every task
     stalled on memory) and workingset refaults, with the thrash windows shaded. None when the
     data has neither (sar, vmstat, kernels before 4.20 without refault counters)."""
     df = data.samples
-    if not a.thrash.available:
+    if not a.thrash.available or not _drawable(df):
         return None
     mask = valid_intervals(df, a.thresholds.thrash_max_interval_s)
     psi = rate_values(df, "psi_full_share", mask)
     ref = rate_values(df, "refault_per_s", mask)
     has_psi = psi is not None and not np.isnan(psi).all()
     has_ref = ref is not None and not np.isnan(ref).all()
-    if not (has_psi or has_ref):
-        return None
-    t0, t1 = _period(a, df)
+    if not (has_psi or has_ref) or _nanmax([psi, ref]) <= 0:
+        return None  # none, or 0 throughout: chart_notes says so in a sentence
     ts, seg = _ts_ms(df), _seg(df)
-    fr = _Frame(t0, t1, height=220, right_axis=has_psi and has_ref)
+    fr = _Frame(x or time_axis_for(data), height=220)
     for w in a.thrash.windows:
         fr.band(int(w.start.value // 10**6), int(w.end.value // 10**6), COLORS["window"])
     if has_psi:
         assert psi is not None
         pct = np.clip(psi * 100, 0, 100)
-        y = fr.y_axis(min(100.0, max(float(np.nanmax(pct)) * 1.1, 5.0)), "PSI full (% of time)", 1.0)
+        pmax = float(np.nanmax(pct))
+        y = fr.y_axis(min(100.0, pmax) if pmax > 0 else 1.0, "PSI full (% of time)", 1.0)
         fr.series(ts, seg, pct, y, COLORS["psi"])
         fr.legend("PSI memory full", COLORS["psi"])
     if has_ref:
         assert ref is not None
-        rmax = max(float(np.nanmax(ref)) * 1.1, 1.0)
-        y2 = fr.y_axis(rmax, "refaults/s", 1.0, side="right" if has_psi else "left")
+        rmax = float(np.nanmax(ref))
+        y2 = fr.y_axis(rmax if rmax > 0 else 1.0, "refaults/s", 1.0, side="right" if has_psi else "left")
         fr.series(ts, seg, ref, y2, COLORS["refault"], width=1.1)
         fr.legend("workingset refaults/s" + (" (right axis)" if has_psi else ""), COLORS["refault"])
     if a.thrash.windows:
@@ -404,26 +549,25 @@ def pressure_chart(data: HostData, a: Analysis) -> Markup | None:
     return fr.svg("Memory pressure: PSI full and workingset refaults, thrash windows shaded", "chart-pressure")
 
 
-def ksm_chart(data: HostData, a: Analysis) -> Markup | None:
+def ksm_chart(data: HostData, a: Analysis, x: _TimeAxis | None = None) -> Markup | None:
     df = data.samples
     saved = _arr(column(df, "ksm_pages_sharing_bytes"))
-    if saved is None:
-        return None
-    t0, t1 = _period(a, df)
+    if saved is None or not _drawable(df) or _nanmax([saved]) <= 0:
+        return None  # KSM off or never merged: chart_notes says so in a sentence
     ts, seg = _ts_ms(df), _seg(df)
     cpu = None
     if a.ksm.ksmd_cpu_percent is not None:
         c = rate_values(df, "ksmd_cpu_share", valid_intervals(df, a.thresholds.thrash_max_interval_s))
         cpu = None if c is None else c * 100
-    vmax = float(np.nanmax(saved))
-    scale, unit = _byte_unit(vmax if vmax > 0 else 1024**3)
-    fr = _Frame(t0, t1, height=240, right_axis=cpu is not None)
-    y = fr.y_axis(vmax * 1.1 if vmax > 0 else 1024**3, f"saved ({unit})", scale)
+    vmax = _nanmax([saved])
+    scale, unit = _byte_unit(vmax)
+    fr = _Frame(x or time_axis_for(data), height=240)
+    y = fr.y_axis(vmax, f"saved ({unit})", scale)
     fr.series(ts, seg, saved, y, COLORS["ksm"], width=1.8)
     fr.legend("KSM saved (pages_sharing)", COLORS["ksm"])
     if cpu is not None and not np.isnan(cpu).all():
         cmax = float(np.nanmax(cpu))
-        y2 = fr.y_axis(max(cmax * 1.1, 1.0), "ksmd CPU (% of one CPU)", 1.0, side="right")
+        y2 = fr.y_axis(cmax if cmax > 0 else 1.0, "ksmd CPU (% of one CPU)", 1.0, side="right")
         fr.series(ts, seg, cpu, y2, COLORS["ksmd"], width=1.2, mean=True)
         fr.legend("ksmd CPU (right axis)", COLORS["ksmd"])
     fr.time_axis()
@@ -436,11 +580,10 @@ def vm_chart(a: Analysis, limit: int = 30) -> Markup | None:
         return None
     row_h, top, bottom, left, right = 20.0, 34.0, 40.0, 170.0, W - 20.0
     height = top + row_h * len(rows) + bottom
-    vmax = max(max(v.allocated_bytes or 0, v.rss_max_bytes or 0, v.maxmem_bytes or 0) for v in rows) or 1
+    # the bars drawn (allocated, resident, swapped); a hotplug maximum is in the table, not a bar
+    vmax = max(max(v.allocated_bytes or 0, v.rss_max_bytes or 0, v.swap_max_bytes or 0) for v in rows) or 1
     scale, unit = _byte_unit(vmax)
-    top_val = vmax / scale
-    step = nice_step(top_val, 6)
-    hi = math.ceil(top_val / step * 1.0001) * step
+    hi, step = axis_top(vmax / scale)
     x = _Axis(0.0, hi * scale, left, right)
     body: list[str] = []
     v = 0.0
@@ -448,8 +591,9 @@ def vm_chart(a: Analysis, limit: int = 30) -> Markup | None:
     while v <= hi + 1e-9:
         xx = float(x(v * scale))
         body.append(f'<line x1="{_f(xx)}" y1="{_f(top)}" x2="{_f(xx)}" y2="{_f(base)}" stroke="{GRID}" stroke-width="1"/>')
-        body.append(_text(xx, base + 15, f"{round(v, 6):g}", 10, "middle", MUTED))
+        body.append(_text(xx, base + 15, f"{round(v, 6):g}", 10, "middle", MUTED, cls="vtick"))
         v += step
+    body.append(f'<desc class="v-axis" data-max="{hi * scale!r}"></desc>')
     body.append(_text((left + right) / 2, height - 8, f"Memory per VM ({unit})", 10.5, "middle", MUTED))
     for i, vm in enumerate(rows):
         y0 = top + i * row_h
@@ -471,13 +615,37 @@ def vm_chart(a: Analysis, limit: int = 30) -> Markup | None:
 
 
 def all_charts(data: HostData, a: Analysis) -> dict[str, Markup | None]:
+    x = time_axis_for(data)  # one time axis: every time chart has the same x geometry
     return {
-        "memory": memory_chart(data, a),
-        "swap_rates": swap_rate_chart(data, a),
-        "pressure": pressure_chart(data, a),
-        "ksm": ksm_chart(data, a),
+        "memory": memory_chart(data, a, x),
+        "swap_rates": swap_rate_chart(data, a, x),
+        "pressure": pressure_chart(data, a, x),
+        "ksm": ksm_chart(data, a, x),
         "vms": vm_chart(a),
     }
+
+
+def chart_notes(data: HostData, a: Analysis, charts: dict[str, Markup | None]) -> dict[str, str]:
+    """One sentence for each chart that has nothing to show, in place of an empty plot (issue 15).
+    A chart whose whole section is missing (the section's "not in the data" list says why) has none."""
+    df = data.samples
+    notes: dict[str, str] = {}
+    one = not _drawable(df)
+    when = fmt_time(df["ts"].iloc[0]) if len(df) else "–"
+    if one:
+        notes["memory"] = f"One sample ({when}): its values are in the table below; a chart needs samples at two times or more."
+    if charts.get("swap_rates") is None and a.thrash.available and not one:
+        notes["swap_rates"] = "No chart: there was no swap traffic in any interval (swap-in and swap-out were 0 throughout)."
+    psi, ref = column(df, "psi_full_share"), column(df, "refault_per_s")
+    if charts.get("pressure") is None and a.thrash.available and not one and (psi is not None or ref is not None):
+        notes["pressure"] = ("No pressure chart: PSI memory full and workingset refaults stayed 0 in every interval "
+                             "(no task waited for memory).")
+    if charts.get("ksm") is None and a.ksm.collected:
+        if one:
+            notes["ksm"] = f"One sample ({when}): the figures are in the table below; a chart needs samples at two times or more."
+        else:
+            notes["ksm"] = "No chart: KSM merged no pages over the period (pages_sharing stayed 0)."
+    return notes
 
 
 # The drawing helpers the fleet's charts share (memreport/fleet/charts.py), by public names. Aliases
@@ -487,4 +655,4 @@ fmt_coord = _f  # an SVG coordinate, short
 svg_text = _text  # one escaped <text> element
 text_width = _text_width  # the estimated width of a text at a font size, in px
 
-__all__ = ["byte_unit", "fmt_coord", "svg_text", "text_width", "all_charts", "memory_chart", "swap_rate_chart", "pressure_chart", "ksm_chart", "vm_chart", "time_ticks", "nice_step", "line_path"]
+__all__ = ["byte_unit", "fmt_coord", "svg_text", "text_width", "all_charts", "chart_notes", "time_axis_for", "axis_top", "memory_chart", "swap_rate_chart", "pressure_chart", "ksm_chart", "vm_chart", "time_ticks", "nice_step", "line_path"]

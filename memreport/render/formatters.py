@@ -65,6 +65,17 @@ def name_html(value: Any, limit: int = NAME_MAX_CHARS, path: bool = False) -> Ma
     return Markup('<span class="cut" title="{}">{}</span>').format(full, shown)
 
 
+def fmt_signed_room(value: int | float | None) -> str:
+    """Room that may be negative (OOM headroom, a swap surplus): a shortfall, below 0, rounds away from
+    zero like every deficit in the report ("add 3.9 GiB" beside "−3.9 GiB", never "−3.8 GiB")."""
+    return fmt_bytes(value, round_up=value is not None and value < 0)
+
+
+def fmt_deficit(value: int | float | None) -> str:
+    """A shortfall: rounded up at the shown precision, as the findings and the answer print it."""
+    return fmt_bytes(value, round_up=True)
+
+
 def fmt_share(value: float | None, decimals: int = 1) -> str:
     """A 0..1 share as percent."""
     return fmt_pct(None if value is None else value * 100, decimals)
@@ -116,6 +127,8 @@ FILTERS = {
     "cause_name": cause_name,
     "fmt_bytes": fmt_bytes,
     "fmt_rate": fmt_rate,
+    "fmt_deficit": fmt_deficit,
+    "fmt_signed_room": fmt_signed_room,
     "fmt_pct": fmt_pct,
     "fmt_share": fmt_share,
     "fmt_time": fmt_time,

@@ -8,8 +8,9 @@ from memreport.analyze import Analysis
 from memreport.analyze.wording import fmt_bytes, fmt_duration, fmt_num, fmt_pct, fmt_rate
 from memreport.config import Thresholds
 from memreport.model import HostData, Severity
-from memreport.render.charts import all_charts
+from memreport.render.charts import all_charts, chart_notes
 from memreport.render.env import environment
+from memreport.render.formatters import fit_name
 from memreport.timebase import RELATIVE
 
 MAX_WINDOW_ROWS = 40  # the HTML/PDF table; report.json has every window
@@ -23,7 +24,7 @@ def _threshold_rows(t: Thresholds) -> list[dict[str, str]]:
         v = values[d["name"]]
         unit = d["unit"]
         if unit == "B":
-            text = f"{fmt_bytes(v)} ({v:,} B)".replace(",", "\u202f")
+            text = f"{fmt_bytes(v)} ({fmt_num(v)} B)"
         elif unit == "B/s":
             text = fmt_rate(v)
         elif unit == "s":
@@ -39,6 +40,23 @@ def _threshold_rows(t: Thresholds) -> list[dict[str, str]]:
     return rows
 
 
+def header_facts(f: Any) -> list[str]:
+    """The host facts of the title block, only those known: an unknown one is left out rather than
+    printed as "kernel – · – CPUs" (issue 15)."""
+    out = []
+    if f.kernel:
+        out.append(f"kernel {fit_name(f.kernel)}")
+    if f.cpus is not None:
+        out.append(f"{f.cpus} CPUs")
+    if f.page_size is not None:
+        out.append(f"page size {fmt_bytes(f.page_size)}" + (" (assumed)" if f.page_size_source == "assumed" else ""))
+    if f.swappiness is not None:
+        out.append(f"vm.swappiness {f.swappiness}")
+    if f.overcommit_memory is not None:
+        out.append(f"vm.overcommit_memory {f.overcommit_memory}")
+    return out
+
+
 def context(data: HostData, a: Analysis, report_json: dict[str, Any]) -> dict[str, Any]:
     counts = {s: sum(1 for f in a.findings if f.severity == s) for s in Severity}
     top = [f for f in a.findings if f.severity > Severity.OK][:6]
@@ -50,11 +68,14 @@ def context(data: HostData, a: Analysis, report_json: dict[str, Any]) -> dict[st
     by_check: dict[str, list[Any]] = {}
     for f in a.findings:
         by_check.setdefault(f.check, []).append(f)
+    charts = all_charts(data, a)
     return {
         "a": a,
         "facts": a.facts,
+        "header_facts": header_facts(a.facts),
         "json": report_json,
-        "charts": all_charts(data, a),
+        "charts": charts,
+        "chart_notes": chart_notes(data, a, charts),
         "counts": {s.name: n for s, n in counts.items()},
         "top_findings": top,
         "by_check": by_check,
