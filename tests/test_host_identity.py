@@ -189,7 +189,7 @@ def test_same_name_different_machine_ids_stay_apart(bundles, tmp_path: Path) -> 
     assert sorted(p.name for p in (tmp_path / "rep").iterdir()) == want
     for n, mid in enumerate(TWIN_IDS):
         doc = json.loads((tmp_path / "rep" / f"localhost-{mid[:8]}" / "report.json").read_text())
-        assert doc["host"] == f"localhost-{mid[:8]}"
+        assert (doc["host"], doc["machine_id"]) == (f"localhost-{mid[:8]}", mid)
     facts = pd.read_parquet(tmp_path / "fleet" / "store" / "facts")
     assert sorted(zip(facts["host"], facts["hostname"], facts["machine_id"])) == sorted(
         (f"localhost-{mid[:8]}", "localhost", mid) for mid in TWIN_IDS)

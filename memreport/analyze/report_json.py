@@ -51,6 +51,7 @@ def build(a: Analysis) -> dict[str, Any]:
     return plain({
         "format": REPORT_JSON_FORMAT,
         "host": a.host,
+        "machine_id": a.facts.machine_id,
         "period": {"start": a.period_start, "end": a.period_end},
         "verdict": a.verdict.name,
         "answer": a.answer.as_json(),
