@@ -40,9 +40,24 @@ def report(
 
     A report.pdf not rendered within the setting render.pdf_timeout_s (default 120 s) is not written;
     the host's report.html and report.json are, and the run ends with exit code 2."""
+    from memreport.render import pdf as pdf_renderer
+
+    if pdf:  # forked before anything else is imported: it loads weasyprint on the second core meanwhile
+        pdf_renderer.start_renderer()
+    try:
+        _report(inputs, output, config, set_, pdf, eml, vm_size, add_vms, remove_vm, swap, ksm, page_size, start, end,
+                host)
+    finally:
+        pdf_renderer.stop_renderer()
+
+
+def _report(inputs: list[Path], output: Path, config: Path | None, set_: list[str] | None, pdf: bool, eml: bool,
+            vm_size: str | None, add_vms: list[str] | None, remove_vm: list[str] | None, swap: str | None,
+            ksm: str | None, page_size: str | None, start: str | None, end: str | None, host: str | None) -> None:
     from memreport import api
     from memreport.errors import RenderError
     from memreport.ingest import use_system_allocator
+    from memreport.render import pdf as pdf_renderer
 
     use_system_allocator()
     thresholds = guarded(lambda: api.thresholds(config, with_vm_size(set_, vm_size)))
@@ -58,6 +73,8 @@ def report(
             return e.written, e
 
     for data in hosts:
+        if pdf:  # the first host's renderer is warm already; the next ones' import while their host is analysed
+            pdf_renderer.start_renderer()
         result = guarded(lambda: api.analyze(data, thresholds, change=change))
         outdir = api.report_dir(output, result.host)
         written, unrendered_pdf = guarded(lambda: write_one(result, outdir))

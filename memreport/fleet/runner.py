@@ -29,7 +29,7 @@ OnResult = Callable[[dict[str, Any]], None]
 # Imported once in the fork server, so that each worker starts warm instead of importing pandas,
 # pyarrow and weasyprint again.
 _PRELOAD = ["memreport.fleet.tasks", "memreport.ingest.sources", "memreport.ingest.store", "memreport.analyze",
-            "memreport.render.report"]
+            "memreport.render.report", "memreport.render.weasy"]
 
 
 @dataclass(frozen=True)

@@ -106,11 +106,14 @@ def parse_stream(data: bytes | bytearray, path: Path, type_of: TypeOf, required:
     view = memoryview(data)
     tables = []
     # Split into header blocks; a stream normally has exactly one (a restarted collector adds one).
+    # Found by their '#' (rare in data: memchr skips whole lines) rather than by "\n#", whose first
+    # byte stops the search on every line: that search cost a third as much as pyarrow's parse.
     starts = [0]
-    pos = data.find(b"\n#", 0, end)
+    pos = data.find(b"#", 1, end)
     while pos != -1:
-        starts.append(pos + 1)
-        pos = data.find(b"\n#", pos + 1, end)
+        if data[pos - 1] == 0x0A:
+            starts.append(pos)
+        pos = data.find(b"#", pos + 1, end)
     starts.append(end)
     for a, b in zip(starts, starts[1:]):
         nl = data.find(b"\n", a, b)

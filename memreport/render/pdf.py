@@ -3,9 +3,17 @@
 With a deadline (the setting render.pdf_timeout_s), weasyprint runs in a forked child process that
 is killed when the deadline passes: a weasyprint call cannot be interrupted in its thread, and a
 pathological layout (issue 11: one long word in an automatic-layout table took minutes) must not
-hold a report, or a fleet worker, for ever. The child is a fork of this process, so it starts with
-weasyprint already imported (the fleet's fork server preloads it), and fork works where
-multiprocessing may not start a child: in a daemonic fleet worker, and in a dask worker's thread.
+hold a report, or a fleet worker, for ever. Fork works where multiprocessing may not start a child:
+in a daemonic fleet worker, and in a dask worker's thread.
+
+The child is forked either when the HTML is ready (it starts with the HTML and with whatever the
+parent imported: the fleet's fork server preloads weasyprint), or early, by start_renderer(): the
+command line forks it before it reads its inputs, the child imports weasyprint (≈ 1 s) on the
+second core meanwhile and then waits for the HTML on a pipe (issue 12). The next render_pdf takes
+that child; the deadline runs from that call either way.
+
+weasyprint is imported by memreport.render.weasy, never by this module: a parent that leaves the
+PDF to a warm child does not load it at all.
 """
 
 from __future__ import annotations
@@ -17,9 +25,6 @@ import signal
 import sys
 import time
 
-import weasyprint
-from weasyprint.urls import FatalURLFetchingError, URLFetcher, URLFetcherResponse
-
 from memreport.errors import RenderError
 
 _OK, _FAILED = b"P", b"E"  # the child's first byte: a PDF follows, or a pickled exception
@@ -27,74 +32,156 @@ _CHUNK = 1 << 20
 PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
 
 
-class DataOnlyFetcher(URLFetcher):
-    """Allows `data:` URLs only; anything else (http, file, …) stops the rendering with an error.
-
-    The report is self-contained by construction, so any other fetch is a bug or hostile input.
-    """
-
-    def __init__(self) -> None:
-        super().__init__(allowed_protocols={"data"}, fail_on_errors=True)
-
-    def fetch(self, url: str, headers: object = None) -> URLFetcherResponse:
-        if not url.lower().startswith("data:"):
-            raise FatalURLFetchingError(f"report.pdf must not fetch {url!r}: only data: URLs are allowed")
-        return super().fetch(url, headers)
-
-
 def _render(html: str) -> bytes:
-    doc = weasyprint.HTML(string=html, base_url=None, url_fetcher=DataOnlyFetcher(), media_type="print")
-    return doc.write_pdf()  # type: ignore[no-any-return]
+    from memreport.render.weasy import render
+
+    return render(html)
+
+
+class _Renderer:
+    """A forked child that renders one PDF. Given `html`, it has it from the fork; without, it
+    imports weasyprint at once and then reads the HTML from a pipe (render() sends it)."""
+
+    def __init__(self, html: str | None = None) -> None:
+        parent = os.getpid()
+        read_end, write_end = os.pipe()
+        html_read, html_write = os.pipe() if html is None else (-1, -1)
+        pid = os.fork()
+        if pid == 0:  # the child: render, send, and leave without running anything of the parent's
+            os.close(read_end)
+            if html_write >= 0:
+                os.close(html_write)
+            _child(write_end, parent, html, html_read)
+        os.close(write_end)
+        if html_read >= 0:
+            os.close(html_read)
+        self.pid, self._result, self._html = pid, read_end, html_write
+        self._reaped = False
+
+    def render(self, html: str, timeout_s: float | None) -> bytes:
+        """The PDF; RenderError when the deadline passes (the child is killed) or the child dies."""
+        deadline = time.monotonic() + timeout_s if timeout_s else None
+        try:
+            if self._html >= 0 and not _send_until(self._html, html.encode("utf-8"), deadline):
+                raise _late(timeout_s)
+            self._close_html()
+            data = _read_until(self._result, deadline)
+            if data is None:
+                raise _late(timeout_s)
+            _, status = os.waitpid(self.pid, 0)  # it has sent everything: it is ending
+            self._reaped = True
+            if data[:1] == _OK:
+                return data[1:]
+            if data[:1] == _FAILED:
+                raise pickle.loads(data[1:])  # noqa: S301 - our own child's bytes
+            raise RenderError(f"the process rendering the PDF ended before it was done ({_ended(status)})")
+        finally:
+            self.close()
+
+    def _close_html(self) -> None:
+        if self._html >= 0:
+            os.close(self._html)  # the child reads to its end
+            self._html = -1
+
+    def close(self) -> None:
+        """Ends the child if it is still there (at the deadline, or a warm child never used) and reaps it."""
+        self._close_html()
+        if self._result >= 0:
+            os.close(self._result)
+            self._result = -1
+        if not self._reaped:
+            try:
+                os.kill(self.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+            os.waitpid(self.pid, 0)
+            self._reaped = True
+
+
+_warm: _Renderer | None = None  # forked by start_renderer, taken by the next render_pdf
+
+
+def start_renderer() -> None:
+    """Fork the child that will render the next PDF now, so that it imports weasyprint while this
+    process does other work. Call it where no other thread runs (a fork copies only the caller's
+    thread), and stop_renderer() when the process may end without rendering. Does nothing when
+    one is waiting already."""
+    global _warm
+    if _warm is None:
+        _warm = _Renderer()
+
+
+def stop_renderer() -> None:
+    """End and reap a child of start_renderer() that no render_pdf took."""
+    global _warm
+    warm, _warm = _warm, None
+    if warm is not None:
+        warm.close()
 
 
 def render_pdf(html: str, timeout_s: float | None = None) -> bytes:
     """The PDF of `html`. With `timeout_s`, rendered in a child process: RenderError when it is not
     done within `timeout_s` seconds (the child is killed) or when the child dies; an exception of
-    weasyprint's (a forbidden fetch) is raised here as it was raised there."""
-    if not timeout_s:
-        return _render(html)
-    parent = os.getpid()
-    read_end, write_end = os.pipe()
-    pid = os.fork()
-    if pid == 0:  # the child: render, send, and leave without running anything of the parent's
-        os.close(read_end)
-        _child(html, write_end, parent)
-    os.close(write_end)
-    reaped = False
-    try:
-        data = _read_until(read_end, time.monotonic() + timeout_s)
-        if data is None:
-            raise RenderError(f"rendering took longer than its {timeout_s:g} s deadline (setting render.pdf_timeout_s)")
-        _, status = os.waitpid(pid, 0)  # it has sent everything: it is ending
-        reaped = True
-        if data[:1] == _OK:
-            return data[1:]
-        if data[:1] == _FAILED:
-            raise pickle.loads(data[1:])  # noqa: S301 - our own child's bytes
-        raise RenderError(f"the process rendering the PDF ended before it was done ({_ended(status)})")
-    finally:
-        os.close(read_end)
-        if not reaped:
-            try:
-                os.kill(pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
-            os.waitpid(pid, 0)
+    weasyprint's (a forbidden fetch) is raised here as it was raised there. The child of
+    start_renderer(), when one waits, renders it (with the deadline, if any)."""
+    global _warm
+    child, _warm = _warm, None
+    if child is None:
+        if not timeout_s:
+            return _render(html)
+        child = _Renderer(html)
+    return child.render(html, timeout_s)
 
 
-def _read_until(fd: int, deadline: float) -> bytes | None:
+def _late(timeout_s: float | None) -> RenderError:
+    return RenderError(f"rendering took longer than its {timeout_s:g} s deadline (setting render.pdf_timeout_s)")
+
+
+def _send_until(fd: int, data: bytes, deadline: float | None) -> bool:
+    """Write `data` to the child; False when the deadline passes first. A child that has ended
+    (its pipe is broken) stops the sending: what it sent before ending says why."""
+    os.set_blocking(fd, False)
+    poller = select.poll()
+    poller.register(fd, select.POLLOUT)
+    view = memoryview(data)
+    while view:
+        left = None if deadline is None else deadline - time.monotonic()
+        if left is not None and left <= 0:
+            return False
+        if not poller.poll(None if left is None else left * 1000):
+            return False
+        try:
+            view = view[os.write(fd, view[:_CHUNK]):]
+        except BlockingIOError:
+            continue
+        except BrokenPipeError:
+            return True
+    return True
+
+
+def _read_until(fd: int, deadline: float | None) -> bytes | None:
     """All the child sends, up to its end of the pipe closing; None when the deadline passes first."""
     poller = select.poll()
     poller.register(fd, select.POLLIN | select.POLLHUP)
     chunks: list[bytes] = []
     while True:
-        left = deadline - time.monotonic()
-        if left <= 0 or not poller.poll(left * 1000):
+        left = None if deadline is None else deadline - time.monotonic()
+        if left is not None and left <= 0:
+            return None
+        if not poller.poll(None if left is None else left * 1000):
             return None
         chunk = os.read(fd, _CHUNK)
         if not chunk:
             return b"".join(chunks)
         chunks.append(chunk)
+
+
+def _read_all(fd: int) -> bytes:
+    chunks = []
+    while chunk := os.read(fd, _CHUNK):
+        chunks.append(chunk)
+    os.close(fd)
+    return b"".join(chunks)
 
 
 def _ended(status: int) -> str:
@@ -105,9 +192,10 @@ def _ended(status: int) -> str:
     return f"exit code {os.waitstatus_to_exitcode(status)}"
 
 
-def _child(html: str, fd: int, parent: int) -> None:
-    """In the forked child. Never returns: os._exit skips the parent's atexit handlers, finalizers
-    and `finally` blocks (a fleet task's cleanup, a dask worker's shutdown)."""
+def _child(fd: int, parent: int, html: str | None, html_fd: int) -> None:
+    """In the forked child: render `html`, or (None) what arrives on `html_fd` once weasyprint is
+    imported. Never returns: os._exit skips the parent's atexit handlers, finalizers and `finally`
+    blocks (a fleet task's cleanup, a dask worker's shutdown)."""
     code = 1
     try:
         # The parent's handlers are not ours: terminate.unwinding's would raise into weasyprint and
@@ -115,6 +203,16 @@ def _child(html: str, fd: int, parent: int) -> None:
         for sig in (signal.SIGTERM, signal.SIGHUP, signal.SIGINT):
             signal.signal(sig, signal.SIG_DFL)
         _die_with_parent(parent)
+        if html is None:
+            try:
+                import memreport.render.weasy  # noqa: F401 - the slow part, done before the HTML is there
+            except BaseException:  # noqa: BLE001, S110 - _render below raises it again, and it is sent
+                pass
+            sent = _read_all(html_fd)
+            if not sent:  # the parent closed the pipe without a page: nothing to render
+                code = 0
+                return
+            html = sent.decode("utf-8")
         try:
             payload = _OK + _render(html)
         except BaseException as e:  # noqa: BLE001 - sent to the parent, which raises it (weasyprint's
@@ -149,4 +247,4 @@ def _die_with_parent(parent: int) -> None:
         os._exit(1)
 
 
-__all__ = ["DataOnlyFetcher", "render_pdf"]
+__all__ = ["render_pdf", "start_renderer", "stop_renderer"]

@@ -1,0 +1,85 @@
+"""The warm PDF renderer (issue 12): `memreport report` forks the child that renders report.pdf before
+it reads its inputs, so that weasyprint loads on the second core meanwhile. Taking the HTML later
+changes nothing of what the PDF path promises: the PDF, the deadline, weasyprint's own errors, and
+no child left behind (tests/test_long_names.py holds the same for a child forked at render time)."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import pytest
+
+from memreport.errors import RenderError
+from memreport.render import pdf
+
+
+def _children() -> set[int]:
+    me = os.getpid()
+    return {int(pid) for task in Path(f"/proc/{me}/task").iterdir() for pid in (task / "children").read_text().split()}
+
+
+def test_a_warm_renderer_renders_the_next_pdf_and_is_gone_after() -> None:
+    before = _children()
+    pdf.start_renderer()
+    (child,) = _children() - before
+
+    out = pdf.render_pdf("<p>warm</p>" * 200, 600)
+    assert out.startswith(b"%PDF-") and b"%%EOF" in out[-32:]
+    assert _children() == before and not Path(f"/proc/{child}").exists()
+
+
+def test_a_warm_renderer_keeps_the_deadline_and_is_killed_at_it() -> None:
+    before = _children()
+    pdf.start_renderer()
+    with pytest.raises(RenderError, match=r"^rendering took longer than its 0.01 s deadline \(setting render.pdf_timeout_s\)$"):
+        pdf.render_pdf("<p>" + "word " * 20000 + "</p>", 0.01)
+    assert _children() == before  # killed and reaped, no zombie
+
+
+def test_a_warm_renderer_raises_what_weasyprint_raised() -> None:
+    from weasyprint.urls import FatalURLFetchingError
+
+    pdf.start_renderer()
+    with pytest.raises(FatalURLFetchingError, match="only data: URLs"):
+        pdf.render_pdf('<p>x<img src="http://127.0.0.1:9/x.png"></p>', 600)
+
+
+def test_an_unused_warm_renderer_is_ended_and_reaped() -> None:
+    before = _children()
+    pdf.start_renderer()
+    pdf.start_renderer()  # one waits already: no second child
+    assert len(_children() - before) == 1
+    pdf.stop_renderer()
+    assert _children() == before
+
+
+def test_a_warm_renderer_that_died_is_reported() -> None:
+    import signal
+    import time
+
+    before = _children()
+    pdf.start_renderer()
+    (child,) = _children() - before
+    os.kill(child, signal.SIGKILL)
+    time.sleep(0.05)
+    with pytest.raises(RenderError, match=r"^the process rendering the PDF ended before it was done \(killed by SIGKILL"):
+        pdf.render_pdf("<p>x</p>", 600)
+    assert _children() == before
+
+
+def test_report_parent_does_not_import_weasyprint(tmp_path: Path) -> None:
+    """The parent leaves weasyprint to its child: `memreport report` with a PDF, run in-process with
+    the report command's code path, ends with report.pdf written and weasyprint never imported here."""
+    import subprocess
+
+    code = ("import sys, runpy; sys.argv=['memreport','report','sample_data/kvm-sample','-o',sys.argv[1]]\n"
+            "try:\n    runpy.run_module('memreport', run_name='__main__')\n"
+            "except SystemExit as e:\n    assert not e.code, e.code\n"
+            "print('weasyprint' in sys.modules)")
+    root = Path(__file__).resolve().parent.parent
+    r = subprocess.run([sys.executable, "-c", code, str(tmp_path)], cwd=root, capture_output=True, text=True, check=False)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.splitlines()[-1] == "False"
+    assert (tmp_path / "kvm-sample" / "report.pdf").read_bytes().startswith(b"%PDF-")
