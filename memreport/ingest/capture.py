@@ -14,7 +14,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from memreport.errors import InputError
-from memreport.ingest import capture_libvirt, hosts, pagesize, procfs, schema, sources
+from memreport.ingest import capture_libvirt, derive, hosts, pagesize, procfs, schema, sources
 from memreport.ingest import threads as ingest_threads
 from memreport.ingest.options import DEFAULT, IngestOptions
 from memreport.ingest.streams import StreamResult, StreamTooLarge, parse_stream, read_bytes
@@ -128,7 +128,11 @@ def _stream_files(root: Path, log: list[LogEntry]) -> dict[str, list[Path]]:
     return {s: [days[d] for d in sorted(days)] for s, days in by_source.items() if s in SOURCES}
 
 
-def _read_file(source: str, f: Path) -> StreamResult:
+# The wide streams, and how a raw key becomes a store column (to drop unwanted ones per file).
+_WIDE = {"meminfo": schema.meminfo_column, "vmstat": schema.vmstat_column}
+
+
+def _read_file(source: str, f: Path, wanted: frozenset[str] | None = None) -> StreamResult:
     try:
         data = read_bytes(f)
     except StreamTooLarge as e:
@@ -138,6 +142,12 @@ def _read_file(source: str, f: Path) -> StreamResult:
     res = parse_stream(data, f, _type_of, _REQUIRED.get(source, ("ts",)))
     if res.table is not None and source in _KIB_COLUMNS:
         res.table = _null_impossible(res.table, _KIB_COLUMNS[source], res.log, str(f))
+    if res.table is not None and wanted is not None and source in _WIDE:
+        # Dropped per file, after every value was checked: the log is the same as a full ingest's.
+        store_name = _WIDE[source]
+        keep = [c for c in res.table.column_names
+                if c == "ts" or store_name(c) in wanted or store_name(c) in derive.INGEST_COLUMNS]
+        res.table = res.table.select(keep)
     return res
 
 
@@ -297,7 +307,7 @@ def read(path: Path, label: str, opts: IngestOptions = DEFAULT) -> list[HostData
     jobs = [(source, f) for source, fs in files.items() for f in fs]
     with ThreadPoolExecutor(max_workers=ingest_threads() + 1) as pool:
         parsed = []
-        for r in pool.map(lambda job: _read_file(*job), jobs):
+        for r in pool.map(lambda job: _read_file(*job, opts.sample_columns), jobs):
             parsed.append(r)
             sources.report_files(len(parsed), len(jobs))
     results = {

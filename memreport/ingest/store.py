@@ -328,21 +328,28 @@ def part_files(directory: Path) -> list[Path]:
     return sorted(files, key=lambda p: int(p.stem[5:]))
 
 
-def _read(store: Path, table: str, host: str) -> pd.DataFrame | None:
+def _read(store: Path, table: str, host: str, columns: frozenset[str] | None = None) -> pd.DataFrame | None:
     files = part_files(store / table / _host_dir(host))
     if not files:  # stores written before host_dirs named an odd host by its URI-quoted name
         files = part_files(store / table / ("host=" + urllib.parse.quote(host, safe="")))
     if not files:
         return None
-    tables = [pq.read_table(f) for f in files]
+    if columns is not None:  # only the wanted columns are read from disk (issue 17)
+        names = pq.read_schema(files[0]).names
+        tables = [pq.read_table(f, columns=[c for c in names if c in columns]) for f in files]
+    else:
+        tables = [pq.read_table(f) for f in files]
     return (tables[0] if len(tables) == 1 else pa.concat_tables(tables)).to_pandas()
 
 
-def read_host(store: Path, host: str) -> HostData:
+def read_host(store: Path, host: str, sample_columns: frozenset[str] | None = None) -> HostData:
+    """One host of the store. `sample_columns`: read only these sample columns (and the fixed
+    ones every store has); None reads them all."""
     store = Path(store)
     if host not in list_hosts(store):
         raise InputError(store, f"no host {host!r} in this store")
-    samples = _read(store, "samples", host)
+    wanted = None if sample_columns is None else sample_columns | derive.INGEST_COLUMNS
+    samples = _read(store, "samples", host, wanted)
     assert samples is not None
     facts_df = _read(store, "facts", host)
     assert facts_df is not None
