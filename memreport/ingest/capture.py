@@ -367,7 +367,8 @@ def read(path: Path, label: str, opts: IngestOptions = DEFAULT) -> list[HostData
             }[source]
             log.append(LogEntry("info", "missing_source", why, file=str(root)))
 
-    vms = _vms(table("vms"), table("vmdefs"), log, str(root), facts.page_size)
+    vms = _vms(table("vms"), table("vmdefs"), log, str(root), facts.page_size, raw=opts.sample_columns is None)
+    results.pop("vms", None)  # the parsed stream is in `vms` now: a year of it is 15 M rows
     swaps = _swaps(table("swaps"))
     virsh = _virsh(table("virsh"), log, str(root))
     if vms is not None:
@@ -413,7 +414,9 @@ def _first_pair(mem: pa.Table, vm: pa.Table) -> tuple[dict[str, int] | None, dic
 
 
 def _vms(vms_t: pa.Table | None, defs_t: pa.Table | None, log: list[LogEntry], where: str,
-         page_size: int | None = None) -> pd.DataFrame | None:
+         page_size: int | None = None, raw: bool = True) -> pd.DataFrame | None:
+    """Per-VM rows in bytes, with each VM's name and sizes. raw=False (a report, not a store) drops
+    the columns as the collector wrote them (kB, pages) once they are converted."""
     if vms_t is None:
         return None
     vms = vms_t.to_pandas()
@@ -447,11 +450,16 @@ def _vms(vms_t: pa.Table | None, defs_t: pa.Table | None, log: list[LogEntry], w
             log.append(LogEntry("warn", "bad_value", f"VM {row.name}: -m {row.mem_arg!r} is not a size: allocation unknown", file=where))
         vms = vms.merge(defs[["pid", "name", "uuid", "allocated_bytes", "maxmem_bytes", "backing"]], on="pid", how="left")
     vms["source"] = "capture"
+    if not raw:
+        vms = vms.drop(columns=[c for c in _VMS_RAW if c in vms])
     # A week of 10 s samples of 16 VMs is a million rows: repeated names as categories, not strings.
     for c in ("name", "uuid", "source", "backing"):
         if c in vms:
             vms[c] = vms[c].astype("category")
     return vms
+
+
+_VMS_RAW = ("rss_kb", "swap_kb", "hugetlb_kb", "ksm_merging_pages", "ksm_profit", "ksm_profit_bytes")
 
 
 def _swaps(t: pa.Table | None) -> pd.DataFrame | None:
