@@ -372,7 +372,8 @@ def read(path: Path, label: str, opts: IngestOptions = DEFAULT) -> list[HostData
     swaps = _swaps(table("swaps"))
     virsh = _virsh(table("virsh"), log, str(root))
     if vms is not None:
-        vms = capture_libvirt.join(vms, virsh, capture_libvirt.domains(table("domxml"), log, str(root)))
+        vms = capture_libvirt.join(vms, virsh, capture_libvirt.domains(table("domxml"), log, str(root)),
+                                   unknown_columns=opts.sample_columns is None)
     hugepages = _hugepages(table("hugepages"))
     numa = _numa(table("numa"))
     log = [dataclasses.replace(e, host=e.host or facts.host, input=e.input or label) for e in log]
@@ -419,6 +420,8 @@ def _vms(vms_t: pa.Table | None, defs_t: pa.Table | None, log: list[LogEntry], w
     the columns as the collector wrote them (kB, pages) once they are converted."""
     if vms_t is None:
         return None
+    if not raw:
+        return _vms_lean(vms_t, _vmdefs(defs_t, log, where) if defs_t is not None else None, page_size, log, where)
     vms = vms_t.to_pandas()
     vms["ts"] = pd.DatetimeIndex(_ts(vms_t), tz="UTC")
     vms["rss_bytes"] = vms["rss_kb"].astype("Int64") * KIB
@@ -434,20 +437,7 @@ def _vms(vms_t: pa.Table | None, defs_t: pa.Table | None, log: list[LogEntry], w
     vms["ksm_merged_bytes"] = merging * page_size if page_size else unknown
     vms["ksm_profit_bytes"] = vms["ksm_profit"].astype("Int64") if "ksm_profit" in vms else unknown
     if defs_t is not None:
-        defs = defs_t.to_pandas().drop(columns=["ts"]).drop_duplicates("pid", keep="last")
-        sizes = defs["mem_arg"].map(lambda a: parse_qemu_mem_arg(a) if isinstance(a, str) else (None, None))
-        defs["allocated_bytes"] = pd.array([s[0] for s in sizes], dtype="Int64")
-        defs["maxmem_bytes"] = pd.array([s[1] for s in sizes], dtype="Int64")
-        # Collectors before 1.2.0 wrote no mem_backend: backing unknown (null), not guessed. From 1.2.0 on,
-        # `-` means the command line has no memory-backing argument: anonymous memory.
-        if "mem_backend" in defs:
-            defs["backing"] = defs["mem_backend"].map(
-                lambda a: procfs.qemu_backing(procfs.split_backing_field(a)) if isinstance(a, str) else procfs.BACKING_ANONYMOUS)
-        else:
-            defs["backing"] = None
-        bad = defs[defs["mem_arg"].notna() & defs["allocated_bytes"].isna()]
-        for row in bad.itertuples():
-            log.append(LogEntry("warn", "bad_value", f"VM {row.name}: -m {row.mem_arg!r} is not a size: allocation unknown", file=where))
+        defs = _vmdefs(defs_t, log, where)
         vms = vms.merge(defs[["pid", "name", "uuid", "allocated_bytes", "maxmem_bytes", "backing"]], on="pid", how="left")
     vms["source"] = "capture"
     if not raw:
@@ -457,6 +447,67 @@ def _vms(vms_t: pa.Table | None, defs_t: pa.Table | None, log: list[LogEntry], w
         if c in vms:
             vms[c] = vms[c].astype("category")
     return vms
+
+
+def _vmdefs(defs_t: pa.Table, log: list[LogEntry], where: str) -> pd.DataFrame:
+    """One row per qemu pid: name, uuid, allocated and maxmem bytes, backing."""
+    defs = defs_t.to_pandas().drop(columns=["ts"]).drop_duplicates("pid", keep="last")
+    sizes = defs["mem_arg"].map(lambda a: parse_qemu_mem_arg(a) if isinstance(a, str) else (None, None))
+    defs["allocated_bytes"] = pd.array([s[0] for s in sizes], dtype="Int64")
+    defs["maxmem_bytes"] = pd.array([s[1] for s in sizes], dtype="Int64")
+    # Collectors before 1.2.0 wrote no mem_backend: backing unknown (null), not guessed. From 1.2.0 on,
+    # `-` means the command line has no memory-backing argument: anonymous memory.
+    if "mem_backend" in defs:
+        defs["backing"] = defs["mem_backend"].map(
+            lambda a: procfs.qemu_backing(procfs.split_backing_field(a)) if isinstance(a, str) else procfs.BACKING_ANONYMOUS)
+    else:
+        defs["backing"] = None
+    bad = defs[defs["mem_arg"].notna() & defs["allocated_bytes"].isna()]
+    for row in bad.itertuples():
+        log.append(LogEntry("warn", "bad_value", f"VM {row.name}: -m {row.mem_arg!r} is not a size: allocation unknown", file=where))
+    return defs
+
+
+def _int_array(t: pa.Table, name: str, scale: int | None) -> pd.api.extensions.ExtensionArray:
+    """A nullable Int64 column of t times scale (all null when absent or scale is None)."""
+    n = t.num_rows
+    if name not in t.column_names or scale is None:
+        return pd.arrays.IntegerArray(np.zeros(n, dtype=np.int64), np.ones(n, dtype=bool))
+    arr = t.column(name).combine_chunks().cast(pa.int64())
+    mask = arr.is_null().to_numpy(zero_copy_only=False)
+    return pd.arrays.IntegerArray(arr.fill_null(0).to_numpy(zero_copy_only=False) * scale, mask)
+
+
+def _vms_lean(vms_t: pa.Table, defs: pd.DataFrame | None, page_size: int | None, log: list[LogEntry],
+              where: str) -> pd.DataFrame:
+    """The per-VM rows a report reads, built column by column from the parsed stream: the same values
+    as _vms gives (tests/test_long_period.py), without its intermediate frames (a merge copies every
+    row: a year of 30 VMs is 15 M rows)."""
+    n = vms_t.num_rows
+    merging = _int_array(vms_t, "ksm_merging_pages", 1)
+    if page_size is None and (~merging.isna()).any():
+        log.append(LogEntry("warn", "missing_source", "page size unknown: per-VM KSM merged pages left null", file=where))
+    pid = vms_t.column("pid").to_numpy(zero_copy_only=False)
+    cols: dict[str, object] = {
+        "ts": pd.DatetimeIndex(_ts(vms_t), tz="UTC"),
+        "pid": pid,
+        "rss_bytes": _int_array(vms_t, "rss_kb", KIB),
+        "swap_bytes": _int_array(vms_t, "swap_kb", KIB),
+        "hugepages_bytes": _int_array(vms_t, "hugetlb_kb", KIB),
+        "ksm_merged_bytes": _int_array(vms_t, "ksm_merging_pages", page_size or None),
+    }
+    del merging
+    if defs is not None:
+        at = pd.Index(defs["pid"]).get_indexer(pid)  # the left join on pid, as an index per row
+        for c in ("name", "uuid", "backing"):
+            values = defs[c]
+            cats = pd.Index(values.dropna().unique()).sort_values()
+            codes = cats.get_indexer(values)
+            cols[c] = pd.Categorical.from_codes(np.where(at >= 0, codes[at], -1), categories=cats)
+        for c in ("allocated_bytes", "maxmem_bytes"):
+            cols[c] = pd.array(defs[c], dtype="Int64").take(at, allow_fill=True)
+    cols["source"] = pd.Categorical.from_codes(np.zeros(n, dtype=np.int8), categories=["capture"])
+    return pd.DataFrame(cols)
 
 
 _VMS_RAW = ("rss_kb", "swap_kb", "hugetlb_kb", "ksm_merging_pages", "ksm_profit", "ksm_profit_bytes")
