@@ -313,6 +313,7 @@ def read(path: Path, label: str, opts: IngestOptions = DEFAULT) -> list[HostData
     results = {
         source: _merge_results([r for (s2, _), r in zip(jobs, parsed) if s2 == source]) for source in files
     }
+    del parsed  # the merged tables hold the same buffers; each is freed when its stream is done
     rows_skipped = 0
     for source, r in results.items():
         log.extend(r.log)
@@ -367,8 +368,11 @@ def read(path: Path, label: str, opts: IngestOptions = DEFAULT) -> list[HostData
             }[source]
             log.append(LogEntry("info", "missing_source", why, file=str(root)))
 
-    vms = _vms(table("vms"), table("vmdefs"), log, str(root), facts.page_size, raw=opts.sample_columns is None)
-    results.pop("vms", None)  # the parsed stream is in `vms` now: a year of it is 15 M rows
+    # The parsed vms stream goes to _vms with no other reference (a year of it is 15 M rows), so a
+    # report frees each of its columns as soon as it is converted.
+    vms_parsed = results.pop("vms", None)
+    vms = _vms(_take_table(vms_parsed), table("vmdefs"), log, str(root), facts.page_size, raw=opts.sample_columns is None)
+    del vms_parsed
     swaps = _swaps(table("swaps"))
     virsh = _virsh(table("virsh"), log, str(root))
     if vms is not None:
@@ -421,7 +425,9 @@ def _vms(vms_t: pa.Table | None, defs_t: pa.Table | None, log: list[LogEntry], w
     if vms_t is None:
         return None
     if not raw:
-        return _vms_lean(vms_t, _vmdefs(defs_t, log, where) if defs_t is not None else None, page_size, log, where)
+        parsed = {name: vms_t.column(name) for name in vms_t.column_names}
+        del vms_t  # the caller holds no reference either: each column is freed once converted
+        return _vms_lean(parsed, _vmdefs(defs_t, log, where) if defs_t is not None else None, page_size, log, where)
     vms = vms_t.to_pandas()
     vms["ts"] = pd.DatetimeIndex(_ts(vms_t), tz="UTC")
     vms["rss_bytes"] = vms["rss_kb"].astype("Int64") * KIB
@@ -449,6 +455,14 @@ def _vms(vms_t: pa.Table | None, defs_t: pa.Table | None, log: list[LogEntry], w
     return vms
 
 
+def _take_table(r: StreamResult | None) -> pa.Table | None:
+    """r's table, no longer held by r."""
+    if r is None or r.table is None or not r.table.num_rows:
+        return None
+    t, r.table = r.table, None
+    return t
+
+
 def _vmdefs(defs_t: pa.Table, log: list[LogEntry], where: str) -> pd.DataFrame:
     """One row per qemu pid: name, uuid, allocated and maxmem bytes, backing."""
     defs = defs_t.to_pandas().drop(columns=["ts"]).drop_duplicates("pid", keep="last")
@@ -468,35 +482,50 @@ def _vmdefs(defs_t: pa.Table, log: list[LogEntry], where: str) -> pd.DataFrame:
     return defs
 
 
-def _int_array(t: pa.Table, name: str, scale: int | None) -> pd.api.extensions.ExtensionArray:
-    """A nullable Int64 column of t times scale (all null when absent or scale is None)."""
-    n = t.num_rows
-    if name not in t.column_names or scale is None:
-        return pd.arrays.IntegerArray(np.zeros(n, dtype=np.int64), np.ones(n, dtype=bool))
-    arr = t.column(name).combine_chunks().cast(pa.int64())
-    mask = arr.is_null().to_numpy(zero_copy_only=False)
-    return pd.arrays.IntegerArray(arr.fill_null(0).to_numpy(zero_copy_only=False) * scale, mask)
+def _int_array(column: pa.ChunkedArray, scale: int) -> pd.api.extensions.ExtensionArray:
+    """A nullable Int64 array of column times scale, filled chunk by chunk (one day file at a time):
+    no copy of the whole column besides the result."""
+    n = len(column)
+    values = np.empty(n, dtype=np.int64)
+    mask = np.zeros(n, dtype=bool)
+    at = 0
+    for chunk in column.chunks:
+        k = len(chunk)
+        chunk = chunk.cast(pa.int64())
+        if chunk.null_count:
+            mask[at:at + k] = chunk.is_null().to_numpy(zero_copy_only=False)
+            chunk = chunk.fill_null(0)
+        np.multiply(chunk.to_numpy(zero_copy_only=False), scale, out=values[at:at + k])
+        at += k
+    return pd.arrays.IntegerArray(values, mask)
 
 
-def _vms_lean(vms_t: pa.Table, defs: pd.DataFrame | None, page_size: int | None, log: list[LogEntry],
-              where: str) -> pd.DataFrame:
-    """The per-VM rows a report reads, built column by column from the parsed stream: the same values
-    as _vms gives (tests/test_long_period.py), without its intermediate frames (a merge copies every
-    row: a year of 30 VMs is 15 M rows)."""
-    n = vms_t.num_rows
-    merging = _int_array(vms_t, "ksm_merging_pages", 1)
-    if page_size is None and (~merging.isna()).any():
-        log.append(LogEntry("warn", "missing_source", "page size unknown: per-VM KSM merged pages left null", file=where))
-    pid = vms_t.column("pid").to_numpy(zero_copy_only=False)
-    cols: dict[str, object] = {
-        "ts": pd.DatetimeIndex(_ts(vms_t), tz="UTC"),
-        "pid": pid,
-        "rss_bytes": _int_array(vms_t, "rss_kb", KIB),
-        "swap_bytes": _int_array(vms_t, "swap_kb", KIB),
-        "hugepages_bytes": _int_array(vms_t, "hugetlb_kb", KIB),
-        "ksm_merged_bytes": _int_array(vms_t, "ksm_merging_pages", page_size or None),
-    }
-    del merging
+def _vms_lean(parsed: dict[str, pa.ChunkedArray], defs: pd.DataFrame | None, page_size: int | None,
+              log: list[LogEntry], where: str) -> pd.DataFrame:
+    """The per-VM rows a report reads, built column by column from the parsed stream (whose columns
+    are dropped as they are converted): the same values as _vms gives (tests/test_long_period.py),
+    without its intermediate frames (a merge copies every row: a year of 30 VMs is 15 M rows). A
+    value the stream does not have (hugetlb_kb, ksm_stat) is a column left out, not a column of nulls."""
+    ts = parsed.pop("ts")
+    n = len(ts)
+    sec = ts.to_numpy()
+    del ts
+    cols: dict[str, object] = {"ts": pd.DatetimeIndex(np.round(sec * 1000.0).astype("int64").astype("datetime64[ms]"), tz="UTC")}
+    del sec
+    pid = parsed.pop("pid").to_numpy()
+    cols["pid"] = pid
+    for raw, name, scale in (("rss_kb", "rss_bytes", KIB), ("swap_kb", "swap_bytes", KIB), ("hugetlb_kb", "hugepages_bytes", KIB),
+                             ("ksm_merging_pages", "ksm_merged_bytes", page_size or None)):
+        column = parsed.pop(raw, None)
+        if column is None:
+            continue
+        if raw == "ksm_merging_pages" and scale is None:
+            if page_size is None and column.null_count < len(column):
+                log.append(LogEntry("warn", "missing_source", "page size unknown: per-VM KSM merged pages left null", file=where))
+            continue
+        cols[name] = _int_array(column, scale)  # type: ignore[arg-type]
+        del column
+    parsed.clear()
     if defs is not None:
         at = pd.Index(defs["pid"]).get_indexer(pid)  # the left join on pid, as an index per row
         for c in ("name", "uuid", "backing"):
@@ -507,7 +536,7 @@ def _vms_lean(vms_t: pa.Table, defs: pd.DataFrame | None, page_size: int | None,
         for c in ("allocated_bytes", "maxmem_bytes"):
             cols[c] = pd.array(defs[c], dtype="Int64").take(at, allow_fill=True)
     cols["source"] = pd.Categorical.from_codes(np.zeros(n, dtype=np.int8), categories=["capture"])
-    return pd.DataFrame(cols)
+    return pd.DataFrame(cols, copy=False)
 
 
 _VMS_RAW = ("rss_kb", "swap_kb", "hugetlb_kb", "ksm_merging_pages", "ksm_profit", "ksm_profit_bytes")
