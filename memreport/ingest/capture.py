@@ -307,7 +307,7 @@ def read(path: Path, label: str, opts: IngestOptions = DEFAULT) -> list[HostData
     jobs = [(source, f) for source, fs in files.items() for f in fs]
     with ThreadPoolExecutor(max_workers=ingest_threads() + 1) as pool:
         parsed = []
-        for r in pool.map(lambda job: _read_file(*job, opts.sample_columns), jobs):
+        for r in pool.map(lambda job: _read_file(job[0], job[1], opts.sample_columns), jobs):
             parsed.append(r)
             sources.report_files(len(parsed), len(jobs))
     results = {
@@ -534,8 +534,8 @@ def _vms_lean(parsed: dict[str, pa.ChunkedArray], defs: pd.DataFrame | None, pag
             codes = cats.get_indexer(values)
             cols[c] = pd.Categorical.from_codes(np.where(at >= 0, codes[at], -1), categories=cats)
         for c in ("allocated_bytes", "maxmem_bytes"):
-            cols[c] = pd.array(defs[c], dtype="Int64").take(at, allow_fill=True)
-    cols["source"] = pd.Categorical.from_codes(np.zeros(n, dtype=np.int8), categories=["capture"])
+            cols[c] = defs[c].astype("Int64").array.take(at, allow_fill=True)
+    cols["source"] = pd.Categorical.from_codes(np.zeros(n, dtype=np.int8), categories=pd.Index(["capture"]))
     return pd.DataFrame(cols, copy=False)
 
 
