@@ -45,11 +45,12 @@ INGEST_COLUMNS = frozenset(
 )
 
 
-def keep_columns(t: pa.Table, wanted: frozenset[str] | None) -> pa.Table:
-    """t with only the wanted sample columns and those the ingest needs (all when wanted is None)."""
+def keep_columns(t: pa.Table, wanted: frozenset[str] | None, finalised: bool = False) -> pa.Table:
+    """t with only the wanted sample columns (all when wanted is None), and those the ingest still
+    needs unless the samples are finalised (segments and rates made)."""
     if wanted is None:
         return t
-    keep = [c for c in t.column_names if c in wanted or c in INGEST_COLUMNS]
+    keep = [c for c in t.column_names if c in wanted or (not finalised and c in INGEST_COLUMNS)]
     return t if len(keep) == t.num_columns else t.select(keep)
 
 

@@ -348,8 +348,7 @@ def read_host(store: Path, host: str, sample_columns: frozenset[str] | None = No
     store = Path(store)
     if host not in list_hosts(store):
         raise InputError(store, f"no host {host!r} in this store")
-    wanted = None if sample_columns is None else sample_columns | derive.INGEST_COLUMNS
-    samples = _read(store, "samples", host, wanted)
+    samples = _read(store, "samples", host, sample_columns)  # finalised: no counter is needed again
     assert samples is not None
     facts_df = _read(store, "facts", host)
     assert facts_df is not None
