@@ -93,7 +93,7 @@ def _vm_codes(vms: pd.DataFrame) -> np.ndarray:
     """One integer per VM: by UUID, else by name, else by qemu pid."""
     cols = [(c, p) for c, p in (("uuid", ""), ("name", "name "), ("pid", "pid ")) if c in vms.columns]
     if not cols:
-        return np.zeros(len(vms), dtype=np.int64)
+        return np.zeros(len(vms), dtype=np.int32)
     key: pd.Series = vms[cols[0][0]]
     if key.isna().any():  # rare (some VMs without a UUID): a text key, slower but only then
         k = key.astype("object")
@@ -102,7 +102,7 @@ def _vm_codes(vms: pd.DataFrame) -> np.ndarray:
             k = k.where(k.notna(), (prefix + other.astype("object").astype(str)).where(other.notna()))
         key = k.fillna("unknown")
     codes, _ = pd.factorize(key, sort=False)
-    return np.asarray(codes, dtype=np.int64)
+    return np.asarray(codes, dtype=np.int32)  # a few dozen VMs: 4 bytes a row, not 8 (issue 17)
 
 
 class _Groups:
