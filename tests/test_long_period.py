@@ -2,7 +2,7 @@
 builds per-VM results column by column, and still gives exactly the numbers it gave before.
 
 "Before" is tests/fixtures/golden/two-weeks-report.json: the report.json that main's code at
-6a4ff15 (the branch point, before issue 17) wrote for the sample repeated over two weeks (synthetic.repeat_capture,
+a4ba519 (the branch point, before issue 17) wrote for the sample repeated over two weeks (synthetic.repeat_capture,
 deterministic). report.json holds no timing or version field; only the input's path differs
 between runs, and it is replaced by "<input>" on both sides.
 """
