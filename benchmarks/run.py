@@ -18,7 +18,7 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 # The issue 12 contract first, then the figures of earlier issues.
-ORDER = ("startup", "ingest", "report", "fleet", "archive")
+ORDER = ("startup", "ingest", "report", "longrun", "fleet", "archive")
 FIGURE = re.compile(r"^(?P<name>[a-z_0-9]+(?:\[[^\]]*\])?)=(?P<rest>.*)$")
 
 

@@ -39,6 +39,7 @@ PathLike = str | os.PathLike[str]
 Progress = Callable[[str, float, int], None]
 # Called with what was read, before a store is written or an error raised: warnings, skipped inputs.
 OnRead = Callable[["IngestResult"], None]
+Columns = Literal["all", "report"]  # which sample columns read()/load() keep
 
 
 @dataclass(frozen=True)
@@ -114,17 +115,26 @@ def _no_host_error(result: IngestResult) -> MemreportError:
 
 def read(inputs: PathLike | Sequence[PathLike], page_size: str | int | None = None, *, start: str | None = None,
          end: str | None = None, host: str | None = None, progress: Progress | None = None,
-         on_read: OnRead | None = None) -> IngestResult:
+         on_read: OnRead | None = None, columns: Columns = "all") -> IngestResult:
     """Read inputs in memory, one Host per machine, with the ingest log and the inputs that failed
     (memreport.ingest.run.IngestResult). A single store is read back instead. InputError when no
-    input gave a host; an input that fails while others are read is in `failed`, not raised."""
+    input gave a host; an input that fails while others are read is in `failed`, not raised.
+    `columns="report"` keeps only the sample columns analyze() reads (a long input's memory)."""
+    import dataclasses
+
     from memreport.ingest import store
     from memreport.ingest.run import IngestResult, load as read_inputs
 
     paths = _paths(inputs)
     opts = ingest_options(page_size, start, end)
+    wanted = None
+    if columns == "report":
+        from memreport.analyze.columns import REPORT_SAMPLE_COLUMNS
+
+        wanted = REPORT_SAMPLE_COLUMNS
+        opts = dataclasses.replace(opts, sample_columns=wanted)
     if len(paths) == 1 and store.is_store(paths[0]) and not host:
-        hosts = [store.read_host(paths[0], h) for h in store.list_hosts(paths[0])]
+        hosts = [store.read_host(paths[0], h, sample_columns=wanted) for h in store.list_hosts(paths[0])]
         result = IngestResult(hosts=hosts, summaries=[], log=[e for h in hosts for e in h.log])
     else:
         result = read_inputs(paths, progress, opts, host)
@@ -137,14 +147,17 @@ def read(inputs: PathLike | Sequence[PathLike], page_size: str | int | None = No
 
 def load(inputs: PathLike | Sequence[PathLike], page_size: str | int | None = None, *, start: str | None = None,
          end: str | None = None, host: str | None = None, progress: Progress | None = None,
-         on_read: OnRead | None = None) -> list[HostData]:
+         on_read: OnRead | None = None, columns: Columns = "all") -> list[HostData]:
     """The hosts of these inputs (or of one store), ready for analyze(); nothing is written.
 
     `page_size` overrides what memreport infers; `host` names inputs that give no host name. Inputs
-    that fail while others are read are skipped (pass `on_read` to see them, or use read())."""
+    that fail while others are read are skipped (pass `on_read` to see them, or use read()).
+    `columns="report"`: only the sample columns analyze() reads are kept (far less memory for a long
+    input; the answers are the same); "all" keeps every column."""
     from memreport.ingest import store
 
-    result = read(inputs, page_size, start=start, end=end, host=host, progress=progress, on_read=on_read)
+    result = read(inputs, page_size, start=start, end=end, host=host, progress=progress, on_read=on_read,
+                  columns=columns)
     return [store.frame(h) for h in result.hosts]
 
 

@@ -63,7 +63,7 @@ def _report(inputs: list[Path], output: Path, config: Path | None, set_: list[st
     thresholds = guarded(lambda: api.thresholds(config, with_vm_size(set_, vm_size)))
     change = guarded(lambda: api.what_if(add_vms or (), remove_vm or (), swap, ksm))  # type: ignore[arg-type]
     hosts = guarded(lambda: api.load(inputs, page_size, start=start, end=end, host=host, progress=progress_bar(),
-                                     on_read=print_ingest_warnings))
+                                     on_read=print_ingest_warnings, columns="report"))
     unrendered = 0  # hosts whose report.pdf missed its deadline: their other files are written, the run fails
 
     def write_one(result: api.Result, outdir: Path) -> tuple[dict[str, Path], RenderError | None]:
@@ -135,7 +135,7 @@ def analyze(
     thresholds = guarded(lambda: api.thresholds(config, with_vm_size(set_, vm_size)), ANALYZE_UNKNOWN)
     change = guarded(lambda: api.what_if(add_vms or (), remove_vm or (), swap, ksm), ANALYZE_UNKNOWN)  # type: ignore[arg-type]
     hosts = guarded(lambda: api.load([input], page_size, start=start, end=end, host=host, progress=progress_bar(),
-                                     on_read=print_ingest_warnings), ANALYZE_UNKNOWN)
+                                     on_read=print_ingest_warnings, columns="report"), ANALYZE_UNKNOWN)
     results = [guarded(lambda: api.analyze(data, thresholds, change=change), ANALYZE_UNKNOWN) for data in hosts]
     if as_json:
         docs = [r.to_json() for r in results]

@@ -193,7 +193,7 @@ def series(spec: HostSpec) -> dict[str, np.ndarray]:
     }
 
 
-def _write_tsv(path: Path, header: list[str], columns: list[np.ndarray], gz: bool) -> None:
+def _write_tsv(path: Path, header: list[str], columns: list[np.ndarray], gz: bool, level: int = 6) -> None:
     table = pa.table({h: c for h, c in zip(header, columns)})
     buf = io.BytesIO()
     buf.write(("#" + "\t".join(header) + "\n").encode())
@@ -203,7 +203,7 @@ def _write_tsv(path: Path, header: list[str], columns: list[np.ndarray], gz: boo
     data = buf.getvalue()
     if gz:
         path = path.with_name(path.name + ".gz")
-        data = gzip.compress(data, compresslevel=6, mtime=0)
+        data = gzip.compress(data, compresslevel=level, mtime=0)
     tmp = path.with_name(path.name + ".part")
     tmp.write_bytes(data)
     os.replace(tmp, path)
@@ -455,3 +455,58 @@ def _write_vms(spec: HostSpec, out: Path, day: str, ts: np.ndarray, s: dict, sel
              np.array(args, dtype=object), np.full(k, "qemu-system-x86_64", dtype=object), np.array(backends, dtype=object)],
             gz,
         )
+
+
+# Cumulative columns per stream: repeated weeks carry them on (no reset at a week boundary), as a
+# host that ran for a year would. Every other column repeats as it was.
+_REPEAT_COUNTERS = {
+    "clock": ("uptime",),
+    "vmstat": ("pswpin", "pswpout", "pgmajfault", "pgfault", "oom_kill", "workingset_refault",
+               "workingset_refault_anon", "workingset_refault_file", "pgscan_direct"),
+    "psi": ("some_total", "full_total"),
+    "ksm": ("full_scans", "ksmd_ticks"),
+}
+WEEK_S = 7 * 86400
+
+
+def _read_stream_tsv(path: Path) -> pa.Table:
+    raw = gzip.decompress(path.read_bytes()) if path.name.endswith(".gz") else path.read_bytes()
+    head, _, body = raw.partition(b"\n")
+    names = head.decode().lstrip("#").split("\t")
+    return pacsv.read_csv(
+        io.BytesIO(body),
+        read_options=pacsv.ReadOptions(column_names=names),
+        parse_options=pacsv.ParseOptions(delimiter="\t", quote_char=False),
+        convert_options=pacsv.ConvertOptions(strings_can_be_null=False),
+    )
+
+
+def repeat_capture(src: Path, out: Path, weeks: int, gz: bool = True) -> Path:
+    """src (a capture of one week or less, e.g. sample_data/kvm-sample) repeated `weeks` times,
+    each repeat shifted by a week: timestamps, uptime and the cumulative counters run on, so the
+    result reads as one long capture of a host that never rebooted. One stream is held at a time,
+    so a year is written in the memory of a week. vmdefs is written once (the pids stay)."""
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "facts.txt").write_bytes((src / "facts.txt").read_bytes())
+    streams = sorted({p.name.split(".")[0] for p in src.glob("*.*.tsv*")})
+    for stream in streams:
+        files = sorted(src.glob(f"{stream}.*.tsv*"), key=lambda p: p.name.split(".")[1])
+        days = [(p.name.split(".")[1], _read_stream_tsv(p)) for p in files]
+        whole = pa.concat_tables([t for _, t in days])
+        ts_all = whole.column("ts").to_numpy()
+        step = {}  # a counter's increase over one repeat: first to last, plus the last interval's step
+        for name in _REPEAT_COUNTERS.get(stream, ()):
+            if name in whole.column_names and whole.num_rows > 1:
+                v = whole.column(name).to_numpy()
+                step[name] = v[-1] - v[0] + (v[-1] - v[-2])
+        for w in range(1 if stream == "vmdefs" else weeks):
+            for day, table in days:
+                t = table
+                for name, inc in step.items():
+                    i = t.column_names.index(name)
+                    t = t.set_column(i, name, pa.array(t.column(name).to_numpy() + inc * w))
+                t = t.set_column(0, "ts", pa.array(t.column("ts").to_numpy() + WEEK_S * w))
+                name = np.datetime_as_string(np.datetime64(int(t.column("ts")[0].as_py() // 86400), "D")).replace("-", "")
+                _write_tsv(out / f"{stream}.{name}.tsv", t.column_names, [c.to_numpy() for c in t.columns], gz, level=1)
+        del whole, ts_all
+    return out

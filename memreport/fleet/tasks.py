@@ -189,12 +189,15 @@ def _write_host(data: HostData, work: Path, report_dir: Path, opts: TaskOptions)
     the task's marker asks the next run to try again."""
     from memreport.analyze import analyze
     from memreport.analyze.report_json import build
-    from memreport.ingest import store
+    from memreport.analyze.columns import REPORT_SAMPLE_COLUMNS
+    from memreport.ingest import derive, store
     from memreport.render.formatters import fit_name
     from memreport.render.report import write_report
 
     host = data.facts.host
     store.write_host(work / STORE, data)
+    # The store has every column; the analysis only its own (issue 17): pandas gets those alone.
+    data.samples = derive.keep_columns(derive.to_table(data.samples), REPORT_SAMPLE_COLUMNS, finalised=True)
     data = store.frame(data)
     a = analyze(data, opts.thresholds, _for_host(opts.change, data))
     try:

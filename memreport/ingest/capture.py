@@ -14,7 +14,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from memreport.errors import InputError
-from memreport.ingest import capture_libvirt, hosts, pagesize, procfs, schema, sources
+from memreport.ingest import capture_libvirt, derive, hosts, pagesize, procfs, schema, sources
 from memreport.ingest import threads as ingest_threads
 from memreport.ingest.options import DEFAULT, IngestOptions
 from memreport.ingest.streams import StreamResult, StreamTooLarge, parse_stream, read_bytes
@@ -136,7 +136,11 @@ def _size(f: Path) -> int:
         return 0
 
 
-def _read_file(source: str, f: Path) -> StreamResult:
+# The wide streams, and how a raw key becomes a store column (to drop unwanted ones per file).
+_WIDE = {"meminfo": schema.meminfo_column, "vmstat": schema.vmstat_column}
+
+
+def _read_file(source: str, f: Path, wanted: frozenset[str] | None = None) -> StreamResult:
     try:
         data = read_bytes(f)
     except StreamTooLarge as e:
@@ -146,6 +150,14 @@ def _read_file(source: str, f: Path) -> StreamResult:
     res = parse_stream(data, f, _type_of, _REQUIRED.get(source, ("ts",)))
     if res.table is not None and source in _KIB_COLUMNS:
         res.table = _null_impossible(res.table, _KIB_COLUMNS[source], res.log, str(f))
+    if res.table is not None and wanted is not None and source in _WIDE:
+        # Dropped per file, after every value was checked: the log is the same as a full ingest's.
+        store_name = _WIDE[source]
+        keep = [c for c in res.table.column_names
+                if c == "ts" or store_name(c) in wanted or store_name(c) in derive.INGEST_COLUMNS]
+        res.table = res.table.select(keep)
+    elif res.table is not None and wanted is not None and source == "vms" and "ksm_profit" in res.table.column_names:
+        res.table = res.table.drop_columns(["ksm_profit"])  # no check reads it: 8 bytes of every per-VM row
     return res
 
 
@@ -308,13 +320,14 @@ def read(path: Path, label: str, opts: IngestOptions = DEFAULT) -> list[HostData
     order = sorted(range(len(jobs)), key=lambda i: -_size(jobs[i][1]))
     parsed: list[StreamResult] = [StreamResult(None)] * len(jobs)
     with ThreadPoolExecutor(max_workers=ingest_threads() + 1) as pool:
-        futures = {pool.submit(_read_file, *jobs[i]): i for i in order}
+        futures = {pool.submit(_read_file, *jobs[i], opts.sample_columns): i for i in order}
         for done, fut in enumerate(as_completed(futures), 1):
             parsed[futures[fut]] = fut.result()
             sources.report_files(done, len(jobs))
     results = {
         source: _merge_results([r for (s2, _), r in zip(jobs, parsed) if s2 == source]) for source in files
     }
+    del parsed  # the merged tables hold the same buffers; each is freed when its stream is done
     rows_skipped = 0
     for source, r in results.items():
         log.extend(r.log)
@@ -369,11 +382,16 @@ def read(path: Path, label: str, opts: IngestOptions = DEFAULT) -> list[HostData
             }[source]
             log.append(LogEntry("info", "missing_source", why, file=str(root)))
 
-    vms = _vms(table("vms"), table("vmdefs"), log, str(root), facts.page_size)
+    # The parsed vms stream goes to _vms with no other reference (a year of it is 15 M rows), so a
+    # report frees each of its columns as soon as it is converted.
+    vms_parsed = results.pop("vms", None)
+    vms = _vms(_take_table(vms_parsed), table("vmdefs"), log, str(root), facts.page_size, raw=opts.sample_columns is None)
+    del vms_parsed
     swaps = _swaps(table("swaps"))
     virsh = _virsh(table("virsh"), log, str(root))
     if vms is not None:
-        vms = capture_libvirt.join(vms, virsh, capture_libvirt.domains(table("domxml"), log, str(root)))
+        vms = capture_libvirt.join(vms, virsh, capture_libvirt.domains(table("domxml"), log, str(root)),
+                                   unknown_columns=opts.sample_columns is None)
     hugepages = _hugepages(table("hugepages"))
     numa = _numa(table("numa"))
     log = [dataclasses.replace(e, host=e.host or facts.host, input=e.input or label) for e in log]
@@ -415,9 +433,15 @@ def _first_pair(mem: pa.Table, vm: pa.Table) -> tuple[dict[str, int] | None, dic
 
 
 def _vms(vms_t: pa.Table | None, defs_t: pa.Table | None, log: list[LogEntry], where: str,
-         page_size: int | None = None) -> pd.DataFrame | None:
+         page_size: int | None = None, raw: bool = True) -> pd.DataFrame | None:
+    """Per-VM rows in bytes, with each VM's name and sizes. raw=False (a report, not a store) drops
+    the columns as the collector wrote them (kB, pages) once they are converted."""
     if vms_t is None:
         return None
+    if not raw:
+        parsed = {name: vms_t.column(name) for name in vms_t.column_names}
+        del vms_t  # the caller holds no reference either: each column is freed once converted
+        return _vms_lean(parsed, _vmdefs(defs_t, log, where) if defs_t is not None else None, page_size, log, where)
     vms = vms_t.to_pandas()
     vms["ts"] = pd.DatetimeIndex(_ts(vms_t), tz="UTC")
     vms["rss_bytes"] = vms["rss_kb"].astype("Int64") * KIB
@@ -433,27 +457,103 @@ def _vms(vms_t: pa.Table | None, defs_t: pa.Table | None, log: list[LogEntry], w
     vms["ksm_merged_bytes"] = merging * page_size if page_size else unknown
     vms["ksm_profit_bytes"] = vms["ksm_profit"].astype("Int64") if "ksm_profit" in vms else unknown
     if defs_t is not None:
-        defs = defs_t.to_pandas().drop(columns=["ts"]).drop_duplicates("pid", keep="last")
-        sizes = defs["mem_arg"].map(lambda a: parse_qemu_mem_arg(a) if isinstance(a, str) else (None, None))
-        defs["allocated_bytes"] = pd.array([s[0] for s in sizes], dtype="Int64")
-        defs["maxmem_bytes"] = pd.array([s[1] for s in sizes], dtype="Int64")
-        # Collectors before 1.2.0 wrote no mem_backend: backing unknown (null), not guessed. From 1.2.0 on,
-        # `-` means the command line has no memory-backing argument: anonymous memory.
-        if "mem_backend" in defs:
-            defs["backing"] = defs["mem_backend"].map(
-                lambda a: procfs.qemu_backing(procfs.split_backing_field(a)) if isinstance(a, str) else procfs.BACKING_ANONYMOUS)
-        else:
-            defs["backing"] = None
-        bad = defs[defs["mem_arg"].notna() & defs["allocated_bytes"].isna()]
-        for row in bad.itertuples():
-            log.append(LogEntry("warn", "bad_value", f"VM {row.name}: -m {row.mem_arg!r} is not a size: allocation unknown", file=where))
+        defs = _vmdefs(defs_t, log, where)
         vms = vms.merge(defs[["pid", "name", "uuid", "allocated_bytes", "maxmem_bytes", "backing"]], on="pid", how="left")
     vms["source"] = "capture"
+    if not raw:
+        vms = vms.drop(columns=[c for c in _VMS_RAW if c in vms])
     # A week of 10 s samples of 16 VMs is a million rows: repeated names as categories, not strings.
     for c in ("name", "uuid", "source", "backing"):
         if c in vms:
             vms[c] = vms[c].astype("category")
     return vms
+
+
+def _take_table(r: StreamResult | None) -> pa.Table | None:
+    """r's table, no longer held by r."""
+    if r is None or r.table is None or not r.table.num_rows:
+        return None
+    t, r.table = r.table, None
+    return t
+
+
+def _vmdefs(defs_t: pa.Table, log: list[LogEntry], where: str) -> pd.DataFrame:
+    """One row per qemu pid: name, uuid, allocated and maxmem bytes, backing."""
+    defs = defs_t.to_pandas().drop(columns=["ts"]).drop_duplicates("pid", keep="last")
+    sizes = defs["mem_arg"].map(lambda a: parse_qemu_mem_arg(a) if isinstance(a, str) else (None, None))
+    defs["allocated_bytes"] = pd.array([s[0] for s in sizes], dtype="Int64")
+    defs["maxmem_bytes"] = pd.array([s[1] for s in sizes], dtype="Int64")
+    # Collectors before 1.2.0 wrote no mem_backend: backing unknown (null), not guessed. From 1.2.0 on,
+    # `-` means the command line has no memory-backing argument: anonymous memory.
+    if "mem_backend" in defs:
+        defs["backing"] = defs["mem_backend"].map(
+            lambda a: procfs.qemu_backing(procfs.split_backing_field(a)) if isinstance(a, str) else procfs.BACKING_ANONYMOUS)
+    else:
+        defs["backing"] = None
+    bad = defs[defs["mem_arg"].notna() & defs["allocated_bytes"].isna()]
+    for row in bad.itertuples():
+        log.append(LogEntry("warn", "bad_value", f"VM {row.name}: -m {row.mem_arg!r} is not a size: allocation unknown", file=where))
+    return defs
+
+
+def _int_array(column: pa.ChunkedArray, scale: int) -> pd.api.extensions.ExtensionArray:
+    """A nullable Int64 array of column times scale, filled chunk by chunk (one day file at a time):
+    no copy of the whole column besides the result."""
+    n = len(column)
+    values = np.empty(n, dtype=np.int64)
+    mask = np.zeros(n, dtype=bool)
+    at = 0
+    for chunk in column.chunks:
+        k = len(chunk)
+        chunk = chunk.cast(pa.int64())
+        if chunk.null_count:
+            mask[at:at + k] = chunk.is_null().to_numpy(zero_copy_only=False)
+            chunk = chunk.fill_null(0)
+        np.multiply(chunk.to_numpy(zero_copy_only=False), scale, out=values[at:at + k])
+        at += k
+    return pd.arrays.IntegerArray(values, mask)
+
+
+def _vms_lean(parsed: dict[str, pa.ChunkedArray], defs: pd.DataFrame | None, page_size: int | None,
+              log: list[LogEntry], where: str) -> pd.DataFrame:
+    """The per-VM rows a report reads, built column by column from the parsed stream (whose columns
+    are dropped as they are converted): the same values as _vms gives (tests/test_long_period.py),
+    without its intermediate frames (a merge copies every row: a year of 30 VMs is 15 M rows). A
+    value the stream does not have (hugetlb_kb, ksm_stat) is a column left out, not a column of nulls."""
+    ts = parsed.pop("ts")
+    n = len(ts)
+    sec = ts.to_numpy()
+    del ts
+    cols: dict[str, object] = {"ts": pd.DatetimeIndex(np.round(sec * 1000.0).astype("int64").astype("datetime64[ms]"), tz="UTC")}
+    del sec
+    pid = parsed.pop("pid").to_numpy()
+    cols["pid"] = pid
+    for raw, name, scale in (("rss_kb", "rss_bytes", KIB), ("swap_kb", "swap_bytes", KIB), ("hugetlb_kb", "hugepages_bytes", KIB),
+                             ("ksm_merging_pages", "ksm_merged_bytes", page_size or None)):
+        column = parsed.pop(raw, None)
+        if column is None:
+            continue
+        if raw == "ksm_merging_pages" and scale is None:
+            if page_size is None and column.null_count < len(column):
+                log.append(LogEntry("warn", "missing_source", "page size unknown: per-VM KSM merged pages left null", file=where))
+            continue
+        cols[name] = _int_array(column, scale)  # type: ignore[arg-type]
+        del column
+    parsed.clear()
+    if defs is not None:
+        at = pd.Index(defs["pid"]).get_indexer(pid)  # the left join on pid, as an index per row
+        for c in ("name", "uuid", "backing"):
+            values = defs[c]
+            cats = pd.Index(values.dropna().unique()).sort_values()
+            codes = cats.get_indexer(values)
+            cols[c] = pd.Categorical.from_codes(np.where(at >= 0, codes[at], -1), categories=cats)
+        for c in ("allocated_bytes", "maxmem_bytes"):
+            cols[c] = defs[c].astype("Int64").array.take(at, allow_fill=True)
+    cols["source"] = pd.Categorical.from_codes(np.zeros(n, dtype=np.int8), categories=pd.Index(["capture"]))
+    return pd.DataFrame(cols, copy=False)
+
+
+_VMS_RAW = ("rss_kb", "swap_kb", "hugetlb_kb", "ksm_merging_pages", "ksm_profit", "ksm_profit_bytes")
 
 
 def _swaps(t: pa.Table | None) -> pd.DataFrame | None:

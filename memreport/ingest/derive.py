@@ -14,7 +14,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from memreport.ingest import schema
+from memreport.ingest import pagesize, schema
 from memreport.model import HostFacts, LogEntry
 
 # Counters whose decrease means the kernel started counting again (a reboot the boot id missed,
@@ -33,6 +33,26 @@ RESET_COUNTERS = (
     "psi_full_total_us",
     "ksmd_ticks",
 )
+
+# Columns the ingest itself reads after parsing (segments, rates, page size evidence): kept
+# whatever a caller's IngestOptions.sample_columns asks for.
+RATE_INPUTS = ("vmstat_pswpin", "vmstat_pswpout", "vmstat_pgmajfault", "vmstat_pgscan_direct", "vmstat_oom_kill",
+               "vmstat_workingset_refault", "vmstat_workingset_refault_anon", "vmstat_workingset_refault_file",
+               "psi_some_total_us", "psi_full_total_us", "ksmd_ticks")
+INGEST_COLUMNS = frozenset(
+    [f.name for f in schema.SAMPLE_FIXED] + list(RESET_COUNTERS) + list(RATE_INPUTS)
+    + [c for pair in pagesize.PAGE_PAIRS for c in pair]
+)
+
+
+def keep_columns(t: pa.Table, wanted: frozenset[str] | None, finalised: bool = False) -> pa.Table:
+    """t with only the wanted sample columns (all when wanted is None), and those the ingest still
+    needs unless the samples are finalised (segments and rates made)."""
+    if wanted is None:
+        return t
+    keep = [c for c in t.column_names if c in wanted or (not finalised and c in INGEST_COLUMNS)]
+    return t if len(keep) == t.num_columns else t.select(keep)
+
 
 # A gap this many times the typical interval (and at least GAP_MIN_S) gets no rate from counters:
 # a rate over a collector outage would smear hours of traffic into one average.

@@ -24,6 +24,11 @@ class IngestOptions:
     page_size: int | None = None  # --page-size, bytes: overrides every inference (not an assumption)
     start: datetime | None = None  # --start, UTC: first sample of an input without times (vmstat without -t)
     end: datetime | None = None  # --end, UTC: last sample of such an input
+    # The sample columns (store names) the caller will read: the rest of meminfo/vmstat is dropped
+    # as each stream file is parsed, so a long input costs the memory of the columns a report
+    # needs, not of the hundreds the kernel writes (issue 17). None keeps every column (a store
+    # keeps everything). The ingest adds what it needs itself (derive.INGEST_COLUMNS).
+    sample_columns: frozenset[str] | None = None
 
     def describe(self) -> dict[str, str | int | None]:
         """The options as plain values (for a fleet's settings fingerprint)."""

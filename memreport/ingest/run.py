@@ -76,6 +76,11 @@ def load(inputs: Sequence[Path], progress: Progress | None = None, opts: IngestO
     orphan += hosts.name_unnamed(parts, host)
     groups, _ = hosts.group(parts)
     result = [hosts.combine([parts[i] for i in members]) for _, members in sorted(groups.items())]
+    if opts.sample_columns is not None:  # finalised: what the ingest itself needed goes too
+        from memreport.ingest import derive
+
+        for h in result:
+            h.samples = derive.keep_columns(derive.to_table(h.samples), opts.sample_columns, finalised=True)
     summaries = [
         HostSummary(
             h.facts.host,
