@@ -13,7 +13,7 @@ export UV_PROJECT_ENVIRONMENT := .venv
 RUN := $(UV) run --locked --no-sync
 OUT ?= out
 
-.PHONY: report test bench setup system-deps sample-data docs lint clean
+.PHONY: report test bench setup system-deps sample-data docs lint format clean
 
 # memreport's own modules too (the package is installed editable, so uv does not compile it); only
 # changed files are recompiled, and a stale .pyc is never used (Python checks the source's mtime).
@@ -38,7 +38,8 @@ report: setup
 system-deps:
 	@bash tests/system_deps.sh
 
-test: setup system-deps
+# Lint first (seconds): the suite runs on code that is formatted, lint-clean and type-checked.
+test: setup system-deps lint
 	$(RUN) pytest -n 2 --dist loadfile $(PYTEST_ARGS)
 
 bench: setup
@@ -56,8 +57,15 @@ sample-data: setup
 docs: setup
 	$(RUN) python docs/gen_docs.py
 
+# ruff (lint and format, pyproject.toml [tool.ruff]) and mypy; `make format` rewrites what ruff would.
 lint: setup
+	$(RUN) ruff check .
+	$(RUN) ruff format --check .
 	$(RUN) mypy memreport
+
+format: setup
+	$(RUN) ruff check --fix .
+	$(RUN) ruff format .
 
 clean:
 	rm -rf $(OUT) .pytest_cache

@@ -27,6 +27,7 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
 from figures import figure  # noqa: E402
+
 from memreport.errors import UnsafeArchiveError  # noqa: E402
 from memreport.ingest import archive  # noqa: E402
 
@@ -101,8 +102,13 @@ def main() -> bool:
     ok = True
     for name, path, reason, floor_fn, target in (
         ("archive_bomb_refusal_vs_gzip_dc", bomb(), "compression ratio above", gzip_dc, 1.0),
-        ("archive_many_members_refusal_vs_listing", many_members(), "more than 100000 members",
-         lambda p: list_headers(p, 100_001), 3.0),
+        (
+            "archive_many_members_refusal_vs_listing",
+            many_members(),
+            "more than 100000 members",
+            lambda p: list_headers(p, 100_001),
+            3.0,
+        ),
     ):
         floor = best(lambda: floor_fn(path))
         refused = best(lambda: refuse(path, reason))

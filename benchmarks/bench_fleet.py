@@ -35,6 +35,7 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
 from figures import figure  # noqa: E402
+
 from memreport.fleet import FleetOptions, run_fleet  # noqa: E402
 from memreport.ingest.run import ingest  # noqa: E402
 from memreport.synthetic import GIB, MIB, HostSpec, Thrash, write_capture  # noqa: E402
@@ -50,9 +51,14 @@ def base_spec(i: int) -> HostSpec:
     vms = (0, 4, 8, 12, 16)[i % 5]
     sizes = tuple((2, 4, 8, 16)[j % 4] for j in range(vms))
     return HostSpec(
-        hostname=f"base{i:02d}", seed=1000 + i, days=7, interval_s=10,
-        ram_bytes=(64, 128, 192, 256, 512)[i % 5] * GIB, swap_bytes=(4, 8, 16, 32)[i % 4] * GIB,
-        vm_sizes_gib=sizes, with_vms=vms > 0,
+        hostname=f"base{i:02d}",
+        seed=1000 + i,
+        days=7,
+        interval_s=10,
+        ram_bytes=(64, 128, 192, 256, 512)[i % 5] * GIB,
+        swap_bytes=(4, 8, 16, 32)[i % 4] * GIB,
+        vm_sizes_gib=sizes,
+        with_vms=vms > 0,
         thrash=(Thrash(2.5 * 86400, 30 * 60, 40 * MIB, 20 * MIB),) if i % 3 == 0 else (),
     )
 
@@ -127,7 +133,7 @@ class TreeRss:
         while not self._stop.wait(0.2):
             self._sample()
 
-    def __enter__(self) -> "TreeRss":
+    def __enter__(self) -> TreeRss:
         self._thread.start()
         return self
 
@@ -153,7 +159,9 @@ def main() -> bool:
     OUT.mkdir(exist_ok=True)
     inputs = fleet_hosts()
     size = sum(f.stat().st_size for f in (HOSTS / ".bases").rglob("*") if f.is_file()) / BASES / 1e6
-    print(f"# fleet: {len(inputs)} host-weeks at 10 s ({BASES} distinct), gzip'd captures, {size:.0f} MB each on average, 0–16 VMs")
+    print(
+        f"# fleet: {len(inputs)} host-weeks at 10 s ({BASES} distinct), gzip'd captures, {size:.0f} MB each on average, 0–16 VMs"
+    )
     store = Path(tempfile.mkdtemp(prefix="bench-single-", dir=OUT))
     try:
         one = inputs[3]  # a 12-VM host: the fleet's average-to-heavy case
@@ -167,13 +175,26 @@ def main() -> bool:
     per_host = t2 * 2 / len(inputs)
     minutes_1000 = 1000 / rate2 / 60
     mib = 1024 * 1024
-    print(f"# single-host ingest {single:.2f} s; fleet of {len(inputs)}: 1 worker {t1:.1f} s, 2 workers {t2:.1f} s; "
-          f"peak RSS of the whole tree {rss.peak_total / mib:.0f} MiB")
+    print(
+        f"# single-host ingest {single:.2f} s; fleet of {len(inputs)}: 1 worker {t1:.1f} s, 2 workers {t2:.1f} s; "
+        f"peak RSS of the whole tree {rss.peak_total / mib:.0f} MiB"
+    )
     figure("fleet_hosts_per_s[1 worker]", rate1)
     figure("fleet_hosts_per_s[2 workers]", rate2)
-    figure("fleet_per_host_vs_single_ingest", per_host / single, against=f"{per_host:.2f} worker-s per host, single ingest {single:.2f} s")
-    ok = figure("fleet_1000_host_weeks_min", minutes_1000, TARGET_1000_MIN, against=f"extrapolated from {len(inputs)} host-weeks on 2 workers")
-    ok &= figure("fleet_scaling_2_vs_1", rate2 / rate1, TARGET_SCALING, at_least=True, against=f"1 worker {t1:.1f} s, 2 workers {t2:.1f} s")
+    figure(
+        "fleet_per_host_vs_single_ingest",
+        per_host / single,
+        against=f"{per_host:.2f} worker-s per host, single ingest {single:.2f} s",
+    )
+    ok = figure(
+        "fleet_1000_host_weeks_min",
+        minutes_1000,
+        TARGET_1000_MIN,
+        against=f"extrapolated from {len(inputs)} host-weeks on 2 workers",
+    )
+    ok &= figure(
+        "fleet_scaling_2_vs_1", rate2 / rate1, TARGET_SCALING, at_least=True, against=f"1 worker {t1:.1f} s, 2 workers {t2:.1f} s"
+    )
     ok &= figure("fleet_worker_peak_rss_mib", rss.peak_child / mib, TARGET_WORKER_MIB, unit=" MiB")
     return ok
 

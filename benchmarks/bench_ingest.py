@@ -29,10 +29,10 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from figures import MEMREPORT, OUT, best, figure, run, shell  # noqa: E402
+
 from memreport.synthetic import HostSpec, write_capture  # noqa: E402
 
-TARGETS = {"ingest_plain_vs_wc_l": 25.0, "ingest_vs_polars": 0.5, "ingest_gzip_vs_gzip_dc": 1.0,
-           "ingest_peak_rss_mib": 1024.0}
+TARGETS = {"ingest_plain_vs_wc_l": 25.0, "ingest_vs_polars": 0.5, "ingest_gzip_vs_gzip_dc": 1.0, "ingest_peak_rss_mib": 1024.0}
 WEEK = HostSpec(hostname="bench-week", days=7, interval_s=10, with_vms=False, with_psi=False)
 
 
@@ -79,8 +79,10 @@ def bench_ingest() -> bool:
         before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
         t_gz = best(run(*MEMREPORT, "ingest", str(gz), "-o", str(store / "s")))
         rss = max(before, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss) / 1024
-        print(f"# whole processes: wc -l {wc:.3f} s, gzip -dc | wc -l {gzdc:.3f} s, polars {polars:.3f} s, "
-              f"memreport ingest plain {t_plain:.3f} s, gzip'd {t_gz:.3f} s")
+        print(
+            f"# whole processes: wc -l {wc:.3f} s, gzip -dc | wc -l {gzdc:.3f} s, polars {polars:.3f} s, "
+            f"memreport ingest plain {t_plain:.3f} s, gzip'd {t_gz:.3f} s"
+        )
         ok = figure("ingest_plain_vs_wc_l", t_plain / wc, TARGETS["ingest_plain_vs_wc_l"], against=f"wc -l {wc:.2f} s")
         ok &= figure("ingest_vs_polars", t_plain / polars, TARGETS["ingest_vs_polars"], against=f"polars {polars:.2f} s")
         ok &= figure("ingest_gzip_vs_gzip_dc", t_gz / gzdc, TARGETS["ingest_gzip_vs_gzip_dc"], against=f"gzip -dc {gzdc:.2f} s")
@@ -106,7 +108,9 @@ def bench_collectors() -> None:
             t = time.perf_counter()
             subprocess.run(
                 [*cmd, "--interval", "0.05", "--duration", str(samples * 0.05), "--output", str(out / "cap")],
-                check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                check=True,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
             )
             wall = time.perf_counter() - t
             after = resource.getrusage(resource.RUSAGE_CHILDREN)

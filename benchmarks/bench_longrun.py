@@ -25,6 +25,7 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
 from figures import MEMREPORT, OUT, figure  # noqa: E402
+
 from memreport.synthetic import repeat_capture  # noqa: E402
 
 SAMPLE = ROOT / "sample_data" / "kvm-sample"
@@ -49,8 +50,9 @@ def report(capture: Path) -> tuple[float, float, float]:
     out = Path(tempfile.mkdtemp(prefix="bench-longrun-", dir=OUT))
     try:
         t = time.perf_counter()
-        proc = subprocess.Popen([*MEMREPORT, "report", str(capture), "-o", str(out)],
-                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        proc = subprocess.Popen(
+            [*MEMREPORT, "report", str(capture), "-o", str(out)], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+        )
         _, status, usage = os.wait4(proc.pid, 0)
         wall = time.perf_counter() - t
         proc.returncode = os.waitstatus_to_exitcode(status)
@@ -71,8 +73,13 @@ def main() -> bool:
     year_wall, year_cpu, year_rss = report(year)
     print(f"# week: {week_wall:.1f} s ({min(c for _, c, _ in weeks):.1f} s CPU); year: {year_wall:.1f} s ({year_cpu:.1f} s CPU)")
     ok = figure("report_peak_rss_mib[week]", week_rss, TARGET_MIB, unit=" MiB", against="sample week, 10,080 samples")
-    ok &= figure("report_peak_rss_mib[year]", year_rss, TARGET_MIB, unit=" MiB",
-                 against=f"the sample repeated {WEEKS} weeks: 524,160 samples, 15.7 M per-VM rows")
+    ok &= figure(
+        "report_peak_rss_mib[year]",
+        year_rss,
+        TARGET_MIB,
+        unit=" MiB",
+        against=f"the sample repeated {WEEKS} weeks: 524,160 samples, 15.7 M per-VM rows",
+    )
     figure("report_year_vs_week", year_wall / week_wall, against=f"week {week_wall:.1f} s (best of 3), year once")
     return ok
 

@@ -15,6 +15,7 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
 from figures import figure  # noqa: E402
+
 from memreport.analyze import analyze  # noqa: E402
 from memreport.config import Thresholds  # noqa: E402
 from memreport.ingest import store  # noqa: E402
@@ -53,7 +54,9 @@ def main() -> bool:
         t_ingest, t_report = min(ingest_times), min(report_times)
         print(f"# host-week with {len(SPEC.vm_sizes_gib)} VMs: ingest {t_ingest:.2f} s, full report {t_report:.2f} s")
         figure("report_vs_ingest", t_report / t_ingest, against=f"ingest {t_ingest:.2f} s")
-        return figure("report_host_week_seconds", t_report, TARGET_S, unit=" s", against="in-process: ingest + analysis + HTML + PDF")
+        return figure(
+            "report_host_week_seconds", t_report, TARGET_S, unit=" s", against="in-process: ingest + analysis + HTML + PDF"
+        )
     finally:
         shutil.rmtree(out, ignore_errors=True)
 

@@ -32,8 +32,9 @@ def run(*cmd: str) -> Callable[[], object]:
     return lambda: subprocess.run(list(cmd), check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
-def figure(name: str, value: float, target: float | None = None, *, at_least: bool = False,
-           unit: str = "", against: str = "") -> bool:
+def figure(
+    name: str, value: float, target: float | None = None, *, at_least: bool = False, unit: str = "", against: str = ""
+) -> bool:
     """Print one figure; True when it meets its target (or has none)."""
     if target is None:
         ok, verdict = True, "record"

@@ -875,7 +875,7 @@ def seconds(text):
     try:
         value = float(text)
     except ValueError:
-        raise argparse.ArgumentTypeError("not a number of seconds: %r" % text)
+        raise argparse.ArgumentTypeError("not a number of seconds: %r" % text) from None
     if value != value or value < 0 or value == float("inf"):
         raise argparse.ArgumentTypeError("not a number of seconds: %r" % text)
     return value

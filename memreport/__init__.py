@@ -17,21 +17,49 @@ __version__ = "0.1.0"
 
 if TYPE_CHECKING:
     from memreport.api import (
-        COLLECTORS as COLLECTORS, Result as Result, analyze as analyze, collector as collector, ingest as ingest,
-        ingest_options as ingest_options, load as load, read as read, report_dir as report_dir,
-        run_fleet as run_fleet, thresholds as thresholds, what_if as what_if, write_report as write_report,
+        COLLECTORS as COLLECTORS,
+        Result as Result,
+        analyze as analyze,
+        collector as collector,
+        ingest as ingest,
+        ingest_options as ingest_options,
+        load as load,
+        read as read,
+        report_dir as report_dir,
+        run_fleet as run_fleet,
+        thresholds as thresholds,
+        what_if as what_if,
+        write_report as write_report,
     )
     from memreport.config import Thresholds as Thresholds
     from memreport.errors import (
-        ConfigError as ConfigError, DeliveryError as DeliveryError, InputError as InputError,
-        MemreportError as MemreportError, OutputError as OutputError,
+        ConfigError as ConfigError,
+        DeliveryError as DeliveryError,
+        InputError as InputError,
+        MemreportError as MemreportError,
+        OutputError as OutputError,
     )
-    from memreport.model import Finding as Finding, HostData as Host, Severity as Severity
+    from memreport.model import Finding as Finding, HostData as Host, Severity as Severity  # noqa: F401 (Host: the public name)
 
 _LAZY = {
     **dict.fromkeys(
-        ("COLLECTORS", "Result", "analyze", "collector", "ingest", "ingest_options", "load", "read", "report_dir",
-         "run_fleet", "thresholds", "what_if", "write_report"), "memreport.api"),
+        (
+            "COLLECTORS",
+            "Result",
+            "analyze",
+            "collector",
+            "ingest",
+            "ingest_options",
+            "load",
+            "read",
+            "report_dir",
+            "run_fleet",
+            "thresholds",
+            "what_if",
+            "write_report",
+        ),
+        "memreport.api",
+    ),
     "Thresholds": "memreport.config",
     **dict.fromkeys(("ConfigError", "DeliveryError", "InputError", "MemreportError", "OutputError"), "memreport.errors"),
     **dict.fromkeys(("Finding", "Host", "Severity"), "memreport.model"),

@@ -28,8 +28,7 @@ from memreport.errors import InputError, MemreportError
 if TYPE_CHECKING:
     from memreport.analyze import Analysis, Answer
     from memreport.analyze.what_if import Change
-    from memreport.fleet import FleetResult
-    from memreport.fleet import Progress as FleetProgress
+    from memreport.fleet import FleetResult, Progress as FleetProgress
     from memreport.ingest.options import IngestOptions
     from memreport.ingest.run import IngestResult
     from memreport.model import Finding, HostData, Severity
@@ -108,14 +107,25 @@ def _no_host_error(result: IngestResult) -> MemreportError:
     if len(result.failed) == 1:
         return result.failed[0]
     if result.failed:
-        return InputError(f"{len(result.failed)} inputs", "none could be read (each is listed above or in the error's log)",
-                          log=[e for f in result.failed for e in f.log])
+        return InputError(
+            f"{len(result.failed)} inputs",
+            "none could be read (each is listed above or in the error's log)",
+            log=[e for f in result.failed for e in f.log],
+        )
     return InputError("-", "no input given")
 
 
-def read(inputs: PathLike | Sequence[PathLike], page_size: str | int | None = None, *, start: str | None = None,
-         end: str | None = None, host: str | None = None, progress: Progress | None = None,
-         on_read: OnRead | None = None, columns: Columns = "all") -> IngestResult:
+def read(
+    inputs: PathLike | Sequence[PathLike],
+    page_size: str | int | None = None,
+    *,
+    start: str | None = None,
+    end: str | None = None,
+    host: str | None = None,
+    progress: Progress | None = None,
+    on_read: OnRead | None = None,
+    columns: Columns = "all",
+) -> IngestResult:
     """Read inputs in memory, one Host per machine, with the ingest log and the inputs that failed
     (memreport.ingest.run.IngestResult). A single store is read back instead. InputError when no
     input gave a host; an input that fails while others are read is in `failed`, not raised.
@@ -145,9 +155,17 @@ def read(inputs: PathLike | Sequence[PathLike], page_size: str | int | None = No
     return result
 
 
-def load(inputs: PathLike | Sequence[PathLike], page_size: str | int | None = None, *, start: str | None = None,
-         end: str | None = None, host: str | None = None, progress: Progress | None = None,
-         on_read: OnRead | None = None, columns: Columns = "all") -> list[HostData]:
+def load(
+    inputs: PathLike | Sequence[PathLike],
+    page_size: str | int | None = None,
+    *,
+    start: str | None = None,
+    end: str | None = None,
+    host: str | None = None,
+    progress: Progress | None = None,
+    on_read: OnRead | None = None,
+    columns: Columns = "all",
+) -> list[HostData]:
     """The hosts of these inputs (or of one store), ready for analyze(); nothing is written.
 
     `page_size` overrides what memreport infers; `host` names inputs that give no host name. Inputs
@@ -156,14 +174,21 @@ def load(inputs: PathLike | Sequence[PathLike], page_size: str | int | None = No
     input; the answers are the same); "all" keeps every column."""
     from memreport.ingest import store
 
-    result = read(inputs, page_size, start=start, end=end, host=host, progress=progress, on_read=on_read,
-                  columns=columns)
+    result = read(inputs, page_size, start=start, end=end, host=host, progress=progress, on_read=on_read, columns=columns)
     return [store.frame(h) for h in result.hosts]
 
 
-def ingest(inputs: PathLike | Sequence[PathLike], store: PathLike, page_size: str | int | None = None, *,
-           start: str | None = None, end: str | None = None, host: str | None = None,
-           progress: Progress | None = None, on_read: OnRead | None = None) -> IngestResult:
+def ingest(
+    inputs: PathLike | Sequence[PathLike],
+    store: PathLike,
+    page_size: str | int | None = None,
+    *,
+    start: str | None = None,
+    end: str | None = None,
+    host: str | None = None,
+    progress: Progress | None = None,
+    on_read: OnRead | None = None,
+) -> IngestResult:
     """Read inputs into the Parquet store `store` (docs/STORE.md), replacing it atomically. A second
     writer of the same store fails at once, before reading (OutputError)."""
     from memreport.atomic import WriterLock
@@ -176,8 +201,9 @@ def ingest(inputs: PathLike | Sequence[PathLike], store: PathLike, page_size: st
     return result
 
 
-def what_if(add_vms: Sequence[str] = (), remove_vms: Sequence[str] = (), swap: str | None = None,
-            ksm: Literal["on", "off"] | None = None) -> Change:
+def what_if(
+    add_vms: Sequence[str] = (), remove_vms: Sequence[str] = (), swap: str | None = None, ksm: Literal["on", "off"] | None = None
+) -> Change:
     """A change to analyse as if made: add_vms `["4x8GiB", "2x16GiB:hugepages"]`, VMs removed by
     name, swap resized (`32GiB`), KSM off (docs/CHECKS.md). WhatIfError on a bad value."""
     from memreport.analyze.what_if import parse_change
@@ -214,9 +240,18 @@ def report_dir(outdir: PathLike, host: str) -> Path:
     return Path(outdir) / host_dir_name(host)
 
 
-def run_fleet(inputs: PathLike | Sequence[PathLike], outdir: PathLike, *, workers: int | None = None,
-              thresholds: Thresholds | None = None, page_size: str | int | None = None, start: str | None = None,
-              end: str | None = None, progress: FleetProgress | None = None, **options: Any) -> FleetResult:
+def run_fleet(
+    inputs: PathLike | Sequence[PathLike],
+    outdir: PathLike,
+    *,
+    workers: int | None = None,
+    thresholds: Thresholds | None = None,
+    page_size: str | int | None = None,
+    start: str | None = None,
+    end: str | None = None,
+    progress: FleetProgress | None = None,
+    **options: Any,
+) -> FleetResult:
     """What `memreport fleet` does: every input in parallel (`workers` processes, default all cores),
     hosts merged across inputs, OUTDIR/store/, hosts/<host>/, fleet.{json,html,pdf} (docs/FLEET.md).
     Other keyword arguments are fields of memreport.fleet.FleetOptions (pdf, force, scheduler, ingest …)."""
@@ -247,6 +282,18 @@ def thresholds(config: PathLike | None = None, overrides: Sequence[str] = ()) ->
 
 
 __all__ = [
-    "COLLECTORS", "Result", "Thresholds", "analyze", "collector", "ingest", "ingest_options", "load", "read",
-    "report_dir", "run_fleet", "thresholds", "what_if", "write_report",
+    "COLLECTORS",
+    "Result",
+    "Thresholds",
+    "analyze",
+    "collector",
+    "ingest",
+    "ingest_options",
+    "load",
+    "read",
+    "report_dir",
+    "run_fleet",
+    "thresholds",
+    "what_if",
+    "write_report",
 ]

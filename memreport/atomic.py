@@ -73,7 +73,7 @@ def remove_stale(parent: Path, name: str, tags: tuple[str, ...]) -> None:
     one may be writing it now). A leftover with no pid in its name predates the pid and is stale."""
     for tag in tags:
         for p in parent.glob(f".{name}.{tag}-*"):
-            pid = p.name[len(f".{name}.{tag}-"):].split("-", 1)[0]
+            pid = p.name[len(f".{name}.{tag}-") :].split("-", 1)[0]
             if pid.isdigit() and (int(pid) == os.getpid() or _pid_alive(int(pid))):
                 continue
             if p.is_dir() and not p.is_symlink():
@@ -166,8 +166,9 @@ class WriterLock:
             fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             fh.close()
-            raise OutputError(target, f"another {what} is writing it now ({self.path.name} is locked): "
-                                      "run again when it has finished") from None
+            raise OutputError(
+                target, f"another {what} is writing it now ({self.path.name} is locked): run again when it has finished"
+            ) from None
         WriterLock._held[self.path] = [fh, 1]
 
     def release(self) -> None:

@@ -14,8 +14,20 @@ import typer
 
 from memreport import __version__
 from memreport.cli_common import (
-    EXIT_INPUT, EndOpt, HostOpt, InputsArg, ManualCommand, PageSizeOpt, StartOpt, app, debug, example, fmt_when, guarded,
-    print_ingest_warnings, progress_bar,
+    EXIT_INPUT,
+    EndOpt,
+    HostOpt,
+    InputsArg,
+    ManualCommand,
+    PageSizeOpt,
+    StartOpt,
+    app,
+    debug,
+    example,
+    fmt_when,
+    guarded,
+    print_ingest_warnings,
+    progress_bar,
 )
 
 
@@ -25,8 +37,12 @@ def _version(value: bool) -> None:
         raise typer.Exit()
 
 
-@app.callback(epilog=example("memreport report sosreport-kvm01.tar.xz -o out/      # out/kvm01/report.html, .pdf, .json",
-                               "memreport analyze /var/tmp/memsnap; echo $?            # 0 OK, 1 WARN, 2 CRIT, 3 UNKNOWN"))
+@app.callback(
+    epilog=example(
+        "memreport report sosreport-kvm01.tar.xz -o out/      # out/kvm01/report.html, .pdf, .json",
+        "memreport analyze /var/tmp/memsnap; echo $?            # 0 OK, 1 WARN, 2 CRIT, 3 UNKNOWN",
+    )
+)
 def _main(
     debug_: Annotated[bool, typer.Option("--debug", help="Show the full traceback of an error.")] = False,
     version: Annotated[
@@ -36,11 +52,15 @@ def _main(
     debug["on"] = debug_
 
 
-@app.command(cls=ManualCommand, epilog=example("memreport ingest /var/tmp/memsnap sosreport-kvm02.tar.xz -o store/",
-                                                   "memreport report store/ -o out/"))
+@app.command(
+    cls=ManualCommand,
+    epilog=example("memreport ingest /var/tmp/memsnap sosreport-kvm02.tar.xz -o store/", "memreport report store/ -o out/"),
+)
 def ingest(
     inputs: InputsArg,
-    output: Annotated[Path, typer.Option("-o", "--output", metavar="STORE", help="Store directory to write (replaced atomically).")],
+    output: Annotated[
+        Path, typer.Option("-o", "--output", metavar="STORE", help="Store directory to write (replaced atomically).")
+    ],
     page_size: PageSizeOpt = None,
     start: StartOpt = None,
     end: EndOpt = None,
@@ -51,8 +71,11 @@ def ingest(
     from memreport.ingest import use_system_allocator
 
     use_system_allocator()
-    result = guarded(lambda: ingest_inputs(inputs, output, page_size, start=start, end=end, host=host,
-                                           progress=progress_bar(), on_read=print_ingest_warnings))
+    result = guarded(
+        lambda: ingest_inputs(
+            inputs, output, page_size, start=start, end=end, host=host, progress=progress_bar(), on_read=print_ingest_warnings
+        )
+    )
     for h in result.summaries:
         span = f"{fmt_when(h.first)} → {fmt_when(h.last)}" if h.first is not None else "no samples"
         typer.echo(f"{h.host}: {h.samples} samples, {span}")
@@ -76,12 +99,20 @@ def collect(ctx: typer.Context) -> None:
     raise typer.Exit(run_collector(list(ctx.args)))
 
 
-@app.command(cls=ManualCommand, epilog=example(
-    "memreport collector sh | ssh kvm01 'cat > /usr/local/bin/memsnap && chmod +x /usr/local/bin/memsnap'",
-    "memreport collector py > memsnap.py"))
+@app.command(
+    cls=ManualCommand,
+    epilog=example(
+        "memreport collector sh | ssh kvm01 'cat > /usr/local/bin/memsnap && chmod +x /usr/local/bin/memsnap'",
+        "memreport collector py > memsnap.py",
+    ),
+)
 def collector(
-    kind: Annotated[str, typer.Argument(metavar="sh|py", show_default=False,
-                                        help="sh: the POSIX sh collector; py: the stdlib Python one (Python 3.6+).")],
+    kind: Annotated[
+        str,
+        typer.Argument(
+            metavar="sh|py", show_default=False, help="sh: the POSIX sh collector; py: the stdlib Python one (Python 3.6+)."
+        ),
+    ],
 ) -> None:
     """Print a collector script, to copy to a host (docs/FORMAT.md describes what it captures)."""
     from memreport.api import collector as collector_text

@@ -40,6 +40,7 @@ app = typer.Typer(
     context_settings={"help_option_names": ["-h", "--help"]},
 )
 
+
 class ManualCommand(TyperCommand):
     """Help that reads like a manual page: arguments by their name (`INPUT...`), options by what to
     type (`--jobs N`, `--config PATH`), never a Python type (`<list[Path]>`, `{inputs}...`). Every
@@ -172,35 +173,70 @@ def fmt_when(t) -> str:  # type: ignore[no-untyped-def]
 
 
 # Options shared by several commands. metavar names what to type, never a Python type.
-InputsArg = Annotated[list[Path], typer.Argument(
-    metavar="INPUT...", show_default=False,
-    help="Captures, snapshot trees, bundles (directory or .tar.*), sar or vmstat output, or a store.")]
+InputsArg = Annotated[
+    list[Path],
+    typer.Argument(
+        metavar="INPUT...",
+        show_default=False,
+        help="Captures, snapshot trees, bundles (directory or .tar.*), sar or vmstat output, or a store.",
+    ),
+]
 # What inputs cannot tell themselves (docs/INPUTS.md): one IngestOptions record for every command.
-PageSizeOpt = Annotated[str | None, typer.Option(
-    "--page-size", metavar="SIZE",
-    help="The hosts' page size (4096, 4KiB, 64KiB): overrides what memreport would infer or assume.")]
-StartOpt = Annotated[str | None, typer.Option(
-    "--start", metavar="TIME",
-    help="When vmstat output without -t was started (ISO time, UTC unless it has an offset); without it its times are relative.")]
-EndOpt = Annotated[str | None, typer.Option(
-    "--end", metavar="TIME", help="When the last line of vmstat output without -t was printed.")]
-HostOpt = Annotated[str | None, typer.Option(
-    "--host", metavar="NAME",
-    help="Name for inputs that give no host name of their own (vmstat output, a snapshot tree without a hostname file); inputs that name their host keep it.")]
-ConfigOpt = Annotated[Path | None, typer.Option(
-    "--config", metavar="FILE", help="TOML file of threshold settings (docs/CHECKS.md).")]
-SetOpt = Annotated[list[str] | None, typer.Option(
-    "--set", metavar="KEY=VALUE", help="Override one threshold, e.g. thrash.min_duration_s=120 (repeatable).")]
-VmSizeOpt = Annotated[str | None, typer.Option(
-    "--vm-size", metavar="SIZE",
-    help="Size of a new VM for 'how many more VMs fit', e.g. 8GiB (default 4GiB; the setting oom.new_vm_bytes).")]
+PageSizeOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--page-size",
+        metavar="SIZE",
+        help="The hosts' page size (4096, 4KiB, 64KiB): overrides what memreport would infer or assume.",
+    ),
+]
+StartOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--start",
+        metavar="TIME",
+        help="When vmstat output without -t was started (ISO time, UTC unless it has an offset); without it its times are relative.",
+    ),
+]
+EndOpt = Annotated[
+    str | None, typer.Option("--end", metavar="TIME", help="When the last line of vmstat output without -t was printed.")
+]
+HostOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--host",
+        metavar="NAME",
+        help="Name for inputs that give no host name of their own (vmstat output, a snapshot tree without a hostname file); inputs that name their host keep it.",
+    ),
+]
+ConfigOpt = Annotated[
+    Path | None, typer.Option("--config", metavar="FILE", help="TOML file of threshold settings (docs/CHECKS.md).")
+]
+SetOpt = Annotated[
+    list[str] | None,
+    typer.Option("--set", metavar="KEY=VALUE", help="Override one threshold, e.g. thrash.min_duration_s=120 (repeatable)."),
+]
+VmSizeOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--vm-size",
+        metavar="SIZE",
+        help="Size of a new VM for 'how many more VMs fit', e.g. 8GiB (default 4GiB; the setting oom.new_vm_bytes).",
+    ),
+]
 
 # What if (report, analyze, fleet): docs/CHECKS.md, "What if"; docs/FLEET.md for the fleet's ranking.
-AddVmsOpt = Annotated[list[str] | None, typer.Option(
-    "--add-vms", metavar="COUNTxSIZE",
-    help="What if: add COUNTxSIZE VMs, e.g. 4x8GiB or 2x16GiB:hugepages (repeatable; docs/CHECKS.md).")]
-RemoveVmOpt = Annotated[list[str] | None, typer.Option(
-    "--remove-vm", metavar="NAME", help="What if: remove the VM of this name (repeatable).")]
+AddVmsOpt = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--add-vms",
+        metavar="COUNTxSIZE",
+        help="What if: add COUNTxSIZE VMs, e.g. 4x8GiB or 2x16GiB:hugepages (repeatable; docs/CHECKS.md).",
+    ),
+]
+RemoveVmOpt = Annotated[
+    list[str] | None, typer.Option("--remove-vm", metavar="NAME", help="What if: remove the VM of this name (repeatable).")
+]
 SwapOpt = Annotated[str | None, typer.Option("--swap", metavar="SIZE", help="What if: swap resized to this size, e.g. 32GiB.")]
 KsmOpt = Annotated[str | None, typer.Option("--ksm", metavar="off", help="What if: --ksm off (its saving comes back as demand).")]
 
@@ -211,9 +247,35 @@ def with_vm_size(overrides: list[str] | None, vm_size: str | None) -> list[str]:
 
 
 __all__ = [
-    "ANALYZE_UNKNOWN", "EXIT_DELIVERY", "EXIT_FINDINGS", "EXIT_INPUT", "EXIT_INTERRUPTED", "EXIT_OK", "MAX_WARNINGS",
-    "ManualCommand", "argument_name", "example", "plain_metavar",
-    "AddVmsOpt", "ConfigOpt", "EndOpt", "HostOpt", "InputsArg", "KsmOpt", "PageSizeOpt", "RemoveVmOpt", "SetOpt", "StartOpt",
-    "SwapOpt", "VmSizeOpt",
-    "app", "debug", "err", "fmt_when", "guarded", "print_ingest_warnings", "progress_bar", "with_vm_size",
+    "ANALYZE_UNKNOWN",
+    "EXIT_DELIVERY",
+    "EXIT_FINDINGS",
+    "EXIT_INPUT",
+    "EXIT_INTERRUPTED",
+    "EXIT_OK",
+    "MAX_WARNINGS",
+    "ManualCommand",
+    "argument_name",
+    "example",
+    "plain_metavar",
+    "AddVmsOpt",
+    "ConfigOpt",
+    "EndOpt",
+    "HostOpt",
+    "InputsArg",
+    "KsmOpt",
+    "PageSizeOpt",
+    "RemoveVmOpt",
+    "SetOpt",
+    "StartOpt",
+    "SwapOpt",
+    "VmSizeOpt",
+    "app",
+    "debug",
+    "err",
+    "fmt_when",
+    "guarded",
+    "print_ingest_warnings",
+    "progress_bar",
+    "with_vm_size",
 ]

@@ -17,8 +17,12 @@ from memreport.errors import DeliveryError, InputError
 ToOpt = Annotated[list[str] | None, typer.Option("--to", help="Recipient (repeatable; default: to in the \\[mail] config).")]
 CcOpt = Annotated[list[str] | None, typer.Option("--cc", help="Copy recipient (repeatable).")]
 FromOpt = Annotated[str | None, typer.Option("--from", help="Sender address (default: from in the \\[mail] config).")]
-ConfigOpt = Annotated[Path | None, typer.Option("--config", help="TOML file whose \\[mail] table gives defaults (docs/EMAIL.md).")]
-OutOpt = Annotated[Path | None, typer.Option("-o", "--output", help="The .eml to write (default: DIR/report.eml, or DIR/fleet-digest.eml).")]
+ConfigOpt = Annotated[
+    Path | None, typer.Option("--config", help="TOML file whose \\[mail] table gives defaults (docs/EMAIL.md).")
+]
+OutOpt = Annotated[
+    Path | None, typer.Option("-o", "--output", help="The .eml to write (default: DIR/report.eml, or DIR/fleet-digest.eml).")
+]
 
 
 def recipients(config: Path | None, sender: str | None, to: list[str] | None, cc: list[str] | None):  # type: ignore[no-untyped-def]
@@ -66,7 +70,9 @@ def deliver(msg: EmailMessage, settings, envelope_from: str | None, rcpts: list[
 
 @app.command(cls=ManualCommand, epilog=example("memreport email out/kvm01 --to ops@example.com"))
 def email(
-    report_dir: Annotated[Path, typer.Argument(help="A report directory (memreport report) or a fleet directory (memreport fleet).")],
+    report_dir: Annotated[
+        Path, typer.Argument(help="A report directory (memreport report) or a fleet directory (memreport fleet).")
+    ],
     output: OutOpt = None,
     sender: FromOpt = None,
     to: ToOpt = None,
@@ -84,17 +90,37 @@ def email(
 
 @app.command(cls=ManualCommand, epilog=example("memreport send out/kvm01 --smtp-host smtp.example.com --to ops@example.com"))
 def send(
-    source: Annotated[Path, typer.Argument(help="An .eml file, a report directory or a fleet directory (built, kept as .eml, then sent).")],
-    smtp_host: Annotated[str | None, typer.Option("--smtp-host", help="SMTP server (default: smtp_host in the \\[mail] config).")] = None,
+    source: Annotated[
+        Path, typer.Argument(help="An .eml file, a report directory or a fleet directory (built, kept as .eml, then sent).")
+    ],
+    smtp_host: Annotated[
+        str | None, typer.Option("--smtp-host", help="SMTP server (default: smtp_host in the \\[mail] config).")
+    ] = None,
     smtp_port: Annotated[int | None, typer.Option("--smtp-port", help="Port (default: 25 none, 587 starttls, 465 tls).")] = None,
-    security: Annotated[str | None, typer.Option("--security", help="none | starttls | tls (implicit TLS). Default: starttls.")] = None,
-    tls_ca: Annotated[Path | None, typer.Option("--tls-ca", help="Trust this CA certificate (PEM) for the server's certificate.")] = None,
-    no_verify: Annotated[bool, typer.Option("--no-verify", help="Do not verify the server's certificate (test servers only).")] = False,
+    security: Annotated[
+        str | None, typer.Option("--security", help="none | starttls | tls (implicit TLS). Default: starttls.")
+    ] = None,
+    tls_ca: Annotated[
+        Path | None, typer.Option("--tls-ca", help="Trust this CA certificate (PEM) for the server's certificate.")
+    ] = None,
+    no_verify: Annotated[
+        bool, typer.Option("--no-verify", help="Do not verify the server's certificate (test servers only).")
+    ] = False,
     user: Annotated[str | None, typer.Option("--user", help="AUTH user name.")] = None,
-    password_env: Annotated[str | None, typer.Option("--password-env", metavar="NAME", help="Read the AUTH password from environment variable NAME.")] = None,
-    password_file: Annotated[Path | None, typer.Option("--password-file", help="Read the AUTH password from this file (first line).")] = None,
-    deadline: Annotated[float | None, typer.Option("--deadline", metavar="SECONDS",
-        help="Give up on the whole delivery after this long, however the server behaves (default: deadline in the \\[mail] config, else 300).")] = None,
+    password_env: Annotated[
+        str | None, typer.Option("--password-env", metavar="NAME", help="Read the AUTH password from environment variable NAME.")
+    ] = None,
+    password_file: Annotated[
+        Path | None, typer.Option("--password-file", help="Read the AUTH password from this file (first line).")
+    ] = None,
+    deadline: Annotated[
+        float | None,
+        typer.Option(
+            "--deadline",
+            metavar="SECONDS",
+            help="Give up on the whole delivery after this long, however the server behaves (default: deadline in the \\[mail] config, else 300).",
+        ),
+    ] = None,
     sender: FromOpt = None,
     to: ToOpt = None,
     cc: CcOpt = None,
@@ -114,9 +140,18 @@ def send(
 
     guarded(check_security)
     cfg, who = guarded(lambda: recipients(config, sender, to, cc))
-    settings = merge(cfg.smtp, host=smtp_host, port=smtp_port, security=security, ca_file=tls_ca,
-                     verify=False if no_verify else None, user=user, password_env=password_env,
-                     password_file=password_file, deadline=deadline)
+    settings = merge(
+        cfg.smtp,
+        host=smtp_host,
+        port=smtp_port,
+        security=security,
+        ca_file=tls_ca,
+        verify=False if no_verify else None,
+        user=user,
+        password_env=password_env,
+        password_file=password_file,
+        deadline=deadline,
+    )
     if source.is_file():
         msg = guarded(lambda: read_eml(source))
         kept = source

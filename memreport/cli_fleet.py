@@ -10,11 +10,29 @@ from typing import Annotated, Any
 import typer
 
 from memreport.cli_common import (
-    EXIT_INPUT, AddVmsOpt, ConfigOpt, KsmOpt, RemoveVmOpt, SwapOpt, ManualCommand, example, EndOpt, HostOpt, PageSizeOpt, SetOpt, StartOpt, VmSizeOpt, app, err, guarded, with_vm_size,
+    EXIT_INPUT,
+    AddVmsOpt,
+    ConfigOpt,
+    EndOpt,
+    HostOpt,
+    KsmOpt,
+    ManualCommand,
+    PageSizeOpt,
+    RemoveVmOpt,
+    SetOpt,
+    StartOpt,
+    SwapOpt,
+    VmSizeOpt,
+    app,
+    err,
+    example,
+    guarded,
+    with_vm_size,
 )
 from memreport.errors import ConfigError
 
 EXIT_FLEET_FAILED = 1  # some inputs failed; the rest completed and the summary lists the failures
+
 
 class _Reporter:
     """A rich progress bar on a terminal (hosts done/total, rate, time left); plain lines otherwise."""
@@ -36,9 +54,15 @@ class _Reporter:
                 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
                 self.bar = Progress(
-                    TextColumn("hosts"), BarColumn(), MofNCompleteColumn(),
-                    TextColumn("{task.fields[rate]}"), TextColumn("· left"), TimeRemainingColumn(),
-                    TextColumn("{task.description}"), console=Console(stderr=True), transient=True,
+                    TextColumn("hosts"),
+                    BarColumn(),
+                    MofNCompleteColumn(),
+                    TextColumn("{task.fields[rate]}"),
+                    TextColumn("· left"),
+                    TimeRemainingColumn(),
+                    TextColumn("{task.description}"),
+                    console=Console(stderr=True),
+                    transient=True,
                 )
                 self.bar.start()
                 self.task = self.bar.add_task("", total=total, completed=done, rate="")
@@ -98,17 +122,40 @@ def _mail_digest(outdir: Path, settings: Any, who: Any) -> None:
     typer.echo(f"mailed the fleet digest to {', '.join(accepted)} via {settings.where} ({kept})")
 
 
-@app.command(cls=ManualCommand, epilog=example("memreport fleet bundles/ -o fleet/ -j 2        # fleet/fleet.html, .pdf, .json",
-                                                   "memreport fleet @hosts.txt -o fleet/ --email --config memreport.toml"))
+@app.command(
+    cls=ManualCommand,
+    epilog=example(
+        "memreport fleet bundles/ -o fleet/ -j 2        # fleet/fleet.html, .pdf, .json",
+        "memreport fleet @hosts.txt -o fleet/ --email --config memreport.toml",
+    ),
+)
 def fleet(
-    inputs: Annotated[list[str], typer.Argument(
-        metavar="INPUT...", help="Inputs: bundles, captures, directories of them, globs ('bundles/*.tar.xz'), or @FILE listing one per line.",
-        show_default=False)],
-    output: Annotated[Path, typer.Option("-o", "--output", help="Fleet directory: store/, hosts/<host>/, fleet.{json,html,pdf}.")],
+    inputs: Annotated[
+        list[str],
+        typer.Argument(
+            metavar="INPUT...",
+            help="Inputs: bundles, captures, directories of them, globs ('bundles/*.tar.xz'), or @FILE listing one per line.",
+            show_default=False,
+        ),
+    ],
+    output: Annotated[
+        Path, typer.Option("-o", "--output", help="Fleet directory: store/, hosts/<host>/, fleet.{json,html,pdf}.")
+    ],
     jobs: Annotated[int | None, typer.Option("-j", "--jobs", min=1, help="Local worker processes (default: all cores).")] = None,
-    scheduler: Annotated[str | None, typer.Option("--scheduler", help="Run on a dask.distributed cluster: tcp://HOST:PORT. Workers must see the inputs and OUTDIR at the same paths.")] = None,
-    dask_local: Annotated[int | None, typer.Option("--dask-local", min=1, help="Start a dask LocalCluster of N worker processes on 127.0.0.1 and run there.")] = None,
-    force: Annotated[bool, typer.Option("--force", help="Redo every input, even unchanged ones (clears OUTDIR's store, reports and state).")] = False,
+    scheduler: Annotated[
+        str | None,
+        typer.Option(
+            "--scheduler",
+            help="Run on a dask.distributed cluster: tcp://HOST:PORT. Workers must see the inputs and OUTDIR at the same paths.",
+        ),
+    ] = None,
+    dask_local: Annotated[
+        int | None,
+        typer.Option("--dask-local", min=1, help="Start a dask LocalCluster of N worker processes on 127.0.0.1 and run there."),
+    ] = None,
+    force: Annotated[
+        bool, typer.Option("--force", help="Redo every input, even unchanged ones (clears OUTDIR's store, reports and state).")
+    ] = False,
     pdf: Annotated[bool, typer.Option("--pdf/--no-pdf", help="Also write report.pdf per host (slow on big fleets).")] = False,
     fleet_pdf: Annotated[bool, typer.Option("--fleet-pdf/--no-fleet-pdf", help="Write fleet.pdf.")] = True,
     vm_size: VmSizeOpt = None,
@@ -116,15 +163,33 @@ def fleet(
     remove_vm: RemoveVmOpt = None,
     swap: SwapOpt = None,
     ksm: KsmOpt = None,
-    input_timeout: Annotated[float | None, typer.Option("--input-timeout", metavar="SECONDS",
-        help="Give up on an input after this long (listed as failed; the run goes on); 0 = no limit. Default: input_timeout in the \\[fleet] config, else 3600.")] = None,
+    input_timeout: Annotated[
+        float | None,
+        typer.Option(
+            "--input-timeout",
+            metavar="SECONDS",
+            help="Give up on an input after this long (listed as failed; the run goes on); 0 = no limit. Default: input_timeout in the \\[fleet] config, else 3600.",
+        ),
+    ] = None,
     config: ConfigOpt = None,
     set_: SetOpt = None,
     host: HostOpt = None,
-    email: Annotated[bool, typer.Option("--email", rich_help_panel="Mail",
-        help="Mail one digest (fleet summary, worst hosts, fleet.pdf) when the run ends; SMTP and recipients from the \\[mail] table of --config (docs/EMAIL.md).")] = False,
-    to: Annotated[list[str] | None, typer.Option("--to", rich_help_panel="Mail", help="Digest recipient (repeatable; default: to in the \\[mail] config).")] = None,
-    smtp_host: Annotated[str | None, typer.Option("--smtp-host", rich_help_panel="Mail", help="SMTP server (default: smtp_host in the \\[mail] config).")] = None,
+    email: Annotated[
+        bool,
+        typer.Option(
+            "--email",
+            rich_help_panel="Mail",
+            help="Mail one digest (fleet summary, worst hosts, fleet.pdf) when the run ends; SMTP and recipients from the \\[mail] table of --config (docs/EMAIL.md).",
+        ),
+    ] = False,
+    to: Annotated[
+        list[str] | None,
+        typer.Option("--to", rich_help_panel="Mail", help="Digest recipient (repeatable; default: to in the \\[mail] config)."),
+    ] = None,
+    smtp_host: Annotated[
+        str | None,
+        typer.Option("--smtp-host", rich_help_panel="Mail", help="SMTP server (default: smtp_host in the \\[mail] config)."),
+    ] = None,
     smtp_port: Annotated[int | None, typer.Option("--smtp-port", rich_help_panel="Mail", help="SMTP port.")] = None,
     security: Annotated[str | None, typer.Option("--security", rich_help_panel="Mail", help="none | starttls | tls.")] = None,
     page_size: PageSizeOpt = None,
@@ -145,8 +210,7 @@ def fleet(
     and fleet.json/fleet.html rank the hosts that can take it (docs/FLEET.md, "What if").
     """
     from memreport import api
-    from memreport.fleet.settings import input_timeout as settings_input_timeout
-    from memreport.fleet.settings import load_fleet_settings
+    from memreport.fleet.settings import input_timeout as settings_input_timeout, load_fleet_settings
 
     if scheduler and dask_local:
         err("error: --scheduler and --dask-local exclude each other")
@@ -156,14 +220,31 @@ def fleet(
     mail = guarded(lambda: _mail_setup(config, to, smtp_host, smtp_port, security)) if email else None
     ingest = guarded(lambda: api.ingest_options(page_size, start, end))
     fleet_settings = guarded(lambda: load_fleet_settings(config))
-    timeout = fleet_settings.input_timeout_s if input_timeout is None else \
-        guarded(lambda: settings_input_timeout(input_timeout, "--input-timeout"))
+    timeout = (
+        fleet_settings.input_timeout_s
+        if input_timeout is None
+        else guarded(lambda: settings_input_timeout(input_timeout, "--input-timeout"))
+    )
     reporter = _Reporter()
     try:
-        result = guarded(lambda: api.run_fleet(
-            inputs, output, workers=jobs, thresholds=thresholds, progress=reporter, scheduler=scheduler,
-            dask_local=dask_local, force=force, pdf=pdf, fleet_pdf=fleet_pdf, ingest=ingest, host=host,
-            input_timeout_s=timeout, change=None if change.empty else change))
+        result = guarded(
+            lambda: api.run_fleet(
+                inputs,
+                output,
+                workers=jobs,
+                thresholds=thresholds,
+                progress=reporter,
+                scheduler=scheduler,
+                dask_local=dask_local,
+                force=force,
+                pdf=pdf,
+                fleet_pdf=fleet_pdf,
+                ingest=ingest,
+                host=host,
+                input_timeout_s=timeout,
+                change=None if change.empty else change,
+            )
+        )
     finally:
         reporter.close()
     t = result.fleet["totals"]
@@ -175,10 +256,16 @@ def fleet(
     )
     w = result.fleet.get("what_if")
     if w is not None:
-        typer.echo(f"what if {w['sentence']}: {w['hosts_that_fit']} of {t['hosts']} host(s) take it"
-                   + (f" (best: {', '.join(w['ranking'][:min(3, w['hosts_that_fit'])])})" if w["hosts_that_fit"] else ""))
+        typer.echo(
+            f"what if {w['sentence']}: {w['hosts_that_fit']} of {t['hosts']} host(s) take it"
+            + (f" (best: {', '.join(w['ranking'][: min(3, w['hosts_that_fit'])])})" if w["hosts_that_fit"] else "")
+        )
     for f in result.failed:
-        err(f"failed host {f['host']} ({f['input']}): {f['reason']}" if f.get("host") else f"failed input: {f['input']}: {f['reason']}")
+        err(
+            f"failed host {f['host']} ({f['input']}): {f['reason']}"
+            if f.get("host")
+            else f"failed input: {f['input']}: {f['reason']}"
+        )
     for line in result.pdf_errors:
         err(f"error: {line}")
     if mail is not None and t["hosts"]:

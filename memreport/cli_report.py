@@ -10,18 +10,44 @@ from typing import Annotated, Any
 import typer
 
 from memreport.cli_common import (
-    ANALYZE_UNKNOWN, EXIT_INPUT, AddVmsOpt, ConfigOpt, EndOpt, HostOpt, InputsArg, KsmOpt, ManualCommand, PageSizeOpt,
-    RemoveVmOpt, SetOpt, StartOpt, SwapOpt, VmSizeOpt, app, err, example, guarded, print_ingest_warnings, progress_bar,
+    ANALYZE_UNKNOWN,
+    EXIT_INPUT,
+    AddVmsOpt,
+    ConfigOpt,
+    EndOpt,
+    HostOpt,
+    InputsArg,
+    KsmOpt,
+    ManualCommand,
+    PageSizeOpt,
+    RemoveVmOpt,
+    SetOpt,
+    StartOpt,
+    SwapOpt,
+    VmSizeOpt,
+    app,
+    err,
+    example,
+    guarded,
+    print_ingest_warnings,
+    progress_bar,
     with_vm_size,
 )
 
 
-@app.command(cls=ManualCommand, epilog=example("memreport report sosreport-kvm01.tar.xz sa26 -o out/",
-                                                    "memreport report store/ -o out/ --vm-size 8GiB --add-vms 2x16GiB --no-pdf"))
+@app.command(
+    cls=ManualCommand,
+    epilog=example(
+        "memreport report sosreport-kvm01.tar.xz sa26 -o out/",
+        "memreport report store/ -o out/ --vm-size 8GiB --add-vms 2x16GiB --no-pdf",
+    ),
+)
 def report(
     inputs: InputsArg,
-    output: Annotated[Path, typer.Option("-o", "--output", metavar="OUTDIR",
-                                         help="Directory for the reports: OUTDIR/<host>/report.{html,pdf,json}.")],
+    output: Annotated[
+        Path,
+        typer.Option("-o", "--output", metavar="OUTDIR", help="Directory for the reports: OUTDIR/<host>/report.{html,pdf,json}."),
+    ],
     config: ConfigOpt = None,
     set_: SetOpt = None,
     pdf: Annotated[bool, typer.Option("--pdf/--no-pdf", help="Render report.pdf too.")] = True,
@@ -45,15 +71,28 @@ def report(
     if pdf:  # forked before anything else is imported: it loads weasyprint on the second core meanwhile
         pdf_renderer.start_renderer()
     try:
-        _report(inputs, output, config, set_, pdf, eml, vm_size, add_vms, remove_vm, swap, ksm, page_size, start, end,
-                host)
+        _report(inputs, output, config, set_, pdf, eml, vm_size, add_vms, remove_vm, swap, ksm, page_size, start, end, host)
     finally:
         pdf_renderer.stop_renderer()
 
 
-def _report(inputs: list[Path], output: Path, config: Path | None, set_: list[str] | None, pdf: bool, eml: bool,
-            vm_size: str | None, add_vms: list[str] | None, remove_vm: list[str] | None, swap: str | None,
-            ksm: str | None, page_size: str | None, start: str | None, end: str | None, host: str | None) -> None:
+def _report(
+    inputs: list[Path],
+    output: Path,
+    config: Path | None,
+    set_: list[str] | None,
+    pdf: bool,
+    eml: bool,
+    vm_size: str | None,
+    add_vms: list[str] | None,
+    remove_vm: list[str] | None,
+    swap: str | None,
+    ksm: str | None,
+    page_size: str | None,
+    start: str | None,
+    end: str | None,
+    host: str | None,
+) -> None:
     from memreport import api
     from memreport.errors import RenderError
     from memreport.ingest import use_system_allocator
@@ -62,8 +101,18 @@ def _report(inputs: list[Path], output: Path, config: Path | None, set_: list[st
     use_system_allocator()
     thresholds = guarded(lambda: api.thresholds(config, with_vm_size(set_, vm_size)))
     change = guarded(lambda: api.what_if(add_vms or (), remove_vm or (), swap, ksm))  # type: ignore[arg-type]
-    hosts = guarded(lambda: api.load(inputs, page_size, start=start, end=end, host=host, progress=progress_bar(),
-                                     on_read=print_ingest_warnings, columns="report"))
+    hosts = guarded(
+        lambda: api.load(
+            inputs,
+            page_size,
+            start=start,
+            end=end,
+            host=host,
+            progress=progress_bar(),
+            on_read=print_ingest_warnings,
+            columns="report",
+        )
+    )
     unrendered = 0  # hosts whose report.pdf missed its deadline: their other files are written, the run fails
 
     def write_one(result: api.Result, outdir: Path) -> tuple[dict[str, Path], RenderError | None]:
@@ -108,9 +157,13 @@ class AnalyzeCommand(ManualCommand):
             raise
 
 
-@app.command(cls=AnalyzeCommand, epilog=example(
-    "memreport analyze /var/tmp/memsnap --vm-size 8GiB; echo $?   # 0 OK, 1 WARN, 2 CRIT, 3 UNKNOWN",
-    "memreport analyze sosreport-kvm01.tar.xz --json > kvm01.json"))
+@app.command(
+    cls=AnalyzeCommand,
+    epilog=example(
+        "memreport analyze /var/tmp/memsnap --vm-size 8GiB; echo $?   # 0 OK, 1 WARN, 2 CRIT, 3 UNKNOWN",
+        "memreport analyze sosreport-kvm01.tar.xz --json > kvm01.json",
+    ),
+)
 def analyze(
     input: Annotated[Path, typer.Argument(metavar="INPUT", show_default=False, help="One input (capture, bundle, store …).")],
     config: ConfigOpt = None,
@@ -134,8 +187,19 @@ def analyze(
     use_system_allocator()
     thresholds = guarded(lambda: api.thresholds(config, with_vm_size(set_, vm_size)), ANALYZE_UNKNOWN)
     change = guarded(lambda: api.what_if(add_vms or (), remove_vm or (), swap, ksm), ANALYZE_UNKNOWN)  # type: ignore[arg-type]
-    hosts = guarded(lambda: api.load([input], page_size, start=start, end=end, host=host, progress=progress_bar(),
-                                     on_read=print_ingest_warnings, columns="report"), ANALYZE_UNKNOWN)
+    hosts = guarded(
+        lambda: api.load(
+            [input],
+            page_size,
+            start=start,
+            end=end,
+            host=host,
+            progress=progress_bar(),
+            on_read=print_ingest_warnings,
+            columns="report",
+        ),
+        ANALYZE_UNKNOWN,
+    )
     results = [guarded(lambda: api.analyze(data, thresholds, change=change), ANALYZE_UNKNOWN) for data in hosts]
     if as_json:
         docs = [r.to_json() for r in results]

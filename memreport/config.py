@@ -48,8 +48,7 @@ class Thresholds:
     )
     swap_pressure_psi_full_percent: float = _setting(
         5.0,
-        "On a host without swap, an interval whose PSI memory full reaches this counts as memory pressure "
-        "(Meta oomd: 5 %)",
+        "On a host without swap, an interval whose PSI memory full reaches this counts as memory pressure (Meta oomd: 5 %)",
         "%",
     )
     active_warn_percent: float = _setting(90.0, "Active ÷ MemTotal at or above this is WARN (Netdata RAM warn 90 %)", "%")
@@ -61,9 +60,7 @@ class Thresholds:
         "B/s",
     )
     active_roundtrip_warn_s: float = _setting(60.0, "Total round-trip time at or above this is WARN", "s")
-    thrash_rate_bytes_per_s: float = _setting(
-        1048576.0, "Swap traffic (in + out) at or above this rate is thrash-level", "B/s"
-    )
+    thrash_rate_bytes_per_s: float = _setting(1048576.0, "Swap traffic (in + out) at or above this rate is thrash-level", "B/s")
     thrash_min_duration_s: float = _setting(60.0, "A thrash window lasts at least this long; shorter bursts are not windows", "s")
     thrash_merge_gap_s: float = _setting(60.0, "Windows closer than this gap are merged into one", "s")
     thrash_max_interval_s: float = _setting(
@@ -75,9 +72,7 @@ class Thresholds:
         "memory limit (cgroup memory.max/high, libvirt memtune), not by the host running short",
         "%",
     )
-    thrash_crit_total_s: float = _setting(
-        900.0, "Total thrash time at or above this is CRIT (node_exporter mixin: 15 min)", "s"
-    )
+    thrash_crit_total_s: float = _setting(900.0, "Total thrash time at or above this is CRIT (node_exporter mixin: 15 min)", "s")
     thrash_psi_full_crit_percent: float = _setting(
         5.0, "A window whose mean PSI memory full reaches this is CRIT (Meta oomd: 5 %)", "%"
     )
@@ -91,44 +86,55 @@ class Thresholds:
         10.0, "Headroom (RAM + swap − allocated) below this share of RAM + swap is WARN", "%"
     )
     oom_commit_warn_percent: float = _setting(100.0, "Committed_AS ÷ CommitLimit at or above this is WARN", "%")
-    oom_available_warn_percent: float = _setting(10.0, "Lowest MemAvailable ÷ MemTotal below this is WARN (Netdata 90 % used)", "%")
-    oom_available_crit_percent: float = _setting(2.0, "Lowest MemAvailable ÷ MemTotal below this is CRIT (Netdata 98 % used)", "%")
-    ksm_cpu_warn_percent: float = _setting(25.0, "ksmd mean CPU (% of one CPU) at or above this is WARN", "%")
-    ksm_min_saved_bytes: int = _setting(
-        512 * MIB, "KSM saving below this while ksmd uses CPU is not worth it", "B"
+    oom_available_warn_percent: float = _setting(
+        10.0, "Lowest MemAvailable ÷ MemTotal below this is WARN (Netdata 90 % used)", "%"
     )
+    oom_available_crit_percent: float = _setting(
+        2.0, "Lowest MemAvailable ÷ MemTotal below this is CRIT (Netdata 98 % used)", "%"
+    )
+    ksm_cpu_warn_percent: float = _setting(25.0, "ksmd mean CPU (% of one CPU) at or above this is WARN", "%")
+    ksm_min_saved_bytes: int = _setting(512 * MIB, "KSM saving below this while ksmd uses CPU is not worth it", "B")
     ksm_idle_cpu_percent: float = _setting(1.0, "ksmd mean CPU below this counts as free", "%")
     ksm_unshared_warn_ratio: float = _setting(
         2.0, "pages_unshared ÷ pages_sharing above this means wasted scanning (kernel docs)", ""
     )
     confidence_high_days: float = _setting(
-        7.0, "Data covering at least this many days, sampled at most every confidence.high_max_interval_s, is high confidence", "d"
+        7.0,
+        "Data covering at least this many days, sampled at most every confidence.high_max_interval_s, is high confidence",
+        "d",
     )
     confidence_high_max_interval_s: float = _setting(
         300.0, "The coarsest median sampling interval that can give high confidence (short peaks hide between samples)", "s"
     )
     confidence_medium_days: float = _setting(
-        1.0, "Data covering at least this many days is medium confidence; less is low, and peak-based findings are at most WARN", "d"
+        1.0,
+        "Data covering at least this many days is medium confidence; less is low, and peak-based findings are at most WARN",
+        "d",
     )
     numa_low_free_percent: float = _setting(
-        2.0, "A NUMA node whose MemFree fell below this share of its MemTotal ran out (guests bound to it reclaim, swap "
-        "or OOM there; kernel docs, NUMA node meminfo)", "%"
+        2.0,
+        "A NUMA node whose MemFree fell below this share of its MemTotal ran out (guests bound to it reclaim, swap "
+        "or OOM there; kernel docs, NUMA node meminfo)",
+        "%",
     )
     numa_host_free_percent: float = _setting(
-        10.0, "… while the whole host still had at least this share free: the node is flagged (WARN), memory was "
-        "free elsewhere", "%"
+        10.0,
+        "… while the whole host still had at least this share free: the node is flagged (WARN), memory was free elsewhere",
+        "%",
     )
-    vms_swap_warn_percent: float = _setting(
-        25.0, "A VM whose peak VmSwap reaches this share of its allocation is WARN", "%"
-    )
+    vms_swap_warn_percent: float = _setting(25.0, "A VM whose peak VmSwap reaches this share of its allocation is WARN", "%")
     vms_hard_limit_percent: float = _setting(
-        90.0, "A VM whose peak resident memory (RSS + hugetlb pages) reaches this share of its hard limit (libvirt "
+        90.0,
+        "A VM whose peak resident memory (RSS + hugetlb pages) reaches this share of its hard limit (libvirt "
         "<memtune><hard_limit>, the VM cgroup's memory.max) is WARN: past the limit it swaps or is OOM-killed inside its "
-        "cgroup while the host has room", "%"
+        "cgroup while the host has room",
+        "%",
     )
     vms_balloon_low_percent: float = _setting(
-        75.0, "A VM whose balloon (current memory) is at or below this share of its <memory> is reported: the guest may "
-        "take the difference back at any time by deflating it, so the OOM rule counts <memory>", "%"
+        75.0,
+        "A VM whose balloon (current memory) is at or below this share of its <memory> is reported: the guest may "
+        "take the difference back at any time by deflating it, so the OOM rule counts <memory>",
+        "%",
     )
 
     render_pdf_timeout_s: float = _setting(
@@ -168,8 +174,13 @@ class Thresholds:
 def vm_size_bytes(size: str | int) -> int:
     """A new VM's size in bytes from `4GiB`, `512M` or a number of bytes (--vm-size, Thresholds(vm_size=…))."""
     value = size_value(size) if isinstance(size, str) else size
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value <= 0 \
-            or value != int(value):
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, (int, float))
+        or not math.isfinite(value)
+        or value <= 0
+        or value != int(value)
+    ):
         raise ConfigError(f"vm size {size!r}: expected a whole positive size such as 4GiB or 512MiB")
     return int(value)
 

@@ -36,7 +36,9 @@ def collector_path(name: str = "memsnap.py") -> Path:
     env = os.environ.get(COLLECTOR_ENV)
     path = Path(env) if env and name == "memsnap.py" else data_dir("collectors") / name
     if not path.is_file():
-        raise MemreportError(f"collector {name} not found at {path}" + (f" (${COLLECTOR_ENV})" if env and name == "memsnap.py" else ""))
+        raise MemreportError(
+            f"collector {name} not found at {path}" + (f" (${COLLECTOR_ENV})" if env and name == "memsnap.py" else "")
+        )
     return path
 
 

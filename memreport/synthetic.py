@@ -197,9 +197,7 @@ def _write_tsv(path: Path, header: list[str], columns: list[np.ndarray], gz: boo
     table = pa.table({h: c for h, c in zip(header, columns)})
     buf = io.BytesIO()
     buf.write(("#" + "\t".join(header) + "\n").encode())
-    pacsv.write_csv(
-        table, buf, write_options=pacsv.WriteOptions(include_header=False, delimiter="\t", quoting_style="none")
-    )
+    pacsv.write_csv(table, buf, write_options=pacsv.WriteOptions(include_header=False, delimiter="\t", quoting_style="none"))
     data = buf.getvalue()
     if gz:
         path = path.with_name(path.name + ".gz")
@@ -290,7 +288,9 @@ def write_capture(spec: HostSpec, out: Path, gz: bool = False) -> Path:
         "Hugetlb": ones * (pool // KIB),
         "DirectMap1G": ones * (ram // KIB - 4 * 1024 * 1024),
     }
-    mem_cols = [mem.get(k, ones * (rng.integers(0, 50_000) if k not in ("HugePages_Rsvd", "HugePages_Surp") else 0)) for k in MEMINFO_KEYS]
+    mem_cols = [
+        mem.get(k, ones * (rng.integers(0, 50_000) if k not in ("HugePages_Rsvd", "HugePages_Surp") else 0)) for k in MEMINFO_KEYS
+    ]
     vm = {
         "nr_free_pages": (free // pg).astype(np.int64),
         "nr_inactive_anon": (inactive_anon // pg).astype(np.int64),
@@ -351,7 +351,17 @@ def write_capture(spec: HostSpec, out: Path, gz: bool = False) -> Path:
             avg = np.round(stall * 100, 2)
             _write_tsv(
                 out / f"psi.{name}.tsv",
-                ["ts", "some_avg10", "some_avg60", "some_avg300", "some_total", "full_avg10", "full_avg60", "full_avg300", "full_total"],
+                [
+                    "ts",
+                    "some_avg10",
+                    "some_avg60",
+                    "some_avg300",
+                    "some_total",
+                    "full_avg10",
+                    "full_avg60",
+                    "full_avg300",
+                    "full_total",
+                ],
                 [ts, avg * 1.6, avg * 1.5, avg * 1.2, some_total, avg, avg * 0.9, avg * 0.7, full_total],
                 gz,
             )
@@ -359,8 +369,14 @@ def write_capture(spec: HostSpec, out: Path, gz: bool = False) -> Path:
         _write_tsv(
             out / f"swaps.{name}.tsv",
             ["ts", "filename", "type", "size_kb", "used_kb", "priority"],
-            [ts, np.full(m, spec.swap_device, dtype=object), np.full(m, "partition", dtype=object),
-             np.full(m, spec.swap_bytes // KIB, dtype=np.int64), kib(s["swap_used"][sel]), np.full(m, -2, dtype=np.int64)],
+            [
+                ts,
+                np.full(m, spec.swap_device, dtype=object),
+                np.full(m, "partition", dtype=object),
+                np.full(m, spec.swap_bytes // KIB, dtype=np.int64),
+                kib(s["swap_used"][sel]),
+                np.full(m, -2, dtype=np.int64),
+            ],
             gz,
         )
         if pool:
@@ -368,11 +384,15 @@ def write_capture(spec: HostSpec, out: Path, gz: bool = False) -> Path:
             _write_tsv(
                 out / f"hugepages.{name}.tsv",
                 ["ts", "node", "size_kb", "nr_hugepages", "free_hugepages", "resv_hugepages", "surplus_hugepages"],
-                [np.repeat(ts, 2), np.tile(np.array(["-", "-"], dtype=object), m),
-                 np.tile(np.array([1048576, 2048], dtype=np.int64), m),
-                 np.tile(np.array([0, pool // (2 * MIB)], dtype=np.int64), m),
-                 np.tile(np.array([0, hp_free // (2 * MIB)], dtype=np.int64), m),
-                 np.zeros(2 * m, dtype=np.int64), np.zeros(2 * m, dtype=np.int64)],
+                [
+                    np.repeat(ts, 2),
+                    np.tile(np.array(["-", "-"], dtype=object), m),
+                    np.tile(np.array([1048576, 2048], dtype=np.int64), m),
+                    np.tile(np.array([0, pool // (2 * MIB)], dtype=np.int64), m),
+                    np.tile(np.array([0, hp_free // (2 * MIB)], dtype=np.int64), m),
+                    np.zeros(2 * m, dtype=np.int64),
+                    np.zeros(2 * m, dtype=np.int64),
+                ],
                 gz,
             )
         if spec.numa_nodes:
@@ -403,12 +423,18 @@ def _write_numa(spec: HostSpec, out: Path, day: str, ts: np.ndarray, free: np.nd
                 frees[:, j] += moved / (k - 1)
     m = len(ts)
     pages = spec.hugepages_bytes // (2 * MIB) // k
-    cols = [np.repeat(ts, k), np.tile(np.arange(k, dtype=np.int64), m),
-            np.full(m * k, node_total // KIB, dtype=np.int64), (frees.ravel() // KIB).astype(np.int64),
-            ((node_total - frees.ravel()) // KIB).astype(np.int64), np.full(m * k, pages, dtype=np.int64),
-            np.full(m * k, pages, dtype=np.int64)]
-    _write_tsv(out / f"numa.{day}.tsv", ["ts", "node", "MemTotal", "MemFree", "MemUsed", "HugePages_Total", "HugePages_Free"],
-               cols, gz)
+    cols = [
+        np.repeat(ts, k),
+        np.tile(np.arange(k, dtype=np.int64), m),
+        np.full(m * k, node_total // KIB, dtype=np.int64),
+        (frees.ravel() // KIB).astype(np.int64),
+        ((node_total - frees.ravel()) // KIB).astype(np.int64),
+        np.full(m * k, pages, dtype=np.int64),
+        np.full(m * k, pages, dtype=np.int64),
+    ]
+    _write_tsv(
+        out / f"numa.{day}.tsv", ["ts", "node", "MemTotal", "MemFree", "MemUsed", "HugePages_Total", "HugePages_Free"], cols, gz
+    )
 
 
 def _write_vms(spec: HostSpec, out: Path, day: str, ts: np.ndarray, s: dict, sel: np.ndarray, gz: bool, first_day: bool) -> None:
@@ -425,7 +451,12 @@ def _write_vms(spec: HostSpec, out: Path, day: str, ts: np.ndarray, s: dict, sel
     swap_share = np.clip(s["swap_used"][sel] / max(1, sizes.sum()), 0, 1)
     swap = np.outer(swap_share, sizes) * rng.uniform(0.5, 1.5, k)
     header = ["ts", "pid", "rss_kb", "swap_kb"]
-    columns = [np.repeat(ts, k), np.tile(pids, m).astype(np.int64), (rss.ravel() // KIB).astype(np.int64), (swap.ravel() // KIB).astype(np.int64)]
+    columns = [
+        np.repeat(ts, k),
+        np.tile(pids, m).astype(np.int64),
+        (rss.ravel() // KIB).astype(np.int64),
+        (swap.ravel() // KIB).astype(np.int64),
+    ]
     if spec.with_ksm:
         # /proc/<pid>/ksm_stat: each VM's share of the merged pages, by size (same-OS guests merge
         # alike); its profit is the merged memory less 64 bytes of rmap item per page.
@@ -446,13 +477,24 @@ def _write_vms(spec: HostSpec, out: Path, day: str, ts: np.ndarray, s: dict, sel
             else:
                 args.append(str(int(size * 1024)))
         uuids = [f"5f1c{i:04x}-0d4e-4c6a-9e7b-{spec.seed:04x}{i:08x}" for i in range(k)]
-        backends = [f"-object memory-backend-file,id=pc.ram,mem-path=/dev/hugepages/libvirt/qemu/{i + 1}-{names[i]},prealloc=on"
-                    if i < spec.hugepage_vms else "-" for i in range(k)]
+        backends = [
+            f"-object memory-backend-file,id=pc.ram,mem-path=/dev/hugepages/libvirt/qemu/{i + 1}-{names[i]},prealloc=on"
+            if i < spec.hugepage_vms
+            else "-"
+            for i in range(k)
+        ]
         _write_tsv(
             out / f"vmdefs.{day}.tsv",
             ["ts", "pid", "name", "uuid", "mem_arg", "cmd", "mem_backend"],
-            [np.full(k, ts[0]), pids.astype(np.int64), np.array(names, dtype=object), np.array(uuids, dtype=object),
-             np.array(args, dtype=object), np.full(k, "qemu-system-x86_64", dtype=object), np.array(backends, dtype=object)],
+            [
+                np.full(k, ts[0]),
+                pids.astype(np.int64),
+                np.array(names, dtype=object),
+                np.array(uuids, dtype=object),
+                np.array(args, dtype=object),
+                np.full(k, "qemu-system-x86_64", dtype=object),
+                np.array(backends, dtype=object),
+            ],
             gz,
         )
 
@@ -461,8 +503,17 @@ def _write_vms(spec: HostSpec, out: Path, day: str, ts: np.ndarray, s: dict, sel
 # host that ran for a year would. Every other column repeats as it was.
 _REPEAT_COUNTERS = {
     "clock": ("uptime",),
-    "vmstat": ("pswpin", "pswpout", "pgmajfault", "pgfault", "oom_kill", "workingset_refault",
-               "workingset_refault_anon", "workingset_refault_file", "pgscan_direct"),
+    "vmstat": (
+        "pswpin",
+        "pswpout",
+        "pgmajfault",
+        "pgfault",
+        "oom_kill",
+        "workingset_refault",
+        "workingset_refault_anon",
+        "workingset_refault_file",
+        "pgscan_direct",
+    ),
     "psi": ("some_total", "full_total"),
     "ksm": ("full_scans", "ksmd_ticks"),
 }
@@ -500,7 +551,7 @@ def repeat_capture(src: Path, out: Path, weeks: int, gz: bool = True) -> Path:
                 v = whole.column(name).to_numpy()
                 step[name] = v[-1] - v[0] + (v[-1] - v[-2])
         for w in range(1 if stream == "vmdefs" else weeks):
-            for day, table in days:
+            for _day, table in days:
                 t = table
                 for name, inc in step.items():
                     i = t.column_names.index(name)

@@ -10,10 +10,10 @@ Any time before RELATIVE_LIMIT is read as relative: no real capture is dated 197
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
-RELATIVE_ORIGIN = datetime(1970, 1, 1, tzinfo=timezone.utc)
-RELATIVE_LIMIT = datetime(1971, 1, 1, tzinfo=timezone.utc)
+RELATIVE_ORIGIN = datetime(1970, 1, 1, tzinfo=UTC)
+RELATIVE_LIMIT = datetime(1971, 1, 1, tzinfo=UTC)
 
 ABSOLUTE = "absolute"
 RELATIVE = "relative"

@@ -37,11 +37,16 @@ def run_on_terminal(cmd: list[str], columns: int = 120, timeout: float = HANG) -
     return proc.wait(timeout=timeout), b"".join(chunks).decode("utf-8", "replace")
 
 
-def run_cli(*args: str, check: bool | None = None, cwd: Path | None = None, timeout: float = HANG) -> subprocess.CompletedProcess[str]:
+def run_cli(
+    *args: str, check: bool | None = None, cwd: Path | None = None, timeout: float = HANG
+) -> subprocess.CompletedProcess[str]:
     """The real command line, as a user runs it (a separate process)."""
     proc = subprocess.run(
         [sys.executable, "-m", "memreport", *map(str, args)],
-        capture_output=True, text=True, cwd=cwd or ROOT, timeout=timeout,
+        capture_output=True,
+        text=True,
+        cwd=cwd or ROOT,
+        timeout=timeout,
     )
     if check and proc.returncode != 0:
         raise AssertionError(f"memreport {' '.join(map(str, args))} exited {proc.returncode}:\n{proc.stdout}\n{proc.stderr}")

@@ -52,11 +52,23 @@ def run_target(name: str, cases: int, seed: int, only: int | None = None) -> dic
         where = f"{Path(tb[-1].filename).name}:{tb[-1].lineno}" if tb else "?"
         key = f"{type(err).__name__} at {where}"
         if key not in failures:
-            failures[key] = {"count": 0, "first_case": i, "seed_file": case[0], "message": str(err)[:200],
-                             "traceback": "".join(traceback.format_exception(err, limit=-6))}
+            failures[key] = {
+                "count": 0,
+                "first_case": i,
+                "seed_file": case[0],
+                "message": str(err)[:200],
+                "traceback": "".join(traceback.format_exception(err, limit=-6)),
+            }
         failures[key]["count"] = int(failures[key]["count"]) + 1  # type: ignore[call-overload]
-    return {"target": name, "what": target.what, "cases": len(indices), "failed": n_failed, "failures": failures,
-            "seconds": time.perf_counter() - t0, "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
+    return {
+        "target": name,
+        "what": target.what,
+        "cases": len(indices),
+        "failed": n_failed,
+        "failures": failures,
+        "seconds": time.perf_counter() - t0,
+        "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+    }
 
 
 def main() -> int:
@@ -73,7 +85,10 @@ def main() -> int:
     unknown = [n for n in names if n not in F.TARGETS]
     if unknown:
         ap.error(f"unknown target(s) {unknown}: {', '.join(F.TARGETS)}")
-    print(f"fuzz: {len(names)} target(s) × {args.cases if args.case is None else 1} cases, seed {args.seed}, {args.jobs} at a time", flush=True)
+    print(
+        f"fuzz: {len(names)} target(s) × {args.cases if args.case is None else 1} cases, seed {args.seed}, {args.jobs} at a time",
+        flush=True,
+    )
     t0 = time.perf_counter()
     results = []
     with ProcessPoolExecutor(max_workers=args.jobs, max_tasks_per_child=1) as pool:
@@ -81,8 +96,11 @@ def main() -> int:
         for fut in as_completed(futs):
             r = fut.result()
             results.append(r)
-            print(f"  {r['target']:<14} {r['cases']:>8,} cases  {r['failed']:>6,} failed  peak {r['peak_rss_mib']:>7.1f} MiB  "
-                  f"{r['seconds']:>7.1f} s", flush=True)
+            print(
+                f"  {r['target']:<14} {r['cases']:>8,} cases  {r['failed']:>6,} failed  peak {r['peak_rss_mib']:>7.1f} MiB  "
+                f"{r['seconds']:>7.1f} s",
+                flush=True,
+            )
     results.sort(key=lambda r: names.index(str(r["target"])))
     print()
     print(f"{'target':<14} {'cases':>9} {'failures':>9} {'peak RSS':>10}  what")
@@ -91,8 +109,10 @@ def main() -> int:
     bad = [r for r in results if r["failed"]]
     for r in bad:
         for key, f in r["failures"].items():  # type: ignore[attr-defined]
-            print(f"\nFAILED {r['target']}: {key} ×{f['count']} (first: case {f['first_case']}, seed file {f['seed_file']}; "
-                  f"rerun: python tests/fuzz.py {r['target']} --seed {args.seed} --case {f['first_case']})\n  {f['message']}")
+            print(
+                f"\nFAILED {r['target']}: {key} ×{f['count']} (first: case {f['first_case']}, seed file {f['seed_file']}; "
+                f"rerun: python tests/fuzz.py {r['target']} --seed {args.seed} --case {f['first_case']})\n  {f['message']}"
+            )
             print("  " + f["traceback"].replace("\n", "\n  ").rstrip())
     total = sum(int(r["cases"]) for r in results)  # type: ignore[call-overload]
     print(f"\n{total:,} cases in {time.perf_counter() - t0:.0f} s: {'no failure' if not bad else f'{len(bad)} target(s) failed'}")

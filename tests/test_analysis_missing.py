@@ -15,17 +15,34 @@ from memreport.analyze.report_json import build, dumps
 from memreport.model import Severity
 
 REQUIRED_KEYS = {
-    "host", "period", "verdict", "memory_total_bytes", "swap_total_bytes", "peak_inactive_bytes", "peak_inactive_at",
-    "peak_inactive_anon_bytes", "swap_deficit_bytes", "thrash_windows", "vm_allocated_bytes", "oom_headroom_bytes",
-    "ksm_saved_bytes", "ksmd_cpu_percent", "findings", "thresholds",
+    "host",
+    "period",
+    "verdict",
+    "memory_total_bytes",
+    "swap_total_bytes",
+    "peak_inactive_bytes",
+    "peak_inactive_at",
+    "peak_inactive_anon_bytes",
+    "swap_deficit_bytes",
+    "thrash_windows",
+    "vm_allocated_bytes",
+    "oom_headroom_bytes",
+    "ksm_saved_bytes",
+    "ksmd_cpu_percent",
+    "findings",
+    "thresholds",
 }
 
 
 def sar_like() -> pd.DataFrame:
     """What sar gives: levels and swap rates, no Inactive(anon), no KSM, no PSI, no oom_kill."""
     df = S.samples(n=145, interval_s=600)
-    drop = [c for c in df.columns if c.startswith(("ksm", "psi_")) or c in (
-        "mem_Inactive_anon", "mem_Active_anon", "oom_kills", "refault_per_s", "ksmd_cpu_share")]
+    drop = [
+        c
+        for c in df.columns
+        if c.startswith(("ksm", "psi_"))
+        or c in ("mem_Inactive_anon", "mem_Active_anon", "oom_kills", "refault_per_s", "ksmd_cpu_share")
+    ]
     return df.drop(columns=drop)
 
 
@@ -81,7 +98,9 @@ def test_numbers_equal_an_independent_computation() -> None:
     assert doc["swap_deficit_bytes"] == int(inactive.max()) - int(s["mem_SwapTotal"].iloc[-1])
     last = h.vms[h.vms["ts"] == h.vms["ts"].max()]
     assert doc["vm_allocated_bytes"] == int(last["allocated_bytes"].sum())
-    assert doc["oom_headroom_bytes"] == int(s["mem_MemTotal"].iloc[-1] + s["mem_SwapTotal"].iloc[-1] - last["allocated_bytes"].sum())
+    assert doc["oom_headroom_bytes"] == int(
+        s["mem_MemTotal"].iloc[-1] + s["mem_SwapTotal"].iloc[-1] - last["allocated_bytes"].sum()
+    )
     assert doc["ksm_saved_bytes"] == int(s["ksm_pages_sharing_bytes"].max())
     ok = s["interval_s"].notna()
     cpu = (s.loc[ok, "ksmd_cpu_share"] * s.loc[ok, "interval_s"]).sum() / s.loc[ok, "interval_s"].sum() * 100

@@ -101,7 +101,9 @@ def test_ksm_verdict_sentence() -> None:
 
 def test_per_vm_table_sorted_with_max_p95_and_swap() -> None:
     df = S.samples(n=361)
-    vf = S.vms(df["ts"].iloc[::18], [("small", 1 * GIB, 600 * MIB, 0), ("big", 8 * GIB, 3 * GIB, 3 * GIB), ("mid", 4 * GIB, 4 * GIB, 0)])
+    vf = S.vms(
+        df["ts"].iloc[::18], [("small", 1 * GIB, 600 * MIB, 0), ("big", 8 * GIB, 3 * GIB, 3 * GIB), ("mid", 4 * GIB, 4 * GIB, 0)]
+    )
     big = vf["name"] == "big"
     vf.loc[big, "rss_bytes"] = [GIB * (k + 1) // 4 for k in range(int(big.sum()))]  # 0.25 … 5.25 GiB
     a = analyze(S.host(df, vf))

@@ -47,13 +47,23 @@ def test_window_and_burst_together_in_report_json() -> None:
     doc = build(analyze(S.host(df)))
     assert doc["thrash_windows"] == [
         {
-            "start": "2026-11-20T00:30:00Z", "end": "2026-11-20T00:35:00Z", "duration_s": 300.0,
-            "peak_swapin_bytes_per_s": 20 * MIB, "peak_swapout_bytes_per_s": 0.0,
-            "mean_swapin_bytes_per_s": 20 * MIB, "mean_swapout_bytes_per_s": 0.0,
-            "swapin_bytes": 20 * MIB * 300, "swapout_bytes": 0, "swapped_bytes": 20 * MIB * 300,
-            "psi_full_mean_percent": 0.0, "refaults_per_s_mean": 0.0, "majfaults_per_s_mean": 0.0,
+            "start": "2026-11-20T00:30:00Z",
+            "end": "2026-11-20T00:35:00Z",
+            "duration_s": 300.0,
+            "peak_swapin_bytes_per_s": 20 * MIB,
+            "peak_swapout_bytes_per_s": 0.0,
+            "mean_swapin_bytes_per_s": 20 * MIB,
+            "mean_swapout_bytes_per_s": 0.0,
+            "swapin_bytes": 20 * MIB * 300,
+            "swapout_bytes": 0,
+            "swapped_bytes": 20 * MIB * 300,
+            "psi_full_mean_percent": 0.0,
+            "refaults_per_s_mean": 0.0,
+            "majfaults_per_s_mean": 0.0,
             # MemAvailable stayed at half of RAM: the swapping was forced by a limit, not a shortage.
-            "min_available_bytes": 8 * GIB, "min_available_percent": 50.0, "peak_active_percent": 37.5,
+            "min_available_bytes": 8 * GIB,
+            "min_available_percent": 50.0,
+            "peak_active_percent": 37.5,
             "cause": "memory_limit",
         }
     ]
@@ -157,9 +167,16 @@ def test_swapping_with_memory_available_is_a_memory_limit() -> None:
 def test_memory_limit_thrash_names_the_vm_at_its_hard_limit() -> None:
     """Issue 18: the VM whose resident memory sits at its libvirt hard limit is the limit that forced it."""
     df = _thrash_host(available_during=12 * GIB)
-    vms = pd.DataFrame({"ts": [df["ts"].iloc[-1]] * 2, "name": ["db01", "web01"], "uuid": ["a", "b"],
-                        "allocated_bytes": [8 * GIB, 4 * GIB], "rss_bytes": [2000 * MIB, 1 * GIB],
-                        "hard_limit_bytes": [2 * GIB, None]})
+    vms = pd.DataFrame(
+        {
+            "ts": [df["ts"].iloc[-1]] * 2,
+            "name": ["db01", "web01"],
+            "uuid": ["a", "b"],
+            "allocated_bytes": [8 * GIB, 4 * GIB],
+            "rss_bytes": [2000 * MIB, 1 * GIB],
+            "hard_limit_bytes": [2 * GIB, None],
+        }
+    )
     a = analyze(S.host(df, vms))
     f = next(f for f in a.findings if f.id == "thrash.windows")
     assert f.recommendation.startswith("Raise the hard limit of db01: resident at its hard limit")

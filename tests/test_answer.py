@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 from conftest import ROOT, run_cli
 
-from memreport.fleet import FleetOptions, run_fleet
 from memreport.config import load_thresholds
+from memreport.fleet import FleetOptions, run_fleet
 from memreport.synthetic import GIB, HostSpec, Thrash, write_capture
 
 SAMPLE = ROOT / "sample_data" / "kvm-sample"
@@ -84,11 +84,12 @@ def test_the_answer_reads_the_same_everywhere(sample_8g: dict) -> None:
 
 def test_vm_size_moves_the_fit_the_same_way_in_report_and_analyze(tmp_path: Path) -> None:
     """Regression (issue 9): the host report counted 512 MiB VMs and the fleet 4 GiB ones."""
-    spec = HostSpec(hostname="kvm-roomy", seed=3, days=1, interval_s=300, ram_bytes=256 * GIB, swap_bytes=32 * GIB,
-                    thrash=())
+    spec = HostSpec(hostname="kvm-roomy", seed=3, days=1, interval_s=300, ram_bytes=256 * GIB, swap_bytes=32 * GIB, thrash=())
     write_capture(spec, tmp_path / "c")
-    docs = {size: json.loads(run_cli("analyze", tmp_path / "c", "--json", *(["--vm-size", size] if size else [])).stdout)
-            for size in (None, "4GiB", "16GiB")}
+    docs = {
+        size: json.loads(run_cli("analyze", tmp_path / "c", "--json", *(["--vm-size", size] if size else [])).stdout)
+        for size in (None, "4GiB", "16GiB")
+    }
     assert docs[None]["answer"] == docs["4GiB"]["answer"]  # 4 GiB is the default
     free = min(docs[None]["capacity_models"]["safe"]["free_bytes"], docs[None]["capacity_models"]["observed"]["free_bytes"])
     assert docs["4GiB"]["answer"]["vms_that_fit"] == free // (4 * GIB) > 0
@@ -97,8 +98,7 @@ def test_vm_size_moves_the_fit_the_same_way_in_report_and_analyze(tmp_path: Path
 
 def test_a_five_second_capture_is_low_confidence_not_crit(tmp_path: Path) -> None:
     """Regression (issue 9): a 5-second capture got CRIT "swap too small"."""
-    spec = HostSpec(hostname="kvm-blink", seed=4, days=5 / 86400, interval_s=1, swap_bytes=4 * GIB, thrash=(),
-                    with_vms=False)
+    spec = HostSpec(hostname="kvm-blink", seed=4, days=5 / 86400, interval_s=1, swap_bytes=4 * GIB, thrash=(), with_vms=False)
     write_capture(spec, tmp_path / "c")
     proc = run_cli("analyze", tmp_path / "c", "--json")
     doc = json.loads(proc.stdout)
@@ -111,8 +111,15 @@ def test_a_five_second_capture_is_low_confidence_not_crit(tmp_path: Path) -> Non
 
 def test_swapping_under_a_memory_limit_is_not_blamed_on_the_host(tmp_path: Path) -> None:
     """Regression (issue 9): cgroup-limited swapping was told "memory in use exceeds RAM"."""
-    spec = HostSpec(hostname="kvm-capped", seed=6, days=0.5, interval_s=60, thrash_host_short=False, with_vms=False,
-                    thrash=(Thrash(4 * 3600, 30 * 60, 40 * 1024**2, 20 * 1024**2),))
+    spec = HostSpec(
+        hostname="kvm-capped",
+        seed=6,
+        days=0.5,
+        interval_s=60,
+        thrash_host_short=False,
+        with_vms=False,
+        thrash=(Thrash(4 * 3600, 30 * 60, 40 * 1024**2, 20 * 1024**2),),
+    )
     write_capture(spec, tmp_path / "c")
     run_cli("report", tmp_path / "c", "-o", tmp_path / "out", "--no-pdf", check=True)
     doc = json.loads((tmp_path / "out" / "kvm-capped" / "report.json").read_text())
@@ -124,8 +131,14 @@ def test_swapping_under_a_memory_limit_is_not_blamed_on_the_host(tmp_path: Path)
 
 
 def test_the_same_host_short_of_memory_is_told_so(tmp_path: Path) -> None:
-    spec = HostSpec(hostname="kvm-short", seed=6, days=0.5, interval_s=60, with_vms=False,
-                    thrash=(Thrash(4 * 3600, 30 * 60, 40 * 1024**2, 20 * 1024**2),))
+    spec = HostSpec(
+        hostname="kvm-short",
+        seed=6,
+        days=0.5,
+        interval_s=60,
+        with_vms=False,
+        thrash=(Thrash(4 * 3600, 30 * 60, 40 * 1024**2, 20 * 1024**2),),
+    )
     write_capture(spec, tmp_path / "c")
     doc = json.loads(run_cli("analyze", tmp_path / "c", "--json").stdout)
     assert doc["answer"]["thrash"]["cause"] == "host_memory_short"

@@ -37,13 +37,13 @@ def inputs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 
 def test_the_issue_snippet_runs_as_written(inputs: Path) -> None:
-    hosts = memreport.load(["sosreport.tar.xz", "sa26"], page_size=None)   # list[Host], nothing written
-    memreport.ingest(["captures/"], "store/")                              # the Parquet store
-    stored = memreport.load(["store/"])                                    # a store reads back the same way
+    hosts = memreport.load(["sosreport.tar.xz", "sa26"], page_size=None)  # list[Host], nothing written
+    memreport.ingest(["captures/"], "store/")  # the Parquet store
+    stored = memreport.load(["store/"])  # a store reads back the same way
     result = memreport.analyze(stored[0], memreport.Thresholds(vm_size="4GiB"))
-    result.answer, result.findings, result.verdict, result.to_json()       # report.json as a dict
-    memreport.write_report(result, "out/kvm01/", pdf=True)                 # html, pdf, json as one set
-    fleet = memreport.run_fleet(["bundles/"], "fleet/", workers=2)         # what `memreport fleet` does
+    result.answer, result.findings, result.verdict, result.to_json()  # report.json as a dict
+    memreport.write_report(result, "out/kvm01/", pdf=True)  # html, pdf, json as one set
+    fleet = memreport.run_fleet(["bundles/"], "fleet/", workers=2)  # what `memreport fleet` does
 
     # the sosreport's host and the machine sadc ran on: two hosts, each with samples
     assert "kvm07" in [h.facts.host for h in hosts]
@@ -97,19 +97,23 @@ def test_errors_are_exceptions_with_one_line(tmp_path: Path) -> None:
 def test_the_subpackages_named_like_api_functions_still_import() -> None:
     """memreport.ingest and memreport.analyze are API calls and subpackages at once (api_modules.py):
     the call works whatever was imported first, and so does every ordinary import form."""
-    code = ("import memreport, memreport.ingest.store, memreport.analyze.thrash\n"
-            "import memreport.ingest as i\n"
-            "from memreport.analyze import summary_lines\n"
-            "from memreport.ingest.run import load\n"
-            "print(callable(memreport.ingest), callable(memreport.analyze), i is memreport.ingest, "
-            "hasattr(i, 'init_worker'), memreport.analyze.__call__.__doc__)")
+    code = (
+        "import memreport, memreport.ingest.store, memreport.analyze.thrash\n"
+        "import memreport.ingest as i\n"
+        "from memreport.analyze import summary_lines\n"
+        "from memreport.ingest.run import load\n"
+        "print(callable(memreport.ingest), callable(memreport.analyze), i is memreport.ingest, "
+        "hasattr(i, 'init_worker'), memreport.analyze.__call__.__doc__)"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.split() == ["True", "True", "True", "True", "memreport.api.analyze", "(docs/API.md)."]
 
 
 def test_importing_memreport_loads_no_heavy_library() -> None:
-    code = ("import sys, memreport; memreport.Thresholds(vm_size='2GiB'); memreport.__all__\n"
-            "print(sorted(m for m in ('pandas', 'pyarrow', 'weasyprint', 'numpy') if m in sys.modules))")
+    code = (
+        "import sys, memreport; memreport.Thresholds(vm_size='2GiB'); memreport.__all__\n"
+        "print(sorted(m for m in ('pandas', 'pyarrow', 'weasyprint', 'numpy') if m in sys.modules))"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"
 

@@ -9,10 +9,9 @@ import tarfile
 from pathlib import Path
 
 import pandas as pd
+from conftest import FIXTURES
 
 from memreport.synthetic import HostSpec, write_capture
-
-from conftest import FIXTURES
 
 SPEC = HostSpec(hostname="inside", days=0.005, interval_s=60, with_vms=False)
 
@@ -31,7 +30,10 @@ def test_bad_stream_in_a_capture_bundle_is_named_by_member(tmp_path, cli):
     proc = cli("ingest", bundle, "-o", tmp_path / "store")
     assert proc.returncode == 0, proc.stderr
     member = f"{bundle}:memsnap-inside/{stream.name}"
-    assert f"memreport: warning: {member}:1: no '#ts ...' header (starts 'garbage'): not a capture stream, skipped" in proc.stderr.splitlines()
+    assert (
+        f"memreport: warning: {member}:1: no '#ts ...' header (starts 'garbage'): not a capture stream, skipped"
+        in proc.stderr.splitlines()
+    )
     log = pd.read_parquet(tmp_path / "store" / "log")
     assert log[log["event"] == "wrong_kind"][["file", "line", "input"]].values.tolist() == [[member, 1, str(bundle)]]
     assert not log["file"].fillna("").str.contains("memreport-bundle-").any()

@@ -70,12 +70,21 @@ def _fifo(name: str) -> tuple[tarfile.TarInfo, None]:
 
 
 CASES: dict[str, tuple[Callable[[Path], Path], str]] = {
-    "traversal": (lambda d: _tar(d / "a.tar.gz", [_file("sosreport-x/ok"), _file("sosreport-x/../../evil")]), "leaves the archive (..)"),
+    "traversal": (
+        lambda d: _tar(d / "a.tar.gz", [_file("sosreport-x/ok"), _file("sosreport-x/../../evil")]),
+        "leaves the archive (..)",
+    ),
     # absolute, into the watched sandbox (a fixed /tmp path could be left by anything)
     "absolute path": (lambda d: _tar(d / "a.tar.gz", [_file(str(d.parent / "outside" / "evil-abs"))]), "has an absolute path"),
-    "absolute symlink": (lambda d: _tar(d / "a.tar.gz", [_link("sosreport-x/etc/passwd", "/etc/passwd")]), "links to an absolute path"),
+    "absolute symlink": (
+        lambda d: _tar(d / "a.tar.gz", [_link("sosreport-x/etc/passwd", "/etc/passwd")]),
+        "links to an absolute path",
+    ),
     "escaping symlink": (lambda d: _tar(d / "a.tar.gz", [_link("s/up", "../../..")]), "links outside the archive"),
-    "escaping hard link": (lambda d: _tar(d / "a.tar.gz", [_link("s/h", "../outside/f", tarfile.LNKTYPE)]), "links outside the archive"),
+    "escaping hard link": (
+        lambda d: _tar(d / "a.tar.gz", [_link("s/h", "../outside/f", tarfile.LNKTYPE)]),
+        "links outside the archive",
+    ),
     "device file": (lambda d: _tar(d / "a.tar.gz", [_dev("sosreport-x/dev/null")]), "is a device or FIFO"),
     "fifo": (lambda d: _tar(d / "a.tar.gz", [_fifo("sosreport-x/pipe")]), "is a device or FIFO"),
     # a directory member replaced by a symlink (inside the tree), then a file written through it
@@ -83,7 +92,10 @@ CASES: dict[str, tuple[Callable[[Path], Path], str]] = {
         lambda d: _tar(d / "a.tar.gz", [_file("s/dir/a"), _link("s/dir2", "dir"), _file("s/dir2/b")]),
         "would be written through the link",
     ),
-    "link replaces a file": (lambda d: _tar(d / "a.tar.gz", [_file("s/f"), _link("s/f", "g")]), "replaces an earlier member with a link"),
+    "link replaces a file": (
+        lambda d: _tar(d / "a.tar.gz", [_file("s/f"), _link("s/f", "g")]),
+        "replaces an earlier member with a link",
+    ),
 }
 
 
@@ -167,7 +179,11 @@ def test_damaged_archive_is_one_clear_line(sandbox: dict[str, Path]) -> None:
 
 
 def test_safe_archive_extracts_in_private_dir_and_is_removed(sandbox: dict[str, Path]) -> None:
-    a = _tar(sandbox["root"] / "ok.tar.xz", [_file("s/proc/meminfo", b"MemTotal: 1 kB\n"), _link("s/free", "proc/meminfo")], mode="w:xz")
+    a = _tar(
+        sandbox["root"] / "ok.tar.xz",
+        [_file("s/proc/meminfo", b"MemTotal: 1 kB\n"), _link("s/free", "proc/meminfo")],
+        mode="w:xz",
+    )
     with archive.extracted(a) as root:
         assert root.parent == sandbox["tmp"]
         assert oct(root.stat().st_mode & 0o777) == "0o700"
@@ -176,9 +192,11 @@ def test_safe_archive_extracts_in_private_dir_and_is_removed(sandbox: dict[str, 
     assert os.listdir(sandbox["outside"]) == []
 
 
-LAUGHS = ('<!DOCTYPE sysstat [<!ENTITY a "hahahahahahahahahahaha">'
-          + "".join(f'<!ENTITY {chr(98 + i)} "{("&" + chr(97 + i) + ";") * 10}">' for i in range(8))
-          + ']>\n<sysstat><host nodename="&i;"/></sysstat>\n')
+LAUGHS = (
+    '<!DOCTYPE sysstat [<!ENTITY a "hahahahahahahahahahaha">'
+    + "".join(f'<!ENTITY {chr(98 + i)} "{("&" + chr(97 + i) + ";") * 10}">' for i in range(8))
+    + ']>\n<sysstat><host nodename="&i;"/></sysstat>\n'
+)
 
 
 @pytest.mark.parametrize("padding", [0, 20_000])  # a long comment first pushes the DTD down

@@ -36,7 +36,10 @@ def test_sos3_rhel7(tmp_path: Path, packed: str | None) -> None:
     sar = s[s["source"] == "sar"]
     # sar text times are local; `date` says CET (UTC+1): 11:50:01 PM CET on the 25th is 22:50:01 UTC.
     assert [t.isoformat() for t in sar["ts"]] == [
-        "2026-11-25T22:50:01+00:00", "2026-11-25T23:00:01+00:00", "2026-11-25T23:10:01+00:00", "2026-11-25T23:30:01+00:00",
+        "2026-11-25T22:50:01+00:00",
+        "2026-11-25T23:00:01+00:00",
+        "2026-11-25T23:10:01+00:00",
+        "2026-11-25T23:30:01+00:00",
     ]
     assert (sar["mem_MemTotal"] == 131071996 * KIB).all()
     assert sar["swapout_Bps"].tolist() == [12.5 * 4096, 100.0 * 4096, 0.0, 2.0 * 4096]

@@ -76,7 +76,8 @@ def _sos(tmp: Path) -> Path:
         pytest.fail("sos not installed: run `bash tests/system_deps.sh` (make test does)")
     p = subprocess.run(
         [sos, "report", "--batch", "--tmp-dir", str(tmp), "-o", "memory,process,date,host,kernel,libvirt"],
-        capture_output=True, timeout=HANG,
+        capture_output=True,
+        timeout=HANG,
     )
     made = sorted(tmp.glob("sosreport-*.tar.xz"))
     if p.returncode != 0 or not made:
@@ -105,18 +106,29 @@ def bundle(tmp_path_factory: pytest.TempPathFactory) -> Path:
     (sar_dir / f"sar{day}").write_text(realtools.sar(sa, "C", "-A"))
     (sar_dir / f"sa{day}.xml").write_text(realtools.sadf(sa, "-x", "-A"))
     ksm = top / "sys/kernel/mm/ksm"
-    for name, value in {"run": "1", "pages_shared": "25000", "pages_sharing": "400000", "pages_unshared": "90000",
-                        "pages_volatile": "1200", "full_scans": "311", "general_profit": "1570000000"}.items():
+    for name, value in {
+        "run": "1",
+        "pages_shared": "25000",
+        "pages_sharing": "400000",
+        "pages_unshared": "90000",
+        "pages_volatile": "1200",
+        "full_scans": "311",
+        "general_profit": "1570000000",
+    }.items():
         (ksm / name).write_text(value + "\n")
     virsh = top / "sos_commands/virsh"
     virsh.mkdir()
     qemu = top / "etc/libvirt/qemu"
     qemu.mkdir(parents=True, exist_ok=True)
-    (virsh / "virsh_-r_list_--all").write_text(" Id   Name    State\n" + "".join(f" {i + 1}    {v[0]}   running\n" for i, v in enumerate(VMS)))
+    (virsh / "virsh_-r_list_--all").write_text(
+        " Id   Name    State\n" + "".join(f" {i + 1}    {v[0]}   running\n" for i, v in enumerate(VMS))
+    )
     ps_lines = []
     for i, (name, uuid, kib, used, rss) in enumerate(VMS):
         (virsh / f"virsh_-r_dominfo_{name}").write_text(DOMINFO.format(id=i + 1, name=name, uuid=uuid, kib=kib, used=used))
-        (virsh / f"virsh_-r_dommemstat_{name}").write_text(f"actual {used}\nswap_in 0\nswap_out 0\nrss {rss}\nlast_update 1795730000\n")
+        (virsh / f"virsh_-r_dommemstat_{name}").write_text(
+            f"actual {used}\nswap_in 0\nswap_out 0\nrss {rss}\nlast_update 1795730000\n"
+        )
         (qemu / f"{name}.xml").write_text(DOMAIN_XML.format(name=name, uuid=uuid, kib=kib, used=used, max_kib=2 * kib))
         ps_lines.append(
             f"libvirt+  {4100 + i}  12.5  14.2 {kib + 900000} {rss} ?      Sl   Nov20 1234:56 /usr/bin/qemu-system-x86_64 "

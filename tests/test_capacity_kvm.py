@@ -10,8 +10,15 @@ from conftest import run_cli
 
 from memreport.synthetic import GIB, HostSpec, write_capture
 
-BASE = dict(days=1.0, interval_s=300.0, thrash=(), with_ksm=False, active_base_bytes=20 * GIB,
-            inactive_base_bytes=4 * GIB, inactive_peak_bytes=8 * GIB)
+BASE = dict(
+    days=1.0,
+    interval_s=300.0,
+    thrash=(),
+    with_ksm=False,
+    active_base_bytes=20 * GIB,
+    inactive_base_bytes=4 * GIB,
+    inactive_peak_bytes=8 * GIB,
+)
 
 
 def _json(tmp_path: Path, spec: HostSpec, *extra: str) -> dict:
@@ -23,18 +30,37 @@ def _json(tmp_path: Path, spec: HostSpec, *extra: str) -> dict:
 
 def test_hugepage_pool_fit_and_the_safe_rule_on_the_rest(tmp_path: Path) -> None:
     # 128 GiB RAM, 80 GiB of it in 2 MiB hugepages; four 16 GiB guests backed by them, four 4 GiB guests not.
-    spec = HostSpec(hostname="huge", ram_bytes=128 * GIB, swap_bytes=16 * GIB, hugepages_bytes=80 * GIB,
-                    vm_sizes_gib=(16, 16, 16, 16, 4, 4, 4, 4), hugepage_vms=4, **BASE)  # type: ignore[arg-type]
+    spec = HostSpec(
+        hostname="huge",
+        ram_bytes=128 * GIB,
+        swap_bytes=16 * GIB,
+        hugepages_bytes=80 * GIB,
+        vm_sizes_gib=(16, 16, 16, 16, 4, 4, 4, 4),
+        hugepage_vms=4,
+        **BASE,
+    )  # type: ignore[arg-type]
     doc = _json(tmp_path, spec)
     assert doc["hugepages"] == {
-        "page_size_bytes": 2 * 1024**2, "total_bytes": 80 * GIB, "free_bytes": 16 * GIB, "reserved_bytes": 0,
-        "vm_allocated_bytes": 64 * GIB, "vm_count": 4, "source": "sysfs pools", "anon_huge_peak_bytes": doc["hugepages"]["anon_huge_peak_bytes"],
-        "pools": [{"page_size_bytes": 2 * 1024**2, "total_bytes": 80 * GIB, "free_bytes": 16 * GIB, "reserved_bytes": 0},
-                  {"page_size_bytes": GIB, "total_bytes": 0, "free_bytes": 0, "reserved_bytes": 0}],
+        "page_size_bytes": 2 * 1024**2,
+        "total_bytes": 80 * GIB,
+        "free_bytes": 16 * GIB,
+        "reserved_bytes": 0,
+        "vm_allocated_bytes": 64 * GIB,
+        "vm_count": 4,
+        "source": "sysfs pools",
+        "anon_huge_peak_bytes": doc["hugepages"]["anon_huge_peak_bytes"],
+        "pools": [
+            {"page_size_bytes": 2 * 1024**2, "total_bytes": 80 * GIB, "free_bytes": 16 * GIB, "reserved_bytes": 0},
+            {"page_size_bytes": GIB, "total_bytes": 0, "free_bytes": 0, "reserved_bytes": 0},
+        ],
     }
     # the others against RAM − pool + swap: 128 − 80 + 16 − 16 = 32 GiB ... of which 16 GiB allocated
-    assert doc["capacity_models"]["safe"] == {"capacity_bytes": 64 * GIB, "used_bytes": 16 * GIB,
-                                              "free_bytes": 48 * GIB, "more_vms": 12}
+    assert doc["capacity_models"]["safe"] == {
+        "capacity_bytes": 64 * GIB,
+        "used_bytes": 16 * GIB,
+        "free_bytes": 48 * GIB,
+        "more_vms": 12,
+    }
     assert doc["capacity_models"]["naive"]["capacity_bytes"] == 48 * GIB
     assert doc["oom_headroom_bytes"] == 48 * GIB
     assert doc["vm_allocated_bytes"] == 80 * GIB  # every guest, as allocated
@@ -50,8 +76,15 @@ def test_hugepage_pool_fit_and_the_safe_rule_on_the_rest(tmp_path: Path) -> None
 
 
 def test_hugepage_backed_guests_beyond_the_pool_are_critical(tmp_path: Path) -> None:
-    spec = HostSpec(hostname="short-pool", ram_bytes=128 * GIB, swap_bytes=16 * GIB, hugepages_bytes=48 * GIB,
-                    vm_sizes_gib=(16, 16, 16, 16, 4), hugepage_vms=4, **BASE)  # type: ignore[arg-type]
+    spec = HostSpec(
+        hostname="short-pool",
+        ram_bytes=128 * GIB,
+        swap_bytes=16 * GIB,
+        hugepages_bytes=48 * GIB,
+        vm_sizes_gib=(16, 16, 16, 16, 4),
+        hugepage_vms=4,
+        **BASE,
+    )  # type: ignore[arg-type]
     doc = _json(tmp_path, spec)
     f = next(f for f in doc["findings"] if f["id"] == "hugepages.overallocated")
     assert f["severity"] == "CRIT" and f["title"] == "Hugepage-backed VMs need 16 GiB more than the hugepage pool"
@@ -62,8 +95,9 @@ def test_hugepage_backed_guests_beyond_the_pool_are_critical(tmp_path: Path) -> 
 
 def test_zram_is_not_counted_as_capacity_beyond_ram(tmp_path: Path) -> None:
     # 64 GiB RAM, 16 GiB of swap on /dev/zram0 and nothing else; 64 GiB allocated.
-    spec = HostSpec(hostname="zram", ram_bytes=64 * GIB, swap_bytes=16 * GIB, swap_device="/dev/zram0",
-                    vm_sizes_gib=(16, 16, 16, 16), **BASE)  # type: ignore[arg-type]
+    spec = HostSpec(
+        hostname="zram", ram_bytes=64 * GIB, swap_bytes=16 * GIB, swap_device="/dev/zram0", vm_sizes_gib=(16, 16, 16, 16), **BASE
+    )  # type: ignore[arg-type]
     doc = _json(tmp_path, spec)
     assert doc["swap_devices"]["zram_bytes"] == 16 * GIB and doc["swap_devices"]["zram_devices"] == ["/dev/zram0"]
     assert doc["swap_devices"]["disk_bytes"] == 0
@@ -96,8 +130,9 @@ def test_zram_is_not_counted_as_capacity_beyond_ram(tmp_path: Path) -> None:
 
 
 def test_numa_node_that_ran_out_while_another_was_free_is_flagged(tmp_path: Path) -> None:
-    spec = HostSpec(hostname="numa", ram_bytes=128 * GIB, swap_bytes=16 * GIB, numa_nodes=2, numa_short_node=1,
-                    vm_sizes_gib=(16, 16), **BASE)  # type: ignore[arg-type]
+    spec = HostSpec(
+        hostname="numa", ram_bytes=128 * GIB, swap_bytes=16 * GIB, numa_nodes=2, numa_short_node=1, vm_sizes_gib=(16, 16), **BASE
+    )  # type: ignore[arg-type]
     doc = _json(tmp_path, spec)
     nodes = {n["node"]: n for n in doc["numa_nodes"]}
     assert set(nodes) == {0, 1}
@@ -107,20 +142,35 @@ def test_numa_node_that_ran_out_while_another_was_free_is_flagged(tmp_path: Path
     f = [f for f in doc["findings"] if f["id"] == "numa.node_short"]
     assert [x["evidence"]["node"] for x in f] == [1] and f[0]["severity"] == "WARN"
     # the same host with even nodes: nothing flagged
-    even = _json(tmp_path / "even", HostSpec(hostname="numa-even", ram_bytes=128 * GIB, swap_bytes=16 * GIB, numa_nodes=2,
-                                             vm_sizes_gib=(16, 16), **BASE))  # type: ignore[arg-type]
+    even = _json(
+        tmp_path / "even",
+        HostSpec(hostname="numa-even", ram_bytes=128 * GIB, swap_bytes=16 * GIB, numa_nodes=2, vm_sizes_gib=(16, 16), **BASE),
+    )  # type: ignore[arg-type]
     assert not any(n["flagged"] for n in even["numa_nodes"])
     assert not [f for f in even["findings"] if f["id"] == "numa.node_short"]
 
 
 def test_add_vms_moves_allocation_headroom_and_fit_by_exactly_the_added_amount(tmp_path: Path) -> None:
-    spec = HostSpec(hostname="whatif", ram_bytes=128 * GIB, swap_bytes=16 * GIB, hugepages_bytes=80 * GIB,
-                    vm_sizes_gib=(16, 16, 16, 16, 4, 4, 4, 4), hugepage_vms=4, **BASE)  # type: ignore[arg-type]
+    spec = HostSpec(
+        hostname="whatif",
+        ram_bytes=128 * GIB,
+        swap_bytes=16 * GIB,
+        hugepages_bytes=80 * GIB,
+        vm_sizes_gib=(16, 16, 16, 16, 4, 4, 4, 4),
+        hugepage_vms=4,
+        **BASE,
+    )  # type: ignore[arg-type]
     doc = _json(tmp_path, spec, "--add-vms", "4x8GiB", "--add-vms", "1x8GiB:hugepages")
     w = doc["what_if"]
-    assert w["change"] == {"add_vms": [{"count": 4, "size_bytes": 8 * GIB, "backing": "anonymous"},
-                                       {"count": 1, "size_bytes": 8 * GIB, "backing": "hugepages"}],
-                           "remove_vms": [], "swap_bytes": None, "ksm": None}
+    assert w["change"] == {
+        "add_vms": [
+            {"count": 4, "size_bytes": 8 * GIB, "backing": "anonymous"},
+            {"count": 1, "size_bytes": 8 * GIB, "backing": "hugepages"},
+        ],
+        "remove_vms": [],
+        "swap_bytes": None,
+        "ksm": None,
+    }
     assert w["vm_allocated_bytes"] - doc["vm_allocated_bytes"] == 40 * GIB
     assert doc["oom_headroom_bytes"] - w["oom_headroom_bytes"] == 32 * GIB  # the hugepage-backed one fits the pool
     assert doc["answer"]["vms_that_fit_hugepages"] - w["answer"]["vms_that_fit_hugepages"] == 2  # 8 GiB = two 4 GiB
@@ -141,7 +191,9 @@ def test_what_if_in_the_report_and_bad_values(tmp_path: Path) -> None:
     assert doc["oom_headroom_bytes"] == 64 * GIB and doc["what_if"]["oom_headroom_bytes"] == 64 * GIB
     assert doc["what_if"]["swap_total_bytes"] == 32 * GIB
     bad = run_cli("analyze", cap, "--add-vms", "four")
-    assert bad.returncode == 3 and bad.stderr.strip().splitlines()[-1].startswith("memreport: error: --add-vms 'four': expected COUNTxSIZE")
+    assert bad.returncode == 3 and bad.stderr.strip().splitlines()[-1].startswith(
+        "memreport: error: --add-vms 'four': expected COUNTxSIZE"
+    )
     gone = run_cli("analyze", cap, "--remove-vm", "nosuch")
     assert gone.returncode == 3 and "--remove-vm 'nosuch': no VM of that name in the data" in gone.stderr
 
@@ -157,11 +209,23 @@ def test_numa_free_memory_is_counted_outside_each_nodes_hugepage_pool() -> None:
     ts = pd.to_datetime([1_763_337_600, 1_763_337_660], unit="s", utc=True)
 
     def frames(node1_free: float) -> tuple[pd.DataFrame, pd.DataFrame]:
-        numa = pd.DataFrame({"ts": list(ts) * 2, "node": [0, 0, 1, 1], "memory_total_bytes": [64 * GIB] * 4,
-                             "memory_free_bytes": [20 * GIB, 20 * GIB, 4 * GIB, int(node1_free * GIB)],
-                             "hugepages_total": [0, 0, 28672, 28672]})
-        hp = pd.DataFrame({"ts": list(ts) * 2, "node": [1, 1, 1, 1], "page_size_bytes": [2 * 1024**2] * 2 + [GIB] * 2,
-                           "total_bytes": [48 * GIB, 48 * GIB, 8 * GIB, 8 * GIB]})  # 56 GiB in two sizes
+        numa = pd.DataFrame(
+            {
+                "ts": list(ts) * 2,
+                "node": [0, 0, 1, 1],
+                "memory_total_bytes": [64 * GIB] * 4,
+                "memory_free_bytes": [20 * GIB, 20 * GIB, 4 * GIB, int(node1_free * GIB)],
+                "hugepages_total": [0, 0, 28672, 28672],
+            }
+        )
+        hp = pd.DataFrame(
+            {
+                "ts": list(ts) * 2,
+                "node": [1, 1, 1, 1],
+                "page_size_bytes": [2 * 1024**2] * 2 + [GIB] * 2,
+                "total_bytes": [48 * GIB, 48 * GIB, 8 * GIB, 8 * GIB],
+            }
+        )  # 56 GiB in two sizes
         return numa, hp
 
     numa, hp = frames(1.0)

@@ -96,8 +96,12 @@ def test_analyze_missing_input_is_unknown_with_one_line(cli, tmp_path):
 
 
 def test_analyze_usage_errors_are_unknown(cli, tmp_path):
-    for args in (["analyze"], ["analyze", "--bogus", "x"], ["analyze", tmp_path, "--vm-size", "lots"],
-                 ["analyze", tmp_path, "--set", "nosuch.key=1"]):
+    for args in (
+        ["analyze"],
+        ["analyze", "--bogus", "x"],
+        ["analyze", tmp_path, "--vm-size", "lots"],
+        ["analyze", tmp_path, "--set", "nosuch.key=1"],
+    ):
         proc = cli(*args)
         assert proc.returncode == 3, (args, proc.stderr)
         assert "Traceback" not in proc.stderr
@@ -149,4 +153,7 @@ def test_collect_help_names_memreport_collect(cli):
     assert proc.returncode == 0 and proc.stdout.startswith("usage: memreport collect [-h] [--output DIR]")
     assert "memsnap.py" not in proc.stdout.splitlines()[0]
     proc = cli("collect", "--bogus")
-    assert proc.returncode == 2 and proc.stderr.strip().splitlines()[-1] == "memreport collect: error: unrecognized arguments: --bogus"
+    assert (
+        proc.returncode == 2
+        and proc.stderr.strip().splitlines()[-1] == "memreport collect: error: unrecognized arguments: --bogus"
+    )

@@ -9,7 +9,6 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-
 from conftest import HANG, ROOT
 
 
@@ -56,6 +55,8 @@ def test_memsnap_sh_then_ingest(shell, cli, tmp_path):
     argv = [shell, "sh"] if shell == "busybox" else [shell]
     subprocess.run(
         [*argv, str(ROOT / "collectors" / "memsnap.sh"), "--interval", "1", "--duration", "5", "--output", str(tmp_path / "cap")],
-        check=True, timeout=HANG, capture_output=True,
+        check=True,
+        timeout=HANG,
+        capture_output=True,
     )
     check_store(cli, tmp_path / "cap", tmp_path)

@@ -29,8 +29,8 @@ import time
 from pathlib import Path
 
 import pytest
-
 from conftest import HANG
+
 from memreport.collect import collector_path, run_collector
 
 REPO = Path(__file__).resolve().parents[1]
@@ -40,8 +40,7 @@ FAKEROOT = REPO / "tests" / "fixtures" / "fakeroot"
 KINDS = ["py", "dash", "busybox"]
 
 # what busybox-only hosts have: the script must not need more (no getconf, no GNU date %N)
-BUSYBOX_APPLETS = ["cat", "date", "du", "gzip", "id", "ln", "mkdir", "mv", "rm", "sleep", "tar",
-                   "timeout", "tr", "uname"]
+BUSYBOX_APPLETS = ["cat", "date", "du", "gzip", "id", "ln", "mkdir", "mv", "rm", "sleep", "tar", "timeout", "tr", "uname"]
 
 FAKE_VIRSH = """#!/bin/sh
 # fake virsh: `-r list --name`, `-r dominfo DOM`, `-r dommemstat DOM`, `-r memtune DOM`, `-r dumpxml DOM`
@@ -112,8 +111,7 @@ def command(kind: str, busybox_bin: Path) -> tuple[list[str], dict[str, str]]:
 
 def start(kind: str, busybox_bin: Path, args: list[str], **kw) -> subprocess.Popen:
     argv, env = command(kind, busybox_bin)
-    return subprocess.Popen(argv + args, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            text=True, **kw)
+    return subprocess.Popen(argv + args, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, **kw)
 
 
 def run(kind: str, busybox_bin: Path, args: list[str], timeout: float = HANG) -> subprocess.CompletedProcess:
@@ -202,8 +200,7 @@ def skipped_slots(log: Log) -> int:
     return totals[0][1]
 
 
-def check_slots(clock_ts: list[str], log: Log, started: float, interval: float,
-                duration: float | None = None) -> None:
+def check_slots(clock_ts: list[str], log: Log, started: float, interval: float, duration: float | None = None) -> None:
     """What one collector run's sample times must be, whatever the scheduling: strictly increasing
     (no sample twice), none before its slot (the k-th sample is at slot k or later), and with
     --duration every slot due either sampled or logged as skipped."""
@@ -231,6 +228,7 @@ def proc_keys(path: str, sep: str | None) -> list[tuple[str, str]]:
 
 # ---- a real capture of this machine -------------------------------------------------------------
 
+
 @pytest.fixture(scope="module")
 def live(tmp_path_factory: pytest.TempPathFactory, busybox_bin: Path) -> dict:
     """The three collectors run side by side on this machine: --interval 1 --duration 5."""
@@ -238,8 +236,7 @@ def live(tmp_path_factory: pytest.TempPathFactory, busybox_bin: Path) -> dict:
     up0, t0 = uptime(), time.time()
     procs = {}
     for kind in KINDS:
-        procs[kind] = start(kind, busybox_bin, ["--interval", "1", "--duration", "5",
-                                                "--output", str(base / kind)])
+        procs[kind] = start(kind, busybox_bin, ["--interval", "1", "--duration", "5", "--output", str(base / kind)])
     results = {kind: p.communicate(timeout=HANG) + (p.returncode,) for kind, p in procs.items()}
     return {"base": base, "t0": t0, "t1": time.time(), "up0": up0, "up1": uptime(), "results": results}
 
@@ -311,8 +308,16 @@ def test_live_capture_matches_proc(kind: str, live: dict) -> None:
 
     if Path("/proc/pressure/memory").exists():
         psi = read_stream(out, "psi")
-        assert psi[0][0] == ("some_avg10", "some_avg60", "some_avg300", "some_total",
-                             "full_avg10", "full_avg60", "full_avg300", "full_total")
+        assert psi[0][0] == (
+            "some_avg10",
+            "some_avg60",
+            "some_avg300",
+            "some_total",
+            "full_avg10",
+            "full_avg60",
+            "full_avg300",
+            "full_total",
+        )
         for _, v in psi:
             assert all(re.fullmatch(r"\d+(\.\d+)?", x) for x in v[1:])
 
@@ -322,7 +327,7 @@ def test_live_capture_matches_proc(kind: str, live: dict) -> None:
         rows = read_stream(out, "hugepages")
         first = by_sample(rows)[rows[0][1][0]]
         host_rows = [r for r in first if r[0] == "-"]
-        sizes = sorted(int(p.name[len("hugepages-"):-2]) for p in pools.iterdir())
+        sizes = sorted(int(p.name[len("hugepages-") : -2]) for p in pools.iterdir())
         assert sorted(int(r[1]) for r in host_rows) == sizes and sizes
         for r in host_rows:
             nr = (pools / f"hugepages-{r[1]}kB" / "nr_hugepages").read_text().strip()
@@ -332,7 +337,10 @@ def test_live_capture_matches_proc(kind: str, live: dict) -> None:
         numa = read_stream(out, "numa")
         assert len(numa) == len(meminfo) * len(nodes)
         keys, row = numa[0]
-        node_keys = [line.split(":")[0].split()[2] for line in Path(f"/sys/devices/system/node/node{nodes[0]}/meminfo").read_text().splitlines()]
+        node_keys = [
+            line.split(":")[0].split()[2]
+            for line in Path(f"/sys/devices/system/node/node{nodes[0]}/meminfo").read_text().splitlines()
+        ]
         assert list(keys) == ["node", *node_keys] and row[1] == nodes[0]
         # MemTotal itself may move while the test runs (this VM's memory is hot-plugged)
         assert all(v.isdigit() for v in row[1:]) and int(row[1 + keys.index("MemTotal")]) > 0
@@ -345,82 +353,215 @@ def test_live_capture_matches_proc(kind: str, live: dict) -> None:
 
 FAKE_ROWS = {
     "meminfo": (
-        ("MemTotal", "MemFree", "MemAvailable", "Buffers", "Cached", "SwapCached", "Active",
-         "Inactive", "Active(anon)", "Inactive(anon)", "Active(file)", "Inactive(file)",
-         "SwapTotal", "SwapFree", "AnonPages", "HugePages_Total", "HugePages_Free",
-         "Hugepagesize", "DirectMap4k"),
-        [["65856364", "1843244", "9123456", "204800", "7340032", "123456", "41943040", "18874368",
-          "38797312", "9437184", "3145728", "9437184", "16777212", "12582908", "47185920", "0",
-          "0", "2048", "493364"]],
+        (
+            "MemTotal",
+            "MemFree",
+            "MemAvailable",
+            "Buffers",
+            "Cached",
+            "SwapCached",
+            "Active",
+            "Inactive",
+            "Active(anon)",
+            "Inactive(anon)",
+            "Active(file)",
+            "Inactive(file)",
+            "SwapTotal",
+            "SwapFree",
+            "AnonPages",
+            "HugePages_Total",
+            "HugePages_Free",
+            "Hugepagesize",
+            "DirectMap4k",
+        ),
+        [
+            [
+                "65856364",
+                "1843244",
+                "9123456",
+                "204800",
+                "7340032",
+                "123456",
+                "41943040",
+                "18874368",
+                "38797312",
+                "9437184",
+                "3145728",
+                "9437184",
+                "16777212",
+                "12582908",
+                "47185920",
+                "0",
+                "0",
+                "2048",
+                "493364",
+            ]
+        ],
     ),
     "vmstat": (
-        ("nr_free_pages", "nr_inactive_anon", "nr_active_anon", "pgmajfault", "pswpin", "pswpout",
-         "workingset_refault_anon", "workingset_refault_file", "oom_kill", "cow_ksm",
-         "ksm_swpin_copy"),
-        [["460811", "2359296", "9699328", "123456", "1048576", "2097152", "77777", "88888", "2",
-          "15", "0"]],
+        (
+            "nr_free_pages",
+            "nr_inactive_anon",
+            "nr_active_anon",
+            "pgmajfault",
+            "pswpin",
+            "pswpout",
+            "workingset_refault_anon",
+            "workingset_refault_file",
+            "oom_kill",
+            "cow_ksm",
+            "ksm_swpin_copy",
+        ),
+        [["460811", "2359296", "9699328", "123456", "1048576", "2097152", "77777", "88888", "2", "15", "0"]],
     ),
     "clock": (("boot_id", "uptime"), [["0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0", "864000.25"]]),
     # byte order of the file names; advisor_mode is text (facts.txt); ksmd_ticks = 1234 + 567
     "ksm": (
-        ("full_scans", "general_profit", "ksm_zero_pages", "max_page_sharing", "pages_shared",
-         "pages_sharing", "pages_to_scan", "pages_unshared", "pages_volatile", "run",
-         "sleep_millisecs", "stable_node_chains", "stable_node_dups", "use_zero_pages",
-         "ksmd_ticks"),
-        [["42", "-123456", "7", "256", "1000", "25000", "100", "3000", "10", "1", "20", "0", "0",
-          "0", "1801"]],
+        (
+            "full_scans",
+            "general_profit",
+            "ksm_zero_pages",
+            "max_page_sharing",
+            "pages_shared",
+            "pages_sharing",
+            "pages_to_scan",
+            "pages_unshared",
+            "pages_volatile",
+            "run",
+            "sleep_millisecs",
+            "stable_node_chains",
+            "stable_node_dups",
+            "use_zero_pages",
+            "ksmd_ticks",
+        ),
+        [["42", "-123456", "7", "256", "1000", "25000", "100", "3000", "10", "1", "20", "0", "0", "0", "1801"]],
     ),
     "psi": (
-        ("some_avg10", "some_avg60", "some_avg300", "some_total", "full_avg10", "full_avg60",
-         "full_avg300", "full_total"),
+        ("some_avg10", "some_avg60", "some_avg300", "some_total", "full_avg10", "full_avg60", "full_avg300", "full_total"),
         [["1.25", "0.80", "0.33", "987654321", "0.50", "0.25", "0.10", "123456789"]],
     ),
     "swaps": (
         ("filename", "type", "size_kb", "used_kb", "priority"),
-        [["/dev/sda2", "partition", "8388604", "2097152", "-2"],
-         ["/var/swap\\040file", "file", "8388608", "2097152", "-3"]],
+        [["/dev/sda2", "partition", "8388604", "2097152", "-2"], ["/var/swap\\040file", "file", "8388608", "2097152", "-3"]],
     ),
     # qemu-img (2000) and the kvm kernel thread (1003, no command line) are not VMs
     # 1001 has ksm_stat (kernel >= 6.1), 1002 none (an older kernel): '-'
-    "vms": (("pid", "rss_kb", "swap_kb", "ksm_merging_pages", "ksm_profit", "hugetlb_kb"),
-            [["1001", "4123456", "1024", "262144", "1006632960", "-"], ["1002", "524288", "0", "-", "-", "-"]]),
+    "vms": (
+        ("pid", "rss_kb", "swap_kb", "ksm_merging_pages", "ksm_profit", "hugetlb_kb"),
+        [["1001", "4123456", "1024", "262144", "1006632960", "-"], ["1002", "524288", "0", "-", "-", "-"]],
+    ),
     # the host's pools by size directory order (1 GiB before 2 MiB), then each node's (no resv there)
-    "hugepages": (("node", "size_kb", "nr_hugepages", "free_hugepages", "resv_hugepages", "surplus_hugepages"),
-                  [["-", "1048576", "0", "0", "0", "0"], ["-", "2048", "2048", "1024", "12", "0"],
-                   ["0", "2048", "1024", "512", "-", "0"], ["1", "2048", "1024", "512", "-", "0"]]),
+    "hugepages": (
+        ("node", "size_kb", "nr_hugepages", "free_hugepages", "resv_hugepages", "surplus_hugepages"),
+        [
+            ["-", "1048576", "0", "0", "0", "0"],
+            ["-", "2048", "2048", "1024", "12", "0"],
+            ["0", "2048", "1024", "512", "-", "0"],
+            ["1", "2048", "1024", "512", "-", "0"],
+        ],
+    ),
 }
 # numa: one row per node, keys as the node's meminfo gives them (node 0 and 1 of the fake root)
-NUMA_KEYS = ("node", "MemTotal", "MemFree", "MemUsed", "Active", "Inactive", "Inactive(anon)", "FilePages",
-             "AnonPages", "AnonHugePages", "HugePages_Total", "HugePages_Free", "HugePages_Surp")
-FAKE_ROWS["numa"] = (NUMA_KEYS, [
-    ["0", "32828180", "1843244", "30984936", "20971520", "9437184", "4718592", "3670016", "23592960", "2097152",
-     "1024", "512", "0"],
-    ["1", "33028184", "20971520", "12056664", "20971520", "9437184", "4718592", "3670016", "23592960", "0",
-     "1024", "512", "0"]])
+NUMA_KEYS = (
+    "node",
+    "MemTotal",
+    "MemFree",
+    "MemUsed",
+    "Active",
+    "Inactive",
+    "Inactive(anon)",
+    "FilePages",
+    "AnonPages",
+    "AnonHugePages",
+    "HugePages_Total",
+    "HugePages_Free",
+    "HugePages_Surp",
+)
+FAKE_ROWS["numa"] = (
+    NUMA_KEYS,
+    [
+        [
+            "0",
+            "32828180",
+            "1843244",
+            "30984936",
+            "20971520",
+            "9437184",
+            "4718592",
+            "3670016",
+            "23592960",
+            "2097152",
+            "1024",
+            "512",
+            "0",
+        ],
+        [
+            "1",
+            "33028184",
+            "20971520",
+            "12056664",
+            "20971520",
+            "9437184",
+            "4718592",
+            "3670016",
+            "23592960",
+            "0",
+            "1024",
+            "512",
+            "0",
+        ],
+    ],
+)
 FAKE_VMDEFS = (
     ("pid", "name", "uuid", "mem_arg", "cmd", "mem_backend"),
-    [["1001", "web01", "4a9b3c2d-1e0f-4a5b-9c8d-7e6f5a4b3c2d", "size=4G,slots=4,maxmem=8G",
-      "qemu-system-x86_64",
-      '-object {"qom-type":"memory-backend-file","id":"pc.ram","mem-path":"/dev/hugepages/libvirt/qemu/1-web01",'
-      '"prealloc":true,"size":4294967296}'],
-     ["1002", "db02", "-", "512", "qemu-kvm", "-"]],
+    [
+        [
+            "1001",
+            "web01",
+            "4a9b3c2d-1e0f-4a5b-9c8d-7e6f5a4b3c2d",
+            "size=4G,slots=4,maxmem=8G",
+            "qemu-system-x86_64",
+            '-object {"qom-type":"memory-backend-file","id":"pc.ram","mem-path":"/dev/hugepages/libvirt/qemu/1-web01",'
+            '"prealloc":true,"size":4294967296}',
+        ],
+        ["1002", "db02", "-", "512", "qemu-kvm", "-"],
+    ],
 )
 FAKE_VIRSH_ROWS = (
     ("domain", "key", "value"),
-    [["web01", "state", "running"], ["web01", "max_memory_kb", "8388608"],
-     ["web01", "used_memory_kb", "4194304"], ["web01", "actual", "4194304"],
-     ["web01", "swap_in", "12"], ["web01", "swap_out", "34"], ["web01", "rss", "4123456"],
-     ["web01", "hard_limit_kb", "8912896"], ["web01", "soft_limit_kb", "-"], ["web01", "swap_hard_limit_kb", "-"],
-     ["db02", "state", "paused"], ["db02", "max_memory_kb", "524288"],
-     ["db02", "used_memory_kb", "524288"], ["db02", "actual", "524288"],
-     ["db02", "rss", "500000"],
-     ["db02", "hard_limit_kb", "-"], ["db02", "soft_limit_kb", "-"], ["db02", "swap_hard_limit_kb", "-"]],
+    [
+        ["web01", "state", "running"],
+        ["web01", "max_memory_kb", "8388608"],
+        ["web01", "used_memory_kb", "4194304"],
+        ["web01", "actual", "4194304"],
+        ["web01", "swap_in", "12"],
+        ["web01", "swap_out", "34"],
+        ["web01", "rss", "4123456"],
+        ["web01", "hard_limit_kb", "8912896"],
+        ["web01", "soft_limit_kb", "-"],
+        ["web01", "swap_hard_limit_kb", "-"],
+        ["db02", "state", "paused"],
+        ["db02", "max_memory_kb", "524288"],
+        ["db02", "used_memory_kb", "524288"],
+        ["db02", "actual", "524288"],
+        ["db02", "rss", "500000"],
+        ["db02", "hard_limit_kb", "-"],
+        ["db02", "soft_limit_kb", "-"],
+        ["db02", "swap_hard_limit_kb", "-"],
+    ],
 )
 # the domain XML once per domain start (Id), on one line
 FAKE_DOMXML = (
     ("domain", "id", "xml"),
-    [[d, "1", f"<domain type='kvm' id='1'>   <name>{d}</name>  <memory unit='KiB'>8388608</memory>   "
-              "<currentMemory unit='KiB'>4194304</currentMemory> </domain>"] for d in ("web01", "db02")],
+    [
+        [
+            d,
+            "1",
+            f"<domain type='kvm' id='1'>   <name>{d}</name>  <memory unit='KiB'>8388608</memory>   "
+            "<currentMemory unit='KiB'>4194304</currentMemory> </domain>",
+        ]
+        for d in ("web01", "db02")
+    ],
 )
 
 
@@ -433,11 +574,24 @@ def by_sample(rows: list[Row]) -> dict[str, list[list[str]]]:
 
 @pytest.mark.slow
 @pytest.mark.parametrize("kind", KINDS)
-def test_fakeroot_rows_exact(kind: str, tmp_path: Path, busybox_bin: Path,
-                             virsh_scripts: dict[str, Path]) -> None:
+def test_fakeroot_rows_exact(kind: str, tmp_path: Path, busybox_bin: Path, virsh_scripts: dict[str, Path]) -> None:
     out = tmp_path / "cap"
-    r = run(kind, busybox_bin, ["--root", str(FAKEROOT), "--virsh", str(virsh_scripts["fake"]),
-                                "--interval", "0.5", "--duration", "1", "--output", str(out)])
+    r = run(
+        kind,
+        busybox_bin,
+        [
+            "--root",
+            str(FAKEROOT),
+            "--virsh",
+            str(virsh_scripts["fake"]),
+            "--interval",
+            "0.5",
+            "--duration",
+            "1",
+            "--output",
+            str(out),
+        ],
+    )
     assert r.returncode == 0, r.stderr
 
     clock_ts = [v[0] for _, v in read_stream(out, "clock")]
@@ -485,8 +639,9 @@ def test_fakeroot_rows_exact(kind: str, tmp_path: Path, busybox_bin: Path,
 
 @pytest.mark.slow
 @pytest.mark.parametrize("kind", KINDS)
-def test_missing_sources_are_logged_not_faked(kind: str, tmp_path: Path, busybox_bin: Path,
-                                              virsh_scripts: dict[str, Path]) -> None:
+def test_missing_sources_are_logged_not_faked(
+    kind: str, tmp_path: Path, busybox_bin: Path, virsh_scripts: dict[str, Path]
+) -> None:
     """A kernel without PSI and KSM, no ksmd, no swap devices, a virsh that cannot connect."""
     root = tmp_path / "root"
     shutil.copytree(FAKEROOT, root, symlinks=True)
@@ -498,21 +653,32 @@ def test_missing_sources_are_logged_not_faked(kind: str, tmp_path: Path, busybox
     (root / "etc" / "machine-id").unlink()  # a host without systemd or dbus
     (root / "proc" / "swaps").write_text("Filename\tType\tSize\tUsed\tPriority\n")
     out = tmp_path / "cap"
-    r = run(kind, busybox_bin, ["--root", str(root), "--virsh", str(virsh_scripts["broken"]),
-                                "--interval", "0.5", "--duration", "0.5", "--output", str(out)])
+    r = run(
+        kind,
+        busybox_bin,
+        [
+            "--root",
+            str(root),
+            "--virsh",
+            str(virsh_scripts["broken"]),
+            "--interval",
+            "0.5",
+            "--duration",
+            "0.5",
+            "--output",
+            str(out),
+        ],
+    )
     assert r.returncode == 0, r.stderr
     clock_ts = [v[0] for _, v in read_stream(out, "clock")]
     check_slots(clock_ts, log_lines(out), float(facts(out)["started"]), 0.5, 0.5)
     assert len(clock_ts) >= 2  # a sample takes far less than its 0.5 s slot
-    assert sorted(p.name.split(".")[0] for p in out.glob("*.tsv")) == [
-        "clock", "meminfo", "vmdefs", "vms", "vmstat"]
+    assert sorted(p.name.split(".")[0] for p in out.glob("*.tsv")) == ["clock", "meminfo", "vmdefs", "vms", "vmstat"]
     messages = [m for _, _, m in log_lines(out)]
     assert f"{root}/proc/pressure/memory: not present (kernel < 4.20): psi not captured" in messages
-    assert (f"{root}/sys/kernel/mm/hugepages: not present (kernel without CONFIG_HUGETLBFS): hugepages not captured"
-            in messages)
+    assert f"{root}/sys/kernel/mm/hugepages: not present (kernel without CONFIG_HUGETLBFS): hugepages not captured" in messages
     assert any(m.startswith(f"{root}/sys/devices/system/node: ") and m.endswith(": numa not captured") for m in messages)
-    assert (f"{root}/sys/kernel/mm/ksm: not present (kernel without CONFIG_KSM): ksm not captured"
-            in messages)
+    assert f"{root}/sys/kernel/mm/ksm: not present (kernel without CONFIG_KSM): ksm not captured" in messages
     virsh = [m for m in messages if m.startswith("virsh:")]
     assert len(virsh) == 1  # logged once, not per sample
     assert "failed: error: failed to connect to the hypervisor" in virsh[0]
@@ -534,8 +700,12 @@ def python_for_nobody(cwd: Path) -> str:
         if python in tried or not os.path.exists(python):
             continue
         tried.append(python)
-        probe = subprocess.run([setpriv, *NOBODY, python, "-c", "import sys; assert sys.version_info >= (3, 6)"],
-                               cwd=cwd, capture_output=True, timeout=HANG)
+        probe = subprocess.run(
+            [setpriv, *NOBODY, python, "-c", "import sys; assert sys.version_info >= (3, 6)"],
+            cwd=cwd,
+            capture_output=True,
+            timeout=HANG,
+        )
         if probe.returncode == 0:
             return python
     pytest.fail(f"no Python 3.6+ that user 65534 can run (tried {', '.join(tried)})")
@@ -585,16 +755,35 @@ def test_unreadable_as_non_root(kind: str) -> None:
                 (base / "bin" / applet).symlink_to(shutil.which("busybox") or "busybox")
             env["PATH"] = str(base / "bin")
             argv = [shutil.which("busybox") or "busybox", "sh", str(collector)]
-        r = subprocess.run([shutil.which("setpriv") or "setpriv", *NOBODY, *argv,
-                            "--root", str(root), "--interval", "0.5", "--duration", "0.5", "--output", str(out)],
-                           cwd=base, env=env, capture_output=True, text=True, timeout=HANG)
+        r = subprocess.run(
+            [
+                shutil.which("setpriv") or "setpriv",
+                *NOBODY,
+                *argv,
+                "--root",
+                str(root),
+                "--interval",
+                "0.5",
+                "--duration",
+                "0.5",
+                "--output",
+                str(out),
+            ],
+            cwd=base,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=HANG,
+        )
         assert r.returncode == 0, r.stderr
         clock_ts = [v[0] for _, v in read_stream(out, "clock")]
         log = log_lines(out)
         check_slots(clock_ts, log, float(facts(out)["started"]), 0.5, 0.5)
         assert len(clock_ts) >= 2  # a sample takes far less than its 0.5 s slot
         vms = read_stream(out, "vms")
-        assert [v[1:] for _, v in vms] == [["1001", "-", "-", "-", "-", "-"], ["1002", "524288", "0", "-", "-", "-"]] * len(clock_ts)
+        assert [v[1:] for _, v in vms] == [["1001", "-", "-", "-", "-", "-"], ["1002", "524288", "0", "-", "-", "-"]] * len(
+            clock_ts
+        )
         keys, values = read_stream(out, "ksm")[0]
         assert values[1 + keys.index("pages_volatile")] == "-"
         assert values[1 + keys.index("pages_sharing")] == "25000"
@@ -610,6 +799,7 @@ def test_unreadable_as_non_root(kind: str) -> None:
 
 # ---- stopping ---------------------------------------------------------------------------------------
 
+
 def wait_rows(out: Path, stream: str, n: int, timeout: float = HANG) -> None:
     """Until the stream has n rows; the timeout only guards against a hang."""
     end = time.monotonic() + timeout
@@ -623,11 +813,9 @@ def wait_rows(out: Path, stream: str, n: int, timeout: float = HANG) -> None:
 
 @pytest.mark.slow
 @pytest.mark.parametrize("kind", KINDS)
-def test_sigterm_finishes_the_sample_and_exits_0(kind: str, tmp_path: Path,
-                                                  busybox_bin: Path) -> None:
+def test_sigterm_finishes_the_sample_and_exits_0(kind: str, tmp_path: Path, busybox_bin: Path) -> None:
     out = tmp_path / "cap"
-    p = start(kind, busybox_bin, ["--root", str(FAKEROOT), "--interval", "0.05",
-                                  "--output", str(out)])
+    p = start(kind, busybox_bin, ["--root", str(FAKEROOT), "--interval", "0.05", "--output", str(out)])
     wait_rows(out, "vms", 6)
     p.send_signal(signal.SIGTERM)
     _, stderr = p.communicate(timeout=HANG)
@@ -647,8 +835,7 @@ def test_sigterm_finishes_the_sample_and_exits_0(kind: str, tmp_path: Path,
 @pytest.mark.parametrize("kind", KINDS)
 def test_kill_9_leaves_complete_rows(kind: str, tmp_path: Path, busybox_bin: Path) -> None:
     out = tmp_path / "cap"
-    p = start(kind, busybox_bin, ["--root", str(FAKEROOT), "--interval", "0.01",
-                                  "--output", str(out)])
+    p = start(kind, busybox_bin, ["--root", str(FAKEROOT), "--interval", "0.01", "--output", str(out)])
     wait_rows(out, "vmstat", 20)
     p.kill()
     p.communicate(timeout=HANG)
@@ -660,7 +847,7 @@ def test_kill_9_leaves_complete_rows(kind: str, tmp_path: Path, busybox_bin: Pat
         assert len(rows) >= 1, path.name
         # a torn last row would have no newline (the ingest drops it); one write() per row means
         # a kill never leaves one
-        assert text[len(complete):] == "", path.name
+        assert text[len(complete) :] == "", path.name
 
 
 # ---- day rotation and disk bound ------------------------------------------------------------------
@@ -670,13 +857,22 @@ MIDNIGHT = calendar.timegm((2026, 3, 1, 0, 0, 0))
 
 @pytest.mark.slow
 @pytest.mark.parametrize("kind", KINDS)
-def test_day_change_compresses_the_previous_day(kind: str, tmp_path: Path,
-                                                busybox_bin: Path) -> None:
+def test_day_change_compresses_the_previous_day(kind: str, tmp_path: Path, busybox_bin: Path) -> None:
     out = tmp_path / "cap"
     # slots at -0.95, -0.45 | 0.05, 0.55, 1.05 s around midnight UTC: the first sample is before
     # midnight (the collector starts in far less than 0.95 s), and no slot is within 0.05 s of it
-    args = ["--root", str(FAKEROOT), "--interval", "0.5", "--duration", "2",
-            "--start-epoch", str(MIDNIGHT - 0.95), "--output", str(out)]
+    args = [
+        "--root",
+        str(FAKEROOT),
+        "--interval",
+        "0.5",
+        "--duration",
+        "2",
+        "--start-epoch",
+        str(MIDNIGHT - 0.95),
+        "--output",
+        str(out),
+    ]
     streams = ["clock", "meminfo", "vmstat", "ksm", "psi", "swaps", "vms", "vmdefs", "hugepages", "numa"]
 
     def check_run(n: int, log: Log) -> None:
@@ -697,8 +893,7 @@ def test_day_change_compresses_the_previous_day(kind: str, tmp_path: Path,
     r = run(kind, busybox_bin, args)
     assert r.returncode == 0, r.stderr
     assert sorted(p.name for p in out.glob("*.gz")) == sorted(f"{s}.20260228.tsv.gz" for s in streams)
-    assert sorted(p.name for p in out.glob("*.tsv")) == sorted(
-        f"{s}.20260301.tsv" for s in streams if s != "vmdefs")
+    assert sorted(p.name for p in out.glob("*.tsv")) == sorted(f"{s}.20260301.tsv" for s in streams if s != "vmdefs")
     assert not list(out.glob("*.tmp"))
     old = parse_stream(gzip.decompress((out / "meminfo.20260228.tsv.gz").read_bytes()).decode())
     new = read_stream(out, "meminfo")
@@ -713,9 +908,10 @@ def test_day_change_compresses_the_previous_day(kind: str, tmp_path: Path,
     # gzip member, the next day's file a second header
     r = run(kind, busybox_bin, args)
     assert r.returncode == 0, r.stderr
-    check_run(1, log_lines(out)[len(first):])
+    check_run(1, log_lines(out)[len(first) :])
     assert len(parse_stream(gzip.decompress((out / "meminfo.20260228.tsv.gz").read_bytes()).decode())) == len(old) + len(
-        runs_of(gzip.decompress((out / "clock.20260228.tsv.gz").read_bytes()).decode())[1])
+        runs_of(gzip.decompress((out / "clock.20260228.tsv.gz").read_bytes()).decode())[1]
+    )
     assert (out / "meminfo.20260301.tsv").read_text().count("#ts") == 2
 
 
@@ -725,15 +921,17 @@ def random_gz(path: Path, kb: int) -> None:
 
 @pytest.mark.slow
 @pytest.mark.parametrize("kind", KINDS)
-def test_max_size_rotate_deletes_the_oldest_day(kind: str, tmp_path: Path,
-                                                busybox_bin: Path) -> None:
+def test_max_size_rotate_deletes_the_oldest_day(kind: str, tmp_path: Path, busybox_bin: Path) -> None:
     out = tmp_path / "cap"
     out.mkdir()
     random_gz(out / "meminfo.20250101.tsv.gz", 400)
     random_gz(out / "vmstat.20250101.tsv.gz", 400)
     random_gz(out / "meminfo.20250102.tsv.gz", 400)
-    r = run(kind, busybox_bin, ["--root", str(FAKEROOT), "--interval", "0.5", "--duration", "0.5",
-                                "--max-size", "0.7", "--output", str(out)])
+    r = run(
+        kind,
+        busybox_bin,
+        ["--root", str(FAKEROOT), "--interval", "0.5", "--duration", "0.5", "--max-size", "0.7", "--output", str(out)],
+    )
     assert r.returncode == 0, r.stderr
     assert sorted(p.name for p in out.glob("*.gz")) == ["meminfo.20250102.tsv.gz"]
     clock_ts = [v[0] for _, v in read_stream(out, "clock")]
@@ -742,8 +940,11 @@ def test_max_size_rotate_deletes_the_oldest_day(kind: str, tmp_path: Path,
     deleted = [(lvl, m) for _, lvl, m in log_lines(out) if "deleted day" in m]
     assert len(deleted) == 1
     assert deleted[0][0] == "warn"
-    assert re.fullmatch(r"output .* used \d+ kB, over --max-size 0.7 MB: deleted day 20250101 "
-                        r"\(--on-full rotate\)", deleted[0][1])
+    assert re.fullmatch(
+        r"output .* used \d+ kB, over --max-size 0.7 MB: deleted day 20250101 "
+        r"\(--on-full rotate\)",
+        deleted[0][1],
+    )
 
 
 @pytest.mark.slow
@@ -752,41 +953,63 @@ def test_max_size_stop(kind: str, tmp_path: Path, busybox_bin: Path) -> None:
     out = tmp_path / "cap"
     out.mkdir()
     random_gz(out / "meminfo.20250101.tsv.gz", 800)
-    r = run(kind, busybox_bin, ["--root", str(FAKEROOT), "--interval", "0.1", "--duration", "5",
-                                "--max-size", "0.7", "--on-full", "stop", "--output", str(out)])
+    r = run(
+        kind,
+        busybox_bin,
+        [
+            "--root",
+            str(FAKEROOT),
+            "--interval",
+            "0.1",
+            "--duration",
+            "5",
+            "--max-size",
+            "0.7",
+            "--on-full",
+            "stop",
+            "--output",
+            str(out),
+        ],
+    )
     assert r.returncode == 0, r.stderr
     assert (out / "meminfo.20250101.tsv.gz").stat().st_size == 800 * 1024  # kept
     assert len(read_stream(out, "clock")) == 1  # stopped after the first sample
     log = log_lines(out)
     assert log[-2][1] == "warn"
-    assert re.fullmatch(r"output .* uses \d+ kB, over --max-size 0.7 MB: stopping "
-                        r"\(--on-full stop\)", log[-2][2])
+    assert re.fullmatch(
+        r"output .* uses \d+ kB, over --max-size 0.7 MB: stopping "
+        r"\(--on-full stop\)",
+        log[-2][2],
+    )
     assert log[-1][2] == "stopped after 1 samples"
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("kind", KINDS)
-def test_max_size_with_nothing_left_to_delete_stops(kind: str, tmp_path: Path,
-                                                    busybox_bin: Path) -> None:
+def test_max_size_with_nothing_left_to_delete_stops(kind: str, tmp_path: Path, busybox_bin: Path) -> None:
     out = tmp_path / "cap"
-    r = run(kind, busybox_bin, ["--root", str(FAKEROOT), "--interval", "0.1", "--duration", "5",
-                                "--max-size", "0.001", "--output", str(out)])
+    r = run(
+        kind,
+        busybox_bin,
+        ["--root", str(FAKEROOT), "--interval", "0.1", "--duration", "5", "--max-size", "0.001", "--output", str(out)],
+    )
     assert r.returncode == 0, r.stderr
     assert len(read_stream(out, "clock")) == 1
     errors = [m for _, lvl, m in log_lines(out) if lvl == "error"]
-    assert len(errors) == 1 and errors[0].endswith(
-        "over --max-size 0.001 MB, and no compressed day is left to delete: stopping")
+    assert len(errors) == 1 and errors[0].endswith("over --max-size 0.001 MB, and no compressed day is left to delete: stopping")
 
 
 # ---- bundle, options, guards --------------------------------------------------------------------
+
 
 @pytest.mark.slow
 @pytest.mark.parametrize("kind", KINDS)
 def test_bundle(kind: str, tmp_path: Path, busybox_bin: Path) -> None:
     out = tmp_path / "capture-dir"
     t0 = time.time()
-    r = run(kind, busybox_bin, ["--root", str(FAKEROOT), "--interval", "0.1", "--duration", "0.1",
-                                "--bundle", "--output", str(out)])
+    r = run(
+        kind, busybox_bin, ["--root", str(FAKEROOT), "--interval", "0.1", "--duration", "0.1", "--bundle", "--output", str(out)]
+    )
     t1 = time.time()
     assert r.returncode == 0, r.stderr
     bundles = list(tmp_path.glob("*.tar.gz"))
@@ -811,8 +1034,19 @@ def test_bundle(kind: str, tmp_path: Path, busybox_bin: Path) -> None:
 def test_help_and_version(kind: str, busybox_bin: Path) -> None:
     r = run(kind, busybox_bin, ["--help"])
     assert r.returncode == 0
-    for option in ("--interval", "--duration", "--output", "--max-size", "--on-full",
-                   "--virsh-interval", "--virsh", "--root", "--bundle", "--version", "--help"):
+    for option in (
+        "--interval",
+        "--duration",
+        "--output",
+        "--max-size",
+        "--on-full",
+        "--virsh-interval",
+        "--virsh",
+        "--root",
+        "--bundle",
+        "--version",
+        "--help",
+    ):
         assert option in r.stdout, option
     assert "--start-epoch" not in r.stdout  # hidden, for tests
     r = run(kind, busybox_bin, ["--version"])
@@ -839,8 +1073,16 @@ def test_python_collector_is_python36_syntax() -> None:
     ast.parse(src, filename=str(PY), feature_version=(3, 6))
     compile(src, str(PY), "exec")
     # APIs and syntax newer than 3.6 that ast.parse(feature_version) lets through
-    for newer in ("from __future__ import annotations", "capture_output", "text=True",
-                  "dataclass", ":=", "asyncio.run", "removeprefix", "math.prod"):
+    for newer in (
+        "from __future__ import annotations",
+        "capture_output",
+        "text=True",
+        "dataclass",
+        ":=",
+        "asyncio.run",
+        "removeprefix",
+        "math.prod",
+    ):
         assert newer not in src, newer
 
 
@@ -856,8 +1098,7 @@ def test_run_collector_in_process(tmp_path: Path) -> None:
     assert collector_path("memsnap.sh") == SH
     before = signal.getsignal(signal.SIGTERM)
     out = tmp_path / "cap"
-    rc = run_collector(["--root", str(FAKEROOT), "--interval", "0.5", "--duration", "0.5",
-                        "--output", str(out)])
+    rc = run_collector(["--root", str(FAKEROOT), "--interval", "0.5", "--duration", "0.5", "--output", str(out)])
     assert rc == 0
     assert signal.getsignal(signal.SIGTERM) == before  # handlers restored
     assert facts(out)["collector"] == "memsnap.py"
@@ -897,4 +1138,6 @@ def test_a_reused_vm_pid_is_not_read_as_the_vm(kind: str, tmp_path: Path, busybo
     assert with_vm and with_vm == samples[: len(with_vm)] and len(with_vm) < len(samples)  # stops, never comes back
     assert all((ts, "1002") in pids for ts in samples)  # the other VM goes on
     notes = [m for _, level, m in log_lines(out) if level == "info" and m.startswith("pid 1001: a new process")]
-    assert notes == ["pid 1001: a new process (start time 100, now 98765): no longer the VM first seen with this pid; looking again"]
+    assert notes == [
+        "pid 1001: a new process (start time 100, now 98765): no longer the VM first seen with this pid; looking again"
+    ]

@@ -64,10 +64,18 @@ def test_mail_settings_are_type_checked(tmp_path: Path, line: str, message: str)
 
 def test_good_mail_settings_are_kept_with_their_types(tmp_path: Path) -> None:
     cfg = tmp_path / "mail.toml"
-    cfg.write_text('[mail]\nsmtp_host = "mx.example.com"\nsmtp_port = 2525\ntimeout = 7\ndeadline = 60.5\nverify = false\n'
-                   'tls_ca = "ca.pem"\nto = ["a@example.com", "b@example.com"]\n')
+    cfg.write_text(
+        '[mail]\nsmtp_host = "mx.example.com"\nsmtp_port = 2525\ntimeout = 7\ndeadline = 60.5\nverify = false\n'
+        'tls_ca = "ca.pem"\nto = ["a@example.com", "b@example.com"]\n'
+    )
     m = load_mail_config(cfg)
-    assert (m.smtp.host, m.smtp.port, m.smtp.timeout, m.smtp.deadline, m.smtp.verify) == ("mx.example.com", 2525, 7.0, 60.5, False)
+    assert (m.smtp.host, m.smtp.port, m.smtp.timeout, m.smtp.deadline, m.smtp.verify) == (
+        "mx.example.com",
+        2525,
+        7.0,
+        60.5,
+        False,
+    )
     assert m.smtp.ca_file == tmp_path / "ca.pem" and m.to == ("a@example.com", "b@example.com")
 
 

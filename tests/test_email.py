@@ -57,20 +57,41 @@ def cid_parts(msg: EmailMessage) -> dict[str, EmailMessage]:
 
 def test_eml_structure_cids_and_pdf(report_dir: Path, cli) -> None:
     out = report_dir.parent / "out" / "kvm.eml"
-    proc = cli("email", report_dir, "-o", out, "--to", "ops@example.com", "--cc", "cap@example.com",
-               "--from", "memreport@example.com", check=True)
+    proc = cli(
+        "email",
+        report_dir,
+        "-o",
+        out,
+        "--to",
+        "ops@example.com",
+        "--cc",
+        "cap@example.com",
+        "--from",
+        "memreport@example.com",
+        check=True,
+    )
     assert proc.stdout.strip() == str(out)
     raw = out.read_bytes()
     assert b"\r\n" in raw and b"\n" not in raw.replace(b"\r\n", b"")  # CRLF throughout, as on the wire
     msg = parse(raw)
 
-    assert tree(msg) == ["multipart/mixed", [
-        ["multipart/related", [
-            ["multipart/alternative", ["text/plain", "text/html"]],
-            "image/png", "image/png", "image/png", "image/png", "image/png",
-        ]],
-        "application/pdf",
-    ]]
+    assert tree(msg) == [
+        "multipart/mixed",
+        [
+            [
+                "multipart/related",
+                [
+                    ["multipart/alternative", ["text/plain", "text/html"]],
+                    "image/png",
+                    "image/png",
+                    "image/png",
+                    "image/png",
+                    "image/png",
+                ],
+            ],
+            "application/pdf",
+        ],
+    ]
     doc = json.loads((report_dir / "report.json").read_text())
     assert doc["verdict"] in ("WARN", "CRIT")
     assert msg["Subject"] == subject(doc) == f"[memreport] kvm-week: {doc['verdict']}, swap short by 1.9 GiB"
@@ -91,7 +112,13 @@ def test_eml_structure_cids_and_pdf(report_dir: Path, cli) -> None:
         assert p.get_content_type() == "image/png" and p.get_content_disposition() == "inline"
         png = p.get_content()
         assert png.startswith(b"\x89PNG\r\n\x1a\n") and len(png) > 3000
-    assert [parts[c].get_filename() for c in cids] == ["chart-memory.png", "chart-swap-rates.png", "chart-pressure.png", "chart-ksm.png", "chart-vms.png"]
+    assert [parts[c].get_filename() for c in cids] == [
+        "chart-memory.png",
+        "chart-swap-rates.png",
+        "chart-pressure.png",
+        "chart-ksm.png",
+        "chart-vms.png",
+    ]
 
     pdf = [p for p in msg.iter_attachments() if p.get_content_type() == "application/pdf"]
     assert len(pdf) == 1 and pdf[0].get_filename() == "kvm-week-memory-report.pdf"
@@ -126,8 +153,18 @@ def test_many_findings_stay_under_the_gmail_clip(report_dir: Path, tmp_path: Pat
     d = tmp_path / "big"
     shutil.copytree(report_dir, d)
     doc = json.loads((d / "report.json").read_text())
-    doc["findings"] = [{"id": f"x.{i}", "check": "vms", "severity": "WARN", "title": f"Finding {i} " + "long " * 30,
-                        "detail": "detail " * 200, "recommendation": "do " * 100, "evidence": {}} for i in range(300)]
+    doc["findings"] = [
+        {
+            "id": f"x.{i}",
+            "check": "vms",
+            "severity": "WARN",
+            "title": f"Finding {i} " + "long " * 30,
+            "detail": "detail " * 200,
+            "recommendation": "do " * 100,
+            "evidence": {},
+        }
+        for i in range(300)
+    ]
     (d / "report.json").write_text(json.dumps(doc))
     html = html_of(build_message(d))
     assert len(html.encode()) < GMAIL_CLIP_BYTES
@@ -150,10 +187,17 @@ def test_hostile_host_name_is_escaped(report_dir: Path, tmp_path: Path) -> None:
 
 
 def test_subject_names_the_top_finding() -> None:
-    deficit = {"id": "swap.deficit", "severity": "CRIT", "title": "Swap too small: add 6.5 GiB of swap",
-               "evidence": {"deficit_bytes": int(6.5 * 1024**3)}}
+    deficit = {
+        "id": "swap.deficit",
+        "severity": "CRIT",
+        "title": "Swap too small: add 6.5 GiB of swap",
+        "evidence": {"deficit_bytes": int(6.5 * 1024**3)},
+    }
     ok = {"id": "oom.headroom", "severity": "OK", "title": "Allocations fit"}
-    assert subject({"host": "kvm01", "verdict": "CRIT", "findings": [deficit, ok]}) == "[memreport] kvm01: CRIT, swap short by 6.5 GiB"
+    assert (
+        subject({"host": "kvm01", "verdict": "CRIT", "findings": [deficit, ok]})
+        == "[memreport] kvm01: CRIT, swap short by 6.5 GiB"
+    )
     assert subject({"host": "kvm02", "verdict": "OK", "findings": [ok]}) == "[memreport] kvm02: OK"
     warn = {"id": "new.check", "severity": "WARN", "title": "Something else happened"}
     assert subject({"host": "kvm03", "verdict": "WARN", "findings": [warn]}) == "[memreport] kvm03: WARN, something else happened"
@@ -173,7 +217,10 @@ def test_write_eml_default_path_and_no_pdf(report_dir: Path, tmp_path: Path) -> 
 def test_email_of_a_missing_report_is_one_line(tmp_path: Path, cli) -> None:
     proc = cli("email", tmp_path)
     assert proc.returncode == 2
-    assert proc.stderr.strip() == f"memreport: error: {tmp_path}: not a report directory: no report.json (write one with `memreport report`)"
+    assert (
+        proc.stderr.strip()
+        == f"memreport: error: {tmp_path}: not a report directory: no report.json (write one with `memreport report`)"
+    )
     proc = cli("email", tmp_path, "--to", "not an address")
     assert proc.returncode == 2 and "is not a mail address" in proc.stderr and "Traceback" not in proc.stderr
 
@@ -183,10 +230,18 @@ def test_fleet_digest(report_dir: Path, tmp_path: Path, cli) -> None:
     (fleet / "hosts").mkdir(parents=True)
     shutil.copytree(report_dir, fleet / "hosts" / "kvm-week")
     (fleet / "fleet.pdf").write_bytes(b"%PDF-1.7 fleet\n")
-    rows = [{"host": "kvm-week", "verdict": "CRIT", "report": "hosts/kvm-week", "memory_total_bytes": 64 * 1024**3,
-             "swap_deficit_bytes": 2 * 1024**3, "top_finding": "Swap thrash: 1 window"},
-            {"host": "kvm-ok", "verdict": "OK", "memory_total_bytes": 128 * 1024**3, "top_finding": None},
-            {"host": "kvm-warn", "verdict": "WARN"}]  # a minimal row: host and verdict only
+    rows = [
+        {
+            "host": "kvm-week",
+            "verdict": "CRIT",
+            "report": "hosts/kvm-week",
+            "memory_total_bytes": 64 * 1024**3,
+            "swap_deficit_bytes": 2 * 1024**3,
+            "top_finding": "Swap thrash: 1 window",
+        },
+        {"host": "kvm-ok", "verdict": "OK", "memory_total_bytes": 128 * 1024**3, "top_finding": None},
+        {"host": "kvm-warn", "verdict": "WARN"},
+    ]  # a minimal row: host and verdict only
     (fleet / "fleet.json").write_text(json.dumps({"format": 1, "hosts": rows}))
     msg = build_fleet_digest(fleet, Recipients(to=("ops@example.com",)))
     msg = parse(msg.as_bytes())
@@ -242,19 +297,37 @@ def test_html_part_renders_in_chromium(report_dir: Path, tmp_path: Path) -> None
         session = browser.send("Target.attachToTarget", {"targetId": target, "flatten": True})["sessionId"]
         for domain in ("Network.enable", "Page.enable", "Runtime.enable"):
             browser.send(domain, session=session)
-        browser.send("Emulation.setDeviceMetricsOverride", {"width": 900, "height": 900, "deviceScaleFactor": 1, "mobile": False}, session=session)
+        browser.send(
+            "Emulation.setDeviceMetricsOverride",
+            {"width": 900, "height": 900, "deviceScaleFactor": 1, "mobile": False},
+            session=session,
+        )
         browser.send("Page.navigate", {"url": page.as_uri()}, session=session)
         browser.wait_event("Page.loadEventFired")
-        info = json.loads(browser.send("Runtime.evaluate", {"expression": IMAGES_JS, "returnByValue": True}, session=session)["result"]["value"])
-        shot = browser.send("Page.captureScreenshot", {"format": "png", "captureBeyondViewport": True,
-                                                       "clip": {"x": 0, "y": 0, "width": 900, "height": min(info["height"], 8000), "scale": 1}},
-                            session=session)
+        info = json.loads(
+            browser.send("Runtime.evaluate", {"expression": IMAGES_JS, "returnByValue": True}, session=session)["result"]["value"]
+        )
+        shot = browser.send(
+            "Page.captureScreenshot",
+            {
+                "format": "png",
+                "captureBeyondViewport": True,
+                "clip": {"x": 0, "y": 0, "width": 900, "height": min(info["height"], 8000), "scale": 1},
+            },
+            session=session,
+        )
         events = list(browser.events)
     finally:
         browser.close()
     requests = [e["params"]["request"]["url"] for e in events if e.get("method") == "Network.requestWillBeSent"]
     assert all(u.startswith(page.parent.as_uri()) for u in requests), requests  # the page and its PNG parts only
-    assert [i["src"] for i in info["images"]] == ["chart-memory.png", "chart-swap-rates.png", "chart-pressure.png", "chart-ksm.png", "chart-vms.png"]
+    assert [i["src"] for i in info["images"]] == [
+        "chart-memory.png",
+        "chart-swap-rates.png",
+        "chart-pressure.png",
+        "chart-ksm.png",
+        "chart-vms.png",
+    ]
     for img in info["images"]:
         assert img["complete"] and img["w"] >= 1200 and 600 <= img["shown"] <= 640, img  # 2× PNG shown at 632 px
     assert info["scripts"] == 0 and info["width"] <= 900

@@ -38,7 +38,7 @@ class Handler:
 
     async def handle_RCPT(self, server, session, envelope, address, rcpt_options):  # noqa: ANN001, ANN201
         if address.startswith("nobody"):
-            return "550 5.1.1 <%s>: mailbox unavailable" % address
+            return f"550 5.1.1 <{address}>: mailbox unavailable"
         envelope.rcpt_tos.append(address)
         return "250 OK"
 
@@ -65,9 +65,28 @@ def cert(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
         pytest.fail("openssl missing: bash tests/system_deps.sh (make test does)")
     d = tmp_path_factory.mktemp("tls")
     crt, key = d / "cert.pem", d / "key.pem"
-    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", str(key), "-out", str(crt),
-                    "-days", "2", "-subj", "/CN=memreport-test", "-addext", "subjectAltName=IP:127.0.0.1,DNS:localhost"],
-                   check=True, capture_output=True)
+    subprocess.run(
+        [
+            "openssl",
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-keyout",
+            str(key),
+            "-out",
+            str(crt),
+            "-days",
+            "2",
+            "-subj",
+            "/CN=memreport-test",
+            "-addext",
+            "subjectAltName=IP:127.0.0.1,DNS:localhost",
+        ],
+        check=True,
+        capture_output=True,
+    )
     return crt, key
 
 
@@ -115,8 +134,14 @@ def report_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def memreport(*args: object, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     import os
 
-    return subprocess.run([sys.executable, "-m", "memreport", *map(str, args)], capture_output=True, text=True,
-                          cwd=ROOT, timeout=HANG, env={**os.environ, **(env or {})})
+    return subprocess.run(
+        [sys.executable, "-m", "memreport", *map(str, args)],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=HANG,
+        env={**os.environ, **(env or {})},
+    )
 
 
 def fresh(report_dir: Path, tmp_path: Path) -> Path:
@@ -162,7 +187,9 @@ def test_send_implicit_tls_from_an_eml(server: Server, report_dir: Path, tmp_pat
     eml = tmp_path / "out.eml"
     assert memreport("email", d, "-o", eml, *ADDR).returncode == 0
     # envelope from the message's own From / To / Cc headers
-    proc = memreport("send", eml, "--smtp-host", "127.0.0.1", "--smtp-port", server.port, "--security", "tls", "--tls-ca", cert[0])
+    proc = memreport(
+        "send", eml, "--smtp-host", "127.0.0.1", "--smtp-port", server.port, "--security", "tls", "--tls-ca", cert[0]
+    )
     assert proc.returncode == 0, proc.stderr
     assert_delivered(server, d)
     sent = email.message_from_bytes(server.handler.received[0][2], policy=policy.default)
@@ -171,7 +198,9 @@ def test_send_implicit_tls_from_an_eml(server: Server, report_dir: Path, tmp_pat
 
 
 @pytest.mark.parametrize("server", [("starttls", True)], indirect=True)
-def test_send_auth_over_starttls_from_env_and_file(server: Server, report_dir: Path, tmp_path: Path, cert: tuple[Path, Path]) -> None:
+def test_send_auth_over_starttls_from_env_and_file(
+    server: Server, report_dir: Path, tmp_path: Path, cert: tuple[Path, Path]
+) -> None:
     d = fresh(report_dir, tmp_path)
     common = ("send", d, "--smtp-host", "127.0.0.1", "--smtp-port", server.port, "--tls-ca", cert[0], "--user", USER, *ADDR)
     proc = memreport(*common, "--password-env", "SMTP_PW", env={"SMTP_PW": PASSWORD})
@@ -190,9 +219,11 @@ def test_send_config_file(report_dir: Path, tmp_path: Path, cert: tuple[Path, Pa
         pw = tmp_path / "smtp.pass"
         pw.write_text(PASSWORD)
         cfg = tmp_path / "memreport.toml"
-        cfg.write_text(f'[swap]\nbasis = "inactive"\n\n[mail]\nfrom = "memreport@example.com"\n'
-                       f'to = ["ops@example.com"]\ncc = "cap@example.com"\nsmtp_host = "127.0.0.1"\nsmtp_port = {server.port}\n'
-                       f'security = "starttls"\ntls_ca = "{cert[0]}"\nuser = "{USER}"\npassword_file = "smtp.pass"\n')
+        cfg.write_text(
+            f'[swap]\nbasis = "inactive"\n\n[mail]\nfrom = "memreport@example.com"\n'
+            f'to = ["ops@example.com"]\ncc = "cap@example.com"\nsmtp_host = "127.0.0.1"\nsmtp_port = {server.port}\n'
+            f'security = "starttls"\ntls_ca = "{cert[0]}"\nuser = "{USER}"\npassword_file = "smtp.pass"\n'
+        )
         d = fresh(report_dir, tmp_path)
         proc = memreport("send", d, "--config", cfg)
         assert proc.returncode == 0, proc.stderr
@@ -200,12 +231,16 @@ def test_send_config_file(report_dir: Path, tmp_path: Path, cert: tuple[Path, Pa
         cfg.write_text('[mail]\npassword = "x"\n')
         proc = memreport("send", d, "--config", cfg)
         assert proc.returncode == 2
-        assert proc.stderr.strip() == f"memreport: error: {cfg}: put the SMTP password in password_env or password_file, not in the config"
+        assert (
+            proc.stderr.strip()
+            == f"memreport: error: {cfg}: put the SMTP password in password_env or password_file, not in the config"
+        )
     finally:
         c.stop()
 
 
 # --- refusals: one line, non-zero exit, the .eml kept -----------------------------------------------
+
 
 def assert_refused(proc: subprocess.CompletedProcess[str], d: Path, line: str) -> None:
     assert proc.returncode == 4, proc.stderr
@@ -226,8 +261,12 @@ def test_connection_refused(report_dir: Path, tmp_path: Path) -> None:
 def test_untrusted_certificate(server: Server, report_dir: Path, tmp_path: Path) -> None:
     d = fresh(report_dir, tmp_path)
     proc = memreport("send", d, "--smtp-host", "127.0.0.1", "--smtp-port", server.port, *ADDR)  # no --tls-ca
-    assert_refused(proc, d, f"TLS error with 127.0.0.1:{server.port}: certificate not trusted: self-signed certificate "
-                            "(trust the server's CA with --tls-ca FILE)")
+    assert_refused(
+        proc,
+        d,
+        f"TLS error with 127.0.0.1:{server.port}: certificate not trusted: self-signed certificate "
+        "(trust the server's CA with --tls-ca FILE)",
+    )
     assert server.handler.received == []
 
 
@@ -235,35 +274,83 @@ def test_untrusted_certificate(server: Server, report_dir: Path, tmp_path: Path)
 def test_untrusted_certificate_implicit_tls(server: Server, report_dir: Path, tmp_path: Path) -> None:
     d = fresh(report_dir, tmp_path)
     proc = memreport("send", d, "--smtp-host", "127.0.0.1", "--smtp-port", server.port, "--security", "tls", *ADDR)
-    assert_refused(proc, d, f"TLS error with 127.0.0.1:{server.port}: certificate not trusted: self-signed certificate "
-                            "(trust the server's CA with --tls-ca FILE)")
+    assert_refused(
+        proc,
+        d,
+        f"TLS error with 127.0.0.1:{server.port}: certificate not trusted: self-signed certificate "
+        "(trust the server's CA with --tls-ca FILE)",
+    )
 
 
 @pytest.mark.parametrize("server", [("starttls", True)], indirect=True)
 def test_auth_failed(server: Server, report_dir: Path, tmp_path: Path, cert: tuple[Path, Path]) -> None:
     d = fresh(report_dir, tmp_path)
-    proc = memreport("send", d, "--smtp-host", "127.0.0.1", "--smtp-port", server.port, "--tls-ca", cert[0],
-                     "--user", USER, "--password-env", "SMTP_PW", *ADDR, env={"SMTP_PW": "wrong"})
-    assert_refused(proc, d, f"authentication failed for 'reporter' at 127.0.0.1:{server.port}: 535 5.7.8 Authentication credentials invalid")
+    proc = memreport(
+        "send",
+        d,
+        "--smtp-host",
+        "127.0.0.1",
+        "--smtp-port",
+        server.port,
+        "--tls-ca",
+        cert[0],
+        "--user",
+        USER,
+        "--password-env",
+        "SMTP_PW",
+        *ADDR,
+        env={"SMTP_PW": "wrong"},
+    )
+    assert_refused(
+        proc, d, f"authentication failed for 'reporter' at 127.0.0.1:{server.port}: 535 5.7.8 Authentication credentials invalid"
+    )
     assert server.handler.received == []
 
 
 @pytest.mark.parametrize("server", [("starttls", True)], indirect=True)
 def test_auth_is_not_sent_in_clear(server: Server, report_dir: Path, tmp_path: Path) -> None:
     d = fresh(report_dir, tmp_path)
-    proc = memreport("send", d, "--smtp-host", "127.0.0.1", "--smtp-port", server.port, "--security", "none",
-                     "--user", USER, "--password-env", "SMTP_PW", *ADDR, env={"SMTP_PW": PASSWORD})
+    proc = memreport(
+        "send",
+        d,
+        "--smtp-host",
+        "127.0.0.1",
+        "--smtp-port",
+        server.port,
+        "--security",
+        "none",
+        "--user",
+        USER,
+        "--password-env",
+        "SMTP_PW",
+        *ADDR,
+        env={"SMTP_PW": PASSWORD},
+    )
     assert_refused(proc, d, f"127.0.0.1:{server.port} does not offer AUTH before TLS")
 
 
 @pytest.mark.parametrize("server", [("none", False)], indirect=True)
 def test_recipient_refused(server: Server, report_dir: Path, tmp_path: Path) -> None:
     d = fresh(report_dir, tmp_path)
-    proc = memreport("send", d, "--smtp-host", "127.0.0.1", "--smtp-port", server.port, "--security", "none",
-                     "--from", "memreport@example.com", "--to", "nobody@example.com")
+    proc = memreport(
+        "send",
+        d,
+        "--smtp-host",
+        "127.0.0.1",
+        "--smtp-port",
+        server.port,
+        "--security",
+        "none",
+        "--from",
+        "memreport@example.com",
+        "--to",
+        "nobody@example.com",
+    )
     assert proc.returncode == 4
-    assert proc.stderr.strip() == (f"memreport: error: 127.0.0.1:{server.port} refused recipient nobody@example.com: "
-                                   f"550 5.1.1 <nobody@example.com>: mailbox unavailable (the message is kept in {d / 'report.eml'})")
+    assert proc.stderr.strip() == (
+        f"memreport: error: 127.0.0.1:{server.port} refused recipient nobody@example.com: "
+        f"550 5.1.1 <nobody@example.com>: mailbox unavailable (the message is kept in {d / 'report.eml'})"
+    )
     assert (d / "report.eml").is_file() and server.handler.received == []
 
 
@@ -293,8 +380,12 @@ def small_fleet(tmp_path_factory: pytest.TempPathFactory) -> Path:
     from memreport.synthetic import GIB, HostSpec, write_capture
 
     root = tmp_path_factory.mktemp("fleetmail") / "inputs"
-    write_capture(HostSpec(hostname="kvm-short", seed=1, days=0.1, interval_s=60, swap_bytes=2 * GIB, thrash=()), root / "a", gz=True)
-    write_capture(HostSpec(hostname="kvm-fine", seed=2, days=0.1, interval_s=60, swap_bytes=64 * GIB, thrash=()), root / "b", gz=True)
+    write_capture(
+        HostSpec(hostname="kvm-short", seed=1, days=0.1, interval_s=60, swap_bytes=2 * GIB, thrash=()), root / "a", gz=True
+    )
+    write_capture(
+        HostSpec(hostname="kvm-fine", seed=2, days=0.1, interval_s=60, swap_bytes=64 * GIB, thrash=()), root / "b", gz=True
+    )
     (root / "c-broken.tar.gz").write_bytes(b"\x1f\x8b\x08\x00not a gzip stream")
     return root
 
@@ -302,8 +393,10 @@ def small_fleet(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.mark.parametrize("server", [("none", False)], indirect=True)
 def test_fleet_email_sends_one_digest(server: Server, small_fleet: Path, tmp_path: Path) -> None:
     cfg = tmp_path / "memreport.toml"
-    cfg.write_text(f'[mail]\nfrom = "memreport@example.com"\nto = ["capacity@example.com"]\n'
-                   f'smtp_host = "127.0.0.1"\nsmtp_port = {server.port}\nsecurity = "none"\n')
+    cfg.write_text(
+        f'[mail]\nfrom = "memreport@example.com"\nto = ["capacity@example.com"]\n'
+        f'smtp_host = "127.0.0.1"\nsmtp_port = {server.port}\nsecurity = "none"\n'
+    )
     out = tmp_path / "fleet"
     proc = memreport("fleet", small_fleet, "-o", out, "--jobs", "1", "--email", "--config", cfg)
     assert proc.returncode == 1, proc.stderr  # the broken bundle: listed, mailed, and the exit code says so
@@ -330,8 +423,22 @@ def test_fleet_email_failures(small_fleet: Path, tmp_path: Path) -> None:
     assert not (out / "fleet.json").exists()
     # Nobody listening: the run completes, the digest is kept, exit 4 with one line.
     port = free_port()
-    proc = memreport("fleet", small_fleet / "a", "-o", out, "--no-fleet-pdf", "--email", "--to", "ops@example.com",
-                     "--smtp-host", "127.0.0.1", "--smtp-port", port, "--security", "none")
+    proc = memreport(
+        "fleet",
+        small_fleet / "a",
+        "-o",
+        out,
+        "--no-fleet-pdf",
+        "--email",
+        "--to",
+        "ops@example.com",
+        "--smtp-host",
+        "127.0.0.1",
+        "--smtp-port",
+        port,
+        "--security",
+        "none",
+    )
     assert proc.returncode == 4, proc.stderr
     last = proc.stderr.strip().splitlines()[-1]
     assert last.startswith("memreport: error: ") and "refused" in last and str(out / "fleet-digest.eml") in last
@@ -340,6 +447,7 @@ def test_fleet_email_failures(small_fleet: Path, tmp_path: Path) -> None:
 
 
 # --- a server that never finishes: the delivery's overall deadline (issue 11, defect 16) ------------
+
 
 class Dribbler:
     """A real SMTP peer on 127.0.0.1 that keeps talking and never completes a reply: one continuation
@@ -397,8 +505,9 @@ def dribbler(request: pytest.FixtureRequest) -> Iterator[Dribbler]:
 def test_send_gives_up_at_its_deadline_on_a_dribbling_server(dribbler: Dribbler, report_dir: Path, tmp_path: Path) -> None:
     # Before, each continuation line reset the 30 s per-read timeout and `send` never returned.
     d = fresh(report_dir, tmp_path)
-    proc = memreport("send", d, "--smtp-host", "127.0.0.1", "--smtp-port", dribbler.port, "--security", "none",
-                     "--deadline", "2", *ADDR)
+    proc = memreport(
+        "send", d, "--smtp-host", "127.0.0.1", "--smtp-port", dribbler.port, "--security", "none", "--deadline", "2", *ADDR
+    )
     assert_refused(proc, d, f"delivery to 127.0.0.1:{dribbler.port} took longer than 2 s (mail deadline): gave up")
     assert dribbler.lines_sent >= 3  # it was still talking when the deadline ended the delivery
 
@@ -412,7 +521,9 @@ def test_mail_deadline_setting_bounds_the_library_send(dribbler: Dribbler, repor
     settings = load_mail_config(cfg).smtp
     assert settings.deadline == 1.5 and settings.timeout == 30
     msg = build_message(report_dir, Recipients(sender="m@example.com", to=("a@example.com",)))
-    with pytest.raises(DeliveryError, match=rf"^delivery to 127.0.0.1:{dribbler.port} took longer than 1.5 s \(mail deadline\): gave up$"):
+    with pytest.raises(
+        DeliveryError, match=rf"^delivery to 127.0.0.1:{dribbler.port} took longer than 1.5 s \(mail deadline\): gave up$"
+    ):
         send(msg, settings)
     assert dribbler.lines_sent >= 3
     for bad in ("0", "-5", '"soon"', "true", "inf"):

@@ -11,13 +11,12 @@ import time
 from pathlib import Path
 
 import pytest
+from conftest import HANG, run_cli
 
 from memreport.config import Thresholds
 from memreport.fleet import FleetOptions, run_fleet, state
 from memreport.fleet.discover import discover
 from memreport.synthetic import GIB, MIB, HostSpec, Thrash, write_capture
-
-from conftest import HANG, run_cli
 
 VM_ALLOC = 164 * GIB  # sum of HostSpec's default vm_sizes_gib
 
@@ -25,8 +24,12 @@ VM_ALLOC = 164 * GIB  # sum of HostSpec's default vm_sizes_gib
 def spec(i: int) -> HostSpec:
     """Host i: RAM 64..224 GiB, swap 4..28 GiB, every other host with a planted 20-minute swap storm."""
     return HostSpec(
-        hostname=f"kvm{i:02d}", seed=100 + i, days=0.2, interval_s=60,
-        ram_bytes=(64 + 32 * i) * GIB, swap_bytes=(4 + 6 * i) * GIB,
+        hostname=f"kvm{i:02d}",
+        seed=100 + i,
+        days=0.2,
+        interval_s=60,
+        ram_bytes=(64 + 32 * i) * GIB,
+        swap_bytes=(4 + 6 * i) * GIB,
         thrash=(Thrash(2 * 3600, 20 * 60, 40 * MIB, 20 * MIB),) if i % 2 else (),
     )
 
@@ -88,7 +91,9 @@ def test_known_answers(local_run) -> None:
         assert r["safe_free_bytes"] == s.ram_bytes + s.swap_bytes - VM_ALLOC
         free = min(r["safe_free_bytes"], r["observed_free_bytes"])
         assert r["headroom_bytes"] == free and r["headroom_vms"] == max(0, free) // (4 * GIB)
-        assert r["ksm_saved_bytes"] == pytest.approx(s.ksm_sharing_bytes * (0.8 + 0.2 * min(1.0, s.days)), rel=0.01)  # KSM ramps up over a day
+        assert r["ksm_saved_bytes"] == pytest.approx(
+            s.ksm_sharing_bytes * (0.8 + 0.2 * min(1.0, s.days)), rel=0.01
+        )  # KSM ramps up over a day
         if s.thrash:
             assert r["thrash_windows"] == 1 and r["thrash_seconds"] == pytest.approx(20 * 60, abs=120)
         else:
@@ -131,8 +136,11 @@ def test_dataset_reads_with_pandas_pyarrow_duckdb_dask(local_run) -> None:
     assert df.groupby("host", observed=True).size().to_dict() == expected
     table = ds.dataset(samples, partitioning="hive").to_table(columns=["host", "mem_Inactive"])
     assert table.num_rows == sum(expected.values())
-    got = dict(duckdb.sql(f"select host, count(*) from read_parquet('{samples}/*/*.parquet', hive_partitioning=true) "
-                          "group by host").fetchall())
+    got = dict(
+        duckdb.sql(
+            f"select host, count(*) from read_parquet('{samples}/*/*.parquet', hive_partitioning=true) group by host"
+        ).fetchall()
+    )
     assert got == expected
     ddf = dd.read_parquet(str(samples))
     assert ddf.groupby("host").size().compute().to_dict() == expected
@@ -171,8 +179,11 @@ def test_rerun_does_no_work_touch_is_unchanged_and_force_redoes(fleet_in: Path, 
 
     # Changed content: only that input is redone, and its numbers follow.
     shutil.rmtree(inputs / "kvm00")
-    write_capture(HostSpec(hostname="kvm00", seed=5, days=0.2, interval_s=60, ram_bytes=64 * GIB, swap_bytes=32 * GIB,
-                           thrash=()), inputs / "kvm00", gz=True)
+    write_capture(
+        HostSpec(hostname="kvm00", seed=5, days=0.2, interval_s=60, ram_bytes=64 * GIB, swap_bytes=32 * GIB, thrash=()),
+        inputs / "kvm00",
+        gz=True,
+    )
     fourth = run_fleet([inputs], out, opts)
     assert (fourth.processed, fourth.unchanged) == (1, 6)
     row = next(r for r in fourth.fleet["hosts"] if r["host"] == "kvm00")
@@ -225,8 +236,18 @@ def test_killed_run_resumes_with_the_rest(fleet_in: Path, tmp_path: Path) -> Non
 
 
 def test_cli_exit_code_and_help(fleet_in: Path, tmp_path: Path) -> None:
-    proc = run_cli("fleet", fleet_in / "kvm00", fleet_in / "kvm02-zz-corrupt.tar.gz", "-o", tmp_path / "o",
-                   "--jobs", "1", "--no-fleet-pdf", "--vm-size", "8GiB")
+    proc = run_cli(
+        "fleet",
+        fleet_in / "kvm00",
+        fleet_in / "kvm02-zz-corrupt.tar.gz",
+        "-o",
+        tmp_path / "o",
+        "--jobs",
+        "1",
+        "--no-fleet-pdf",
+        "--vm-size",
+        "8GiB",
+    )
     assert proc.returncode == 1, proc.stderr
     assert "failed input:" in proc.stderr and "kvm02-zz-corrupt.tar.gz" in proc.stderr
     doc = json.loads((tmp_path / "o" / "fleet.json").read_text())
@@ -241,10 +262,14 @@ def test_cli_exit_code_and_help(fleet_in: Path, tmp_path: Path) -> None:
 
 def test_discover_dirs_globs_and_list_files(fleet_in: Path, tmp_path: Path) -> None:
     names = [p.name for p in discover([fleet_in])]
-    assert names == sorted(["kvm00", "kvm01-memsnap.tar.gz", "kvm02", "kvm02-zz-corrupt.tar.gz", "kvm03",
-                            "kvm04-memsnap.tar.gz", "kvm05"])
+    assert names == sorted(
+        ["kvm00", "kvm01-memsnap.tar.gz", "kvm02", "kvm02-zz-corrupt.tar.gz", "kvm03", "kvm04-memsnap.tar.gz", "kvm05"]
+    )
     assert [p.name for p in discover([str(fleet_in / "*.tar.gz")])] == [
-        "kvm01-memsnap.tar.gz", "kvm02-zz-corrupt.tar.gz", "kvm04-memsnap.tar.gz"]
+        "kvm01-memsnap.tar.gz",
+        "kvm02-zz-corrupt.tar.gz",
+        "kvm04-memsnap.tar.gz",
+    ]
     assert [p.name for p in discover([fleet_in / "kvm03"])] == ["kvm03"]  # a capture is one input, not a directory of them
     lst = tmp_path / "hosts.txt"
     lst.write_text(f"# the night batch\n{fleet_in / 'kvm00'}\n\n{fleet_in}/kvm05\n{fleet_in / 'kvm00'}\n")
@@ -272,8 +297,9 @@ def test_one_host_in_two_inputs_is_merged(fleet_in: Path, tmp_path: Path) -> Non
 def test_settings_change_redoes_and_markers_are_small(fleet_in: Path, tmp_path: Path) -> None:
     out = tmp_path / "o"
     run_fleet([fleet_in / "kvm05"], out, FleetOptions(jobs=1, fleet_pdf=False))
-    again = run_fleet([fleet_in / "kvm05"], out, FleetOptions(jobs=1, fleet_pdf=False,
-                                                              thresholds=Thresholds(swap_basis="inactive_anon")))
+    again = run_fleet(
+        [fleet_in / "kvm05"], out, FleetOptions(jobs=1, fleet_pdf=False, thresholds=Thresholds(swap_basis="inactive_anon"))
+    )
     assert again.processed == 1
     marker = state.read_marker(out, state.input_key(fleet_in / "kvm05"))
     assert marker is not None and marker["status"] == "ok"
@@ -286,8 +312,20 @@ def test_progress_bar_on_a_terminal(fleet_in: Path, tmp_path: Path) -> None:
 
     from conftest import run_on_terminal
 
-    cmd = [sys.executable, "-m", "memreport", "fleet", str(fleet_in / "kvm00"), str(fleet_in / "kvm03"),
-           str(fleet_in / "kvm05"), "-o", str(tmp_path / "o"), "--jobs", "1", "--no-fleet-pdf"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "memreport",
+        "fleet",
+        str(fleet_in / "kvm00"),
+        str(fleet_in / "kvm03"),
+        str(fleet_in / "kvm05"),
+        "-o",
+        str(tmp_path / "o"),
+        "--jobs",
+        "1",
+        "--no-fleet-pdf",
+    ]
     rc, out = run_on_terminal(cmd)
     assert rc == 0, out
     screen = re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", out)
@@ -332,8 +370,16 @@ def test_scheduler_address_runs_on_a_running_cluster(local_run, fleet_in: Path, 
 
     with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1", dashboard_address=None) as cluster:
         assert cluster.scheduler_address.startswith("tcp://127.0.0.1:")
-        proc = run_cli("fleet", fleet_in / "kvm00", fleet_in / "kvm01-memsnap.tar.gz", "-o", tmp_path / "o",
-                       "--scheduler", cluster.scheduler_address, "--no-fleet-pdf")
+        proc = run_cli(
+            "fleet",
+            fleet_in / "kvm00",
+            fleet_in / "kvm01-memsnap.tar.gz",
+            "-o",
+            tmp_path / "o",
+            "--scheduler",
+            cluster.scheduler_address,
+            "--no-fleet-pdf",
+        )
     assert proc.returncode == 0, proc.stderr
     doc = json.loads((tmp_path / "o" / "fleet.json").read_text())
     assert doc["run"]["executor"] == "dask" and doc["run"]["processed"] == 2
@@ -361,8 +407,9 @@ def test_hostile_host_name_stays_escaped_and_inside_outdir(fleet_in: Path, tmp_p
     shutil.copytree(fleet_in / "kvm00", inputs / "x")
     facts = inputs / "x" / "facts.txt"
     evil = "<script>alert(1)</script>../../etc"
-    facts.write_text("".join(f"hostname={evil}\n" if line.startswith("hostname=") else line + "\n"
-                             for line in facts.read_text().splitlines()))
+    facts.write_text(
+        "".join(f"hostname={evil}\n" if line.startswith("hostname=") else line + "\n" for line in facts.read_text().splitlines())
+    )
     out = tmp_path / "o"
     result = run_fleet([inputs], out, FleetOptions(jobs=1, fleet_pdf=False))
     assert [r["host"] for r in result.fleet["hosts"]] == [evil]
@@ -379,7 +426,6 @@ def test_ingest_options_reach_the_workers_and_redo_the_input(tmp_path: Path) -> 
     """Issue 10: --page-size (one IngestOptions record) goes to every worker, and changing it redoes
     an unchanged input, since it changes what the input gives."""
     import pandas as pd
-
     from conftest import FIXTURES
 
     snap = tmp_path / "kvm9"

@@ -14,11 +14,10 @@ import time
 from pathlib import Path
 
 import pytest
+from conftest import ROOT, run_cli
 
 from memreport.fleet import FleetOptions, run_fleet, state
 from memreport.synthetic import HostSpec, write_capture
-
-from conftest import ROOT, run_cli
 
 POLL_S = 0.05
 BOUND_S = 240.0
@@ -30,8 +29,10 @@ TIMEOUT_S = 30  # a bound for waiting loops on a loaded machine, never a timing 
 @pytest.fixture(scope="module")
 def captures(tmp_path_factory: pytest.TempPathFactory) -> list[Path]:
     root = tmp_path_factory.mktemp("captures")
-    return [write_capture(HostSpec(hostname=f"h{i}", seed=i, days=0.1, interval_s=60, thrash=()), root / f"h{i}", gz=True)
-            for i in range(3)]
+    return [
+        write_capture(HostSpec(hostname=f"h{i}", seed=i, days=0.1, interval_s=60, thrash=()), root / f"h{i}", gz=True)
+        for i in range(3)
+    ]
 
 
 def _inputs(tmp_path: Path, captures: list[Path], *fifos: str) -> Path:
@@ -241,8 +242,12 @@ def test_workers_die_with_a_killed_fleet_process(tmp_path: Path, captures: list[
     # block reading held FIFOs; the fleet process alone gets SIGKILL (not its process group).
     inputs = _inputs(tmp_path, [], "a-held.fifo", "b-held.fifo")
     keeps = [os.open(inputs / n, os.O_RDWR | os.O_NONBLOCK) for n in ("a-held.fifo", "b-held.fifo")]
-    proc = subprocess.Popen([sys.executable, "-m", "memreport", "fleet", str(inputs), "-o", str(tmp_path / "out"),
-                             "--jobs", "2", "--no-fleet-pdf"], cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "memreport", "fleet", str(inputs), "-o", str(tmp_path / "out"), "--jobs", "2", "--no-fleet-pdf"],
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     tree: set[int] = set()
     try:
         end = time.monotonic() + BOUND_S

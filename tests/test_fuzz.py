@@ -17,8 +17,7 @@ from hypothesis import HealthCheck, given, settings
 from memreport.errors import InputError
 from memreport.ingest import archive, bundle, pagesize, proc_pid, sadf, virsh, vmstat
 
-SHORT = settings(max_examples=40, deadline=None, database=None, derandomize=True,
-                 suppress_health_check=list(HealthCheck))
+SHORT = settings(max_examples=40, deadline=None, database=None, derandomize=True, suppress_health_check=list(HealthCheck))
 
 
 @pytest.mark.parametrize("name", list(F.TARGETS))
@@ -56,8 +55,13 @@ def test_fuzz_runner_counts_cases_failures_and_memory() -> None:
 
     from conftest import ROOT
 
-    p = subprocess.run([sys.executable, "tests/fuzz.py", "virsh", "sosreport", "-n", "300"], cwd=ROOT,
-                       capture_output=True, text=True, timeout=600)
+    p = subprocess.run(
+        [sys.executable, "tests/fuzz.py", "virsh", "sosreport", "-n", "300"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert p.returncode == 0, p.stdout + p.stderr
     rows = {line.split()[0]: line.split() for line in p.stdout.splitlines() if line.startswith(("virsh ", "sosreport "))}
     assert rows["virsh"][1] == "300" and rows["virsh"][2] == "0" and float(rows["virsh"][3]) > 10  # MiB
@@ -76,7 +80,7 @@ SADF_JSON = """{"sysstat": {"hosts": [{"nodename": "kvm1", "release": "6.1", "ma
                  "memory": {"memfree": %s, "swpfree": 100, "swpused": %s}}]}]}}"""
 
 
-@pytest.mark.parametrize("memfree,swpused", [("1e308", "1e308"), ("\"5217.65N\"", "0"), ("[1]", "0"), ("9e18", "9e18")])
+@pytest.mark.parametrize("memfree,swpused", [("1e308", "1e308"), ('"5217.65N"', "0"), ("[1]", "0"), ("9e18", "9e18")])
 def test_sadf_json_impossible_numbers_are_logged_not_raised(memfree: str, swpused: str) -> None:
     # Fuzz: sadf -j with memfree 1e308 → OverflowError (inf → Int64) in to_samples; a string or a list
     # where a number belongs → ValueError/TypeError.
@@ -95,9 +99,11 @@ def test_sadf_json_with_a_list_for_a_host_or_a_record() -> None:
 
 def test_sadf_xml_malformed_attribute_value() -> None:
     # Fuzz: a flipped byte in `<swap-pages pswpin="5217.65"…>` → ValueError from float().
-    text = ('<?xml version="1.0"?><sysstat><host nodename="kvm1"><statistics><timestamp date="2026-11-26" '
-            'time="10:00:00" utc="1" interval="60"><memory><memfree>1000</memfree></memory>'
-            '<swap-pages pswpin="5217.65N" pswpout="1.00"/></timestamp></statistics></host></sysstat>')
+    text = (
+        '<?xml version="1.0"?><sysstat><host nodename="kvm1"><statistics><timestamp date="2026-11-26" '
+        'time="10:00:00" utc="1" interval="60"><memory><memfree>1000</memfree></memory>'
+        '<swap-pages pswpin="5217.65N" pswpout="1.00"/></timestamp></statistics></host></sysstat>'
+    )
     data = sadf.parse_sadf_xml(text)
     assert data.problems == [(None, "pswpin/s: '5217.65N' is not a number")]
     assert list(data.rows.values()) == [{"kbmemfree": 1000.0, "pswpout/s": 1.0}]
@@ -106,8 +112,9 @@ def test_sadf_xml_malformed_attribute_value() -> None:
 def test_sadf_csv_epoch_and_year_out_of_range() -> None:
     # Fuzz: `sadf -d -U` with a huge epoch → OverflowError; a year 9999 record → pandas out of bounds.
     head = "# hostname;interval;timestamp;kbmemfree;kbswpfree\n"
-    data = sadf.parse_sadf_csv(head + "kvm1;60;99999999999999999999;1;2\nkvm1;60;9999-12-31 23:59:00 UTC;1;2\n"
-                               "kvm1;60;2026-11-26 10:00:00 UTC;5;6\n")
+    data = sadf.parse_sadf_csv(
+        head + "kvm1;60;99999999999999999999;1;2\nkvm1;60;9999-12-31 23:59:00 UTC;1;2\nkvm1;60;2026-11-26 10:00:00 UTC;5;6\n"
+    )
     assert [p[0] for p in data.problems] == [2, 3]
     assert len(sadf.to_samples(data, 4096)) == 1
 
@@ -115,8 +122,10 @@ def test_sadf_csv_epoch_and_year_out_of_range() -> None:
 def test_sar_text_de_DE_with_infinite_value_and_a_date_at_the_end_of_the_calendar() -> None:
     # Fuzz: sar text (de_DE) with kbmemfree "1e309" → inf → OverflowError in to_samples; a header date
     # 31.12.9999 with a time past midnight → OverflowError adding a day.
-    text = ("Linux 6.1 (kvm1) \t26.11.2026 \t_x86_64_\t(4 CPU)\n\n"
-            "10:00:01    kbmemfree   kbavail\n10:00:02    1e309   5\n10:00:03    7   5\n")
+    text = (
+        "Linux 6.1 (kvm1) \t26.11.2026 \t_x86_64_\t(4 CPU)\n\n"
+        "10:00:01    kbmemfree   kbavail\n10:00:02    1e309   5\n10:00:03    7   5\n"
+    )
     data = sadf.parse_sar_text(text)
     assert data.problems == [(4, "kbmemfree: inf is out of range")]
     assert sadf.to_samples(data, 4096)["mem_MemFree"].dropna().tolist() == [7 * 1024]
@@ -127,11 +136,13 @@ def test_sar_text_de_DE_with_infinite_value_and_a_date_at_the_end_of_the_calenda
 def test_vmstat_huge_value_and_huge_delay(tmp_path: Path) -> None:
     # Fuzz: supportconfig's `vmstat 1 4` with a 40-digit free column → OverflowError building Int64;
     # `vmstat 99999999999999 4` → OverflowError placing times that far apart.
-    out = ("procs -----------memory---------- ---swap-- -----io---- -system-- ------cpu-----\n"
-           " r  b   swpd   free   buff  cache   si   so    bi    bo   in   cs us sy id wa st\n"
-           " 1  0      0 100000   2000  30000    0    0     1     1    1    1  1  1 98  0  0\n"
-           " 1  0      0 9999999999999999999999999999999999999999   2000  30000    0    0     1     1    1    1  1  1 98  0  0\n"
-           " 1  0      0 100000   2000  30000    4    0     1     1    1    1  1  1 98  0  0\n")
+    out = (
+        "procs -----------memory---------- ---swap-- -----io---- -system-- ------cpu-----\n"
+        " r  b   swpd   free   buff  cache   si   so    bi    bo   in   cs us sy id wa st\n"
+        " 1  0      0 100000   2000  30000    0    0     1     1    1    1  1  1 98  0  0\n"
+        " 1  0      0 9999999999999999999999999999999999999999   2000  30000    0    0     1     1    1    1  1  1 98  0  0\n"
+        " 1  0      0 100000   2000  30000    4    0     1     1    1    1  1  1 98  0  0\n"
+    )
     p = tmp_path / "vmstat.txt"
     p.write_text("vmstat 99999999999999 4\n" + out)
     host = vmstat.read(p, "vmstat.txt")[0]
@@ -150,12 +161,15 @@ def test_page_size_from_a_negative_or_tiny_meminfo_value() -> None:
     assert pagesize.infer_from_pair({"mem_Inactive_file": 5000 * 4096, "mem_Active_file": 5000 * 4096}, vm) == 4096
 
 
-@pytest.mark.parametrize("call", [
-    lambda: virsh.parse_dommemstat("actual 4194304\nrss \u00b2\n"),
-    lambda: bundle.parse_free("              total        used\nMem:          \u00b2         1\n"),
-    lambda: proc_pid.parse_command_lines("\u00b2 /usr/bin/qemu-system-x86_64 -name guest=a\n"),
-    lambda: proc_pid.parse_cgroup_value("\u00b2\n"),
-])
+@pytest.mark.parametrize(
+    "call",
+    [
+        lambda: virsh.parse_dommemstat("actual 4194304\nrss \u00b2\n"),
+        lambda: bundle.parse_free("              total        used\nMem:          \u00b2         1\n"),
+        lambda: proc_pid.parse_command_lines("\u00b2 /usr/bin/qemu-system-x86_64 -name guest=a\n"),
+        lambda: proc_pid.parse_cgroup_value("\u00b2\n"),
+    ],
+)
 def test_superscript_digit_is_not_a_number(call) -> None:  # noqa: ANN001
     # Fuzz: '²' passes str.isdigit() but int('²') raises ValueError (dommemstat, free, pgrep -a
     # listings, cgroup memory.limit_in_bytes).
@@ -188,7 +202,16 @@ def test_corrupt_compressed_stream_is_a_damaged_archive(tmp_path: Path, kind: st
 def test_mutations_cover_the_listed_kinds() -> None:
     """Truncate, flip, drop/duplicate lines, huge/negative/NaN numbers, CRLF, UTF-16, NUL, reordered sections."""
     names = {m.__name__ for m in F.MUTATIONS}
-    assert {"m_truncate", "m_flip", "m_drop_line", "m_dup_line", "m_number", "m_crlf", "m_utf16", "m_nul",
-            "m_swap_sections"} <= names
+    assert {
+        "m_truncate",
+        "m_flip",
+        "m_drop_line",
+        "m_dup_line",
+        "m_number",
+        "m_crlf",
+        "m_utf16",
+        "m_nul",
+        "m_swap_sections",
+    } <= names
     for needle in (b"18446744073709551616", b"-1", b"NaN", b"inf"):
         assert needle in F.NUMBERS

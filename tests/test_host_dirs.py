@@ -33,8 +33,7 @@ def test_every_name_is_safe_and_bounded(host):
 
 
 def test_names_that_clean_up_alike_stay_apart():
-    hosts = ["web<1>", "web_1_", "web>1<", "web 1 ", "a/b", "a_b", "a\\b", LONG, LONG + "x", "ü", "ä", "", "host",
-             "..", "."]
+    hosts = ["web<1>", "web_1_", "web>1<", "web 1 ", "a/b", "a_b", "a\\b", LONG, LONG + "x", "ü", "ä", "", "host", "..", "."]
     names = [host_dir_name(h) for h in hosts]
     assert len(set(names)) == len(hosts), dict(zip(hosts, names))
     # a plain name that looks like another's hashed name cannot take its directory

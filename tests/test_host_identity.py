@@ -21,8 +21,8 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parent / "fixtures" / "sar"))
 import realtools  # noqa: E402
-
 from conftest import run_cli  # noqa: E402
+
 from memreport.fleet import FleetOptions, run_fleet  # noqa: E402
 from memreport.ingest import hosts  # noqa: E402
 from memreport.ingest.hosts import Identity, assign  # noqa: E402
@@ -187,12 +187,13 @@ def test_same_name_different_machine_ids_stay_apart(bundles, tmp_path: Path) -> 
     proc = run_cli("report", *reversed(twins), "-o", tmp_path / "rep", "--no-pdf")
     assert proc.returncode == 0, proc.stderr
     assert sorted(p.name for p in (tmp_path / "rep").iterdir()) == want
-    for n, mid in enumerate(TWIN_IDS):
+    for mid in TWIN_IDS:
         doc = json.loads((tmp_path / "rep" / f"localhost-{mid[:8]}" / "report.json").read_text())
         assert (doc["host"], doc["machine_id"]) == (f"localhost-{mid[:8]}", mid)
     facts = pd.read_parquet(tmp_path / "fleet" / "store" / "facts")
     assert sorted(zip(facts["host"], facts["hostname"], facts["machine_id"])) == sorted(
-        (f"localhost-{mid[:8]}", "localhost", mid) for mid in TWIN_IDS)
+        (f"localhost-{mid[:8]}", "localhost", mid) for mid in TWIN_IDS
+    )
 
 
 @pytest.mark.slow
@@ -274,8 +275,9 @@ def test_host_option_names_inputs_without_a_name(bundles, this_machine, tmp_path
     assert any(e.event == "host_name" and "not used" in e.detail for e in unused.log)
     # the fleet follows the same rule
     shutil.copy(bundles["week2"], tmp_path / "week2.tar.xz")
-    fleet = run_cli("fleet", tmp_path / "week2.tar.xz", vmstat, "-o", tmp_path / "f", "--jobs", "1", "--no-fleet-pdf",
-                    "--host", name)
+    fleet = run_cli(
+        "fleet", tmp_path / "week2.tar.xz", vmstat, "-o", tmp_path / "f", "--jobs", "1", "--no-fleet-pdf", "--host", name
+    )
     assert fleet.returncode == 0, fleet.stderr
     (row,) = json.loads((tmp_path / "f" / "fleet.json").read_text())["hosts"]
     assert row["host"] == name and row["samples"] == 3 and len(row["inputs"]) == 2
@@ -305,7 +307,8 @@ def test_supportconfig_machine_id_from_hostnamectl(tmp_path: Path) -> None:
         "         Icon name: computer-server\n"
         f"        Machine ID: {OTHER_ID}\n"
         "           Boot ID: 0f1e2d3c4b5a69788796a5b4c3d2e1f0\n"
-        "  Operating System: SUSE Linux Enterprise Server 15 SP5\n\n")
+        "  Operating System: SUSE Linux Enterprise Server 15 SP5\n\n"
+    )
     (h,) = read_input(scc)
     assert (h.facts.host, h.facts.machine_id) == ("kvm02", OTHER_ID)
 
@@ -316,8 +319,12 @@ def test_supportconfig_machine_id_from_hostnamectl(tmp_path: Path) -> None:
 def test_assign_groups_by_machine_id_then_name_in_any_order() -> None:
     a, b = "a" * 32, "b" * 32
     idents = [
-        Identity("localhost", a, 10), Identity("localhost", b, 20), Identity("web01", None, 5),
-        Identity("web01", "c" * 32, 6), Identity("localhost", None, 7), Identity("db", a[:31] + "1", 1),
+        Identity("localhost", a, 10),
+        Identity("localhost", b, 20),
+        Identity("web01", None, 5),
+        Identity("web01", "c" * 32, 6),
+        Identity("localhost", None, 7),
+        Identity("db", a[:31] + "1", 1),
     ]
     names, notes = assign(idents)
     assert names == ["localhost-aaaaaaaa", "localhost-bbbbbbbb", "web01", "web01", "localhost", "db"]
@@ -336,10 +343,17 @@ def test_assign_names_a_renamed_machine_by_its_newest_data_and_tells_close_ids_a
     assert names == ["localhost-aaaaaaaa1111", "localhost-aaaaaaaa2222"]
 
 
-@pytest.mark.parametrize("text, want", [
-    ("3d1219c7c4c5404aaa1f6d2a48adfda4\n", "3d1219c7c4c5404aaa1f6d2a48adfda4"),
-    ("3D1219C7C4C5404AAA1F6D2A48ADFDA4", "3d1219c7c4c5404aaa1f6d2a48adfda4"),
-    ("uninitialized\n", None), ("", None), ("0" * 32, None), ("3d1219c7", None), (None, None),
-])
+@pytest.mark.parametrize(
+    "text, want",
+    [
+        ("3d1219c7c4c5404aaa1f6d2a48adfda4\n", "3d1219c7c4c5404aaa1f6d2a48adfda4"),
+        ("3D1219C7C4C5404AAA1F6D2A48ADFDA4", "3d1219c7c4c5404aaa1f6d2a48adfda4"),
+        ("uninitialized\n", None),
+        ("", None),
+        ("0" * 32, None),
+        ("3d1219c7", None),
+        (None, None),
+    ],
+)
 def test_parse_machine_id(text, want) -> None:  # type: ignore[no-untyped-def]
     assert hosts.parse_machine_id(text) == want

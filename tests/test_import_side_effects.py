@@ -8,8 +8,7 @@ import sys
 
 
 def run(code: str) -> str:
-    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
-                          env={"PATH": "/usr/bin:/bin"})
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, env={"PATH": "/usr/bin:/bin"})
     return proc.stdout.strip()
 
 

@@ -65,7 +65,7 @@ def corrupt_not_a_number(cap):
 
 def corrupt_bad_timestamp(cap):
     f = day_file(cap, "meminfo")
-    replace_line(f, 3, lambda b: b"2026-13-45T99" + b[b.index(b"\t"):])
+    replace_line(f, 3, lambda b: b"2026-13-45T99" + b[b.index(b"\t") :])
     return f, 3, "timestamp"
 
 

@@ -69,7 +69,9 @@ def test_fields_a_source_lacks_are_null_never_zero(tmp_path):
     assert s["psi_full_share"].isna().all() and s["ksmd_cpu_share"].isna().all()
     assert "ksm_pages_sharing_bytes" not in s
     log = pd.read_parquet(tmp_path / "store" / "log")
-    assert {"KSM not collected (no /sys/kernel/mm/ksm on the host)", "PSI not collected (kernel < 4.20, or psi=0)"} <= set(log["detail"])
+    assert {"KSM not collected (no /sys/kernel/mm/ksm on the host)", "PSI not collected (kernel < 4.20, or psi=0)"} <= set(
+        log["detail"]
+    )
 
 
 def test_same_input_twice_gives_byte_identical_store(capture, tmp_path):

@@ -9,10 +9,9 @@ import shutil
 from pathlib import Path
 
 import pandas as pd
+from conftest import FIXTURES
 
 from memreport.synthetic import HostSpec, write_capture
-
-from conftest import FIXTURES
 
 SPEC = HostSpec(hostname="odd", days=0.01, interval_s=60, with_vms=False)  # 14 samples
 HUGE = str(2**63)
@@ -97,10 +96,12 @@ def test_snapshot_tree_huge_and_negative_values_are_null_and_logged(tmp_path, cl
     free_line = next(i for i, ln in enumerate(lines, 1) if ln.startswith("MemFree:"))
     cached_line = next(i for i, ln in enumerate(lines, 1) if ln.startswith("Cached:"))
     warned = sorted(ln for ln in proc.stderr.splitlines() if str(mem) in ln)
-    assert warned == sorted([
-        f"memreport: warning: {mem}:{free_line}: MemFree: {HUGE} kB is too large for 64 bits: left null",
-        f"memreport: warning: {mem}:{cached_line}: Cached: -5000000 kB is negative: left null",
-    ]), proc.stderr
+    assert warned == sorted(
+        [
+            f"memreport: warning: {mem}:{free_line}: MemFree: {HUGE} kB is too large for 64 bits: left null",
+            f"memreport: warning: {mem}:{cached_line}: Cached: -5000000 kB is negative: left null",
+        ]
+    ), proc.stderr
     s = pd.read_parquet(tmp_path / "store" / "samples")
     assert len(s) == 2  # the snapshot is kept, only the impossible values are null
     assert s["mem_MemFree"].isna().tolist() == [False, True] and s["mem_Cached"].isna().tolist() == [False, True]

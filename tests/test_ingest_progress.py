@@ -6,9 +6,9 @@ from __future__ import annotations
 import subprocess
 import sys
 
-from memreport.synthetic import HostSpec, write_capture
-
 from conftest import ROOT, run_on_terminal
+
+from memreport.synthetic import HostSpec, write_capture
 
 
 def test_progress_on_a_terminal_only(tmp_path):

@@ -34,12 +34,15 @@ def _domain(memory: str = "<memory unit='GiB'>4</memory>", extra: str = "") -> s
 
 
 def test_domain_xml_balloon_backing_and_memtune() -> None:
-    vm = virsh.parse_domain_xml(_domain(
-        "<memory unit='GiB'>4</memory><currentMemory unit='MiB'>3072</currentMemory>"
-        "<maxMemory slots='4' unit='KiB'>16777216</maxMemory>",
-        "<memoryBacking><hugepages><page size='2048' unit='KiB'/></hugepages></memoryBacking>"
-        "<memtune><hard_limit unit='GB'>5</hard_limit><soft_limit>3145728</soft_limit>"
-        "<swap_hard_limit unit='G'>6</swap_hard_limit></memtune>"))
+    vm = virsh.parse_domain_xml(
+        _domain(
+            "<memory unit='GiB'>4</memory><currentMemory unit='MiB'>3072</currentMemory>"
+            "<maxMemory slots='4' unit='KiB'>16777216</maxMemory>",
+            "<memoryBacking><hugepages><page size='2048' unit='KiB'/></hugepages></memoryBacking>"
+            "<memtune><hard_limit unit='GB'>5</hard_limit><soft_limit>3145728</soft_limit>"
+            "<swap_hard_limit unit='G'>6</swap_hard_limit></memtune>",
+        )
+    )
     assert (vm.name, vm.uuid, vm.pid) == ("web01", "6f1c2a3e-1b2c-4d5e-8f90-0123456789ab", None)
     assert (vm.allocated_bytes, vm.current_bytes, vm.maxmem_bytes) == (4 * GIB, 3 * GIB, 16 * GIB)
     assert vm.backing == "hugepages"
@@ -47,13 +50,16 @@ def test_domain_xml_balloon_backing_and_memtune() -> None:
     assert (vm.hard_limit_bytes, vm.soft_limit_bytes, vm.swap_hard_limit_bytes) == (5 * 10**9, 3 * GIB, 6 * GIB)
 
 
-@pytest.mark.parametrize("backing, expected", [
-    ("", "anonymous"),
-    ("<memoryBacking><source type='anonymous'/></memoryBacking>", "anonymous"),
-    ("<memoryBacking><source type='memfd'/><access mode='shared'/></memoryBacking>", "memfd"),
-    ("<memoryBacking><source type='file'/></memoryBacking>", "file"),
-    ("<memoryBacking><hugepages/><source type='memfd'/></memoryBacking>", "hugepages"),
-])
+@pytest.mark.parametrize(
+    "backing, expected",
+    [
+        ("", "anonymous"),
+        ("<memoryBacking><source type='anonymous'/></memoryBacking>", "anonymous"),
+        ("<memoryBacking><source type='memfd'/><access mode='shared'/></memoryBacking>", "memfd"),
+        ("<memoryBacking><source type='file'/></memoryBacking>", "file"),
+        ("<memoryBacking><hugepages/><source type='memfd'/></memoryBacking>", "hugepages"),
+    ],
+)
 def test_domain_xml_backing_vocabulary(backing: str, expected: str) -> None:
     assert virsh.parse_domain_xml(_domain(extra=backing)).backing == expected
 
@@ -88,14 +94,17 @@ def test_numa_maps_hugetlb_pages() -> None:
     assert virsh.parse_numa_maps_hugetlb(text) == 128 * 2 * MIB + 2 * GIB
 
 
-@pytest.mark.parametrize("args, expected", [
-    ([], "anonymous"),
-    (["-object", '{"qom-type":"memory-backend-ram","id":"pc.ram","size":268435456}'], "anonymous"),
-    (["-object", '{"qom-type":"memory-backend-memfd","id":"pc.ram","share":true,"size":201326592}'], "memfd"),
-    (["-object", "memory-backend-memfd,id=ram0,hugetlb=on,size=4G"], "hugepages"),
-    (["-object", "memory-backend-file,id=ram0,mem-path=/var/lib/qemu/ram,size=4G"], "file"),
-    (["-mem-path", "/dev/hugepages/libvirt/qemu"], "hugepages"),
-])
+@pytest.mark.parametrize(
+    "args, expected",
+    [
+        ([], "anonymous"),
+        (["-object", '{"qom-type":"memory-backend-ram","id":"pc.ram","size":268435456}'], "anonymous"),
+        (["-object", '{"qom-type":"memory-backend-memfd","id":"pc.ram","share":true,"size":201326592}'], "memfd"),
+        (["-object", "memory-backend-memfd,id=ram0,hugetlb=on,size=4G"], "hugepages"),
+        (["-object", "memory-backend-file,id=ram0,mem-path=/var/lib/qemu/ram,size=4G"], "file"),
+        (["-mem-path", "/dev/hugepages/libvirt/qemu"], "hugepages"),
+    ],
+)
 def test_qemu_command_line_backing(args: list[str], expected: str) -> None:
     assert procfs.qemu_backing(["qemu-system-x86_64", "-m", "4096", *args]) == expected
 
@@ -117,8 +126,16 @@ def test_real_sosreport_vms_in_the_store() -> None:
     assert sorted(vms.index) == sorted(EXPECTED)
     for name, (backing, alloc, current, rss_kib, huge, hard, soft, swap_hard) in EXPECTED.items():
         v = vms.loc[name]
-        got = (v["backing"], v["allocated_bytes"], v["current_bytes"], v["rss_bytes"], v["hugepages_bytes"],
-               v["hard_limit_bytes"], v["soft_limit_bytes"], v["swap_hard_limit_bytes"])
+        got = (
+            v["backing"],
+            v["allocated_bytes"],
+            v["current_bytes"],
+            v["rss_bytes"],
+            v["hugepages_bytes"],
+            v["hard_limit_bytes"],
+            v["soft_limit_bytes"],
+            v["swap_hard_limit_bytes"],
+        )
         want = (backing, alloc, current, rss_kib * KIB, huge, hard, soft, swap_hard)
         assert tuple(None if pd.isna(x) else x for x in got) == want, name
     # live state wins: balloon01's persistent XML asks for 320 MiB, but the balloon never inflated (no guest OS)
@@ -157,15 +174,23 @@ def _frame(rows: list[dict]) -> pd.DataFrame:
 
 
 def test_balloon_far_below_memory_and_cgroup_limit_fallback() -> None:
-    vms = _frame([
-        # ballooned to 2 of 8 GiB: 6 GiB the host may be asked to give back
-        {"name": "db01", "uuid": "a", "allocated_bytes": 8 * GIB, "current_bytes": 2 * GIB, "rss_bytes": 2 * GIB},
-        # at 75 %: reported (the threshold is inclusive)
-        {"name": "web01", "uuid": "b", "allocated_bytes": 4 * GIB, "current_bytes": 3 * GIB, "rss_bytes": GIB},
-        # a snapshot tree's cgroup limit stands in for libvirt's: 1.9 of 2 GiB
-        {"name": "app01", "uuid": "c", "allocated_bytes": 4 * GIB, "current_bytes": 4 * GIB,
-         "rss_bytes": 1900 * MIB, "mem_limit_bytes": 2 * GIB},
-    ])
+    vms = _frame(
+        [
+            # ballooned to 2 of 8 GiB: 6 GiB the host may be asked to give back
+            {"name": "db01", "uuid": "a", "allocated_bytes": 8 * GIB, "current_bytes": 2 * GIB, "rss_bytes": 2 * GIB},
+            # at 75 %: reported (the threshold is inclusive)
+            {"name": "web01", "uuid": "b", "allocated_bytes": 4 * GIB, "current_bytes": 3 * GIB, "rss_bytes": GIB},
+            # a snapshot tree's cgroup limit stands in for libvirt's: 1.9 of 2 GiB
+            {
+                "name": "app01",
+                "uuid": "c",
+                "allocated_bytes": 4 * GIB,
+                "current_bytes": 4 * GIB,
+                "rss_bytes": 1900 * MIB,
+                "mem_limit_bytes": 2 * GIB,
+            },
+        ]
+    )
     r = check_vms(vms, Thresholds())
     balloon = next(f for f in r.findings if f.id == "vms.balloon")
     assert balloon.evidence == {"vms": ["db01", "web01"], "give_back_bytes": 7 * GIB}
@@ -194,8 +219,12 @@ def test_capture_records_balloon_limits_xml_and_hugetlb(collector: str, tmp_path
     fake.chmod(0o755)
     argv = [sys.executable, str(PY)] if collector == "memsnap.py" else ["dash", str(SH)]
     out = tmp_path / "cap"
-    p = subprocess.run(argv + ["--root", str(root), "--virsh", str(fake), "--interval", "0.5", "--duration", "1",
-                               "--output", str(out)], capture_output=True, text=True, timeout=120)
+    p = subprocess.run(
+        argv + ["--root", str(root), "--virsh", str(fake), "--interval", "0.5", "--duration", "1", "--output", str(out)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert p.returncode == 0, p.stderr
     (domxml,) = out.glob("domxml.*.tsv")
     rows = [line.split("\t") for line in domxml.read_text().splitlines() if not line.startswith("#")]
@@ -221,7 +250,9 @@ def test_supportconfig_virsh_sections(tmp_path: Path) -> None:
     scc = tmp_path / "scc_kvm02_261126_1200"
     shutil.copytree(Path(__file__).parent / "fixtures/bundles/scc_kvm02_261126_1200", scc)
     virt = scc / "virt.txt"
-    virt.write_text(virt.read_text().replace("</domain>", "<memoryBacking><hugepages/></memoryBacking></domain>") + textwrap.dedent("""\
+    virt.write_text(
+        virt.read_text().replace("</domain>", "<memoryBacking><hugepages/></memoryBacking></domain>")
+        + textwrap.dedent("""\
         #==[ Command ]======================================#
         # /usr/bin/virsh dommemstat mail01
         actual 6291456
@@ -233,7 +264,8 @@ def test_supportconfig_virsh_sections(tmp_path: Path) -> None:
         soft_limit     : unlimited
         swap_hard_limit: unlimited
 
-        """))
+        """)
+    )
     (h,) = read_input(scc)
     (row,) = h.vms.to_dict("records")
     assert (row["name"], row["allocated_bytes"], row["current_bytes"]) == ("mail01", 8 * GIB, 6 * GIB)

@@ -13,10 +13,10 @@ import subprocess
 from pathlib import Path
 
 import pytest
+from conftest import run_cli
 from helpers import synthetic as S
 from helpers.synthetic import GIB, MIB
 
-from conftest import run_cli
 from memreport.config import Thresholds, load_thresholds
 from memreport.errors import ConfigError, RenderError
 from memreport.fleet import FleetOptions, run_fleet, state
@@ -68,8 +68,9 @@ def test_fit_filters_cut_with_an_ellipsis() -> None:
 def test_name_html_keeps_the_full_name_in_a_title_escaped() -> None:
     hostile = "<b>" + "x" * 100
     assert name_html("<b>") == "&lt;b&gt;"
-    assert str(name_html(hostile)) == (f'<span class="cut" title="&lt;b&gt;{"x" * 100}">'
-                                       f'&lt;b&gt;{"x" * (NAME_MAX_CHARS - 4)}…</span>')
+    assert str(name_html(hostile)) == (
+        f'<span class="cut" title="&lt;b&gt;{"x" * 100}">&lt;b&gt;{"x" * (NAME_MAX_CHARS - 4)}…</span>'
+    )
 
 
 # ---------------------------------------------------------------- report
@@ -113,7 +114,8 @@ def test_report_pdf_past_its_deadline_is_not_written(small_capture: Path, tmp_pa
     assert r.returncode == 2
     assert r.stderr.splitlines() == [
         f"memreport: error: kvm-small: {d}/report.pdf not written: rendering took longer than its 0.01 s deadline "
-        "(setting render.pdf_timeout_s); report.html and report.json are written"]
+        "(setting render.pdf_timeout_s); report.html and report.json are written"
+    ]
     assert sorted(p.name for p in d.iterdir()) == ["report.html", "report.json"]
     assert json.loads((d / "report.json").read_text())["thresholds"]["render.pdf_timeout_s"] == 0.01
     assert "kvm-small" in (d / "report.html").read_text()
@@ -183,12 +185,18 @@ def test_fleet_pdfs_past_their_deadline(small_capture: Path, tmp_path: Path) -> 
 
     r = run_cli("fleet", small_capture, "-o", out, "--jobs", "1", "--pdf", "--set", DEADLINE)
     assert r.returncode == 1
-    host_line = ("kvm-small: hosts/kvm-small/report.pdf not written: rendering took longer than its 0.01 s deadline "
-                 "(setting render.pdf_timeout_s); report.html and report.json are written")
-    fleet_line = (f"{out}/fleet.pdf not written: rendering took longer than its 0.01 s deadline "
-                  "(setting render.pdf_timeout_s); fleet.json and fleet.html are written")
-    assert [line for line in r.stderr.splitlines() if "error" in line] == \
-        [f"memreport: error: {host_line}", f"memreport: error: {fleet_line}"]
+    host_line = (
+        "kvm-small: hosts/kvm-small/report.pdf not written: rendering took longer than its 0.01 s deadline "
+        "(setting render.pdf_timeout_s); report.html and report.json are written"
+    )
+    fleet_line = (
+        f"{out}/fleet.pdf not written: rendering took longer than its 0.01 s deadline "
+        "(setting render.pdf_timeout_s); fleet.json and fleet.html are written"
+    )
+    assert [line for line in r.stderr.splitlines() if "error" in line] == [
+        f"memreport: error: {host_line}",
+        f"memreport: error: {fleet_line}",
+    ]
     assert sorted(p.name for p in (out / "hosts/kvm-small").iterdir()) == ["report.html", "report.json"]
     assert not (out / "fleet.pdf").exists() and (out / "fleet.html").is_file()
     doc = json.loads((out / "fleet.json").read_text())
@@ -205,10 +213,14 @@ def test_fleet_pdfs_past_their_deadline(small_capture: Path, tmp_path: Path) -> 
 def test_fleet_pdf_deadline_on_dask(small_capture: Path, tmp_path: Path) -> None:
     """The renderer is forked from a dask worker's task thread, and killed there at the deadline."""
     out = tmp_path / "o"
-    result = run_fleet([small_capture], out, FleetOptions(dask_local=1, pdf=True, fleet_pdf=False,
-                                                          thresholds=load_thresholds(overrides=[DEADLINE])))
+    result = run_fleet(
+        [small_capture],
+        out,
+        FleetOptions(dask_local=1, pdf=True, fleet_pdf=False, thresholds=load_thresholds(overrides=[DEADLINE])),
+    )
     assert result.failed == []
     assert result.pdf_errors == [
         "kvm-small: hosts/kvm-small/report.pdf not written: rendering took longer than its 0.01 s deadline "
-        "(setting render.pdf_timeout_s); report.html and report.json are written"]
+        "(setting render.pdf_timeout_s); report.html and report.json are written"
+    ]
     assert sorted(p.name for p in (out / "hosts/kvm-small").iterdir()) == ["report.html", "report.json"]

@@ -17,8 +17,8 @@ from pathlib import Path
 import pandas as pd
 import pyarrow.parquet as pq
 import pytest
-
 from conftest import HANG, ROOT
+
 from memreport.analyze.columns import REPORT_SAMPLE_COLUMNS
 from memreport.ingest.options import IngestOptions
 from memreport.ingest.run import load
@@ -35,8 +35,9 @@ def two_weeks(tmp_path_factory) -> Path:
 
 
 def _report_json(inputs: Path, out: Path) -> dict:
-    proc = subprocess.run([MEMREPORT, "report", str(inputs), "-o", str(out), "--no-pdf"],
-                          capture_output=True, text=True, timeout=HANG)
+    proc = subprocess.run(
+        [MEMREPORT, "report", str(inputs), "-o", str(out), "--no-pdf"], capture_output=True, text=True, timeout=HANG
+    )
     assert proc.returncode == 0, proc.stderr
     doc = json.loads((out / "kvm-sample" / "report.json").read_text())
     for i in doc["coverage"]["inputs"]:
@@ -46,6 +47,7 @@ def _report_json(inputs: Path, out: Path) -> dict:
 
 def test_repeated_capture_runs_on(two_weeks):
     """The generator's second week follows the first: times a week later, counters and uptime go on."""
+
     def rows(name: str) -> list[list[str]]:
         p = two_weeks / name
         return [line.split("\t") for line in gzip.decompress(p.read_bytes()).decode().splitlines()[1:]]
@@ -68,8 +70,7 @@ def test_two_weeks_report_equals_the_one_before_issue_17(two_weeks, tmp_path):
 
 def test_report_from_a_store_reads_fewer_columns_and_says_the_same(two_weeks, tmp_path):
     store = tmp_path / "store"
-    proc = subprocess.run([MEMREPORT, "ingest", str(two_weeks), "-o", str(store)], capture_output=True, text=True,
-                          timeout=HANG)
+    proc = subprocess.run([MEMREPORT, "ingest", str(two_weeks), "-o", str(store)], capture_output=True, text=True, timeout=HANG)
     assert proc.returncode == 0, proc.stderr
     # The store keeps every column the kernel gave, used by a report or not.
     names = pq.read_schema(next((store / "samples").rglob("part-0.parquet"))).names
@@ -91,8 +92,17 @@ def test_report_ingest_keeps_the_checks_columns_and_the_same_vm_rows():
     # Every per-VM column a report keeps is the one a full ingest makes; the collector's raw kB/page
     # columns and the all-null ones (no hugetlb_kb in this capture, no virsh) are left out.
     assert set(full.vms.columns) - set(lean.vms.columns) == {
-        "rss_kb", "swap_kb", "ksm_merging_pages", "ksm_profit", "ksm_profit_bytes", "hugepages_bytes",
-        "current_bytes", "hard_limit_bytes", "soft_limit_bytes", "swap_hard_limit_bytes"}
+        "rss_kb",
+        "swap_kb",
+        "ksm_merging_pages",
+        "ksm_profit",
+        "ksm_profit_bytes",
+        "hugepages_bytes",
+        "current_bytes",
+        "hard_limit_bytes",
+        "soft_limit_bytes",
+        "swap_hard_limit_bytes",
+    }
     assert full.vms["hugepages_bytes"].isna().all() and full.vms["current_bytes"].isna().all()
     for name in lean.vms.columns:
         pd.testing.assert_series_equal(lean.vms[name], full.vms[name], check_categorical=True)
@@ -131,5 +141,9 @@ def test_per_vm_reductions_equal_pandas_groupby():
         values[rng.random(n) < 0.2] = np.nan
         g = _Groups(codes)
         by = pd.DataFrame({"c": codes, "v": values}).groupby("c", sort=True)["v"]
-        for mine, theirs in ((g.max(values), by.max()), (g.last(values), by.last()), (g.quantile(values, 0.95), by.quantile(0.95))):
+        for mine, theirs in (
+            (g.max(values), by.max()),
+            (g.last(values), by.last()),
+            (g.quantile(values, 0.95), by.quantile(0.95)),
+        ):
             assert np.array_equal(mine, theirs.to_numpy(dtype=float), equal_nan=True)

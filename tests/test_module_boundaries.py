@@ -15,24 +15,36 @@ def private_imports(text: str, where: str) -> list[str]:
     found = []
     for node in ast.walk(ast.parse(text, where)):
         if isinstance(node, ast.ImportFrom) and node.module and node.module.split(".")[0] == "memreport":
-            found += [f"{where}:{node.lineno}: from {node.module} import {a.name}"
-                      for a in node.names if a.name.startswith("_") and not a.name.startswith("__")]
+            found += [
+                f"{where}:{node.lineno}: from {node.module} import {a.name}"
+                for a in node.names
+                if a.name.startswith("_") and not a.name.startswith("__")
+            ]
         if isinstance(node, ast.Import):
-            found += [f"{where}:{node.lineno}: import {a.name}" for a in node.names if a.name.startswith("memreport.")
-                      and any(part.startswith("_") and not part.startswith("__") for part in a.name.split(".")[1:])]
+            found += [
+                f"{where}:{node.lineno}: import {a.name}"
+                for a in node.names
+                if a.name.startswith("memreport.")
+                and any(part.startswith("_") and not part.startswith("__") for part in a.name.split(".")[1:])
+            ]
     return found
 
 
 def test_no_module_imports_a_private_name_of_another():
-    found = [line for path in sorted(PACKAGE.rglob("*.py"))
-             for line in private_imports(path.read_text(encoding="utf-8"), str(path.relative_to(PACKAGE.parent)))]
+    found = [
+        line
+        for path in sorted(PACKAGE.rglob("*.py"))
+        for line in private_imports(path.read_text(encoding="utf-8"), str(path.relative_to(PACKAGE.parent)))
+    ]
     assert found == []
 
 
 def test_the_scan_finds_the_imports_issue_13_found():
     text = "from memreport.cli import _progress, guarded\nimport memreport.analyze._util\nfrom os import _exit\n"
     assert private_imports(text, "probe.py") == [
-        "probe.py:1: from memreport.cli import _progress", "probe.py:2: import memreport.analyze._util"]
+        "probe.py:1: from memreport.cli import _progress",
+        "probe.py:2: import memreport.analyze._util",
+    ]
 
 
 def test_the_cli_modules_form_no_circle():

@@ -34,8 +34,7 @@ def installed(tmp_path_factory: pytest.TempPathFactory) -> Path:
     names = zipfile.ZipFile(wheel).namelist()
     assert "memreport/templates/report.html.j2" in names and "memreport/collectors/memsnap.sh" in names
     # The locked versions of the dependencies, from uv's cache (the registry only for what is not cached).
-    _run([UV, "export", "--frozen", "--no-dev", "--no-emit-project", "--no-hashes", "-q", "-o", work / "reqs.txt"],
-         cwd=ROOT)
+    _run([UV, "export", "--frozen", "--no-dev", "--no-emit-project", "--no-hashes", "-q", "-o", work / "reqs.txt"], cwd=ROOT)
     _run([UV, "venv", "-q", "--python", PYTHON, work / "venv"], cwd=work)
     install = [UV, "pip", "install", "-q", "--python", work / "venv" / "bin" / "python", "-r", work / "reqs.txt", wheel]
     if subprocess.run([str(a) for a in [*install, "--offline"]], cwd=work, capture_output=True).returncode != 0:
@@ -45,11 +44,16 @@ def installed(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def test_the_installed_wheel_renders_a_report_outside_the_checkout(installed: Path) -> None:
     venv = installed / "venv"
-    where = _run([venv / "bin" / "python", "-c", "import memreport, memreport.resources as r; "
-                  "print(memreport.__file__); print(r.templates_dir())"], cwd=installed).stdout.split()
+    where = _run(
+        [
+            venv / "bin" / "python",
+            "-c",
+            "import memreport, memreport.resources as r; print(memreport.__file__); print(r.templates_dir())",
+        ],
+        cwd=installed,
+    ).stdout.split()
     assert all(Path(p).is_relative_to(venv) for p in where), where  # not the checkout's package or templates
-    _run([venv / "bin" / "memreport", "report", ROOT / "sample_data" / "kvm-sample", "-o", installed / "out"],
-         cwd=installed)
+    _run([venv / "bin" / "memreport", "report", ROOT / "sample_data" / "kvm-sample", "-o", installed / "out"], cwd=installed)
     out = installed / "out" / "kvm-sample"
     doc = json.loads((out / "report.json").read_text())
     assert doc["host"] == "kvm-sample" and doc["verdict"] == "CRIT"

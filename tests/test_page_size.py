@@ -16,12 +16,11 @@ import textwrap
 from pathlib import Path
 
 import pytest
+from conftest import FIXTURES
 
 from memreport.ingest import pagesize, procfs, store
 from memreport.ingest.options import IngestOptions, parse_page_size
 from memreport.ingest.sources import read_input
-
-from conftest import FIXTURES
 
 NO_EVIDENCE = "page size assumed 4 KiB: no evidence in the input; pass --page-size if the host used another"
 

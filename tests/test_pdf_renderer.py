@@ -74,10 +74,12 @@ def test_report_parent_does_not_import_weasyprint(tmp_path: Path) -> None:
     the report command's code path, ends with report.pdf written and weasyprint never imported here."""
     import subprocess
 
-    code = ("import sys, runpy; sys.argv=['memreport','report','sample_data/kvm-sample','-o',sys.argv[1]]\n"
-            "try:\n    runpy.run_module('memreport', run_name='__main__')\n"
-            "except SystemExit as e:\n    assert not e.code, e.code\n"
-            "print('weasyprint' in sys.modules)")
+    code = (
+        "import sys, runpy; sys.argv=['memreport','report','sample_data/kvm-sample','-o',sys.argv[1]]\n"
+        "try:\n    runpy.run_module('memreport', run_name='__main__')\n"
+        "except SystemExit as e:\n    assert not e.code, e.code\n"
+        "print('weasyprint' in sys.modules)"
+    )
     root = Path(__file__).resolve().parent.parent
     r = subprocess.run([sys.executable, "-c", code, str(tmp_path)], cwd=root, capture_output=True, text=True, check=False)
     assert r.returncode == 0, r.stderr

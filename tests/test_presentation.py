@@ -7,7 +7,7 @@ from __future__ import annotations
 import html as htmllib
 import re
 import xml.etree.ElementTree as ET
-from functools import lru_cache
+from functools import cache
 
 import numpy as np
 import pytest
@@ -22,7 +22,7 @@ SVG = re.compile(r"<svg class=\"chart ([a-z-]+)\".*?</svg>", re.S)
 TIME_CHARTS = ("chart-memory", "chart-swap-rates", "chart-pressure", "chart-ksm")
 
 
-@lru_cache(maxsize=None)
+@cache
 def report(shape: str) -> tuple[str, dict[str, ET.Element]]:
     data = shapes.SHAPES[shape]()
     a = analyze(data)
@@ -44,8 +44,13 @@ def _visible_text(page: str) -> str:
 def test_every_time_chart_has_three_labelled_utc_ticks_and_nothing_is_empty(shape: str) -> None:
     page, charts = report(shape)
     for cls, svg in charts.items():
-        marks = [e for e in svg.iter() if (e.tag.endswith("path") and " L" in e.get("d", "")) or
-                 (e.tag.endswith("circle") and e.get("class") == "lone") or (e.tag.endswith("rect") and cls == "chart-vms")]
+        marks = [
+            e
+            for e in svg.iter()
+            if (e.tag.endswith("path") and " L" in e.get("d", ""))
+            or (e.tag.endswith("circle") and e.get("class") == "lone")
+            or (e.tag.endswith("rect") and cls == "chart-vms")
+        ]
         assert marks, f"{shape}: {cls} draws no data"
         if cls in TIME_CHARTS:
             labels = [t.text for t in _texts(svg, "xtick")]
@@ -81,8 +86,14 @@ def test_time_charts_share_the_plot_area_and_x_positions(shape: str) -> None:
     for c in present[1:]:
         assert _xgeometry(charts[c]) == first, f"{shape}: {c} differs from {present[0]}"
     if "chart-swap-rates" in charts and "chart-pressure" in charts:  # the same window shaded at the same x
-        bands = [[(r.get("x"), r.get("width")) for r in charts[c].iter() if r.tag.endswith("rect") and r.get("fill") == "#f5b7b1"
-                  and r.get("fill-opacity") == "0.7"] for c in ("chart-swap-rates", "chart-pressure")]
+        bands = [
+            [
+                (r.get("x"), r.get("width"))
+                for r in charts[c].iter()
+                if r.tag.endswith("rect") and r.get("fill") == "#f5b7b1" and r.get("fill-opacity") == "0.7"
+            ]
+            for c in ("chart-swap-rates", "chart-pressure")
+        ]
         assert bands[0] == bands[1] and bands[0]
 
 
@@ -164,8 +175,10 @@ def test_a_number_printed_twice_is_printed_identically(shape: str) -> None:
     data = shapes.SHAPES[shape]()
     a = analyze(data)
     text = _visible_text(page)
-    printed = [(m.group(0).replace("−", ""), float(m.group(1).replace(",", "").replace("−", "")) * UNITS[m.group(2)])
-               for m in NUMBER.finditer(text)]
+    printed = [
+        (m.group(0).replace("−", ""), float(m.group(1).replace(",", "").replace("−", "")) * UNITS[m.group(2)])
+        for m in NUMBER.finditer(text)
+    ]
     figures = _byte_values(build(a))
     for v, keys in figures.items():
         if any(SHORTFALL.search(k) for k in keys) and not all(SHORTFALL.search(k) for k in keys):

@@ -9,12 +9,11 @@ import os
 import textwrap
 
 import pytest
+from conftest import FIXTURES
 
 from memreport.ingest import proc_pid, virsh
 from memreport.ingest.procfs import ParseError, parse_cmdline, parse_qemu_argv
 from memreport.units import parse_qemu_mem_arg
-
-from conftest import FIXTURES
 
 REAL = FIXTURES / "proc-pid-6.18"
 GIB, MIB, KIB = 1024**3, 1024**2, 1024
@@ -43,7 +42,11 @@ def test_stat_of_this_process_live():
 def test_stat_lines_concatenated_and_a_comm_with_parentheses():
     text = real("proc/37/stat") + real("proc/25169/stat") + "4321 (my (odd) name) S 1 4321 4321 0 -1 0 0 0 0 0 7 3 0 0 20 0\n"
     stats = proc_pid.parse_pid_stat(text)
-    assert [(s.pid, s.comm, s.cpu_ticks) for s in stats] == [(37, "ksmd", 0), (25169, "qemu-kvm", 12), (4321, "my (odd) name", 10)]
+    assert [(s.pid, s.comm, s.cpu_ticks) for s in stats] == [
+        (37, "ksmd", 0),
+        (25169, "qemu-kvm", 12),
+        (4321, "my (odd) name", 10),
+    ]
 
 
 def test_stat_garbage_names_the_line():
@@ -95,7 +98,8 @@ def test_status_without_pid_is_refused():
 def test_ksm_stat_real_6_18_and_older_kernels():
     assert proc_pid.parse_ksm_stat(real("proc/25169/ksm_stat")) == proc_pid.KsmStat(0, 0, 0, 0)
     assert proc_pid.parse_ksm_stat((FIXTURES / "fakeroot/proc/1001/ksm_stat").read_text()) == proc_pid.KsmStat(
-        rmap_items=1048576, merging_pages=262144, profit_bytes=1006632960, zero_pages=12)
+        rmap_items=1048576, merging_pages=262144, profit_bytes=1006632960, zero_pages=12
+    )
     # 6.1: rmap items only; 6.4 adds the profit (signed)
     assert proc_pid.parse_ksm_stat("ksm_rmap_items 4096\n") == proc_pid.KsmStat(4096, None, None, None)
     assert proc_pid.parse_ksm_stat("ksm_rmap_items 10\nksm_process_profit -640\n").profit_bytes == -640
@@ -109,7 +113,12 @@ def test_ksm_stat_real_6_18_and_older_kernels():
 
 def test_real_nul_separated_cmdline():
     q = parse_qemu_argv(parse_cmdline((REAL / "proc/25169/cmdline").read_bytes()))
-    assert (q.name, q.uuid, q.allocated_bytes, q.maxmem_bytes) == ("rhel9-web", "0b7c5e2a-55d1-4c1e-9a44-3f0e1d2c3b4a", 4 * GIB, None)
+    assert (q.name, q.uuid, q.allocated_bytes, q.maxmem_bytes) == (
+        "rhel9-web",
+        "0b7c5e2a-55d1-4c1e-9a44-3f0e1d2c3b4a",
+        4 * GIB,
+        None,
+    )
     q = parse_qemu_argv(parse_cmdline((REAL / "proc/25170/cmdline").read_bytes()))
     assert (q.name, q.allocated_bytes, q.maxmem_bytes) == ("deb12-db", 8 * GIB, 16 * GIB)
     me = parse_cmdline(open("/proc/self/cmdline", "rb").read())
@@ -175,30 +184,50 @@ def test_real_ps_listings(listing, rss):
 
 # ps aux lines written the way these hosts print them (user names cut to 8 characters with '+',
 # libvirt's JSON -object arguments, each distribution's qemu path and -m form).
-RHEL7 = ("qemu      2345 80.1 49.0 70000000 64000000 ?   Sl   Nov01 9000:00 /usr/libexec/qemu-kvm -name guest=erp02,debug-threads=on "
-         "-S -object secret,id=masterKey0,format=raw,file=/var/lib/libvirt/qemu/domain-2-erp02/master-key.aes "
-         "-machine pc-i440fx-rhel7.6.0,accel=kvm,usb=off,dump-guest-core=off -cpu Skylake-Server-IBRS -m 81920 "
-         "-realtime mlock=off -smp 16,sockets=16,cores=1,threads=1 -uuid 66666666-7777-8888-9999-000000000000 -no-user-config")
-RHEL9 = ('qemu     102345 12.1 25.0 9123456 8123456 ?     Sl   Nov20 1234:56 /usr/libexec/qemu-kvm -name guest=rhel9-app,debug-threads=on '
-         '-S -object {"qom-type":"secret","id":"masterKey0","format":"raw","file":"/var/lib/libvirt/qemu/domain-3-rhel9-app/master-key.aes"} '
-         "-machine pc-q35-rhel9.2.0,usb=off,dump-guest-core=off,memory-backend=pc.ram -accel kvm -cpu host,migratable=on "
-         '-m size=8388608k -object {"qom-type":"memory-backend-ram","id":"pc.ram","size":8589934592} -overcommit mem-lock=off '
-         "-smp 4,sockets=4,dies=1,cores=1,threads=1 -uuid 3d1e6a7c-0b9f-4f55-8a61-2c4d5e6f7a8b -no-user-config -nodefaults")
-DEBIAN = ("libvirt+  4321  3.0 12.5 5234567 4194304 ?      Sl   10:02  45:12 /usr/bin/qemu-system-x86_64 -name guest=deb12-web,debug-threads=on "
-          '-S -object {"qom-type":"secret","id":"masterKey0","format":"raw","file":"/var/lib/libvirt/qemu/domain-1-deb12-web/master-key.aes"} '
-          "-machine pc-q35-7.2,usb=off,vmport=off,dump-guest-core=off,memory-backend=pc.ram -accel kvm -cpu host,migratable=on -m 4096 "
-          '-object {"qom-type":"memory-backend-ram","id":"pc.ram","size":4294967296} -uuid 9a8b7c6d-5e4f-4a3b-2c1d-0e9f8a7b6c5d')
-PROXMOX = ("root      7001 25.3 12.6 9587136 8288768 ?      Sl   Nov24 812:09 /usr/bin/kvm -id 101 -name db,debug-threads=on -no-shutdown "
-           "-chardev socket,id=qmp,path=/var/run/qemu-server/101.qmp,server=on,wait=off -mon chardev=qmp,mode=control "
-           "-pidfile /var/run/qemu-server/101.pid -daemonize -smbios type=1,uuid=2f5b0c1e-3d4a-4b6c-8e9f-1a2b3c4d5e6f "
-           "-smp 4,sockets=1,cores=4,maxcpus=4 -m 8G,maxmem=16G,slots=4 -cpu host,+kvm_pv_eoi,+kvm_pv_unhalt")
+RHEL7 = (
+    "qemu      2345 80.1 49.0 70000000 64000000 ?   Sl   Nov01 9000:00 /usr/libexec/qemu-kvm -name guest=erp02,debug-threads=on "
+    "-S -object secret,id=masterKey0,format=raw,file=/var/lib/libvirt/qemu/domain-2-erp02/master-key.aes "
+    "-machine pc-i440fx-rhel7.6.0,accel=kvm,usb=off,dump-guest-core=off -cpu Skylake-Server-IBRS -m 81920 "
+    "-realtime mlock=off -smp 16,sockets=16,cores=1,threads=1 -uuid 66666666-7777-8888-9999-000000000000 -no-user-config"
+)
+RHEL9 = (
+    "qemu     102345 12.1 25.0 9123456 8123456 ?     Sl   Nov20 1234:56 /usr/libexec/qemu-kvm -name guest=rhel9-app,debug-threads=on "
+    '-S -object {"qom-type":"secret","id":"masterKey0","format":"raw","file":"/var/lib/libvirt/qemu/domain-3-rhel9-app/master-key.aes"} '
+    "-machine pc-q35-rhel9.2.0,usb=off,dump-guest-core=off,memory-backend=pc.ram -accel kvm -cpu host,migratable=on "
+    '-m size=8388608k -object {"qom-type":"memory-backend-ram","id":"pc.ram","size":8589934592} -overcommit mem-lock=off '
+    "-smp 4,sockets=4,dies=1,cores=1,threads=1 -uuid 3d1e6a7c-0b9f-4f55-8a61-2c4d5e6f7a8b -no-user-config -nodefaults"
+)
+DEBIAN = (
+    "libvirt+  4321  3.0 12.5 5234567 4194304 ?      Sl   10:02  45:12 /usr/bin/qemu-system-x86_64 -name guest=deb12-web,debug-threads=on "
+    '-S -object {"qom-type":"secret","id":"masterKey0","format":"raw","file":"/var/lib/libvirt/qemu/domain-1-deb12-web/master-key.aes"} '
+    "-machine pc-q35-7.2,usb=off,vmport=off,dump-guest-core=off,memory-backend=pc.ram -accel kvm -cpu host,migratable=on -m 4096 "
+    '-object {"qom-type":"memory-backend-ram","id":"pc.ram","size":4294967296} -uuid 9a8b7c6d-5e4f-4a3b-2c1d-0e9f8a7b6c5d'
+)
+PROXMOX = (
+    "root      7001 25.3 12.6 9587136 8288768 ?      Sl   Nov24 812:09 /usr/bin/kvm -id 101 -name db,debug-threads=on -no-shutdown "
+    "-chardev socket,id=qmp,path=/var/run/qemu-server/101.qmp,server=on,wait=off -mon chardev=qmp,mode=control "
+    "-pidfile /var/run/qemu-server/101.pid -daemonize -smbios type=1,uuid=2f5b0c1e-3d4a-4b6c-8e9f-1a2b3c4d5e6f "
+    "-smp 4,sockets=1,cores=4,maxcpus=4 -m 8G,maxmem=16G,slots=4 -cpu host,+kvm_pv_eoi,+kvm_pv_unhalt"
+)
 HEADER = "USER       PID %CPU %MEM    VSZ   RSS TTY      STAT START   TIME COMMAND"
 
 
 def test_ps_aux_of_rhel_debian_and_proxmox_hosts():
-    text = "$ ps aux\n" + "\n".join([HEADER, RHEL7, RHEL9, DEBIAN, PROXMOX,
-                                     "root         1  0.0  0.0 171696 13140 ?        Ss   Nov25   0:09 /sbin/init",
-                                     "qemu      9999  0.1"]) + "\n"  # the last line was cut: skipped
+    text = (
+        "$ ps aux\n"
+        + "\n".join(
+            [
+                HEADER,
+                RHEL7,
+                RHEL9,
+                DEBIAN,
+                PROXMOX,
+                "root         1  0.0  0.0 171696 13140 ?        Ss   Nov25   0:09 /sbin/init",
+                "qemu      9999  0.1",
+            ]
+        )
+        + "\n"
+    )  # the last line was cut: skipped
     vms = {v.name: v for v in virsh.parse_ps_qemu(text)}
     assert set(vms) == {"erp02", "rhel9-app", "deb12-web", "db"}
     assert (vms["erp02"].pid, vms["erp02"].allocated_bytes, vms["erp02"].rss_bytes) == (2345, 80 * GIB, 64000000 * KIB)
@@ -230,7 +259,9 @@ def test_cgroup_v2_values_and_stat():
     assert proc_pid.parse_cgroup_value("8589934592\n") == 8 * GIB
     with pytest.raises(ParseError):
         proc_pid.parse_cgroup_value("8G\n")
-    stat = proc_pid.parse_cgroup_memory_stat("anon 4294967296\nfile 536870912\nkernel 12582912\nsock 0\nshmem 0\nfile_mapped 1048576\n")
+    stat = proc_pid.parse_cgroup_memory_stat(
+        "anon 4294967296\nfile 536870912\nkernel 12582912\nsock 0\nshmem 0\nfile_mapped 1048576\n"
+    )
     assert proc_pid.cgroup_anon_file(stat) == (4 * GIB, 512 * MIB)
     with pytest.raises(ParseError):
         proc_pid.parse_cgroup_memory_stat("nr_free_pages 12\npgfault 3\n")  # /proc/vmstat is not a memory.stat

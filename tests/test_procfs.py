@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-
 import pytest
+from conftest import FIXTURES
 
 from memreport.ingest import procfs
 from memreport.units import parse_qemu_mem_arg
-
-from conftest import FIXTURES
 
 KERNELS = ["rhel6-2.6.32", "rhel7-3.10", "rhel8-4.18", "rhel9-5.14", "linux-6.18"]
 
@@ -60,8 +58,13 @@ def test_psi_and_swaps():
 
 
 def test_ksm_pages_become_bytes_with_the_hosts_page_size():
-    files = {"pages_sharing": "1000\n", "pages_shared": "10\n", "general_profit": "-4096\n", "run": "1\n",
-             "advisor_mode": "[none] scan-time\n"}
+    files = {
+        "pages_sharing": "1000\n",
+        "pages_shared": "10\n",
+        "general_profit": "-4096\n",
+        "run": "1\n",
+        "advisor_mode": "[none] scan-time\n",
+    }
     nums, text = procfs.parse_ksm_files(files, 65536)  # 64 KiB pages (arm64, ppc64le)
     assert nums["ksm_pages_sharing_bytes"] == 1000 * 65536
     assert nums["ksm_general_profit"] == -4096 and nums["ksm_run"] == 1

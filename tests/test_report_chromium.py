@@ -46,15 +46,25 @@ def _open(report: Path, tmp_path: Path, width: int = 1100) -> tuple[dict, list[d
         session = browser.send("Target.attachToTarget", {"targetId": target, "flatten": True})["sessionId"]
         for domain in ("Network.enable", "Page.enable", "Runtime.enable", "Log.enable"):
             browser.send(domain, session=session)
-        browser.send("Emulation.setDeviceMetricsOverride",
-                     {"width": width, "height": 900, "deviceScaleFactor": 1, "mobile": False}, session=session)
+        browser.send(
+            "Emulation.setDeviceMetricsOverride",
+            {"width": width, "height": 900, "deviceScaleFactor": 1, "mobile": False},
+            session=session,
+        )
         browser.send("Page.navigate", {"url": report.resolve().as_uri()}, session=session)
         browser.wait_event("Page.loadEventFired")
-        info = json.loads(browser.send("Runtime.evaluate", {"expression": CHARTS_JS, "returnByValue": True},
-                                       session=session)["result"]["value"])
-        shot = browser.send("Page.captureScreenshot", {"format": "png", "captureBeyondViewport": True,
-                                                       "clip": {"x": 0, "y": 0, "width": width, "height": min(info["height"], 16000), "scale": 1}},
-                            session=session)
+        info = json.loads(
+            browser.send("Runtime.evaluate", {"expression": CHARTS_JS, "returnByValue": True}, session=session)["result"]["value"]
+        )
+        shot = browser.send(
+            "Page.captureScreenshot",
+            {
+                "format": "png",
+                "captureBeyondViewport": True,
+                "clip": {"x": 0, "y": 0, "width": width, "height": min(info["height"], 16000), "scale": 1},
+            },
+            session=session,
+        )
         return info, list(browser.events), base64.b64decode(shot["data"])
     finally:
         browser.close()
@@ -67,15 +77,24 @@ def test_report_in_chromium_offline(tmp_path: Path) -> None:
     requests = [e["params"]["request"]["url"] for e in events if e.get("method") == "Network.requestWillBeSent"]
     failed = [e["params"] for e in events if e.get("method") == "Network.loadingFailed"]
     errors = [e["params"] for e in events if e.get("method") in ("Runtime.exceptionThrown",)]
-    log_errors = [e["params"]["entry"] for e in events
-                  if e.get("method") == "Log.entryAdded" and e["params"]["entry"].get("level") == "error"]
+    log_errors = [
+        e["params"]["entry"]
+        for e in events
+        if e.get("method") == "Log.entryAdded" and e["params"]["entry"].get("level") == "error"
+    ]
     assert requests == [paths["html"].resolve().as_uri()]  # the page itself, nothing else
     assert failed == [] and errors == [] and log_errors == []
     assert info["scripts"] == 0 and info["images"] == 0
     assert info["title"] == "Memory capacity report: kvm-week"
 
     charts = info["charts"]
-    assert [c["cls"].split()[1] for c in charts] == ["chart-memory", "chart-swap-rates", "chart-pressure", "chart-ksm", "chart-vms"]
+    assert [c["cls"].split()[1] for c in charts] == [
+        "chart-memory",
+        "chart-swap-rates",
+        "chart-pressure",
+        "chart-ksm",
+        "chart-vms",
+    ]
     for c in charts:
         assert c["w"] > 400 and c["h"] > 100, c
         assert c["display"] != "none" and c["visibility"] == "visible"

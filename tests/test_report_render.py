@@ -79,7 +79,9 @@ def test_pdf_pages_rendered_to_png(week_report) -> None:
     ARTIFACTS.mkdir(exist_ok=True)
     for old in ARTIFACTS.glob("report-week-*.png"):
         old.unlink()
-    subprocess.run(["pdftoppm", "-r", "80", "-png", str(week_report[1] / "report.pdf"), str(ARTIFACTS / "report-week")], check=True)
+    subprocess.run(
+        ["pdftoppm", "-r", "80", "-png", str(week_report[1] / "report.pdf"), str(ARTIFACTS / "report-week")], check=True
+    )
     pngs = sorted(ARTIFACTS.glob("report-week-*.png"))
     assert len(pngs) >= 5 and all(p.stat().st_size > 10_000 for p in pngs)
 
@@ -105,9 +107,17 @@ def test_atomic_rewrite_leaves_no_temporary_files(tmp_path: Path) -> None:
 
 
 def test_sections_without_data_say_what_is_missing(tmp_path: Path) -> None:
-    df = S.samples(n=145, interval_s=600).drop(columns=["ksm_pages_sharing_bytes", "ksm_pages_shared_bytes",
-                                                        "ksm_pages_unshared_bytes", "ksm_general_profit", "ksm_run",
-                                                        "swapin_Bps", "swapout_Bps"])
+    df = S.samples(n=145, interval_s=600).drop(
+        columns=[
+            "ksm_pages_sharing_bytes",
+            "ksm_pages_shared_bytes",
+            "ksm_pages_unshared_bytes",
+            "ksm_general_profit",
+            "ksm_run",
+            "swapin_Bps",
+            "swapout_Bps",
+        ]
+    )
     paths = write_report(S.host(df, name="kvm-sar"), tmp_path)
     flat = " ".join(_pdftotext(paths["pdf"]).split())
     assert "KSM not collected" in flat

@@ -8,8 +8,8 @@ import json
 import subprocess
 
 import pytest
-
 from conftest import HANG, ROOT
+
 from memreport.units import parse_qemu_mem_arg
 
 SAMPLE = ROOT / "sample_data" / "kvm-sample"
@@ -27,11 +27,15 @@ def raw(source: str) -> tuple[list[str], list[list[str]]]:
 
 
 @pytest.fixture(scope="module")
-def report(tmp_path_factory, ):
+def report(
+    tmp_path_factory,
+):
     out = tmp_path_factory.mktemp("out")
     proc = subprocess.run(
         [str(ROOT / ".venv" / "bin" / "memreport"), "report", str(SAMPLE), "-o", str(out), "--eml"],
-        capture_output=True, text=True, timeout=HANG,
+        capture_output=True,
+        text=True,
+        timeout=HANG,
     )
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.startswith("kvm-sample: CRIT")
@@ -51,7 +55,9 @@ def test_three_files_and_json_equal_the_raw_samples(report):
     assert doc["peak_inactive_bytes"] == max(inactive)
     assert doc["peak_inactive_anon_bytes"] == max(anon)
     assert doc["peak_inactive_at"].startswith(
-        __import__("datetime").datetime.fromtimestamp(float(rows[i][0]), __import__("datetime").timezone.utc).strftime("%Y-%m-%dT%H:%M:%S")
+        __import__("datetime")
+        .datetime.fromtimestamp(float(rows[i][0]), __import__("datetime").timezone.utc)
+        .strftime("%Y-%m-%dT%H:%M:%S")
     )
     assert doc["swap_total_bytes"] == swap_total and doc["memory_total_bytes"] == ram
     assert doc["swap_deficit_bytes"] == max(inactive) - swap_total
@@ -92,7 +98,9 @@ def test_report_eml_carries_the_pdf_and_the_charts(report):
 
 
 def test_pdf_text_has_the_key_numbers(report):
-    text = subprocess.run(["pdftotext", "-layout", str(report / "report.pdf"), "-"], capture_output=True, text=True, check=True).stdout
+    text = subprocess.run(
+        ["pdftotext", "-layout", str(report / "report.pdf"), "-"], capture_output=True, text=True, check=True
+    ).stdout
     assert "kvm-sample" in text and "CRIT" in text
     flat = " ".join(text.split())
     # One swap figure at the top: the OOM rule's 20 GiB, which also covers rule 1's 3.5 GiB.

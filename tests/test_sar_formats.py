@@ -44,17 +44,19 @@ def truth(sa: Path) -> pd.DataFrame:
     for rec in doc["sysstat"]["hosts"][0]["statistics"]:
         t = rec["timestamp"]
         m = rec["memory"]
-        rows.append({
-            "ts": pd.Timestamp(f"{t['date']} {t['time']}", tz="UTC"),
-            "mem_MemFree": m["memfree"] * 1024,
-            "mem_Inactive": m["inactive"] * 1024,
-            "mem_Active": m["active"] * 1024,
-            "mem_Committed_AS": m["commit"] * 1024,
-            "mem_SwapTotal": (m["swpfree"] + m["swpused"]) * 1024,
-            "swapin_Bps": rec["swap-pages"]["pswpin"] * 4096,
-            "majfault_per_s": rec["paging"]["majflt"],
-            "psi_some_share": rec["psi"]["psi-mem"]["some_avg"] / 100,
-        })
+        rows.append(
+            {
+                "ts": pd.Timestamp(f"{t['date']} {t['time']}", tz="UTC"),
+                "mem_MemFree": m["memfree"] * 1024,
+                "mem_Inactive": m["inactive"] * 1024,
+                "mem_Active": m["active"] * 1024,
+                "mem_Committed_AS": m["commit"] * 1024,
+                "mem_SwapTotal": (m["swpfree"] + m["swpused"]) * 1024,
+                "swapin_Bps": rec["swap-pages"]["pswpin"] * 4096,
+                "majfault_per_s": rec["paging"]["majflt"],
+                "psi_some_share": rec["psi"]["psi-mem"]["some_avg"] / 100,
+            }
+        )
     return pd.DataFrame(rows)
 
 
@@ -232,7 +234,10 @@ def test_sysstat_10_rhel7_text_midnight_and_restart(tmp_path: Path) -> None:
     s = host.samples
     assert host.facts.host == "kvm07.example.com" and host.facts.cpus == 32 and host.facts.kernel == "3.10.0-1160.el7.x86_64"
     assert [t.isoformat() for t in s["ts"]] == [
-        "2026-11-25T23:50:01+00:00", "2026-11-26T00:00:01+00:00", "2026-11-26T00:10:01+00:00", "2026-11-26T00:30:01+00:00",
+        "2026-11-25T23:50:01+00:00",
+        "2026-11-26T00:00:01+00:00",
+        "2026-11-26T00:10:01+00:00",
+        "2026-11-26T00:30:01+00:00",
     ]
     assert s["mem_Inactive"].tolist()[:3] == [30000000 * 1024, 30100000 * 1024, 30200000 * 1024]
     assert s["swapout_Bps"].tolist() == [12.5 * 4096, 100.0 * 4096, 0.0, 2.0 * 4096]
@@ -300,6 +305,7 @@ def test_memtotal_needs_kbslab_between_11_7_4_and_12_7_7(sa: Path, tmp_path: Pat
 
 
 # --- swap rates and thrash windows agree across the forms (issue 10: sadf -d had no swap rates) -------
+
 
 @pytest.fixture(scope="module")
 def swapping_sa(tmp_path_factory: pytest.TempPathFactory) -> Path:

@@ -17,7 +17,6 @@ import time
 from pathlib import Path
 
 import pytest
-
 from conftest import ROOT
 
 MEMBERS = 4000
@@ -37,8 +36,15 @@ def big_bundle(tmp_path_factory) -> Path:
 
 
 def start(args: list[str], tmpdir: Path) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-m", "memreport", *args], cwd=ROOT, env={**os.environ, "TMPDIR": str(tmpdir)},
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
+    return subprocess.Popen(
+        [sys.executable, "-m", "memreport", *args],
+        cwd=ROOT,
+        env={**os.environ, "TMPDIR": str(tmpdir)},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
 
 
 def wait_for_unpacked(tmpdir: Path, proc: subprocess.Popen) -> Path:

@@ -9,11 +9,10 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from conftest import FIXTURES
 
 from memreport.ingest import store
 from memreport.ingest.run import ingest
-
-from conftest import FIXTURES
 
 GIB, MIB, KIB = 1024**3, 1024**2, 1024
 SRC = FIXTURES / "linux-6.18"
@@ -34,24 +33,45 @@ def status(name: str, pid: int, rss_kb: int, swap_kb: int, hugetlb_kb: int) -> s
     out = []
     for line in (REAL / "proc/25169/status").read_text().splitlines():
         key = line.split(":", 1)[0]
-        line = {"Name": f"Name:\t{name}", "Pid": f"Pid:\t{pid}", "Tgid": f"Tgid:\t{pid}",
-                "VmRSS": f"VmRSS:\t{rss_kb:8d} kB", "VmSwap": f"VmSwap:\t{swap_kb:8d} kB",
-                "HugetlbPages": f"HugetlbPages:\t{hugetlb_kb:8d} kB"}.get(key, line)
+        line = {
+            "Name": f"Name:\t{name}",
+            "Pid": f"Pid:\t{pid}",
+            "Tgid": f"Tgid:\t{pid}",
+            "VmRSS": f"VmRSS:\t{rss_kb:8d} kB",
+            "VmSwap": f"VmSwap:\t{swap_kb:8d} kB",
+            "HugetlbPages": f"HugetlbPages:\t{hugetlb_kb:8d} kB",
+        }.get(key, line)
         out.append(line)
     return "\n".join(out) + "\n"
 
 
-WEB01_ARGV = ["/usr/libexec/qemu-kvm", "-name", "guest=web01,debug-threads=on", "-S", "-machine",
-              "pc-q35-rhel9.2.0,usb=off,dump-guest-core=off,memory-backend=pc.ram", "-accel", "kvm", "-m", "4096",
-              "-object", '{"qom-type":"memory-backend-ram","id":"pc.ram","size":4294967296}',
-              "-uuid", "0b7c5e2a-55d1-4c1e-9a44-3f0e1d2c3b4a", "-smp", "2"]
-DB02_ARGS = ("/usr/bin/qemu-system-x86_64 -name guest=db02,debug-threads=on -S -machine pc-q35-7.2,usb=off "
-             "-accel kvm -m 8G,maxmem=16G,slots=4 -overcommit mem-lock=off -smp 4 -uuid 6f1d8a3e-2b4c-4d5e-8f9a-0b1c2d3e4f5a")
+WEB01_ARGV = [
+    "/usr/libexec/qemu-kvm",
+    "-name",
+    "guest=web01,debug-threads=on",
+    "-S",
+    "-machine",
+    "pc-q35-rhel9.2.0,usb=off,dump-guest-core=off,memory-backend=pc.ram",
+    "-accel",
+    "kvm",
+    "-m",
+    "4096",
+    "-object",
+    '{"qom-type":"memory-backend-ram","id":"pc.ram","size":4294967296}',
+    "-uuid",
+    "0b7c5e2a-55d1-4c1e-9a44-3f0e1d2c3b4a",
+    "-smp",
+    "2",
+]
+DB02_ARGS = (
+    "/usr/bin/qemu-system-x86_64 -name guest=db02,debug-threads=on -S -machine pc-q35-7.2,usb=off "
+    "-accel kvm -m 8G,maxmem=16G,slots=4 -overcommit mem-lock=off -smp 4 -uuid 6f1d8a3e-2b4c-4d5e-8f9a-0b1c2d3e4f5a"
+)
 PS_AUXWW = f"""\
 USER         PID %CPU %MEM    VSZ   RSS TTY      STAT START   TIME COMMAND
 root           1  0.0  0.0 171696 13140 ?        Ss   Nov25   0:09 /usr/lib/systemd/systemd --switched-root --system --deserialize=31
 root          37  0.3  0.0      0     0 ?        SN   Nov25   2:03 [ksmd]
-qemu        4242 12.1 14.0 5312204 3500000 ?     Sl   Nov25 123:45 {' '.join(WEB01_ARGV)}
+qemu        4242 12.1 14.0 5312204 3500000 ?     Sl   Nov25 123:45 {" ".join(WEB01_ARGV)}
 libvirt+    5151  3.0 25.0 9854200 5242880 ?     Sl   Nov25  45:12 {DB02_ARGS}
 root        6001  0.0  0.0  12345  4567 pts/0    R+   10:01   0:00 ps auxww
 """
@@ -78,8 +98,10 @@ def make_tree(root: Path) -> Path:
         # web01: its /proc/<pid> files copied into pid-4242/; the command line only once
         (snap / "pid-4242").mkdir()
         (snap / "pid-4242/status").write_text(status("qemu-kvm", 4242, WEB01_RSS_KB[i], 0, 0))
-        (snap / "pid-4242/ksm_stat").write_text("ksm_rmap_items 3000\nksm_zero_pages 0\nksm_merging_pages 1000\n"
-                                                "ksm_process_profit 3904000\nksm_merge_any: no\nksm_mergeable: yes\n")
+        (snap / "pid-4242/ksm_stat").write_text(
+            "ksm_rmap_items 3000\nksm_zero_pages 0\nksm_merging_pages 1000\n"
+            "ksm_process_profit 3904000\nksm_merge_any: no\nksm_mergeable: yes\n"
+        )
         (snap / "pid-4242/environ").write_bytes(b"LANG=C\0PATH=/usr/bin\0")
         if i == 0:
             (snap / "pid-4242/cmdline").write_bytes(b"\0".join(a.encode() for a in WEB01_ARGV) + b"\0")
@@ -230,7 +252,11 @@ def test_many_unused_process_files_are_one_log_entry_each_kind(tmp_path):
     rows = [(e.file.rsplit("snap/", 1)[1], e.count, e.detail) for e in data.log if e.event == "skipped_file"]
     by_file = {f: (n, d) for f, n, d in rows}
     assert len(rows) == 5, rows
-    assert by_file["proc/100/status"][0] == 40 and "not qemu" in by_file["proc/100/status"][1] and "'worker100'" in by_file["proc/100/status"][1]
+    assert (
+        by_file["proc/100/status"][0] == 40
+        and "not qemu" in by_file["proc/100/status"][1]
+        and "'worker100'" in by_file["proc/100/status"][1]
+    )
     assert by_file["proc/100/stat"][0] == 40
     assert by_file["proc/100/environ"][0] == 40 and "not recognised" in by_file["proc/100/environ"][1]
     assert by_file["proc/37/stat"][0] == 1 and "second ksmd" in by_file["proc/37/stat"][1]

@@ -9,15 +9,14 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from conftest import FIXTURES
 
 from memreport.ingest import store
 from memreport.ingest.options import IngestOptions
 from memreport.ingest.run import ingest
 from memreport.ingest.snapshots import parse_snapshot_time
 
-from conftest import FIXTURES
-
-UTC = dt.timezone.utc
+UTC = dt.UTC
 
 
 @pytest.mark.parametrize(

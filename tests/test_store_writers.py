@@ -15,11 +15,10 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from conftest import ROOT
 
 from memreport.ingest import store
 from memreport.synthetic import HostSpec, write_capture
-
-from conftest import ROOT
 
 PATIENCE_S = 600  # a bound for a hung process only; nothing is timed
 
@@ -49,8 +48,13 @@ def lock_holders(lock_file: Path) -> set[int]:
 
 def test_second_concurrent_ingest_fails_in_one_line_and_the_first_store_is_whole(captures, tmp_path, cli):
     target = tmp_path / "store"
-    first = subprocess.Popen([sys.executable, "-m", "memreport", "ingest", str(captures["slow"]), "-o", str(target)],
-                             cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    first = subprocess.Popen(
+        [sys.executable, "-m", "memreport", "ingest", str(captures["slow"]), "-o", str(target)],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     lock_file = tmp_path / ".store.lock"
     deadline = time.monotonic() + PATIENCE_S
     while first.pid not in lock_holders(lock_file):
@@ -96,8 +100,12 @@ def dead_pid() -> int:
 
 def test_leftovers_of_a_killed_ingest_are_removed_by_the_next(captures, tmp_path, cli):
     target = tmp_path / "store"
-    proc = subprocess.Popen([sys.executable, "-m", "memreport", "ingest", str(captures["slow"]), "-o", str(target)],
-                            cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "memreport", "ingest", str(captures["slow"]), "-o", str(target)],
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     deadline = time.monotonic() + PATIENCE_S
     while not list(tmp_path.glob(".store.tmp-*")):  # killed while it writes the new store
         assert proc.poll() is None and time.monotonic() < deadline, "the ingest never started writing"

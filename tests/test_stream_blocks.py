@@ -13,14 +13,16 @@ from memreport.ingest.streams import parse_stream
 
 
 def test_blocks_are_split_at_line_start_hashes_only() -> None:
-    text = ("#ts\tname\trss_kb\n"
-            "100\tvm#1\t10\n"          # '#' inside a value
-            "110\tvm#2\t#\n"           # a value that is only '#': bad, logged, skipped
-            "#ts\tname\trss_kb\tswap_kb\n"  # the collector restarted with one more column
-            "120\tvm3\t30\t5\n"
-            "#ts\trss_kb\trss_kb\n"    # a header that repeats a column: its block is skipped
-            "130\t1\t2\n"
-            "140\t3\t4\n")
+    text = (
+        "#ts\tname\trss_kb\n"
+        "100\tvm#1\t10\n"  # '#' inside a value
+        "110\tvm#2\t#\n"  # a value that is only '#': bad, logged, skipped
+        "#ts\tname\trss_kb\tswap_kb\n"  # the collector restarted with one more column
+        "120\tvm3\t30\t5\n"
+        "#ts\trss_kb\trss_kb\n"  # a header that repeats a column: its block is skipped
+        "130\t1\t2\n"
+        "140\t3\t4\n"
+    )
     res = parse_stream(text.encode(), Path("vms.20250101.tsv"), _type_of)
     assert res.table is not None
     t = res.table

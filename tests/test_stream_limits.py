@@ -15,11 +15,10 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from conftest import ROOT
 
 from memreport.ingest.streams import MAX_LINE_BYTES, MAX_STREAM_BYTES, StreamTooLarge, read_bytes
 from memreport.synthetic import HostSpec, write_capture
-
-from conftest import ROOT
 
 SPEC = HostSpec(hostname="bounded", days=0.01, interval_s=60, with_vms=False)  # 14 samples
 # The ingest of the small capture itself peaks near 200 MB; reading either hostile file whole
@@ -38,7 +37,11 @@ def ingest_measured(*args: object) -> dict:
     """`memreport ingest ARGS` in a child of a fresh wrapper: its peak RSS is that child's alone."""
     out = subprocess.run(
         [sys.executable, "-c", _MEASURE, sys.executable, "-m", "memreport", "ingest", *map(str, args)],
-        capture_output=True, text=True, cwd=ROOT, timeout=600, check=True,
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=600,
+        check=True,
     )
     return json.loads(out.stdout)
 
@@ -57,7 +60,9 @@ def test_sparse_5_gb_stream_is_skipped_with_bounded_memory(tmp_path):
     res = ingest_measured(cap, "-o", tmp_path / "store")
     assert res["rc"] == 0, res["stderr"]
     warned = [ln for ln in res["stderr"].splitlines() if str(big) in ln]
-    assert warned == [f"memreport: warning: {big}: 4,768 MiB, above the {MAX_STREAM_BYTES >> 20} MiB limit for one stream file: skipped"]
+    assert warned == [
+        f"memreport: warning: {big}: 4,768 MiB, above the {MAX_STREAM_BYTES >> 20} MiB limit for one stream file: skipped"
+    ]
     log = pd.read_parquet(tmp_path / "store" / "log")
     assert log[log["file"] == str(big)][["level", "event"]].values.tolist() == [["warn", "too_large"]]
     assert len(pd.read_parquet(tmp_path / "store" / "samples")) == SPEC.samples  # the good day is read
@@ -84,7 +89,9 @@ def test_gzip_stream_of_one_2_gib_line_is_skipped_with_bounded_memory(tmp_path):
     res = ingest_measured(cap, "-o", tmp_path / "store")
     assert res["rc"] == 0, res["stderr"]
     warned = [ln for ln in res["stderr"].splitlines() if str(bomb) in ln]
-    assert warned == [f"memreport: warning: {bomb}: line 2 is longer than the {MAX_LINE_BYTES >> 10} KiB limit for one record: skipped"]
+    assert warned == [
+        f"memreport: warning: {bomb}: line 2 is longer than the {MAX_LINE_BYTES >> 10} KiB limit for one record: skipped"
+    ]
     log = pd.read_parquet(tmp_path / "store" / "log")
     assert log[log["file"] == str(bomb)]["event"].tolist() == ["too_large"]
     assert len(pd.read_parquet(tmp_path / "store" / "samples")) == SPEC.samples

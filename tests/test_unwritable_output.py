@@ -24,8 +24,13 @@ TARGETS = {
     # sysfs refuses mkdir to root too (EPERM), and to others (EACCES)
     "sysfs": (lambda tmp: Path("/sys/kernel/mm/memreport-test-out"), ("Operation not permitted", "Permission denied")),
 }
-CASES = [("ingest", "under-a-file"), ("ingest", "sysfs"), ("report", "under-a-file"), ("report", "sysfs"),
-         ("fleet", "under-a-file")]
+CASES = [
+    ("ingest", "under-a-file"),
+    ("ingest", "sysfs"),
+    ("report", "under-a-file"),
+    ("report", "sysfs"),
+    ("fleet", "under-a-file"),
+]
 OPTIONS = {"ingest": [], "report": ["--no-pdf"], "fleet": ["--no-fleet-pdf", "-j", "1"]}
 
 

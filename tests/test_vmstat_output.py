@@ -11,6 +11,8 @@ import pandas as pd
 import pytest
 
 sys.path.insert(0, str(Path(__file__).parent / "fixtures" / "sar"))
+from datetime import UTC
+
 import realtools  # noqa: E402
 
 from memreport.ingest.options import IngestOptions  # noqa: E402
@@ -76,12 +78,12 @@ def test_frozen_memory_columns_are_dropped() -> None:
          2  1 102400 500000 900000 800000  300    0     1     1    1    1  1  1 98  0  0
          2  1 102400 500000 900000 800000    0 2000     1     1    1    1  1  1 98  0  0
         """)
-    from datetime import datetime, timezone
+    from datetime import datetime
 
     from memreport.ingest.vmstat import to_samples
 
     log: list = []
-    frame = to_samples(parse_vmstat_output(text), datetime(2026, 11, 26, tzinfo=timezone.utc), None, log, "x")
+    frame = to_samples(parse_vmstat_output(text), datetime(2026, 11, 26, tzinfo=UTC), None, log, "x")
     assert frame["swapout_Bps"].tolist() == [800 * 1024.0, 0.0, 2000 * 1024.0]
     assert not [c for c in frame if c.startswith("mem_")]
     assert any("frozen" in e.detail for e in log)
@@ -121,7 +123,9 @@ def test_start_dates_vmstat_without_times(tmp_path: Path) -> None:
     start = pd.Timestamp("2026-11-26 20:00:00Z").to_pydatetime()
     (host,) = read_input(p, IngestOptions(start=start))
     assert [str(t) for t in host.samples["ts"]] == [
-        "2026-11-26 20:00:05+00:00", "2026-11-26 20:00:10+00:00", "2026-11-26 20:00:15+00:00",
+        "2026-11-26 20:00:05+00:00",
+        "2026-11-26 20:00:10+00:00",
+        "2026-11-26 20:00:15+00:00",
     ]  # vmstat started at --start: its since-boot line then, each row 5 s later
     assert host.facts.time_base == "absolute" and host.facts.assumptions == []
     (host,) = read_input(p, IngestOptions(end=start))
@@ -150,7 +154,9 @@ def test_relative_times_read_as_relative_everywhere(tmp_path: Path, cli) -> None
     doc = json.loads((out / "kvm01" / "report.json").read_text())
     assert doc["period"] == {"start": "1970-01-01T00:00:05Z", "end": "1970-01-01T00:00:15Z"}
     assert doc["coverage"]["time_base"] == "relative"
-    assert doc["coverage"]["assumptions"] == ["times are relative: vmstat output has no timestamps (-t); pass --start to date them"]
+    assert doc["coverage"]["assumptions"] == [
+        "times are relative: vmstat output has no timestamps (-t); pass --start to date them"
+    ]
     html = (out / "kvm01" / "report.html").read_text()
     assert "+00:00 – +00:00" in html and "1970" not in html
     assert "times are relative: vmstat output has no timestamps" in html

@@ -1,9 +1,9 @@
 """Capacity analysis of one host: every check, the findings sorted by severity, and the verdict.
 
-    analysis = analyze(data, thresholds)
-    analysis.verdict          # Severity.OK / WARN / CRIT (the `memreport analyze` exit code)
-    summary_lines(analysis)   # the terminal summary
-    report_json.build(analysis)  # the report.json dict (docs/REPORT-JSON.md)
+analysis = analyze(data, thresholds)
+analysis.verdict          # Severity.OK / WARN / CRIT (the `memreport analyze` exit code)
+summary_lines(analysis)   # the terminal summary
+report_json.build(analysis)  # the report.json dict (docs/REPORT-JSON.md)
 """
 
 from __future__ import annotations
@@ -14,8 +14,8 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from memreport.analyze import answer as answer_mod, what_if as what_if_mod
 from memreport.analyze._util import has
-from memreport.analyze import answer as answer_mod
 from memreport.analyze.active import ActiveResult, check_active
 from memreport.analyze.answer import Answer
 from memreport.analyze.confidence import Confidence, assess
@@ -27,7 +27,6 @@ from memreport.analyze.pressure import Pressure, measure
 from memreport.analyze.swap_sizing import SwapSizing, check_swap_sizing
 from memreport.analyze.thrash import ThrashResult, check_thrash
 from memreport.analyze.vms import VmsResult, check_vms
-from memreport.analyze import what_if as what_if_mod
 from memreport.analyze.wording import fmt_bytes, fmt_num, fmt_time
 from memreport.config import Thresholds
 from memreport.model import Contribution, Finding, HostData, HostFacts, Severity
@@ -90,7 +89,11 @@ def _coverage(samples: pd.DataFrame, vms: pd.DataFrame | None) -> list[CoverageI
         item("MemAvailable", ("mem_MemAvailable",), "/proc/meminfo (kernel ≥ 3.14), or sar -r (kbavail)"),
         item("Inactive(anon)", ("mem_Inactive_anon",), "/proc/meminfo (not in sar): use memreport's collector"),
         item("Swap configured (SwapTotal)", ("mem_SwapTotal",), "/proc/meminfo or sar -S"),
-        item("Swap-in/out rates", ("swapin_Bps", "swapout_Bps"), "/proc/vmstat pswpin/pswpout at intervals, sar -W, or vmstat si/so"),
+        item(
+            "Swap-in/out rates",
+            ("swapin_Bps", "swapout_Bps"),
+            "/proc/vmstat pswpin/pswpout at intervals, sar -W, or vmstat si/so",
+        ),
         item("PSI memory pressure", ("psi_full_share",), "/proc/pressure/memory (kernel ≥ 4.20; RHEL 8 boots with psi=1)"),
         item("Workingset refaults", ("refault_per_s",), "/proc/vmstat workingset_refault_* (kernel ≥ 5.9)"),
         item("Major faults", ("majfault_per_s",), "/proc/vmstat pgmajfault or sar -B"),
@@ -99,8 +102,11 @@ def _coverage(samples: pd.DataFrame, vms: pd.DataFrame | None) -> list[CoverageI
         item("CommitLimit", ("mem_CommitLimit",), "/proc/meminfo (not in sar)"),
         item("KSM", ("ksm_pages_sharing_bytes",), "/sys/kernel/mm/ksm/* (memreport's collector)"),
         item("ksmd CPU", ("ksmd_cpu_share",), "ksmd's /proc/<pid>/stat ticks (memreport's collector)"),
-        CoverageItem("Per-VM data", vms is not None and len(vms) > 0,
-                     "qemu processes' /proc/<pid>/status + cmdline, or libvirt (memreport's collector as root)"),
+        CoverageItem(
+            "Per-VM data",
+            vms is not None and len(vms) > 0,
+            "qemu processes' /proc/<pid>/status + cmdline, or libvirt (memreport's collector as root)",
+        ),
     ]
 
 
@@ -116,10 +122,12 @@ def _cap_low_confidence(findings: list[Finding], conf: Confidence) -> list[Findi
     for f in findings:
         if f.id in PEAK_BASED and f.severity > Severity.WARN:
             f = dataclasses.replace(
-                f, severity=Severity.WARN,
+                f,
+                severity=Severity.WARN,
                 detail=f"{f.detail} Only {conf.reason}: this peak may not be the host's, so it is not called critical.",
                 recommendation=f"{f.recommendation} First {conf.needs}.",
-                evidence={**f.evidence, "capped_by_confidence": conf.level})
+                evidence={**f.evidence, "capped_by_confidence": conf.level},
+            )
         out.append(f)
     return out
 
@@ -190,11 +198,19 @@ class WhatIf:
 
     def as_json(self) -> dict[str, object]:
         a = self.after
-        return {"change": self.change.as_json(), "method": self.method, "answer": a.answer.as_json(),
-                "vm_allocated_bytes": a.oom.vm_allocated_bytes, "oom_headroom_bytes": a.oom.oom_headroom_bytes,
-                "swap_required_bytes": a.swap.required_bytes, "swap_total_bytes": a.swap.swap_total_bytes,
-                "headroom_bytes": self.headroom_bytes, "hugepages_unallocated_bytes": a.hugepages.unallocated_bytes,
-                "fits": self.fits, "blocker": self.blocker}
+        return {
+            "change": self.change.as_json(),
+            "method": self.method,
+            "answer": a.answer.as_json(),
+            "vm_allocated_bytes": a.oom.vm_allocated_bytes,
+            "oom_headroom_bytes": a.oom.oom_headroom_bytes,
+            "swap_required_bytes": a.swap.required_bytes,
+            "swap_total_bytes": a.swap.swap_total_bytes,
+            "headroom_bytes": self.headroom_bytes,
+            "hugepages_unallocated_bytes": a.hugepages.unallocated_bytes,
+            "fits": self.fits,
+            "blocker": self.blocker,
+        }
 
 
 def analyze(data: HostData, thresholds: Thresholds | None = None, change: what_if_mod.Change | None = None) -> Analysis:
@@ -215,9 +231,16 @@ def analyze(data: HostData, thresholds: Thresholds | None = None, change: what_i
 
     hp = check_hugepages(samples, vms, data.hugepages, t.oom_new_vm_bytes)
     devices = swap_devices(samples, data.swaps)
-    oom = check_oom(samples, vms, t, data.facts.overcommit_memory, pool_bytes=hp.pool_bytes,
-                    hugepage_alloc_bytes=hp.vm_allocated_bytes, zram_bytes=devices.zram_bytes,
-                    zram_used=devices.zram_used_at(samples["ts"]) if "ts" in samples.columns else None)
+    oom = check_oom(
+        samples,
+        vms,
+        t,
+        data.facts.overcommit_memory,
+        pool_bytes=hp.pool_bytes,
+        hugepage_alloc_bytes=hp.vm_allocated_bytes,
+        zram_bytes=devices.zram_bytes,
+        zram_used=devices.zram_used_at(samples["ts"]) if "ts" in samples.columns else None,
+    )
     pressure = measure(samples, oom.vm_allocated_bytes, t)
     vms_result = check_vms(vms, t)
     swap = check_swap_sizing(samples, t, pressure, zram_bytes=devices.zram_bytes)
@@ -230,9 +253,16 @@ def analyze(data: HostData, thresholds: Thresholds | None = None, change: what_i
     for part in (swap, oom, hp, thrash, active, ksm, vms_result, numa):
         findings.extend(part.findings)
     if n == 0:
-        findings.append(Finding(id="coverage.empty", check="coverage", severity=Severity.WARN,
-                                title="No samples for this host", detail="The input gave no memory samples.",
-                                recommendation="Check the input: memreport needs /proc/meminfo at least once."))
+        findings.append(
+            Finding(
+                id="coverage.empty",
+                check="coverage",
+                severity=Severity.WARN,
+                title="No samples for this host",
+                detail="The input gave no memory samples.",
+                recommendation="Check the input: memreport needs /proc/meminfo at least once.",
+            )
+        )
     findings = _cap_low_confidence(findings, confidence)
     answer = answer_mod.build(swap, thrash, oom, ksm, confidence, t.oom_new_vm_bytes, findings, hp)
     a = Analysis(
@@ -267,8 +297,11 @@ def analyze(data: HostData, thresholds: Thresholds | None = None, change: what_i
         if change.ksm_off:
             i = next(n for n, item in enumerate(after.answer.items) if item.key == "ksm")
             saved = ksm.saved_peak_bytes
-            text = ("KSM off: nothing comes back (it saved nothing)." if not saved else
-                    f"KSM off: its peak saving of {fmt_bytes(saved)} comes back as demand.")
+            text = (
+                "KSM off: nothing comes back (it saved nothing)."
+                if not saved
+                else f"KSM off: its peak saving of {fmt_bytes(saved)} comes back as demand."
+            )
             after.answer.items[i] = dataclasses.replace(after.answer.items[i], text=text, tone="ok" if not saved else "warn")
             after.answer = dataclasses.replace(after.answer, ksm="off")
         a.what_if = WhatIf(change, applied.notes, after)
@@ -298,8 +331,11 @@ def summary_lines(analysis: Analysis) -> list[str]:
 
 
 def what_if_sentence(c: what_if_mod.Change) -> str:
-    parts = [f"add {x.count} × {fmt_bytes(x.size_bytes)} VM{'s' if x.count != 1 else ''}"
-             + (" backed by hugepages" if x.backing == "hugepages" else "") for x in c.add]
+    parts = [
+        f"add {x.count} × {fmt_bytes(x.size_bytes)} VM{'s' if x.count != 1 else ''}"
+        + (" backed by hugepages" if x.backing == "hugepages" else "")
+        for x in c.add
+    ]
     parts += [f"remove {name}" for name in c.remove]
     if c.swap_bytes is not None:
         parts.append(f"swap {fmt_bytes(c.swap_bytes)}")

@@ -68,32 +68,60 @@ def check_active(samples: pd.DataFrame, t: Thresholds) -> ActiveResult:
 
     if r.peak_active_percent is not None:
         pct = r.peak_active_percent
-        ev = {"peak_active_bytes": r.peak_active_bytes, "peak_active_percent": round(pct, 2),
-              "at": r.peak_active_percent_at, "memory_total_bytes": r.memory_total_bytes}
+        ev = {
+            "peak_active_bytes": r.peak_active_bytes,
+            "peak_active_percent": round(pct, 2),
+            "at": r.peak_active_percent_at,
+            "memory_total_bytes": r.memory_total_bytes,
+        }
         if pct >= t.active_warn_percent:
             sev = Severity.CRIT if pct >= t.active_crit_percent else Severity.WARN
-            r.findings.append(Finding(
-                id="active.near_total", check=CHECK, severity=sev,
-                title=f"Active memory reached {fmt_pct(pct, 1)} of RAM",
-                detail=(f"Active was {fmt_bytes(r.peak_active_bytes)} of {fmt_bytes(r.memory_total_bytes)} MemTotal "
-                        f"at {fmt_time(r.peak_active_percent_at)}: memory in use no longer fits in RAM with room to spare."),
-                recommendation="Move a VM to another host or add RAM; more swap does not help memory that is in active use.",
-                evidence=ev))
+            r.findings.append(
+                Finding(
+                    id="active.near_total",
+                    check=CHECK,
+                    severity=sev,
+                    title=f"Active memory reached {fmt_pct(pct, 1)} of RAM",
+                    detail=(
+                        f"Active was {fmt_bytes(r.peak_active_bytes)} of {fmt_bytes(r.memory_total_bytes)} MemTotal "
+                        f"at {fmt_time(r.peak_active_percent_at)}: memory in use no longer fits in RAM with room to spare."
+                    ),
+                    recommendation="Move a VM to another host or add RAM; more swap does not help memory that is in active use.",
+                    evidence=ev,
+                )
+            )
         else:
-            r.findings.append(Finding(
-                id="active.fits", check=CHECK, severity=Severity.OK,
-                title=f"Active memory stays in RAM (peak {fmt_pct(pct, 1)} of RAM)",
-                detail=f"Active peaked at {fmt_bytes(r.peak_active_bytes)} of {fmt_bytes(r.memory_total_bytes)} at {fmt_time(r.peak_active_percent_at)}.",
-                recommendation="Nothing to do.", evidence=ev))
+            r.findings.append(
+                Finding(
+                    id="active.fits",
+                    check=CHECK,
+                    severity=Severity.OK,
+                    title=f"Active memory stays in RAM (peak {fmt_pct(pct, 1)} of RAM)",
+                    detail=f"Active peaked at {fmt_bytes(r.peak_active_bytes)} of {fmt_bytes(r.memory_total_bytes)} at {fmt_time(r.peak_active_percent_at)}.",
+                    recommendation="Nothing to do.",
+                    evidence=ev,
+                )
+            )
     if r.roundtrip_seconds is not None and r.roundtrip_seconds >= t.active_roundtrip_warn_s:
-        r.findings.append(Finding(
-            id="active.roundtrip", check=CHECK, severity=Severity.WARN,
-            title=f"Pages swapped out and back in for {fmt_duration(r.roundtrip_seconds)}",
-            detail=(f"In {r.roundtrip_intervals} intervals between {fmt_time(r.first_roundtrip_at)} and {fmt_time(r.last_roundtrip_at)} "
+        r.findings.append(
+            Finding(
+                id="active.roundtrip",
+                check=CHECK,
+                severity=Severity.WARN,
+                title=f"Pages swapped out and back in for {fmt_duration(r.roundtrip_seconds)}",
+                detail=(
+                    f"In {r.roundtrip_intervals} intervals between {fmt_time(r.first_roundtrip_at)} and {fmt_time(r.last_roundtrip_at)} "
                     f"swap-in and swap-out both reached {fmt_rate(t.active_roundtrip_bytes_per_s)}; "
-                    f"{fmt_bytes(r.roundtrip_swapin_bytes)} were read back from swap."),
-            recommendation="Memory still in use is going to swap: reduce the memory allocated on this host or add RAM.",
-            evidence={"roundtrip_seconds": r.roundtrip_seconds, "intervals": r.roundtrip_intervals,
-                      "swapin_bytes": r.roundtrip_swapin_bytes, "first_at": r.first_roundtrip_at,
-                      "last_at": r.last_roundtrip_at}))
+                    f"{fmt_bytes(r.roundtrip_swapin_bytes)} were read back from swap."
+                ),
+                recommendation="Memory still in use is going to swap: reduce the memory allocated on this host or add RAM.",
+                evidence={
+                    "roundtrip_seconds": r.roundtrip_seconds,
+                    "intervals": r.roundtrip_intervals,
+                    "swapin_bytes": r.roundtrip_swapin_bytes,
+                    "first_at": r.first_roundtrip_at,
+                    "last_at": r.last_roundtrip_at,
+                },
+            )
+        )
     return r

@@ -62,8 +62,12 @@ class Answer:
     @property
     def nothing_known(self) -> bool:
         """None of the four questions (swap, thrash, fit, KSM) could be answered: `analyze` exits 3."""
-        return (self.swap_to_add_bytes is None and self.thrash.cause == CAUSE_UNKNOWN
-                and self.vms_that_fit is None and self.ksm == "unknown")
+        return (
+            self.swap_to_add_bytes is None
+            and self.thrash.cause == CAUSE_UNKNOWN
+            and self.vms_that_fit is None
+            and self.ksm == "unknown"
+        )
 
     def as_json(self) -> dict[str, object]:
         return {
@@ -105,23 +109,38 @@ def _swap(s: SwapSizing, o: OomResult) -> tuple[int | None, str | None, str]:
         if s.swap_total_bytes == 0:  # the whole peak is the need: one figure, not "X more than none"
             why = f"no swap is configured, and peak {name} was {fmt_bytes(s.required_bytes)}"
         else:
-            why = (f"peak {name} {fmt_bytes(s.required_bytes)} needs {fmt_bytes(max(0, s.deficit_bytes), round_up=True)} "
-                   f"more than the {fmt_bytes(s.swap_total_bytes)} configured")
+            why = (
+                f"peak {name} {fmt_bytes(s.required_bytes)} needs {fmt_bytes(max(0, s.deficit_bytes), round_up=True)} "
+                f"more than the {fmt_bytes(s.swap_total_bytes)} configured"
+            )
         asks.append((s.deficit_bytes, rule, why))
     if o.oom_headroom_bytes is not None:
-        asks.append((-o.oom_headroom_bytes, "oom_headroom",
-                     f"VMs are allocated {fmt_bytes(max(0, -o.oom_headroom_bytes), round_up=True)} beyond RAM + swap"))
+        asks.append(
+            (
+                -o.oom_headroom_bytes,
+                "oom_headroom",
+                f"VMs are allocated {fmt_bytes(max(0, -o.oom_headroom_bytes), round_up=True)} beyond RAM + swap",
+            )
+        )
     if not asks:
-        return None, None, ("Swap: not known. The data has neither Inactive with SwapTotal nor VM allocations with "
-                            "MemTotal; see what is missing below.")
+        return (
+            None,
+            None,
+            (
+                "Swap: not known. The data has neither Inactive with SwapTotal nor VM allocations with "
+                "MemTotal; see what is missing below."
+            ),
+        )
     asks.sort(key=lambda a: -a[0])
     deficit, rule, why = asks[0]
     if deficit <= 0:
         parts = []
         if s.deficit_bytes is not None:
-            parts.append(f"{fmt_bytes(s.swap_total_bytes)} covers the peak "
-                         f"{'Inactive(anon)' if s.basis == 'inactive_anon' else 'Inactive'} "
-                         f"({fmt_bytes(s.required_bytes)})")
+            parts.append(
+                f"{fmt_bytes(s.swap_total_bytes)} covers the peak "
+                f"{'Inactive(anon)' if s.basis == 'inactive_anon' else 'Inactive'} "
+                f"({fmt_bytes(s.required_bytes)})"
+            )
         if o.oom_headroom_bytes is not None:
             parts.append(f"allocations fit in RAM + swap with {fmt_bytes(o.oom_headroom_bytes)} to spare")
         return 0, "none", "Swap is enough: " + " and ".join(parts) + "."
@@ -144,12 +163,16 @@ def _thrash(th: ThrashResult) -> tuple[ThrashAnswer, str]:
     head = f"Swap thrash in {n} window{'s' if n != 1 else ''} ({fmt_duration(th.total_window_seconds)})"
     if th.cause == CAUSE_SHORT:
         low = min((w for w in th.windows if w.cause == CAUSE_SHORT), key=lambda w: w.min_available_percent or 0.0)
-        return ans, (f"{head}: host memory is short (MemAvailable fell to {fmt_pct(low.min_available_percent, 1)} of RAM); "
-                     "reduce allocations or move a VM.")
+        return ans, (
+            f"{head}: host memory is short (MemAvailable fell to {fmt_pct(low.min_available_percent, 1)} of RAM); "
+            "reduce allocations or move a VM."
+        )
     if th.cause == CAUSE_LIMIT:
         low = min((w for w in th.windows if w.cause == CAUSE_LIMIT), key=lambda w: w.min_available_percent or 0.0)
-        return ans, (f"{head}: a memory limit forced swapping while {fmt_bytes(low.min_available_bytes)} stayed "
-                     "available; check the VMs' memtune/cgroup limits.")
+        return ans, (
+            f"{head}: a memory limit forced swapping while {fmt_bytes(low.min_available_bytes)} stayed "
+            "available; check the VMs' memtune/cgroup limits."
+        )
     return ans, f"{head}: cause not known (no MemAvailable in the data)."
 
 
@@ -168,20 +191,33 @@ def _fit(o: OomResult, size: int, hp: HugepagesResult | None = None) -> tuple[in
     n, key, sentence = _fit_ram(o, size)
     if hp is None or not hp.total_bytes or hp.more_vms is None:
         return n, key, sentence
-    pool = (f"; backed by hugepages: {hp.more_vms} (the {fmt_bytes(hp.total_bytes)} pool has "
-            f"{fmt_bytes(max(0, hp.unallocated_bytes or 0))} not allocated to VMs)")
-    return n, key, sentence.rstrip(".").replace(" VMs fit (", " VMs backed by ordinary RAM fit (", 1).replace(
-        " VM fit (", " VM backed by ordinary RAM fits (", 1) + pool + "."
+    pool = (
+        f"; backed by hugepages: {hp.more_vms} (the {fmt_bytes(hp.total_bytes)} pool has "
+        f"{fmt_bytes(max(0, hp.unallocated_bytes or 0))} not allocated to VMs)"
+    )
+    return (
+        n,
+        key,
+        sentence.rstrip(".")
+        .replace(" VMs fit (", " VMs backed by ordinary RAM fit (", 1)
+        .replace(" VM fit (", " VM backed by ordinary RAM fits (", 1)
+        + pool
+        + ".",
+    )
 
 
 def _fit_ram(o: OomResult, size: int) -> tuple[int | None, str | None, str]:
     best = recommended_fit(o)
     if best is None:
-        return None, None, (f"VMs that fit: not known (needs MemTotal with VM allocations or MemAvailable).")
+        return None, None, ("VMs that fit: not known (needs MemTotal with VM allocations or MemAvailable).")
     context = [f"{m.name.split(':')[0].lower()} {m.more_vms}" for m in o.models if m.key != best.key and m.more_vms is not None]
-    why = ("safe rule: allocations ≤ RAM + swap" if best.key == "safe" else
-           "observed peak use, which leaves less room than the allocations suggest" if o.vm_allocated_bytes is not None
-           else "observed peak use; no VM allocations in the data")
+    why = (
+        "safe rule: allocations ≤ RAM + swap"
+        if best.key == "safe"
+        else "observed peak use, which leaves less room than the allocations suggest"
+        if o.vm_allocated_bytes is not None
+        else "observed peak use; no VM allocations in the data"
+    )
     n = best.more_vms
     sentence = f"{n} more {fmt_bytes(size)} VM{'s' if n != 1 else ''} fit ({why})"
     if context:
@@ -207,8 +243,16 @@ def _tone(findings: list[Finding], known: bool, belongs: object) -> str:
     return _TONE[max(sev, default=Severity.OK)]
 
 
-def build(swap: SwapSizing, thrash: ThrashResult, oom: OomResult, ksm: KsmResult, conf: Confidence,
-          vm_size: int, findings: list[Finding], hp: HugepagesResult | None = None) -> Answer:
+def build(
+    swap: SwapSizing,
+    thrash: ThrashResult,
+    oom: OomResult,
+    ksm: KsmResult,
+    conf: Confidence,
+    vm_size: int,
+    findings: list[Finding],
+    hp: HugepagesResult | None = None,
+) -> Answer:
     add, rule, swap_line = _swap(swap, oom)
     no_swap = next((f for f in swap.findings if f.id == "swap.none"), None)
     if no_swap is not None and no_swap.severity == Severity.OK and add:
@@ -221,17 +265,39 @@ def build(swap: SwapSizing, thrash: ThrashResult, oom: OomResult, ksm: KsmResult
     if conf.level == "low" and add:
         swap_line += " On this little data the peaks may be higher."
     items = [
-        AnswerItem("swap", "Swap", swap_line,
-                   _tone(findings, add is not None, lambda f: f.check == "swap_sizing" or f.id == "oom.overallocated")),
-        AnswerItem("thrash", "Thrash", thrash_line, _tone(findings, th.cause != CAUSE_UNKNOWN or bool(th.windows),
-                                                          lambda f: f.check == "thrash")),
-        AnswerItem("fit", "VMs that fit", fit_line, _tone(findings, fit is not None, lambda f: f.id in _FIT_IDS)
-                   if fit != 0 else ("crit" if oom.oom_headroom_bytes is not None and oom.oom_headroom_bytes < 0 else "warn")),
+        AnswerItem(
+            "swap",
+            "Swap",
+            swap_line,
+            _tone(findings, add is not None, lambda f: f.check == "swap_sizing" or f.id == "oom.overallocated"),
+        ),
+        AnswerItem(
+            "thrash",
+            "Thrash",
+            thrash_line,
+            _tone(findings, th.cause != CAUSE_UNKNOWN or bool(th.windows), lambda f: f.check == "thrash"),
+        ),
+        AnswerItem(
+            "fit",
+            "VMs that fit",
+            fit_line,
+            _tone(findings, fit is not None, lambda f: f.id in _FIT_IDS)
+            if fit != 0
+            else ("crit" if oom.oom_headroom_bytes is not None and oom.oom_headroom_bytes < 0 else "warn"),
+        ),
         AnswerItem("ksm", "KSM", _ksm(ksm), _tone(findings, ksm.action != "unknown", lambda f: f.check == "ksm")),
         AnswerItem("confidence", "Confidence", conf_line, {"high": "ok", "medium": "ok", "low": "warn"}[conf.level]),
     ]
     return Answer(
-        swap_to_add_bytes=add, swap_to_add_rule=rule, thrash=th, vm_size_bytes=vm_size,
-        vms_that_fit=fit, vms_that_fit_model=model, ksm=ksm.action, confidence=conf.level,
-        confidence_reason=conf.reason, items=items,
-        vms_that_fit_hugepages=hp.more_vms if hp is not None and hp.total_bytes else None)
+        swap_to_add_bytes=add,
+        swap_to_add_rule=rule,
+        thrash=th,
+        vm_size_bytes=vm_size,
+        vms_that_fit=fit,
+        vms_that_fit_model=model,
+        ksm=ksm.action,
+        confidence=conf.level,
+        confidence_reason=conf.reason,
+        items=items,
+        vms_that_fit_hugepages=hp.more_vms if hp is not None and hp.total_bytes else None,
+    )

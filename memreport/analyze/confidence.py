@@ -45,8 +45,11 @@ def assess(samples: pd.DataFrame, median_interval_s: float | None, t: Thresholds
         return Confidence(LOW, "no samples", 0.0, COLLECT)
     if n == 1:
         return Confidence(LOW, "a single snapshot: one moment, not the host's peaks", 0.0, COLLECT)
-    iv = (pd.to_numeric(samples["interval_s"], errors="coerce").to_numpy(dtype="float64", na_value=np.nan)
-          if "interval_s" in samples.columns else np.full(n, np.nan))
+    iv = (
+        pd.to_numeric(samples["interval_s"], errors="coerce").to_numpy(dtype="float64", na_value=np.nan)
+        if "interval_s" in samples.columns
+        else np.full(n, np.nan)
+    )
     limit = max(t.thrash_max_interval_s, 2 * (median_interval_s or 0.0))
     real = iv[~np.isnan(iv) & (iv > 0) & (iv <= limit)]
     # n samples stand for n intervals: the first one's interval lies before the data, count it once.
@@ -59,9 +62,13 @@ def assess(samples: pd.DataFrame, median_interval_s: float | None, t: Thresholds
     if covered >= t.confidence_high_days * 86400:
         if median_interval_s is not None and median_interval_s <= t.confidence_high_max_interval_s:
             return Confidence(HIGH, reason, covered, None)
-        return Confidence(MEDIUM, reason + f": too coarse for short peaks (high needs samples at least every "
-                          f"{fmt_duration(t.confidence_high_max_interval_s)})",
-                          covered, f"sample at least every {fmt_duration(t.confidence_high_max_interval_s)}")
+        return Confidence(
+            MEDIUM,
+            reason + f": too coarse for short peaks (high needs samples at least every "
+            f"{fmt_duration(t.confidence_high_max_interval_s)})",
+            covered,
+            f"sample at least every {fmt_duration(t.confidence_high_max_interval_s)}",
+        )
     if covered >= t.confidence_medium_days * 86400:
         return Confidence(MEDIUM, reason, covered, COLLECT)
     return Confidence(LOW, reason + ": too short for a host's peaks", covered, COLLECT)

@@ -122,12 +122,15 @@ def _pools_from_table(hp: pd.DataFrame | None) -> list[HugepagePoolRow]:
     def val(v: object) -> int | None:
         return None if v is None or pd.isna(v) else int(v)  # type: ignore[call-overload, arg-type]
 
-    return [HugepagePoolRow(int(r["page_size_bytes"]), val(r["total_bytes"]), val(r["free_bytes"]), val(r["reserved_bytes"]))
-            for _, r in at.sort_values("page_size_bytes").iterrows()]
+    return [
+        HugepagePoolRow(int(r["page_size_bytes"]), val(r["total_bytes"]), val(r["free_bytes"]), val(r["reserved_bytes"]))
+        for _, r in at.sort_values("page_size_bytes").iterrows()
+    ]
 
 
-def check_hugepages(samples: pd.DataFrame, vms: pd.DataFrame | None, hp_table: pd.DataFrame | None,
-                    new_vm_bytes: int) -> HugepagesResult:
+def check_hugepages(
+    samples: pd.DataFrame, vms: pd.DataFrame | None, hp_table: pd.DataFrame | None, new_vm_bytes: int
+) -> HugepagesResult:
     r = HugepagesResult(new_vm_bytes=new_vm_bytes)
     size = column(samples, "mem_Hugepagesize")
     r.page_size_bytes = None if size is None else int(last(size))  # type: ignore[arg-type]
@@ -171,41 +174,73 @@ def check_hugepages(samples: pd.DataFrame, vms: pd.DataFrame | None, hp_table: p
 def _findings(r: HugepagesResult) -> None:
     if not r.total_bytes and not r.vm_count:
         return
-    ev = {"total_bytes": r.total_bytes, "free_bytes": r.free_bytes, "reserved_bytes": r.reserved_bytes,
-          "vm_allocated_bytes": r.vm_allocated_bytes, "vm_count": r.vm_count}
+    ev = {
+        "total_bytes": r.total_bytes,
+        "free_bytes": r.free_bytes,
+        "reserved_bytes": r.reserved_bytes,
+        "vm_allocated_bytes": r.vm_allocated_bytes,
+        "vm_count": r.vm_count,
+    }
     pool = fmt_bytes(r.total_bytes)
     if r.vm_allocated_bytes is not None and r.total_bytes is not None and r.vm_allocated_bytes > r.total_bytes:
         short = r.vm_allocated_bytes - r.total_bytes
-        r.findings.append(Finding(
-            id="hugepages.overallocated", check=CHECK, severity=Severity.CRIT,
-            title=f"Hugepage-backed VMs need {fmt_bytes(short, round_up=True)} more than the hugepage pool",
-            detail=(f"{r.vm_count} VM{'s' if r.vm_count != 1 else ''} backed by hugepages are allocated "
+        r.findings.append(
+            Finding(
+                id="hugepages.overallocated",
+                check=CHECK,
+                severity=Severity.CRIT,
+                title=f"Hugepage-backed VMs need {fmt_bytes(short, round_up=True)} more than the hugepage pool",
+                detail=(
+                    f"{r.vm_count} VM{'s' if r.vm_count != 1 else ''} backed by hugepages are allocated "
                     f"{fmt_bytes(r.vm_allocated_bytes)} against a pool of {pool}. Hugepages are never swapped: a guest "
-                    "that does not fit fails to start, or is killed (SIGBUS) when it touches a page the pool cannot give."),
-            recommendation=f"Grow the pool by {fmt_bytes(short, round_up=True)} (nr_hugepages) or move a hugepage-backed VM.",
-            evidence=ev))
+                    "that does not fit fails to start, or is killed (SIGBUS) when it touches a page the pool cannot give."
+                ),
+                recommendation=f"Grow the pool by {fmt_bytes(short, round_up=True)} (nr_hugepages) or move a hugepage-backed VM.",
+                evidence=ev,
+            )
+        )
     elif r.vm_allocated_bytes is not None and r.total_bytes:
         spare = r.total_bytes - r.vm_allocated_bytes
         idle = r.vm_count == 0
-        r.findings.append(Finding(
-            id="hugepages.pool", check=CHECK, severity=Severity.WARN if idle else Severity.OK,
-            title=(f"{pool} of RAM is reserved as hugepages and no VM is backed by them" if idle else
-                   f"Hugepage-backed VMs fit the {pool} pool with {fmt_bytes(spare)} to spare"),
-            detail=(f"{r.vm_count} hugepage-backed VM{'s' if r.vm_count != 1 else ''} allocated "
+        r.findings.append(
+            Finding(
+                id="hugepages.pool",
+                check=CHECK,
+                severity=Severity.WARN if idle else Severity.OK,
+                title=(
+                    f"{pool} of RAM is reserved as hugepages and no VM is backed by them"
+                    if idle
+                    else f"Hugepage-backed VMs fit the {pool} pool with {fmt_bytes(spare)} to spare"
+                ),
+                detail=(
+                    f"{r.vm_count} hugepage-backed VM{'s' if r.vm_count != 1 else ''} allocated "
                     f"{fmt_bytes(r.vm_allocated_bytes)} of the {pool} pool"
                     + (f" ({fmt_bytes(r.free_bytes)} free now)" if r.free_bytes is not None else "")
-                    + ". The other VMs are counted against RAM − pool + swap."),
-            recommendation=("Shrink the pool (nr_hugepages) or back VMs by it: reserved hugepages are lost to every other use."
-                            if idle else f"Room for {r.more_vms} more {fmt_bytes(r.new_vm_bytes)} hugepage-backed VMs."),
-            evidence=ev))
+                    + ". The other VMs are counted against RAM − pool + swap."
+                ),
+                recommendation=(
+                    "Shrink the pool (nr_hugepages) or back VMs by it: reserved hugepages are lost to every other use."
+                    if idle
+                    else f"Room for {r.more_vms} more {fmt_bytes(r.new_vm_bytes)} hugepage-backed VMs."
+                ),
+                evidence=ev,
+            )
+        )
     elif r.total_bytes:
-        r.findings.append(Finding(
-            id="hugepages.backing_unknown", check=CHECK, severity=Severity.WARN,
-            title=f"{pool} of RAM is reserved as hugepages; which VMs use it is not known",
-            detail=("The data has no VM backing (qemu command lines or libvirt XML): hugepage-backed allocations "
-                    "cannot be checked against the pool, and every allocation is counted against RAM − pool + swap."),
-            recommendation="Collect the VMs' command lines (memreport's collector ≥ 1.2.0 as root, or a sosreport with libvirt XML).",
-            evidence=ev))
+        r.findings.append(
+            Finding(
+                id="hugepages.backing_unknown",
+                check=CHECK,
+                severity=Severity.WARN,
+                title=f"{pool} of RAM is reserved as hugepages; which VMs use it is not known",
+                detail=(
+                    "The data has no VM backing (qemu command lines or libvirt XML): hugepage-backed allocations "
+                    "cannot be checked against the pool, and every allocation is counted against RAM − pool + swap."
+                ),
+                recommendation="Collect the VMs' command lines (memreport's collector ≥ 1.2.0 as root, or a sosreport with libvirt XML).",
+                evidence=ev,
+            )
+        )
 
 
 def swap_devices(samples: pd.DataFrame, swaps: pd.DataFrame | None) -> SwapDevices:

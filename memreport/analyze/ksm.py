@@ -55,8 +55,11 @@ def check_ksm(samples: pd.DataFrame, t: Thresholds) -> KsmResult:
     if not r.collected:
         r.missing.append("KSM not collected (/sys/kernel/mm/ksm/*: memreport's collector; not in sar or supportconfig)")
         r.verdict = "KSM not in the data."
-        r.findings.append(_unknown("The input has no /sys/kernel/mm/ksm counters, so whether KSM saves memory, and at "
-                                   "what CPU cost, is not known."))
+        r.findings.append(
+            _unknown(
+                "The input has no /sys/kernel/mm/ksm counters, so whether KSM saves memory, and at what CPU cost, is not known."
+            )
+        )
         return r
     r.run = None if run is None else int(last(run))  # type: ignore[arg-type]
     if sharing is not None:
@@ -96,27 +99,50 @@ def check_ksm(samples: pd.DataFrame, t: Thresholds) -> KsmResult:
 
     saved = r.saved_peak_bytes
     cpu_pct = r.ksmd_cpu_percent
-    ev = {"saved_peak_bytes": saved, "ksmd_cpu_percent": cpu_pct, "sharing_ratio": r.sharing_ratio,
-          "unshared_ratio": r.unshared_ratio, "general_profit_bytes": r.general_profit_bytes, "run": r.run}
+    ev = {
+        "saved_peak_bytes": saved,
+        "ksmd_cpu_percent": cpu_pct,
+        "sharing_ratio": r.sharing_ratio,
+        "unshared_ratio": r.unshared_ratio,
+        "general_profit_bytes": r.general_profit_bytes,
+        "run": r.run,
+    }
     if r.stopped_at is not None:
         r.verdict = f"KSM was stopped at {fmt_time(r.stopped_at)}"
         r.action = "off"
         before = f"; before that it saved up to {fmt_bytes(saved)}" if saved else ""
-        r.findings.append(Finding(
-            id="ksm.stopped", check=CHECK, severity=Severity.OK, title=r.verdict,
-            detail=(f"/sys/kernel/mm/ksm/run was {r.run} from {fmt_time(r.stopped_at)} to the end of the data{before}. "
-                    "The saving and CPU figures describe the time KSM ran."),
-            recommendation=("If KSM was stopped on purpose, memory the merged pages shared is now used once per VM: check "
-                            "the headroom. Otherwise start it again (echo 1 > /sys/kernel/mm/ksm/run)."),
-            evidence=ev))
+        r.findings.append(
+            Finding(
+                id="ksm.stopped",
+                check=CHECK,
+                severity=Severity.OK,
+                title=r.verdict,
+                detail=(
+                    f"/sys/kernel/mm/ksm/run was {r.run} from {fmt_time(r.stopped_at)} to the end of the data{before}. "
+                    "The saving and CPU figures describe the time KSM ran."
+                ),
+                recommendation=(
+                    "If KSM was stopped on purpose, memory the merged pages shared is now used once per VM: check "
+                    "the headroom. Otherwise start it again (echo 1 > /sys/kernel/mm/ksm/run)."
+                ),
+                evidence=ev,
+            )
+        )
         return r
     if r.run == 0 and not saved:
         r.action = "off"
         r.verdict = "KSM is off."
-        r.findings.append(Finding(id="ksm.off", check=CHECK, severity=Severity.OK, title="KSM is off",
-                                  detail="/sys/kernel/mm/ksm/run is 0 and no pages are merged.",
-                                  recommendation="With many VMs of the same OS, try KSM (echo 1 > /sys/kernel/mm/ksm/run) and compare the saving with ksmd's CPU.",
-                                  evidence=ev))
+        r.findings.append(
+            Finding(
+                id="ksm.off",
+                check=CHECK,
+                severity=Severity.OK,
+                title="KSM is off",
+                detail="/sys/kernel/mm/ksm/run is 0 and no pages are merged.",
+                recommendation="With many VMs of the same OS, try KSM (echo 1 > /sys/kernel/mm/ksm/run) and compare the saving with ksmd's CPU.",
+                evidence=ev,
+            )
+        )
         return r
     if saved is None:
         r.verdict = "KSM saving not known (pages_sharing not collected)."
@@ -124,8 +150,10 @@ def check_ksm(samples: pd.DataFrame, t: Thresholds) -> KsmResult:
         return r
     cost = "an unknown CPU cost" if cpu_pct is None else f"{fmt_pct(cpu_pct)} of one CPU"
     if cpu_pct is not None and cpu_pct >= t.ksm_cpu_warn_percent:
-        sev, rec = Severity.WARN, ("ksmd is expensive: raise /sys/kernel/mm/ksm/sleep_millisecs or lower pages_to_scan, "
-                                   "then check the saving holds.")
+        sev, rec = (
+            Severity.WARN,
+            ("ksmd is expensive: raise /sys/kernel/mm/ksm/sleep_millisecs or lower pages_to_scan, then check the saving holds."),
+        )
         r.verdict = f"KSM saves {fmt_bytes(saved)} for {cost}: too costly, slow ksmd down"
         r.action = "slow_down"
         if saved < t.ksm_min_saved_bytes:
@@ -140,25 +168,59 @@ def check_ksm(samples: pd.DataFrame, t: Thresholds) -> KsmResult:
         sev, rec = Severity.OK, "Keep KSM on."
         r.verdict = f"KSM saves {fmt_bytes(saved)} for {cost}: keep it"
         r.action = "keep"
-    r.findings.append(Finding(id="ksm.value", check=CHECK, severity=sev, title=r.verdict,
-                              detail=(f"Peak saving {fmt_bytes(saved)} (pages_sharing); "
-                                      + (f"last {fmt_bytes(r.saved_last_bytes)}; " if r.saved_last_bytes is not None and r.saved_last_bytes != saved else "")
-                                      + (f"sharing ratio {r.sharing_ratio:.1f} (peak {r.sharing_ratio_peak:.1f}); " if r.sharing_ratio is not None and r.sharing_ratio_peak is not None else "")
-                                      + (f"general_profit {fmt_bytes(r.general_profit_bytes)} (peak {fmt_bytes(r.general_profit_peak_bytes)}); " if r.general_profit_bytes is not None else "")
-                                      + f"ksmd mean CPU {cost}."),
-                              recommendation=rec, evidence=ev))
+    r.findings.append(
+        Finding(
+            id="ksm.value",
+            check=CHECK,
+            severity=sev,
+            title=r.verdict,
+            detail=(
+                f"Peak saving {fmt_bytes(saved)} (pages_sharing); "
+                + (
+                    f"last {fmt_bytes(r.saved_last_bytes)}; "
+                    if r.saved_last_bytes is not None and r.saved_last_bytes != saved
+                    else ""
+                )
+                + (
+                    f"sharing ratio {r.sharing_ratio:.1f} (peak {r.sharing_ratio_peak:.1f}); "
+                    if r.sharing_ratio is not None and r.sharing_ratio_peak is not None
+                    else ""
+                )
+                + (
+                    f"general_profit {fmt_bytes(r.general_profit_bytes)} (peak {fmt_bytes(r.general_profit_peak_bytes)}); "
+                    if r.general_profit_bytes is not None
+                    else ""
+                )
+                + f"ksmd mean CPU {cost}."
+            ),
+            recommendation=rec,
+            evidence=ev,
+        )
+    )
     if r.unshared_ratio is not None and r.unshared_ratio > t.ksm_unshared_warn_ratio:
-        r.findings.append(Finding(id="ksm.waste", check=CHECK, severity=Severity.OK,
-                                  title=f"KSM scans {r.unshared_ratio:.1f} unshared pages per shared one",
-                                  detail=(f"pages_unshared {fmt_bytes(r.unshared_last_bytes)} vs pages_sharing "
-                                          f"{fmt_bytes(r.saved_last_bytes)}: most scanned memory never merges."),
-                                  recommendation="Scanning is partly wasted: lower pages_to_scan, or mark fewer regions mergeable.",
-                                  evidence=ev))
+        r.findings.append(
+            Finding(
+                id="ksm.waste",
+                check=CHECK,
+                severity=Severity.OK,
+                title=f"KSM scans {r.unshared_ratio:.1f} unshared pages per shared one",
+                detail=(
+                    f"pages_unshared {fmt_bytes(r.unshared_last_bytes)} vs pages_sharing "
+                    f"{fmt_bytes(r.saved_last_bytes)}: most scanned memory never merges."
+                ),
+                recommendation="Scanning is partly wasted: lower pages_to_scan, or mark fewer regions mergeable.",
+                evidence=ev,
+            )
+        )
     return r
 
 
 def _unknown(why: str) -> Finding:
-    return Finding(id="ksm.unknown", check=CHECK, severity=Severity.WARN, title="KSM could not be checked",
-                   detail=why,
-                   recommendation=("Collect /sys/kernel/mm/ksm/* and ksmd's CPU time: memreport's collector "
-                                   "(sh memsnap.sh) records both."))
+    return Finding(
+        id="ksm.unknown",
+        check=CHECK,
+        severity=Severity.WARN,
+        title="KSM could not be checked",
+        detail=why,
+        recommendation=("Collect /sys/kernel/mm/ksm/* and ksmd's CPU time: memreport's collector (sh memsnap.sh) records both."),
+    )

@@ -51,8 +51,12 @@ def _node_pools(df: pd.DataFrame, hugepages: pd.DataFrame | None, page_size: int
     if hugepages is not None and len(hugepages) and "node" in hugepages.columns:
         per = hugepages[hugepages["node"].notna()]
         if len(per):
-            sums = (pd.to_numeric(per["total_bytes"], errors="coerce").astype("float64")
-                    .groupby([per["node"].astype("int64"), per["ts"]]).sum(min_count=1))
+            sums = (
+                pd.to_numeric(per["total_bytes"], errors="coerce")
+                .astype("float64")
+                .groupby([per["node"].astype("int64"), per["ts"]])
+                .sum(min_count=1)
+            )
             keys = pd.MultiIndex.from_arrays([df["node"].astype("int64"), df["ts"]])
             pool = pd.Series(sums.reindex(keys).to_numpy(), index=df.index, dtype="float64")
             pool = pool.groupby(df["node"]).ffill()
@@ -61,8 +65,9 @@ def _node_pools(df: pd.DataFrame, hugepages: pd.DataFrame | None, page_size: int
     return pool  # NaN: not known (counted as no pool)
 
 
-def check_numa(numa: pd.DataFrame | None, t: Thresholds, hugepages: pd.DataFrame | None = None,
-               page_size: int | None = None) -> NumaResult:
+def check_numa(
+    numa: pd.DataFrame | None, t: Thresholds, hugepages: pd.DataFrame | None = None, page_size: int | None = None
+) -> NumaResult:
     """hugepages: the store's hugepage pools (rows with a node are per node); page_size: the default hugepage
     size (meminfo Hugepagesize), for nodes whose pools are known only as HugePages_Total."""
     r = NumaResult()
@@ -88,28 +93,51 @@ def check_numa(numa: pd.DataFrame | None, t: Thresholds, hugepages: pd.DataFrame
         at = g["ts"].iloc[i]
         pct = None if np.isnan(usable[i]) or not usable[i] else float(free[i] / usable[i] * 100)
         then = host_pct.get(at)
-        n = NodeRow(node=node, memory_total_bytes=None if np.isnan(totals[-1]) else int(totals[-1]),
-                    lowest_free_bytes=int(free[i]), lowest_free_at=at, lowest_free_percent=pct,
-                    host_free_percent_then=None if then is None or pd.isna(then) else float(then),
-                    hugepages_total=None if np.isnan(huge[-1]) else int(huge[-1]),
-                    hugepages_total_bytes=None if pd.isna(g["pool"].iloc[-1]) else int(g["pool"].iloc[-1]))
-        n.flagged = (len(df["node"].unique()) > 1 and pct is not None and n.host_free_percent_then is not None
-                     and pct < t.numa_low_free_percent and n.host_free_percent_then >= t.numa_host_free_percent)
+        n = NodeRow(
+            node=node,
+            memory_total_bytes=None if np.isnan(totals[-1]) else int(totals[-1]),
+            lowest_free_bytes=int(free[i]),
+            lowest_free_at=at,
+            lowest_free_percent=pct,
+            host_free_percent_then=None if then is None or pd.isna(then) else float(then),
+            hugepages_total=None if np.isnan(huge[-1]) else int(huge[-1]),
+            hugepages_total_bytes=None if pd.isna(g["pool"].iloc[-1]) else int(g["pool"].iloc[-1]),
+        )
+        n.flagged = (
+            len(df["node"].unique()) > 1
+            and pct is not None
+            and n.host_free_percent_then is not None
+            and pct < t.numa_low_free_percent
+            and n.host_free_percent_then >= t.numa_host_free_percent
+        )
         r.nodes.append(n)
     for n in r.nodes:
         if not n.flagged:
             continue
-        r.findings.append(Finding(
-            id="numa.node_short", check=CHECK, severity=Severity.WARN,
-            title=f"NUMA node {n.node} ran out of memory while the host had {fmt_pct(n.host_free_percent_then)} free",
-            detail=(f"Node {n.node}'s MemFree fell to {fmt_bytes(n.lowest_free_bytes)} ({fmt_pct(n.lowest_free_percent, 1)} of its "
+        r.findings.append(
+            Finding(
+                id="numa.node_short",
+                check=CHECK,
+                severity=Severity.WARN,
+                title=f"NUMA node {n.node} ran out of memory while the host had {fmt_pct(n.host_free_percent_then)} free",
+                detail=(
+                    f"Node {n.node}'s MemFree fell to {fmt_bytes(n.lowest_free_bytes)} ({fmt_pct(n.lowest_free_percent, 1)} of its "
                     f"{fmt_bytes(n.memory_total_bytes)}"
                     + (f" outside its {fmt_bytes(n.hugepages_total_bytes)} of hugepages" if n.hugepages_total_bytes else "")
                     + f") at {fmt_time(n.lowest_free_at)}, while the host as a whole had "
-                    f"{fmt_pct(n.host_free_percent_then)} free. Guests bound to that node reclaim, swap or OOM there."),
-            recommendation=("Check the guests' NUMA binding (virsh numatune, qemu -numa policy=bind): rebalance them across "
-                            "nodes, or use mode='preferred' so a node may borrow memory."),
-            evidence={"node": n.node, "lowest_free_bytes": n.lowest_free_bytes, "at": n.lowest_free_at,
-                      "percent": None if n.lowest_free_percent is None else round(n.lowest_free_percent, 2),
-                      "host_free_percent": None if n.host_free_percent_then is None else round(n.host_free_percent_then, 2)}))
+                    f"{fmt_pct(n.host_free_percent_then)} free. Guests bound to that node reclaim, swap or OOM there."
+                ),
+                recommendation=(
+                    "Check the guests' NUMA binding (virsh numatune, qemu -numa policy=bind): rebalance them across "
+                    "nodes, or use mode='preferred' so a node may borrow memory."
+                ),
+                evidence={
+                    "node": n.node,
+                    "lowest_free_bytes": n.lowest_free_bytes,
+                    "at": n.lowest_free_at,
+                    "percent": None if n.lowest_free_percent is None else round(n.lowest_free_percent, 2),
+                    "host_free_percent": None if n.host_free_percent_then is None else round(n.host_free_percent_then, 2),
+                },
+            )
+        )
     return r

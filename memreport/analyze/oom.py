@@ -106,14 +106,26 @@ def vm_allocation(vms: pd.DataFrame | None) -> tuple[int | None, int | None, pd.
     return count, int(sums[-1]), vms["ts"].iloc[last], int(sums.max())
 
 
-def check_oom(samples: pd.DataFrame, vms: pd.DataFrame | None, t: Thresholds, overcommit_memory: int | None,
-              pool_bytes: int = 0, hugepage_alloc_bytes: int | None = None, zram_bytes: int = 0,
-              zram_used: pd.Series | None = None) -> OomResult:
+def check_oom(
+    samples: pd.DataFrame,
+    vms: pd.DataFrame | None,
+    t: Thresholds,
+    overcommit_memory: int | None,
+    pool_bytes: int = 0,
+    hugepage_alloc_bytes: int | None = None,
+    zram_bytes: int = 0,
+    zram_used: pd.Series | None = None,
+) -> OomResult:
     """pool_bytes: RAM in hugepage pools; hugepage_alloc_bytes: what hugepage-backed VMs are allocated (they
     fit the pool, checked in hugepages.py); zram_bytes: swap that lives in RAM. All three leave the safe rule.
     zram_used: swap used on zram at each sample (SwapDevices.zram_used_at): not counted again as used."""
-    r = OomResult(new_vm_bytes=t.oom_new_vm_bytes, overcommit_memory=overcommit_memory,
-                  hugepage_pool_bytes=pool_bytes, vm_allocated_hugepages_bytes=hugepage_alloc_bytes, zram_bytes=zram_bytes)
+    r = OomResult(
+        new_vm_bytes=t.oom_new_vm_bytes,
+        overcommit_memory=overcommit_memory,
+        hugepage_pool_bytes=pool_bytes,
+        vm_allocated_hugepages_bytes=hugepage_alloc_bytes,
+        zram_bytes=zram_bytes,
+    )
     total = column(samples, "mem_MemTotal")
     swap_total = column(samples, "mem_SwapTotal")
     swap_free = column(samples, "mem_SwapFree")
@@ -126,7 +138,9 @@ def check_oom(samples: pd.DataFrame, vms: pd.DataFrame | None, t: Thresholds, ov
         r.missing.append("SwapTotal (/proc/meminfo)")
     r.vm_count, r.vm_allocated_bytes, r.vm_allocated_at, r.vm_allocated_peak_bytes = vm_allocation(vms)
     if r.vm_allocated_bytes is None:
-        r.missing.append("per-VM allocations (qemu command lines, libvirt XML or virsh dominfo: run the collector as root on the host)")
+        r.missing.append(
+            "per-VM allocations (qemu command lines, libvirt XML or virsh dominfo: run the collector as root on the host)"
+        )
 
     size = t.oom_new_vm_bytes
     ram = None if r.memory_total_bytes is None else r.memory_total_bytes - pool_bytes
@@ -159,11 +173,15 @@ def check_oom(samples: pd.DataFrame, vms: pd.DataFrame | None, t: Thresholds, ov
         return None if free is None else max(0, free) // size
 
     naive_free = None if ram is None or alloc is None else ram - alloc
-    r.models.append(CapacityModel("naive", "Naive: RAM only", ram, alloc, naive_free, more(naive_free),
-                                  total_vms=None if ram is None else ram // size))
+    r.models.append(
+        CapacityModel(
+            "naive", "Naive: RAM only", ram, alloc, naive_free, more(naive_free), total_vms=None if ram is None else ram // size
+        )
+    )
     cap = None if ram is None or swap is None else ram + swap
-    r.models.append(CapacityModel("safe", "Safe rule: allocations ≤ RAM + swap", cap, alloc, r.oom_headroom_bytes,
-                                  more(r.oom_headroom_bytes)))
+    r.models.append(
+        CapacityModel("safe", "Safe rule: allocations ≤ RAM + swap", cap, alloc, r.oom_headroom_bytes, more(r.oom_headroom_bytes))
+    )
     obs_free = None if cap is None or r.peak_used_bytes is None else cap - r.peak_used_bytes
     r.models.append(CapacityModel("observed", "Observed peak usage", cap, r.peak_used_bytes, obs_free, more(obs_free)))
 
@@ -194,80 +212,142 @@ def _findings(r: OomResult, t: Thresholds) -> None:
     if r.oom_headroom_bytes is not None:
         cap = r.models[1].capacity_bytes or 0
         safe = r.models[1].more_vms
-        ev: dict[str, Any] = {"vm_allocated_bytes": r.vm_allocated_bytes, "memory_total_bytes": r.memory_total_bytes,
-                              "swap_total_bytes": r.swap_total_bytes, "oom_headroom_bytes": r.oom_headroom_bytes,
-                              "overcommit_ratio": r.overcommit_ratio}
-        base = (f"{r.vm_count} VMs are allocated {fmt_bytes(r.vm_allocated_bytes)} against {fmt_bytes(r.memory_total_bytes)} RAM + "
-                f"{fmt_bytes(r.swap_total_bytes)} swap (overcommit {r.overcommit_ratio:.2f}× RAM)")
+        ev: dict[str, Any] = {
+            "vm_allocated_bytes": r.vm_allocated_bytes,
+            "memory_total_bytes": r.memory_total_bytes,
+            "swap_total_bytes": r.swap_total_bytes,
+            "oom_headroom_bytes": r.oom_headroom_bytes,
+            "overcommit_ratio": r.overcommit_ratio,
+        }
+        base = (
+            f"{r.vm_count} VMs are allocated {fmt_bytes(r.vm_allocated_bytes)} against {fmt_bytes(r.memory_total_bytes)} RAM + "
+            f"{fmt_bytes(r.swap_total_bytes)} swap (overcommit {r.overcommit_ratio:.2f}× RAM)"
+        )
         if r.hugepage_pool_bytes:
-            base = (f"{r.vm_count} VMs: those not backed by hugepages are allocated {fmt_bytes(r.vm_allocated_ram_bytes)} against "
-                    f"{fmt_bytes(cap - (r.swap_total_bytes or 0) + r.zram_bytes)} RAM outside the {fmt_bytes(r.hugepage_pool_bytes)} "
-                    f"hugepage pool + {fmt_bytes(max(0, (r.swap_total_bytes or 0) - r.zram_bytes))} swap "
-                    f"(overcommit {r.overcommit_ratio:.2f}× that RAM); hugepage-backed VMs are checked against the pool")
+            base = (
+                f"{r.vm_count} VMs: those not backed by hugepages are allocated {fmt_bytes(r.vm_allocated_ram_bytes)} against "
+                f"{fmt_bytes(cap - (r.swap_total_bytes or 0) + r.zram_bytes)} RAM outside the {fmt_bytes(r.hugepage_pool_bytes)} "
+                f"hugepage pool + {fmt_bytes(max(0, (r.swap_total_bytes or 0) - r.zram_bytes))} swap "
+                f"(overcommit {r.overcommit_ratio:.2f}× that RAM); hugepage-backed VMs are checked against the pool"
+            )
         elif r.zram_bytes:
-            base = (f"{r.vm_count} VMs are allocated {fmt_bytes(r.vm_allocated_bytes)} against {fmt_bytes(r.memory_total_bytes)} RAM + "
-                    f"{fmt_bytes(max(0, (r.swap_total_bytes or 0) - r.zram_bytes))} disk swap (overcommit {r.overcommit_ratio:.2f}× RAM)")
+            base = (
+                f"{r.vm_count} VMs are allocated {fmt_bytes(r.vm_allocated_bytes)} against {fmt_bytes(r.memory_total_bytes)} RAM + "
+                f"{fmt_bytes(max(0, (r.swap_total_bytes or 0) - r.zram_bytes))} disk swap (overcommit {r.overcommit_ratio:.2f}× RAM)"
+            )
         if r.zram_bytes:
-            base += (f"; the {fmt_bytes(r.zram_bytes)} of zram swap is not counted: its pages are compressed into the same RAM")
+            base += f"; the {fmt_bytes(r.zram_bytes)} of zram swap is not counted: its pages are compressed into the same RAM"
         if r.oom_headroom_bytes < 0:
-            r.findings.append(Finding(
-                id="oom.overallocated", check=CHECK, severity=Severity.CRIT,
-                title=f"OOM risk: VMs allocated {fmt_bytes(-r.oom_headroom_bytes)} more than RAM + swap",
-                detail=base + ". Once the VMs get busy the OOM killer will kill VMs at random.",
-                recommendation=(f"Add {fmt_bytes(-r.oom_headroom_bytes, round_up=True)} of swap or RAM, or move VMs off "
-                                "this host, until allocations fit in RAM + swap."),
-                evidence=ev))
+            r.findings.append(
+                Finding(
+                    id="oom.overallocated",
+                    check=CHECK,
+                    severity=Severity.CRIT,
+                    title=f"OOM risk: VMs allocated {fmt_bytes(-r.oom_headroom_bytes)} more than RAM + swap",
+                    detail=base + ". Once the VMs get busy the OOM killer will kill VMs at random.",
+                    recommendation=(
+                        f"Add {fmt_bytes(-r.oom_headroom_bytes, round_up=True)} of swap or RAM, or move VMs off "
+                        "this host, until allocations fit in RAM + swap."
+                    ),
+                    evidence=ev,
+                )
+            )
         elif cap and r.oom_headroom_bytes < cap * t.oom_headroom_warn_percent / 100:
-            r.findings.append(Finding(
-                id="oom.low_headroom", check=CHECK, severity=Severity.WARN,
-                title=f"Little OOM headroom: {fmt_bytes(r.oom_headroom_bytes)} left",
-                detail=base + f"; {fmt_bytes(r.oom_headroom_bytes)} headroom is under {fmt_pct(t.oom_headroom_warn_percent)} of RAM + swap.",
-                recommendation=f"Room for {safe} more {size} VM{'s' if safe != 1 else ''} by the safe rule; plan capacity before adding more.",
-                evidence=ev))
+            r.findings.append(
+                Finding(
+                    id="oom.low_headroom",
+                    check=CHECK,
+                    severity=Severity.WARN,
+                    title=f"Little OOM headroom: {fmt_bytes(r.oom_headroom_bytes)} left",
+                    detail=base
+                    + f"; {fmt_bytes(r.oom_headroom_bytes)} headroom is under {fmt_pct(t.oom_headroom_warn_percent)} of RAM + swap.",
+                    recommendation=f"Room for {safe} more {size} VM{'s' if safe != 1 else ''} by the safe rule; plan capacity before adding more.",
+                    evidence=ev,
+                )
+            )
         else:
-            r.findings.append(Finding(
-                id="oom.headroom", check=CHECK, severity=Severity.OK,
-                title=f"Allocations fit in RAM + swap with {fmt_bytes(r.oom_headroom_bytes)} headroom",
-                detail=base + ".",
-                recommendation=f"Room for {safe} more {size} VM{'s' if safe != 1 else ''} by the safe rule (allocations ≤ RAM + swap).",
-                evidence=ev))
+            r.findings.append(
+                Finding(
+                    id="oom.headroom",
+                    check=CHECK,
+                    severity=Severity.OK,
+                    title=f"Allocations fit in RAM + swap with {fmt_bytes(r.oom_headroom_bytes)} headroom",
+                    detail=base + ".",
+                    recommendation=f"Room for {safe} more {size} VM{'s' if safe != 1 else ''} by the safe rule (allocations ≤ RAM + swap).",
+                    evidence=ev,
+                )
+            )
     if r.oom_headroom_bytes is None and r.models[2].more_vms is None:
-        r.findings.append(Finding(
-            id="oom.unknown", check=CHECK, severity=Severity.WARN,
-            title="OOM risk and VM fit could not be checked",
-            detail="Missing: " + "; ".join(r.missing) + ".",
-            recommendation=("Collect /proc/meminfo and the VMs' allocations (memreport's collector run as root on the host, "
-                            "or a sosreport with the libvirt plugin)."),
-            evidence={"missing": list(r.missing)}))
+        r.findings.append(
+            Finding(
+                id="oom.unknown",
+                check=CHECK,
+                severity=Severity.WARN,
+                title="OOM risk and VM fit could not be checked",
+                detail="Missing: " + "; ".join(r.missing) + ".",
+                recommendation=(
+                    "Collect /proc/meminfo and the VMs' allocations (memreport's collector run as root on the host, "
+                    "or a sosreport with the libvirt plugin)."
+                ),
+                evidence={"missing": list(r.missing)},
+            )
+        )
     if r.oom_kills:
         times = ", ".join(fmt_time(x) for x in r.oom_kill_times[:5]) + (" …" if len(r.oom_kill_times) > 5 else "")
-        r.findings.append(Finding(
-            id="oom.kills", check=CHECK, severity=Severity.CRIT,
-            title=f"The OOM killer ran {r.oom_kills} time{'s' if r.oom_kills != 1 else ''}",
-            detail=f"oom_kill counted {r.oom_kills} kill{'s' if r.oom_kills != 1 else ''}, in intervals ending {times}.",
-            recommendation="Find the killed process in the kernel log (dmesg, journalctl -k) and restore headroom: more swap/RAM or fewer VMs.",
-            evidence={"oom_kills": r.oom_kills, "times": r.oom_kill_times}))
+        r.findings.append(
+            Finding(
+                id="oom.kills",
+                check=CHECK,
+                severity=Severity.CRIT,
+                title=f"The OOM killer ran {r.oom_kills} time{'s' if r.oom_kills != 1 else ''}",
+                detail=f"oom_kill counted {r.oom_kills} kill{'s' if r.oom_kills != 1 else ''}, in intervals ending {times}.",
+                recommendation="Find the killed process in the kernel log (dmesg, journalctl -k) and restore headroom: more swap/RAM or fewer VMs.",
+                evidence={"oom_kills": r.oom_kills, "times": r.oom_kill_times},
+            )
+        )
     if r.lowest_available_bytes is not None and r.memory_total_bytes:
         pct = r.lowest_available_bytes / r.memory_total_bytes * 100
         ev = {"lowest_available_bytes": r.lowest_available_bytes, "at": r.lowest_available_at, "percent": round(pct, 2)}
         if pct < t.oom_available_warn_percent:
             sev = Severity.CRIT if pct < t.oom_available_crit_percent else Severity.WARN
-            r.findings.append(Finding(
-                id="oom.low_available", check=CHECK, severity=sev,
-                title=f"MemAvailable fell to {fmt_bytes(r.lowest_available_bytes)} ({fmt_pct(pct, 1)} of RAM)",
-                detail=f"Lowest MemAvailable {fmt_bytes(r.lowest_available_bytes)} at {fmt_time(r.lowest_available_at)}.",
-                recommendation="The host ran close to out of memory: reduce allocations or add RAM before adding VMs.",
-                evidence=ev))
+            r.findings.append(
+                Finding(
+                    id="oom.low_available",
+                    check=CHECK,
+                    severity=sev,
+                    title=f"MemAvailable fell to {fmt_bytes(r.lowest_available_bytes)} ({fmt_pct(pct, 1)} of RAM)",
+                    detail=f"Lowest MemAvailable {fmt_bytes(r.lowest_available_bytes)} at {fmt_time(r.lowest_available_at)}.",
+                    recommendation="The host ran close to out of memory: reduce allocations or add RAM before adding VMs.",
+                    evidence=ev,
+                )
+            )
     if r.peak_commit_percent is not None and r.peak_commit_percent >= t.oom_commit_warn_percent:
         strict = r.overcommit_memory == 2
-        r.findings.append(Finding(
-            id="oom.commit", check=CHECK, severity=Severity.WARN if strict else Severity.OK,
-            title=f"Committed_AS reached {fmt_pct(r.peak_commit_percent)} of CommitLimit",
-            detail=(f"Committed_AS {fmt_bytes(r.committed_as_bytes)} vs CommitLimit {fmt_bytes(r.commit_limit_bytes)} at "
+        r.findings.append(
+            Finding(
+                id="oom.commit",
+                check=CHECK,
+                severity=Severity.WARN if strict else Severity.OK,
+                title=f"Committed_AS reached {fmt_pct(r.peak_commit_percent)} of CommitLimit",
+                detail=(
+                    f"Committed_AS {fmt_bytes(r.committed_as_bytes)} vs CommitLimit {fmt_bytes(r.commit_limit_bytes)} at "
                     f"{fmt_time(r.peak_commit_at)}"
-                    + (" with vm.overcommit_memory=2: allocations beyond the limit fail." if strict else
-                       "; with heuristic overcommit this only shows how far memory is promised beyond RAM + swap.")),
-            recommendation=("Raise swap or vm.overcommit_ratio, or reduce VM allocations." if strict else
-                            "No action by itself; the OOM headroom above is the figure to act on."),
-            evidence={"committed_as_bytes": r.committed_as_bytes, "commit_limit_bytes": r.commit_limit_bytes,
-                      "percent": round(r.peak_commit_percent, 2), "at": r.peak_commit_at}))
+                    + (
+                        " with vm.overcommit_memory=2: allocations beyond the limit fail."
+                        if strict
+                        else "; with heuristic overcommit this only shows how far memory is promised beyond RAM + swap."
+                    )
+                ),
+                recommendation=(
+                    "Raise swap or vm.overcommit_ratio, or reduce VM allocations."
+                    if strict
+                    else "No action by itself; the OOM headroom above is the figure to act on."
+                ),
+                evidence={
+                    "committed_as_bytes": r.committed_as_bytes,
+                    "commit_limit_bytes": r.commit_limit_bytes,
+                    "percent": round(r.peak_commit_percent, 2),
+                    "at": r.peak_commit_at,
+                },
+            )
+        )

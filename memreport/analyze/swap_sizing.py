@@ -43,8 +43,7 @@ class SwapSizing:
         return self.deficit_bytes is not None
 
 
-def check_swap_sizing(samples: pd.DataFrame, t: Thresholds, pressure: Pressure | None = None,
-                      zram_bytes: int = 0) -> SwapSizing:
+def check_swap_sizing(samples: pd.DataFrame, t: Thresholds, pressure: Pressure | None = None, zram_bytes: int = 0) -> SwapSizing:
     """zram_bytes: swap on zram devices. It is not swap in the rule's sense (kernel docs, zram.rst: a
     compressed block device in RAM), so the rule compares the peak Inactive with the other swap only."""
     r = SwapSizing(basis=t.swap_basis, zram_bytes=zram_bytes)
@@ -150,8 +149,14 @@ def check_swap_sizing(samples: pd.DataFrame, t: Thresholds, pressure: Pressure |
     return r
 
 
-def _no_swap(r: SwapSizing, samples: pd.DataFrame, inactive: pd.Series | None, anon: pd.Series | None,
-             t: Thresholds, pressure: Pressure | None) -> None:
+def _no_swap(
+    r: SwapSizing,
+    samples: pd.DataFrame,
+    inactive: pd.Series | None,
+    anon: pd.Series | None,
+    t: Thresholds,
+    pressure: Pressure | None,
+) -> None:
     """A host that never had swap: a choice, not a misconfiguration, unless it shows pressure.
 
     Only anonymous pages can go to swap, so the size comes from Inactive(anon); the rest of Inactive is
@@ -169,30 +174,50 @@ def _no_swap(r: SwapSizing, samples: pd.DataFrame, inactive: pd.Series | None, a
     if r.peak_inactive_anon_bytes is not None:
         sized = f"peak Inactive(anon), what could really go to swap, was {fmt_bytes(r.peak_inactive_anon_bytes)}"
         if cache is not None and r.peak_inactive_bytes is not None:
-            sized += (f"; the other {fmt_bytes(cache)} of the peak Inactive ({fmt_bytes(r.peak_inactive_bytes)}) was "
-                      "page cache, which is dropped, not swapped")
+            sized += (
+                f"; the other {fmt_bytes(cache)} of the peak Inactive ({fmt_bytes(r.peak_inactive_bytes)}) was "
+                "page cache, which is dropped, not swapped"
+            )
     else:
-        sized = (f"peak Inactive was {fmt_bytes(r.peak_inactive_bytes)} (Inactive(anon) is not in the data, so this "
-                 "includes page cache and overstates the need)")
+        sized = (
+            f"peak Inactive was {fmt_bytes(r.peak_inactive_bytes)} (Inactive(anon) is not in the data, so this "
+            "includes page cache and overstates the need)"
+        )
     add = fmt_bytes(round_up_gib(r.required_bytes or 0), round_up=True)
     if level == 0:
         sev, title = Severity.OK, "No swap configured, and no sign of memory pressure"
-        rec = (f"Nothing is urgent. To give the kernel room to push out idle anonymous memory (the rule swap ≥ peak "
-               f"Inactive), add {add} of swap.")
+        rec = (
+            f"Nothing is urgent. To give the kernel room to push out idle anonymous memory (the rule swap ≥ peak "
+            f"Inactive), add {add} of swap."
+        )
     else:
         sev = Severity.CRIT if level == 2 else Severity.WARN
         title = "No swap configured, and the host ran short of memory"
-        rec = (f"Add {add} of swap so idle anonymous memory can leave RAM, and reduce allocations if the pressure "
-               "continues.")
+        rec = f"Add {add} of swap so idle anonymous memory can leave RAM, and reduce allocations if the pressure continues."
     if r.zram_bytes:
         title = title.replace("No swap configured", "No swap beyond zram")
     evidence_text = ("; ".join(signs) + ".") if signs else "MemAvailable stayed high and nothing stalled or was OOM-killed."
-    r.findings.append(Finding(
-        id="swap.none", check=CHECK, severity=sev, title=title,
-        detail=(f"SwapTotal was 0 throughout; {sized}. Pressure: {evidence_text}" if not r.zram_bytes else
-                f"The only swap is {fmt_bytes(r.zram_bytes)} of zram, compressed into RAM: no capacity beyond RAM; {sized}. "
-                f"Pressure: {evidence_text}"),
-        recommendation=rec,
-        evidence={"required_bytes": r.required_bytes, "basis": r.basis, "swap_total_bytes": 0,
-                  "peak_inactive_bytes": r.peak_inactive_bytes, "peak_inactive_anon_bytes": r.peak_inactive_anon_bytes,
-                  "page_cache_at_peak_bytes": cache, "pressure_signs": signs}))
+    r.findings.append(
+        Finding(
+            id="swap.none",
+            check=CHECK,
+            severity=sev,
+            title=title,
+            detail=(
+                f"SwapTotal was 0 throughout; {sized}. Pressure: {evidence_text}"
+                if not r.zram_bytes
+                else f"The only swap is {fmt_bytes(r.zram_bytes)} of zram, compressed into RAM: no capacity beyond RAM; {sized}. "
+                f"Pressure: {evidence_text}"
+            ),
+            recommendation=rec,
+            evidence={
+                "required_bytes": r.required_bytes,
+                "basis": r.basis,
+                "swap_total_bytes": 0,
+                "peak_inactive_bytes": r.peak_inactive_bytes,
+                "peak_inactive_anon_bytes": r.peak_inactive_anon_bytes,
+                "page_cache_at_peak_bytes": cache,
+                "pressure_signs": signs,
+            },
+        )
+    )

@@ -169,7 +169,9 @@ def find_windows(samples: pd.DataFrame, t: Thresholds) -> tuple[list[ThrashWindo
                 swapin_bytes=bin_,
                 swapout_bytes=bout,
                 psi_full_mean_percent=_pct(weighted_mean(psi[sl], iv[sl])) if psi is not None else None,
-                psi_full_peak_percent=_pct(float(np.nanmax(psi[sl]))) if psi is not None and not np.isnan(psi[sl]).all() else None,
+                psi_full_peak_percent=_pct(float(np.nanmax(psi[sl])))
+                if psi is not None and not np.isnan(psi[sl]).all()
+                else None,
                 refaults_per_s_mean=weighted_mean(refault[sl], iv[sl]) if refault is not None else None,
                 majfaults_per_s_mean=weighted_mean(majflt[sl], iv[sl]) if majflt is not None else None,
             )
@@ -179,8 +181,9 @@ def find_windows(samples: pd.DataFrame, t: Thresholds) -> tuple[list[ThrashWindo
     return windows, stats
 
 
-def _classify(w: ThrashWindow, avail: pd.Series | None, total: pd.Series | None, active: pd.Series | None,
-              sl: slice, t: Thresholds) -> None:
+def _classify(
+    w: ThrashWindow, avail: pd.Series | None, total: pd.Series | None, active: pd.Series | None, sl: slice, t: Thresholds
+) -> None:
     """The window's memory levels and its cause (see the module doc)."""
     if avail is None or total is None:
         return
@@ -208,12 +211,15 @@ def overall_cause(windows: list[ThrashWindow]) -> str:
     return CAUSE_UNKNOWN
 
 
-_HOW_TO_COLLECT = ("Collect swap counters at intervals: memreport's collector (sh memsnap.sh --interval 60), "
-                   "sar -W (sysstat), or vmstat 60 with its si/so columns.")
+_HOW_TO_COLLECT = (
+    "Collect swap counters at intervals: memreport's collector (sh memsnap.sh --interval 60), "
+    "sar -W (sysstat), or vmstat 60 with its si/so columns."
+)
 
 
-def check_thrash(samples: pd.DataFrame, t: Thresholds, has_vm_table: bool = False,
-                 at_hard_limit: list[str] | None = None) -> ThrashResult:
+def check_thrash(
+    samples: pd.DataFrame, t: Thresholds, has_vm_table: bool = False, at_hard_limit: list[str] | None = None
+) -> ThrashResult:
     """Thrash windows and their cause. `has_vm_table`: the report lists per-VM swap, so advice may point there;
     `at_hard_limit`: VMs resident at their hard limit (vms.py), named when a limit forced the swapping."""
     r = ThrashResult()
@@ -239,25 +245,42 @@ def check_thrash(samples: pd.DataFrame, t: Thresholds, has_vm_table: bool = Fals
         # Counters were there, but no interval gave a rate (one sample, or every interval a gap/reboot):
         # that is not "no thrash".
         r.missing.append("usable swap rates (every interval was a gap or a reboot)")
-        r.findings.append(_unknown("The swap counters never gave a rate: one sample only, or every interval was a gap "
-                                   f"longer than {fmt_duration(t.thrash_max_interval_s)} or crossed a reboot."))
+        r.findings.append(
+            _unknown(
+                "The swap counters never gave a rate: one sample only, or every interval was a gap "
+                f"longer than {fmt_duration(t.thrash_max_interval_s)} or crossed a reboot."
+            )
+        )
         return r
     r.total_window_seconds = float(sum(w.duration_s for w in windows))
     r.cause = overall_cause(windows)
-    limit = (f"swap traffic never stayed at or above {fmt_rate(t.thrash_rate_bytes_per_s)} "
-             f"for {fmt_duration(t.thrash_min_duration_s)}")
+    limit = (
+        f"swap traffic never stayed at or above {fmt_rate(t.thrash_rate_bytes_per_s)} for {fmt_duration(t.thrash_min_duration_s)}"
+    )
     if not windows:
-        r.findings.append(Finding(
-            id="thrash.none", check=CHECK, severity=Severity.OK,
-            title="No swap thrash",
-            detail=(f"{limit[0].upper()}{limit[1:]}; peak swap-in {fmt_rate(r.peak_swapin_bytes_per_s)}, "
-                    f"peak swap-out {fmt_rate(r.peak_swapout_bytes_per_s)}."),
-            recommendation="Nothing to do.",
-            evidence={"peak_swapin_bytes_per_s": r.peak_swapin_bytes_per_s, "peak_swapout_bytes_per_s": r.peak_swapout_bytes_per_s,
-                      "cause": r.cause}))
+        r.findings.append(
+            Finding(
+                id="thrash.none",
+                check=CHECK,
+                severity=Severity.OK,
+                title="No swap thrash",
+                detail=(
+                    f"{limit[0].upper()}{limit[1:]}; peak swap-in {fmt_rate(r.peak_swapin_bytes_per_s)}, "
+                    f"peak swap-out {fmt_rate(r.peak_swapout_bytes_per_s)}."
+                ),
+                recommendation="Nothing to do.",
+                evidence={
+                    "peak_swapin_bytes_per_s": r.peak_swapin_bytes_per_s,
+                    "peak_swapout_bytes_per_s": r.peak_swapout_bytes_per_s,
+                    "cause": r.cause,
+                },
+            )
+        )
         return r
     worst = max(windows, key=lambda w: (w.swapped_bytes or 0, w.duration_s))
-    psi_hot = [w for w in windows if w.psi_full_mean_percent is not None and w.psi_full_mean_percent >= t.thrash_psi_full_crit_percent]
+    psi_hot = [
+        w for w in windows if w.psi_full_mean_percent is not None and w.psi_full_mean_percent >= t.thrash_psi_full_crit_percent
+    ]
     sev = Severity.CRIT if (r.total_window_seconds >= t.thrash_crit_total_s or psi_hot) else Severity.WARN
     corro = []
     if worst.psi_full_mean_percent is not None:
@@ -270,60 +293,89 @@ def check_thrash(samples: pd.DataFrame, t: Thresholds, has_vm_table: bool = Fals
     n = len(windows)
     count = f"{n} window{'s' if n != 1 else ''}, {fmt_duration(r.total_window_seconds)} in total"
     title, cause_text, rec = _cause_words(r, windows, count, has_vm_table, at_hard_limit or [])
-    r.findings.append(Finding(
-        id="thrash.windows", check=CHECK, severity=sev,
-        title=title,
-        detail=(f"Worst window {fmt_time(worst.start)} – {fmt_time(worst.end)} ({fmt_duration(worst.duration_s)}): "
+    r.findings.append(
+        Finding(
+            id="thrash.windows",
+            check=CHECK,
+            severity=sev,
+            title=title,
+            detail=(
+                f"Worst window {fmt_time(worst.start)} – {fmt_time(worst.end)} ({fmt_duration(worst.duration_s)}): "
                 f"peak in {fmt_rate(worst.peak_swapin_bytes_per_s)}, out {fmt_rate(worst.peak_swapout_bytes_per_s)}, "
-                f"{fmt_bytes(worst.swapped_bytes)} moved.{corro_text} {cause_text}"),
-        recommendation=rec,
-        evidence={"windows": n, "total_seconds": r.total_window_seconds, "worst_start": worst.start,
-                  "worst_end": worst.end, "worst_swapped_bytes": worst.swapped_bytes, "cause": r.cause,
-                  "causes": [w.cause for w in windows]}))
+                f"{fmt_bytes(worst.swapped_bytes)} moved.{corro_text} {cause_text}"
+            ),
+            recommendation=rec,
+            evidence={
+                "windows": n,
+                "total_seconds": r.total_window_seconds,
+                "worst_start": worst.start,
+                "worst_end": worst.end,
+                "worst_swapped_bytes": worst.swapped_bytes,
+                "cause": r.cause,
+                "causes": [w.cause for w in windows],
+            },
+        )
+    )
     return r
 
 
 def _unknown(why: str) -> Finding:
     return Finding(
-        id="thrash.unknown", check=CHECK, severity=Severity.WARN,
+        id="thrash.unknown",
+        check=CHECK,
+        severity=Severity.WARN,
         title="Swap thrash could not be checked: no swap rates",
         detail=why + " A host that thrashes would read the same as one that does not.",
-        recommendation=_HOW_TO_COLLECT)
+        recommendation=_HOW_TO_COLLECT,
+    )
 
 
-def _cause_words(r: ThrashResult, windows: list[ThrashWindow], count: str, has_vm_table: bool,
-                 at_hard_limit: list[str]) -> tuple[str, str, str]:
+def _cause_words(
+    r: ThrashResult, windows: list[ThrashWindow], count: str, has_vm_table: bool, at_hard_limit: list[str]
+) -> tuple[str, str, str]:
     """(title, the sentence on the cause, the recommendation) for the cause the windows showed."""
     short = [w for w in windows if w.cause == CAUSE_SHORT]
     limited = [w for w in windows if w.cause == CAUSE_LIMIT]
     vm_hint = " The per-VM table shows which VMs hold swap." if has_vm_table else ""
     if r.cause == CAUSE_SHORT:
         low = min(short, key=lambda w: w.min_available_percent or 0.0)
-        active = (f", Active up to {fmt_pct(low.peak_active_percent)} of RAM" if low.peak_active_percent is not None else "")
-        also = (f" {len(limited)} other window{'s' if len(limited) != 1 else ''} swapped while memory stayed available "
-                "(a memory limit)." if limited else "")
-        return (f"Swap thrash, host memory short: {count}",
-                f"MemAvailable fell to {fmt_bytes(low.min_available_bytes)} ({fmt_pct(low.min_available_percent, 1)} of RAM)"
-                f"{active}: the VMs need more memory than the host has.{also}",
-                "Reduce the memory allocated on this host or move a VM off it; more swap does not help memory in active use."
-                + vm_hint)
+        active = f", Active up to {fmt_pct(low.peak_active_percent)} of RAM" if low.peak_active_percent is not None else ""
+        also = (
+            f" {len(limited)} other window{'s' if len(limited) != 1 else ''} swapped while memory stayed available "
+            "(a memory limit)."
+            if limited
+            else ""
+        )
+        return (
+            f"Swap thrash, host memory short: {count}",
+            f"MemAvailable fell to {fmt_bytes(low.min_available_bytes)} ({fmt_pct(low.min_available_percent, 1)} of RAM)"
+            f"{active}: the VMs need more memory than the host has.{also}",
+            "Reduce the memory allocated on this host or move a VM off it; more swap does not help memory in active use."
+            + vm_hint,
+        )
     if r.cause == CAUSE_LIMIT:
         low = min(limited, key=lambda w: w.min_available_percent or 0.0)
-        active = (f" and Active at most {fmt_pct(low.peak_active_percent)} of RAM" if low.peak_active_percent is not None else "")
-        return (f"Swap thrash forced by a memory limit: {count}",
-                f"The host was not short: MemAvailable stayed at or above {fmt_bytes(low.min_available_bytes)} "
-                f"({fmt_pct(low.min_available_percent, 1)} of RAM){active} while it swapped, so a memory limit forced the "
-                "swapping.",
-                (f"Raise the hard limit of {', '.join(at_hard_limit)}: resident at its hard limit (libvirt <memtune>); "
-                 if at_hard_limit else "")
-                + "Check the VMs' memory limits (libvirt <memtune> hard_limit / soft_limit, the cgroup's memory.max and "
-                "memory.high under machine.slice) and raise the one that is too tight; the host itself has room."
-                + vm_hint)
-    return (f"Swap thrash: {count}",
-            "Whether the host was short or a memory limit forced it is not known: the data has no MemAvailable and "
-            "MemTotal during the windows.",
-            "Collect /proc/meminfo with the swap counters (memreport's collector) to tell a host shortage from a "
-            "memory limit; until then treat it as a shortage: reduce allocations or move a VM." + vm_hint)
+        active = f" and Active at most {fmt_pct(low.peak_active_percent)} of RAM" if low.peak_active_percent is not None else ""
+        return (
+            f"Swap thrash forced by a memory limit: {count}",
+            f"The host was not short: MemAvailable stayed at or above {fmt_bytes(low.min_available_bytes)} "
+            f"({fmt_pct(low.min_available_percent, 1)} of RAM){active} while it swapped, so a memory limit forced the "
+            "swapping.",
+            (
+                f"Raise the hard limit of {', '.join(at_hard_limit)}: resident at its hard limit (libvirt <memtune>); "
+                if at_hard_limit
+                else ""
+            )
+            + "Check the VMs' memory limits (libvirt <memtune> hard_limit / soft_limit, the cgroup's memory.max and "
+            "memory.high under machine.slice) and raise the one that is too tight; the host itself has room." + vm_hint,
+        )
+    return (
+        f"Swap thrash: {count}",
+        "Whether the host was short or a memory limit forced it is not known: the data has no MemAvailable and "
+        "MemTotal during the windows.",
+        "Collect /proc/meminfo with the swap counters (memreport's collector) to tell a host shortage from a "
+        "memory limit; until then treat it as a shortage: reduce allocations or move a VM." + vm_hint,
+    )
 
 
 def _pct(share: float | None) -> float | None:

@@ -4,9 +4,8 @@ what the host really uses."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-
 import math
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
@@ -163,7 +162,8 @@ def check_vms(vms: pd.DataFrame | None, t: Thresholds) -> VmsResult:
     def sorted_num(name: str) -> np.ndarray | None:
         if name not in vms.columns:
             return None
-        return pd.to_numeric(vms[name], errors="coerce").to_numpy(dtype="float64", na_value=np.nan)[perm]
+        # perm is deleted below once no measure is read any more (ruff cannot see the order)
+        return pd.to_numeric(vms[name], errors="coerce").to_numpy(dtype="float64", na_value=np.nan)[perm]  # noqa: F821
 
     def last_of(name: str) -> np.ndarray:
         v = sorted_num(name)
@@ -182,16 +182,28 @@ def check_vms(vms: pd.DataFrame | None, t: Thresholds) -> VmsResult:
     else:
         hard = np.where(np.isnan(hard), cgroup, hard)
     del cgroup
-    agg = pd.DataFrame({
-        "first_row": perm[g.starts], "last_row": perm[g.ends - 1],
-        "rss_max": max_of(rss), "rss_p95": none if rss is None else g.quantile(rss, 0.95),
-        "huge_max": max_of(huge), "resident_max": max_of(resident),
-        "swap_max": max_of(swap), "swap_last": none if swap is None else g.last(swap),
-        "hard": none if hard is None else g.last(hard),
-    }, index=g.keys)
+    agg = pd.DataFrame(
+        {
+            "first_row": perm[g.starts],
+            "last_row": perm[g.ends - 1],
+            "rss_max": max_of(rss),
+            "rss_p95": none if rss is None else g.quantile(rss, 0.95),
+            "huge_max": max_of(huge),
+            "resident_max": max_of(resident),
+            "swap_max": max_of(swap),
+            "swap_last": none if swap is None else g.last(swap),
+            "hard": none if hard is None else g.last(hard),
+        },
+        index=g.keys,
+    )
     del rss, huge, swap, resident, hard
-    for key, column in (("alloc", "allocated_bytes"), ("maxmem", "maxmem_bytes"), ("current", "current_bytes"),
-                        ("soft", "soft_limit_bytes"), ("swap_hard", "swap_hard_limit_bytes")):
+    for key, column in (
+        ("alloc", "allocated_bytes"),
+        ("maxmem", "maxmem_bytes"),
+        ("current", "current_bytes"),
+        ("soft", "soft_limit_bytes"),
+        ("swap_hard", "swap_hard_limit_bytes"),
+    ):
         agg[key] = last_of(column)
     agg["ksm_max"] = max_of(sorted_num("ksm_merged_bytes"))
     agg["samples"] = g.ends - g.starts
@@ -199,33 +211,36 @@ def check_vms(vms: pd.DataFrame | None, t: Thresholds) -> VmsResult:
     names = vms["name"] if "name" in vms.columns else None
     uuids = vms["uuid"] if "uuid" in vms.columns else None
     backings = vms["backing"] if "backing" in vms.columns else None
-    for code, row in agg.iterrows():  # one row per VM
+    for _code, row in agg.iterrows():  # one row per VM
         lr, fr = int(row["last_row"]), int(row["first_row"])
         name: object = names.iloc[lr] if names is not None else None
         uuid: object = uuids.iloc[lr] if uuids is not None else None
         if name is None or pd.isna(name):  # type: ignore[call-overload]
-            name = uuid if uuid is not None and not pd.isna(uuid) else f"pid {vms['pid'].iloc[lr] if 'pid' in vms.columns else '?'}"  # type: ignore[call-overload]
-        r.rows.append(VmRow(
-            name=str(name),
-            uuid=None if uuid is None or pd.isna(uuid) else str(uuid),  # type: ignore[call-overload]
-            allocated_bytes=_int(row["alloc"]),
-            maxmem_bytes=_int(row["maxmem"]),
-            rss_max_bytes=_int(row["rss_max"]),
-            rss_p95_bytes=_int(row["rss_p95"]),
-            swap_max_bytes=_int(row["swap_max"]),
-            swap_last_bytes=_int(row["swap_last"]),
-            ksm_merged_max_bytes=_int(row["ksm_max"]),
-            samples=int(row["samples"]),
-            first_seen=ts.iloc[fr],
-            last_seen=ts.iloc[lr],
-            backing=_text(backings.iloc[lr]) if backings is not None else None,
-            current_bytes=_int(row["current"]),
-            hugepages_max_bytes=_int(row["huge_max"]),
-            resident_max_bytes=_int(row["resident_max"]),
-            hard_limit_bytes=_int(row["hard"]),
-            soft_limit_bytes=_int(row["soft"]),
-            swap_hard_limit_bytes=_int(row["swap_hard"]),
-        ))
+            known_uuid = uuid is not None and not pd.isna(uuid)  # type: ignore[call-overload]
+            name = uuid if known_uuid else f"pid {vms['pid'].iloc[lr] if 'pid' in vms.columns else '?'}"
+        r.rows.append(
+            VmRow(
+                name=str(name),
+                uuid=None if uuid is None or pd.isna(uuid) else str(uuid),  # type: ignore[call-overload]
+                allocated_bytes=_int(row["alloc"]),
+                maxmem_bytes=_int(row["maxmem"]),
+                rss_max_bytes=_int(row["rss_max"]),
+                rss_p95_bytes=_int(row["rss_p95"]),
+                swap_max_bytes=_int(row["swap_max"]),
+                swap_last_bytes=_int(row["swap_last"]),
+                ksm_merged_max_bytes=_int(row["ksm_max"]),
+                samples=int(row["samples"]),
+                first_seen=ts.iloc[fr],
+                last_seen=ts.iloc[lr],
+                backing=_text(backings.iloc[lr]) if backings is not None else None,
+                current_bytes=_int(row["current"]),
+                hugepages_max_bytes=_int(row["huge_max"]),
+                resident_max_bytes=_int(row["resident_max"]),
+                hard_limit_bytes=_int(row["hard"]),
+                soft_limit_bytes=_int(row["soft"]),
+                swap_hard_limit_bytes=_int(row["swap_hard"]),
+            )
+        )
     r.rows.sort(key=lambda v: (-(v.allocated_bytes or 0), -(v.rss_max_bytes or 0), v.name))
     allocs = [v.allocated_bytes for v in r.rows if v.allocated_bytes is not None]
     rsss = [v.rss_max_bytes for v in r.rows if v.rss_max_bytes is not None]
@@ -240,25 +255,41 @@ def check_vms(vms: pd.DataFrame | None, t: Thresholds) -> VmsResult:
     huge_held = sum(v.hugepages_max_bytes or 0 for v in r.rows)
     if r.allocated_total_bytes and r.resident_max_total_bytes is not None:
         pct = r.resident_max_total_bytes / r.allocated_total_bytes * 100
-        hugetlb = (f" ({fmt_bytes(huge_held)} of it hugetlb pages, which VmRSS does not count)" if huge_held else "")
-        r.findings.append(Finding(
-            id="vms.usage", check=CHECK, severity=Severity.OK,
-            title=f"VMs are resident at {fmt_pct(pct)} of what they are allocated",
-            detail=(f"{len(r.rows)} VMs: {fmt_bytes(r.allocated_total_bytes)} allocated, {fmt_bytes(r.resident_max_total_bytes)} "
-                    f"resident (RSS + hugetlb pages) at each VM's own peak{hugetlb}. Allocated and used memory are not one-to-one."),
-            recommendation="Size by what VMs really use, within the safe rule (allocations ≤ RAM + swap).",
-            evidence={"allocated_bytes": r.allocated_total_bytes, "resident_max_bytes": r.resident_max_total_bytes,
-                      "rss_max_bytes": r.rss_max_total_bytes, "hugepages_max_bytes": huge_held}))
+        hugetlb = f" ({fmt_bytes(huge_held)} of it hugetlb pages, which VmRSS does not count)" if huge_held else ""
+        r.findings.append(
+            Finding(
+                id="vms.usage",
+                check=CHECK,
+                severity=Severity.OK,
+                title=f"VMs are resident at {fmt_pct(pct)} of what they are allocated",
+                detail=(
+                    f"{len(r.rows)} VMs: {fmt_bytes(r.allocated_total_bytes)} allocated, {fmt_bytes(r.resident_max_total_bytes)} "
+                    f"resident (RSS + hugetlb pages) at each VM's own peak{hugetlb}. Allocated and used memory are not one-to-one."
+                ),
+                recommendation="Size by what VMs really use, within the safe rule (allocations ≤ RAM + swap).",
+                evidence={
+                    "allocated_bytes": r.allocated_total_bytes,
+                    "resident_max_bytes": r.resident_max_total_bytes,
+                    "rss_max_bytes": r.rss_max_total_bytes,
+                    "hugepages_max_bytes": huge_held,
+                },
+            )
+        )
     r.findings += _limit_findings(r, t)
     swapped = [v for v in r.rows if v.swap_percent is not None and v.swap_percent >= t.vms_swap_warn_percent]
     if swapped:
         listed = ", ".join(f"{v.name} ({fmt_bytes(v.swap_max_bytes)})" for v in swapped[:5]) + (" …" if len(swapped) > 5 else "")
-        r.findings.append(Finding(
-            id="vms.swapped", check=CHECK, severity=Severity.WARN,
-            title=f"{len(swapped)} VM{'s' if len(swapped) != 1 else ''} had {fmt_pct(t.vms_swap_warn_percent)} or more of their memory in swap",
-            detail=f"Peak VmSwap: {listed}.",
-            recommendation="These VMs will be slow when they touch swapped memory: check the thrash windows, give them RAM or reduce their allocation.",
-            evidence={"vms": [v.name for v in swapped]}))
+        r.findings.append(
+            Finding(
+                id="vms.swapped",
+                check=CHECK,
+                severity=Severity.WARN,
+                title=f"{len(swapped)} VM{'s' if len(swapped) != 1 else ''} had {fmt_pct(t.vms_swap_warn_percent)} or more of their memory in swap",
+                detail=f"Peak VmSwap: {listed}.",
+                recommendation="These VMs will be slow when they touch swapped memory: check the thrash windows, give them RAM or reduce their allocation.",
+                evidence={"vms": [v.name for v in swapped]},
+            )
+        )
     return r
 
 
@@ -268,31 +299,52 @@ def _limit_findings(r: VmsResult, t: Thresholds) -> list[Finding]:
     tight = [v for v in r.rows if v.hard_limit_percent is not None and v.hard_limit_percent >= t.vms_hard_limit_percent]
     r.at_hard_limit = [v.name for v in tight]
     if tight:
-        listed = ", ".join(f"{v.name} ({fmt_bytes(v.resident_max_bytes)} of {fmt_bytes(v.hard_limit_bytes)}, "
-                           f"{fmt_pct(v.hard_limit_percent)})" for v in tight[:5]) + (" …" if len(tight) > 5 else "")
-        out.append(Finding(
-            id="vms.hard_limit", check=CHECK, severity=Severity.WARN,
-            title=f"{len(tight)} VM{'s' if len(tight) != 1 else ''} resident at {fmt_pct(t.vms_hard_limit_percent)} or more of "
-                  "their memory hard limit",
-            detail=(f"Peak resident memory (RSS + hugetlb pages) against the hard limit: {listed}. A VM past its hard limit "
+        listed = ", ".join(
+            f"{v.name} ({fmt_bytes(v.resident_max_bytes)} of {fmt_bytes(v.hard_limit_bytes)}, {fmt_pct(v.hard_limit_percent)})"
+            for v in tight[:5]
+        ) + (" …" if len(tight) > 5 else "")
+        out.append(
+            Finding(
+                id="vms.hard_limit",
+                check=CHECK,
+                severity=Severity.WARN,
+                title=f"{len(tight)} VM{'s' if len(tight) != 1 else ''} resident at {fmt_pct(t.vms_hard_limit_percent)} or more of "
+                "their memory hard limit",
+                detail=(
+                    f"Peak resident memory (RSS + hugetlb pages) against the hard limit: {listed}. A VM past its hard limit "
                     "swaps or is OOM-killed inside its memory cgroup while the host has free memory: swap thrash with "
-                    "memory available is this limit at work."),
-            recommendation="Raise the hard limit (virsh memtune DOM --hard-limit, libvirt <memtune><hard_limit>) above what "
-                           "the guest holds, or remove it: libvirt advises against setting it at all.",
-            evidence={"vms": [{"name": v.name, "resident_max_bytes": v.resident_max_bytes,
-                               "hard_limit_bytes": v.hard_limit_bytes} for v in tight]}))
+                    "memory available is this limit at work."
+                ),
+                recommendation="Raise the hard limit (virsh memtune DOM --hard-limit, libvirt <memtune><hard_limit>) above what "
+                "the guest holds, or remove it: libvirt advises against setting it at all.",
+                evidence={
+                    "vms": [
+                        {"name": v.name, "resident_max_bytes": v.resident_max_bytes, "hard_limit_bytes": v.hard_limit_bytes}
+                        for v in tight
+                    ]
+                },
+            )
+        )
     low = [v for v in r.rows if v.balloon_percent is not None and v.balloon_percent <= t.vms_balloon_low_percent]
     if low:
         back = sum((v.allocated_bytes or 0) - (v.current_bytes or 0) for v in low)
         listed = ", ".join(f"{v.name} ({fmt_bytes(v.current_bytes)} of {fmt_bytes(v.allocated_bytes)})" for v in low[:5]) + (
-            " …" if len(low) > 5 else "")
-        out.append(Finding(
-            id="vms.balloon", check=CHECK, severity=Severity.WARN,
-            title=f"{len(low)} VM{'s' if len(low) != 1 else ''} ballooned to {fmt_pct(t.vms_balloon_low_percent)} or less of "
-                  f"their memory: {fmt_bytes(back)} the host may be asked to give back",
-            detail=(f"Balloon (current memory) against <memory>: {listed}. The guest can deflate its balloon at any time "
-                    "and take that memory back, so the OOM rule counts <memory>, not the ballooned size."),
-            recommendation="Keep RAM + swap above the allocations at <memory>; if the memory is not needed, lower <memory> "
-                           "instead of ballooning.",
-            evidence={"vms": [v.name for v in low], "give_back_bytes": back}))
+            " …" if len(low) > 5 else ""
+        )
+        out.append(
+            Finding(
+                id="vms.balloon",
+                check=CHECK,
+                severity=Severity.WARN,
+                title=f"{len(low)} VM{'s' if len(low) != 1 else ''} ballooned to {fmt_pct(t.vms_balloon_low_percent)} or less of "
+                f"their memory: {fmt_bytes(back)} the host may be asked to give back",
+                detail=(
+                    f"Balloon (current memory) against <memory>: {listed}. The guest can deflate its balloon at any time "
+                    "and take that memory back, so the OOM rule counts <memory>, not the ballooned size."
+                ),
+                recommendation="Keep RAM + swap above the allocations at <memory>; if the memory is not needed, lower <memory> "
+                "instead of ballooning.",
+                evidence={"vms": [v.name for v in low], "give_back_bytes": back},
+            )
+        )
     return out

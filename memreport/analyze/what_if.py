@@ -51,8 +51,12 @@ class Change:
         return not self.add and not self.remove and self.swap_bytes is None and not self.ksm_off
 
     def as_json(self) -> dict[str, object]:
-        return {"add_vms": [{"count": a.count, "size_bytes": a.size_bytes, "backing": a.backing} for a in self.add],
-                "remove_vms": list(self.remove), "swap_bytes": self.swap_bytes, "ksm": "off" if self.ksm_off else None}
+        return {
+            "add_vms": [{"count": a.count, "size_bytes": a.size_bytes, "backing": a.backing} for a in self.add],
+            "remove_vms": list(self.remove),
+            "swap_bytes": self.swap_bytes,
+            "ksm": "off" if self.ksm_off else None,
+        }
 
 
 def parse_add(text: str) -> AddVms:
@@ -74,8 +78,9 @@ def parse_change(add: list[str] | None, remove: list[str] | None, swap: str | No
             raise WhatIfError(f"--swap {swap!r}: not a size (e.g. 32GiB)")
     if ksm is not None and ksm.lower() not in ("off", "on"):
         raise WhatIfError(f"--ksm {ksm!r}: expected off (or on, no change)")
-    return Change(tuple(parse_add(a) for a in add or []), tuple(remove or []), swap_bytes,
-                  ksm is not None and ksm.lower() == "off")
+    return Change(
+        tuple(parse_add(a) for a in add or []), tuple(remove or []), swap_bytes, ksm is not None and ksm.lower() == "off"
+    )
 
 
 @dataclass
@@ -121,13 +126,20 @@ def apply(data: HostData, change: Change) -> Applied:
         for a in change.add:
             for _ in range(a.count):
                 k += 1
-                rows.append({"ts": ts, "name": f"new-{k}", "allocated_bytes": a.size_bytes, "backing": a.backing,
-                             "source": "what-if"})
+                rows.append(
+                    {"ts": ts, "name": f"new-{k}", "allocated_bytes": a.size_bytes, "backing": a.backing, "source": "what-if"}
+                )
                 if a.backing != "hugepages":
                     added_ram += a.size_bytes
         new = pd.DataFrame(rows)
-        vms = new if vms is None else pd.concat([vms.astype({c: "object" for c in ("name", "backing", "source", "uuid")
-                                                               if c in vms.columns}), new], ignore_index=True)
+        vms = (
+            new
+            if vms is None
+            else pd.concat(
+                [vms.astype({c: "object" for c in ("name", "backing", "source", "uuid") if c in vms.columns}), new],
+                ignore_index=True,
+            )
+        )
         if "mem_MemAvailable" in samples.columns and added_ram:
             samples["mem_MemAvailable"] = _num(samples, "mem_MemAvailable") - added_ram
         notes.append("added VMs count their whole allocation as used in the observed model (no history yet)")
@@ -149,5 +161,6 @@ def apply(data: HostData, change: Change) -> Applied:
             samples["mem_MemAvailable"] = _num(samples, "mem_MemAvailable") - _num(samples, "ksm_pages_sharing_bytes").fillna(0)
         samples = samples.drop(columns=[c for c in samples.columns if c.startswith("ksm") and c != "ksmd_cpu_share"])
         notes.append("KSM off: its saving at each sample comes back as demand")
-    return Applied(dataclasses.replace(data, samples=samples, vms=vms, swaps=None if change.swap_bytes is not None else data.swaps),
-                   notes)
+    return Applied(
+        dataclasses.replace(data, samples=samples, vms=vms, swaps=None if change.swap_bytes is not None else data.swaps), notes
+    )

@@ -7,7 +7,7 @@ live here; render/formatters.py exposes the same functions as jinja filters.
 from __future__ import annotations
 
 import math
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 import pandas as pd
@@ -96,7 +96,7 @@ def iso(ts: Any) -> str | None:
     t = to_datetime(ts)
     if t is None:
         return None
-    t = t.astimezone(timezone.utc)
+    t = t.astimezone(UTC)
     if t.microsecond:
         return t.strftime("%Y-%m-%dT%H:%M:%S.") + f"{t.microsecond // 1000:03d}Z"
     return t.strftime("%Y-%m-%dT%H:%M:%SZ")

@@ -36,8 +36,19 @@ from memreport.fleet import state, summary
 from memreport.fleet.discover import discover
 from memreport.fleet.runner import Job, SchedulerError, probe_scheduler, run_dask, run_local
 from memreport.fleet.settings import DEFAULT_INPUT_TIMEOUT_S
-from memreport.fleet.tasks import (HOST_MARKERS, HOSTS, STAGED, STORE, WORK, TaskOptions, host_marker_key, promote,
-                                   is_staged, release, run_host_task)
+from memreport.fleet.tasks import (
+    HOST_MARKERS,
+    HOSTS,
+    STAGED,
+    STORE,
+    WORK,
+    TaskOptions,
+    host_marker_key,
+    is_staged,
+    promote,
+    release,
+    run_host_task,
+)
 from memreport.ingest.options import IngestOptions
 
 if TYPE_CHECKING:
@@ -100,7 +111,9 @@ def _prepare(outdir: Path, force: bool) -> Any:
         outdir.mkdir(parents=True, exist_ok=True)
         stamp = outdir / STAMP
         if not stamp.exists() and any(outdir.iterdir()):
-            raise InputError(outdir, "exists and is not a memreport fleet directory (no .memreport-fleet); refusing to write into it")
+            raise InputError(
+                outdir, "exists and is not a memreport fleet directory (no .memreport-fleet); refusing to write into it"
+            )
         lock = open(stamp, "a+")
     try:
         fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -214,14 +227,21 @@ def run_fleet(inputs: Sequence[str | Path], outdir: Path, opts: FleetOptions, pr
             elapsed_s=time.perf_counter() - t0,
             fleet=doc,
             paths=written,
-            pdf_errors=[r["pdf_error"] for r in doc["hosts"] if r.get("pdf_error")] + [e for e in [doc["run"].get("fleet_pdf_error")] if e],
+            pdf_errors=[r["pdf_error"] for r in doc["hosts"] if r.get("pdf_error")]
+            + [e for e in [doc["run"].get("fleet_pdf_error")] if e],
         )
     finally:
         lock.close()
 
 
-def _run(jobs: list[Job], outdir: Path, task_opts: TaskOptions, opts: FleetOptions,
-         on_result: Callable[[dict[str, Any]], None], task: Any = None) -> None:
+def _run(
+    jobs: list[Job],
+    outdir: Path,
+    task_opts: TaskOptions,
+    opts: FleetOptions,
+    on_result: Callable[[dict[str, Any]], None],
+    task: Any = None,
+) -> None:
     extra: dict[str, Any] = {"input_timeout": opts.input_timeout_s}
     if task is not None:
         extra["task"] = task
@@ -231,8 +251,9 @@ def _run(jobs: list[Job], outdir: Path, task_opts: TaskOptions, opts: FleetOptio
         run_local(jobs, outdir, task_opts, opts.workers, on_result, **extra)
 
 
-def _hosts(markers: list[dict[str, Any]], outdir: Path, task_opts: TaskOptions, opts: FleetOptions,
-           progress: Progress | None) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+def _hosts(
+    markers: list[dict[str, Any]], outdir: Path, task_opts: TaskOptions, opts: FleetOptions, progress: Progress | None
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     """Group the inputs' hosts by identity, bring each host up to date, and return its summary row
     (with `inputs`), and the hosts whose merge failed."""
     from memreport.ingest import hosts
@@ -253,20 +274,45 @@ def _hosts(markers: list[dict[str, Any]], outdir: Path, task_opts: TaskOptions, 
         m, p = parts[members[0]]
         if len(members) == 1 and not notes.get(members[0]) and p["host"] == name and is_staged(outdir, m, p["part"]):
             promote(outdir, m, p["part"], name)
-            state.write_marker(outdir, host_marker_key(name), {"host": name, "members": signature, "inputs": labels,
-                                                               "settings": settings, "status": "ok", "error": None,
-                                                               "retry": bool(p["row"].get("pdf_error")), "row": p["row"]})
+            state.write_marker(
+                outdir,
+                host_marker_key(name),
+                {
+                    "host": name,
+                    "members": signature,
+                    "inputs": labels,
+                    "settings": settings,
+                    "status": "ok",
+                    "error": None,
+                    "retry": bool(p["row"].get("pdf_error")),
+                    "row": p["row"],
+                },
+            )
             continue
         hm = old.get(name)
-        if hm and hm.get("status") == "ok" and not hm.get("retry") and hm.get("settings") == settings \
-                and hm.get("members") == signature:
+        if (
+            hm
+            and hm.get("status") == "ok"
+            and not hm.get("retry")
+            and hm.get("settings") == settings
+            and hm.get("members") == signature
+        ):
             continue
         spec = {
-            "host": name, "members_signature": signature, "inputs": labels,
-            "members": [{"path": parts[i][0]["path"], "label": parts[i][0]["input"], "part": parts[i][1]["part"],
-                         "name": parts[i][1]["name"], "machine_id": parts[i][1]["machine_id"],
-                         "notes": [{"level": e.level, "event": e.event, "detail": e.detail} for e in notes.get(i, [])]}
-                        for i in members],
+            "host": name,
+            "members_signature": signature,
+            "inputs": labels,
+            "members": [
+                {
+                    "path": parts[i][0]["path"],
+                    "label": parts[i][0]["input"],
+                    "part": parts[i][1]["part"],
+                    "name": parts[i][1]["name"],
+                    "machine_id": parts[i][1]["machine_id"],
+                    "notes": [{"level": e.level, "event": e.event, "detail": e.detail} for e in notes.get(i, [])],
+                }
+                for i in members
+            ],
         }
         spec_path = outdir / WORK / "specs" / (host_marker_key(name).split("/", 1)[1] + ".json")  # one per host
         state.write_json_atomic(spec_path, spec)
@@ -289,8 +335,14 @@ def _hosts(markers: list[dict[str, Any]], outdir: Path, task_opts: TaskOptions, 
             rows.append({**hm["row"], "inputs": labels})
         else:
             error = hm.get("error") or "failed"
-            failed.append({"input": ", ".join(labels), "host": name, "error": error,
-                           "reason": error.removeprefix(f"{name}: ").removeprefix(f"host {name}: ")})
+            failed.append(
+                {
+                    "input": ", ".join(labels),
+                    "host": name,
+                    "error": error,
+                    "reason": error.removeprefix(f"{name}: ").removeprefix(f"host {name}: "),
+                }
+            )
             release(outdir, name)
             state.write_marker(outdir, host_marker_key(name), {**hm, "host": name})  # release took it: keep the failure
     return rows, failed

@@ -5,11 +5,9 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from markupsafe import Markup
+from markupsafe import Markup, escape
 
 from memreport.analyze.wording import fmt_bytes
-from markupsafe import escape
-
 from memreport.render.charts import FONT, GRID, INK, MUTED, byte_unit, fmt_coord, nice_step, svg_text, text_width
 from memreport.render.formatters import fit_name
 
@@ -24,8 +22,10 @@ BIN = 0.25
 
 
 def _svg(height: float, body: list[str], title: str, cls: str) -> Markup:
-    head = (f'<svg class="chart {cls}" viewBox="0 0 {W} {fmt_coord(height)}" width="{W}" height="{fmt_coord(height)}" role="img" '
-            f'aria-label="{escape(title)}" font-family="{FONT}"><title>{escape(title)}</title>')
+    head = (
+        f'<svg class="chart {cls}" viewBox="0 0 {W} {fmt_coord(height)}" width="{W}" height="{fmt_coord(height)}" role="img" '
+        f'aria-label="{escape(title)}" font-family="{FONT}"><title>{escape(title)}</title>'
+    )
     return Markup(head + "".join(body) + "</svg>")
 
 
@@ -54,7 +54,9 @@ def swap_deficit_chart(rows: list[dict[str, Any]], limit: int = 30) -> Markup | 
     v = lo
     while v <= hi + 1e-9:
         xx = x(v * scale)
-        body.append(f'<line x1="{fmt_coord(xx)}" y1="{fmt_coord(top)}" x2="{fmt_coord(xx)}" y2="{fmt_coord(base)}" stroke="{GRID}" stroke-width="1"/>')
+        body.append(
+            f'<line x1="{fmt_coord(xx)}" y1="{fmt_coord(top)}" x2="{fmt_coord(xx)}" y2="{fmt_coord(base)}" stroke="{GRID}" stroke-width="1"/>'
+        )
         body.append(svg_text(xx, base + 14, f"{round(v, 6):g}", 10, "middle", MUTED))
         v += step
     for i, r in enumerate(shown):
@@ -64,7 +66,9 @@ def swap_deficit_chart(rows: list[dict[str, Any]], limit: int = 30) -> Markup | 
         body.append(svg_text(label_w, y0 + 12, name, 9.5, "end"))
         x0, x1 = sorted((x(0), x(d)))
         color = DEFICIT if d > 0 else SURPLUS
-        body.append(f'<rect x="{fmt_coord(x0)}" y="{fmt_coord(y0 + 3)}" width="{fmt_coord(max(1.0, x1 - x0))}" height="{fmt_coord(row_h - 6)}" fill="{color}"/>')
+        body.append(
+            f'<rect x="{fmt_coord(x0)}" y="{fmt_coord(y0 + 3)}" width="{fmt_coord(max(1.0, x1 - x0))}" height="{fmt_coord(row_h - 6)}" fill="{color}"/>'
+        )
         if d > 0:
             label = fmt_bytes(d)
             lx = x1 + 4
@@ -74,9 +78,10 @@ def swap_deficit_chart(rows: list[dict[str, Any]], limit: int = 30) -> Markup | 
             else:
                 fill = INK
             body.append(svg_text(lx, y0 + 12, label, 9, anchor, fill))
-    body.append(f'<line x1="{fmt_coord(x(0))}" y1="{fmt_coord(top - 4)}" x2="{fmt_coord(x(0))}" y2="{fmt_coord(base)}" stroke="{INK}" stroke-width="1.2"/>')
-    body.append(svg_text((left + right) / 2, height - 10, f"Swap deficit ({unit})",
-                      10.5, "middle", MUTED))
+    body.append(
+        f'<line x1="{fmt_coord(x(0))}" y1="{fmt_coord(top - 4)}" x2="{fmt_coord(x(0))}" y2="{fmt_coord(base)}" stroke="{INK}" stroke-width="1.2"/>'
+    )
+    body.append(svg_text((left + right) / 2, height - 10, f"Swap deficit ({unit})", 10.5, "middle", MUTED))
     lx = left
     for label, color in (("deficit (add swap)", DEFICIT), ("surplus", SURPLUS)):
         body.append(f'<rect x="{fmt_coord(lx)}" y="8" width="14" height="10" fill="{color}"/>')
@@ -108,7 +113,9 @@ def overcommit_chart(rows: list[dict[str, Any]]) -> Markup | None:
     c = 0
     while c <= ymax:
         yy = y(c)
-        body.append(f'<line x1="{fmt_coord(left)}" y1="{fmt_coord(yy)}" x2="{fmt_coord(right)}" y2="{fmt_coord(yy)}" stroke="{GRID}" stroke-width="1"/>')
+        body.append(
+            f'<line x1="{fmt_coord(left)}" y1="{fmt_coord(yy)}" x2="{fmt_coord(right)}" y2="{fmt_coord(yy)}" stroke="{GRID}" stroke-width="1"/>'
+        )
         body.append(svg_text(left - 6, yy + 4, str(c), 10, "end", MUTED))
         c += step
     for i, n in enumerate(counts):
@@ -116,16 +123,22 @@ def overcommit_chart(rows: list[dict[str, Any]]) -> Markup | None:
         color = "#7fb3d5" if lo_edge < 1.0 else "#2471a3" if lo_edge < 1.5 else "#d68910" if lo_edge < 2.0 else DEFICIT
         x0 = left + i * bw
         if n:
-            body.append(f'<rect x="{fmt_coord(x0 + 1.5)}" y="{fmt_coord(y(n))}" width="{fmt_coord(bw - 3)}" height="{fmt_coord(base - y(n))}" fill="{color}"/>')
+            body.append(
+                f'<rect x="{fmt_coord(x0 + 1.5)}" y="{fmt_coord(y(n))}" width="{fmt_coord(bw - 3)}" height="{fmt_coord(base - y(n))}" fill="{color}"/>'
+            )
             body.append(svg_text(x0 + bw / 2, y(n) - 4, str(n), 9.5, "middle", INK))
         if i % 2 == 0 or i == nbins:
             label = f"{lo_edge:g}" if i < nbins else f"≥{lo_edge:g}"
             body.append(svg_text(x0, base + 14, label, 9.5, "middle", MUTED))
     for level in OVERCOMMIT_LEVELS:
         xx = left + level / BIN * bw
-        body.append(f'<line x1="{fmt_coord(xx)}" y1="{fmt_coord(top - 6)}" x2="{fmt_coord(xx)}" y2="{fmt_coord(base)}" stroke="{MUTED}" stroke-width="1.2" stroke-dasharray="5 3"/>')
+        body.append(
+            f'<line x1="{fmt_coord(xx)}" y1="{fmt_coord(top - 6)}" x2="{fmt_coord(xx)}" y2="{fmt_coord(base)}" stroke="{MUTED}" stroke-width="1.2" stroke-dasharray="5 3"/>'
+        )
         body.append(svg_text(xx, top - 10, f"{level * 100:.0f} %", 9.5, "middle", MUTED))
-    body.append(f'<line x1="{fmt_coord(left)}" y1="{fmt_coord(base)}" x2="{fmt_coord(right)}" y2="{fmt_coord(base)}" stroke="{MUTED}" stroke-width="1"/>')
+    body.append(
+        f'<line x1="{fmt_coord(left)}" y1="{fmt_coord(base)}" x2="{fmt_coord(right)}" y2="{fmt_coord(base)}" stroke="{MUTED}" stroke-width="1"/>'
+    )
     body.append(svg_text((left + right) / 2, height - 10, "VM allocation ÷ RAM, bins of 0.25×", 10.5, "middle", MUTED))
     body.append(svg_text(14, (top + base) / 2, "hosts", 10.5, "middle", MUTED, rotate=-90))
     return _svg(height, body, "Distribution of VM overcommit ratios across the fleet", "chart-fleet-overcommit")

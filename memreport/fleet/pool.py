@@ -184,8 +184,9 @@ class Pool:
             self._pool.remove(w)
         if len(self._pool) < size:
             parent, child = self._ctx.Pipe()
-            proc = self._ctx.Process(target=_worker_main, args=(child, os.getpid(), self.fn, self.init),
-                                     name="memreport-fleet-worker", daemon=True)
+            proc = self._ctx.Process(
+                target=_worker_main, args=(child, os.getpid(), self.fn, self.init), name="memreport-fleet-worker", daemon=True
+            )
             proc.start()
             child.close()  # only the worker holds its end: its death is an EOF here
             w = _Worker(proc, parent)
@@ -218,10 +219,15 @@ class Pool:
     def _step(self) -> None:
         busy = [w for w in self._pool if w.task is not None]
         now = time.monotonic()
-        wake = [w.kill_at for w in busy if w.stopping] + \
-               [w.started + self.timeout_s for w in busy if not w.stopping and self.timeout_s]
-        ready = set(wait([w.conn for w in busy if not w.stopping] + [w.process.sentinel for w in busy],
-                         timeout=max(0.0, min(wake) - now) if wake else None))
+        wake = [w.kill_at for w in busy if w.stopping] + [
+            w.started + self.timeout_s for w in busy if not w.stopping and self.timeout_s
+        ]
+        ready = set(
+            wait(
+                [w.conn for w in busy if not w.stopping] + [w.process.sentinel for w in busy],
+                timeout=max(0.0, min(wake) - now) if wake else None,
+            )
+        )
         for w in busy:
             if w.conn in ready and not w.stopping:
                 try:

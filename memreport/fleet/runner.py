@@ -28,8 +28,14 @@ from memreport.ingest import init_worker
 OnResult = Callable[[dict[str, Any]], None]
 # Imported once in the fork server, so that each worker starts warm instead of importing pandas,
 # pyarrow and weasyprint again.
-_PRELOAD = ["memreport.fleet.tasks", "memreport.ingest.sources", "memreport.ingest.store", "memreport.analyze",
-            "memreport.render.report", "memreport.render.weasy"]
+_PRELOAD = [
+    "memreport.fleet.tasks",
+    "memreport.ingest.sources",
+    "memreport.ingest.store",
+    "memreport.analyze",
+    "memreport.render.report",
+    "memreport.render.weasy",
+]
 
 
 @dataclass(frozen=True)
@@ -58,9 +64,17 @@ def _lost(job: Job, outdir: Path, opts: TaskOptions, why: str, pid: int | None =
         shutil.rmtree(outdir / WORK / STAGED / key, ignore_errors=True)
     elif pid is not None:  # a host: its merge directory
         shutil.rmtree(outdir / WORK / "merge" / f"{host_dir_name(job.label)}-{pid}", ignore_errors=True)
-    doc: dict[str, Any] = {"input": job.label, "key": key, "signature": None, "hash": None,
-                           "settings": opts.fingerprint(), "status": "failed", "error": f"{job.label}: {why}",
-                           "retry": True, "hosts": []}
+    doc: dict[str, Any] = {
+        "input": job.label,
+        "key": key,
+        "signature": None,
+        "hash": None,
+        "settings": opts.fingerprint(),
+        "status": "failed",
+        "error": f"{job.label}: {why}",
+        "retry": True,
+        "hosts": [],
+    }
     state.write_marker(outdir, key, doc)
     return {**doc, "outcome": "failed", "elapsed_s": 0.0}
 
@@ -69,19 +83,31 @@ def _task_args(job: Job, outdir: Path, opts: TaskOptions) -> tuple[Any, ...]:
     return (str(job.path), str(outdir), opts, job.label)
 
 
-def run_local(jobs: Sequence[Job], outdir: Path, opts: TaskOptions, workers: int, on_result: OnResult,
-              task: Task = run_task, input_timeout: float | None = None) -> None:
+def run_local(
+    jobs: Sequence[Job],
+    outdir: Path,
+    opts: TaskOptions,
+    workers: int,
+    on_result: OnResult,
+    task: Task = run_task,
+    input_timeout: float | None = None,
+) -> None:
     """On a supervised pool of `workers` processes (pool.py): a worker that dies or a task that
     outlives `input_timeout` seconds fails that task only. A healthy worker runs task after task
     (each frees its host's data before the next); a failed one is replaced."""
     # Each worker reads with its share of the cores (at least one thread): N workers that each
     # start a thread per core only fight over the same cores (issue 12).
     share = max(1, (os.cpu_count() or 1) // max(1, min(workers, len(jobs))))
-    pool = Pool(fn=task, args_of=lambda j: _task_args(j, outdir, opts),
-                on_result=lambda _job, res: on_result(res),
-                on_failure=lambda job, why, pid: on_result(_lost(job, outdir, opts, why, pid)),
-                workers=workers, timeout_s=input_timeout or None, preload=_PRELOAD,
-                init=functools.partial(init_worker, share))
+    pool = Pool(
+        fn=task,
+        args_of=lambda j: _task_args(j, outdir, opts),
+        on_result=lambda _job, res: on_result(res),
+        on_failure=lambda job, why, pid: on_result(_lost(job, outdir, opts, why, pid)),
+        workers=workers,
+        timeout_s=input_timeout or None,
+        preload=_PRELOAD,
+        init=functools.partial(init_worker, share),
+    )
     pool.run(jobs)
 
 
@@ -135,9 +161,16 @@ def _dask_reason(e: BaseException) -> str:
     return f"dask task failed: {type(e).__name__}: {' '.join(str(e).split())}"
 
 
-def run_dask(jobs: Sequence[Job], outdir: Path, opts: TaskOptions, on_result: OnResult,
-             scheduler: str | None = None, local_workers: int | None = None, task: Task = run_task,
-             input_timeout: float | None = None) -> None:
+def run_dask(
+    jobs: Sequence[Job],
+    outdir: Path,
+    opts: TaskOptions,
+    on_result: OnResult,
+    scheduler: str | None = None,
+    local_workers: int | None = None,
+    task: Task = run_task,
+    input_timeout: float | None = None,
+) -> None:
     """On a running cluster (`scheduler`: tcp://host:port) or a LocalCluster of `local_workers`
     processes on 127.0.0.1. Workers must see the inputs and OUTDIR at the same paths.
 
@@ -165,18 +198,26 @@ def run_dask(jobs: Sequence[Job], outdir: Path, opts: TaskOptions, on_result: On
         _run_dask(jobs, outdir, opts, on_result, None, local_workers, task, input_timeout)
 
 
-def _run_dask(jobs: Sequence[Job], outdir: Path, opts: TaskOptions, on_result: OnResult, scheduler: str | None,
-              local_workers: int | None, task: Task, input_timeout: float | None) -> None:
-    from dask.distributed import Client, LocalCluster
-    from dask.distributed import wait as dask_wait
+def _run_dask(
+    jobs: Sequence[Job],
+    outdir: Path,
+    opts: TaskOptions,
+    on_result: OnResult,
+    scheduler: str | None,
+    local_workers: int | None,
+    task: Task,
+    input_timeout: float | None,
+) -> None:
+    from dask.distributed import Client, LocalCluster, wait as dask_wait
 
     cluster = None
     try:
         if scheduler:
             client = Client(scheduler, timeout="20s")
         else:
-            cluster = LocalCluster(n_workers=local_workers or 1, threads_per_worker=1, processes=True,
-                                   host="127.0.0.1", dashboard_address=None)
+            cluster = LocalCluster(
+                n_workers=local_workers or 1, threads_per_worker=1, processes=True, host="127.0.0.1", dashboard_address=None
+            )
             client = Client(cluster)
     except (OSError, TimeoutError) as e:
         if cluster is not None:
@@ -194,8 +235,14 @@ def _run_dask(jobs: Sequence[Job], outdir: Path, opts: TaskOptions, on_result: O
             client.subscribe_topic(START_TOPIC, on_start)
         pending: dict[Any, Job] = {}
         for j in jobs:
-            f = client.submit(dask_task, task, _key(j), *_task_args(j, outdir, opts),
-                              key=f"memreport-fleet-{state.input_key(j.path)}-{token}", retries=0)
+            f = client.submit(
+                dask_task,
+                task,
+                _key(j),
+                *_task_args(j, outdir, opts),
+                key=f"memreport-fleet-{state.input_key(j.path)}-{token}",
+                retries=0,
+            )
             pending[f] = j
         while pending:
             try:
@@ -224,8 +271,9 @@ def _run_dask(jobs: Sequence[Job], outdir: Path, opts: TaskOptions, on_result: O
                             client.run(_end_worker, workers=[msg["worker"]], wait=False)
                         except Exception:  # noqa: BLE001 - gone already: nothing to end
                             pass
-                        on_result(_lost(job, outdir, opts, f"timed out after {input_timeout:g} s (fleet input timeout)",
-                                        msg.get("pid")))
+                        on_result(
+                            _lost(job, outdir, opts, f"timed out after {input_timeout:g} s (fleet input timeout)", msg.get("pid"))
+                        )
     finally:
         client.close()
         if cluster is not None:

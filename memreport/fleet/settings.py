@@ -41,8 +41,11 @@ def load_fleet_settings(path: Path | None) -> FleetSettings:
     unknown = sorted(set(table) - _KEYS)
     if unknown:
         raise ConfigError(f"{path}: unknown fleet setting {unknown[0]!r} (known: {', '.join(sorted(_KEYS))})")
-    timeout = input_timeout(table["input_timeout"], f"{path}: fleet.input_timeout") if "input_timeout" in table \
+    timeout = (
+        input_timeout(table["input_timeout"], f"{path}: fleet.input_timeout")
+        if "input_timeout" in table
         else DEFAULT_INPUT_TIMEOUT_S
+    )
     return FleetSettings(input_timeout_s=timeout)
 
 

@@ -70,10 +70,13 @@ def _what_if(rows: list[dict[str, Any]], change: Change) -> dict[str, Any]:
     for i, r in enumerate(ranked, 1):
         if r["what_if"] is not None:
             r["what_if"]["rank"] = i
-    return {"change": change.as_json(), "sentence": what_if_sentence(change),
-            "hosts_that_fit": sum(1 for r in rows if r["what_if"] is not None and r["what_if"]["fits"]),
-            "hosts_not_known": sum(1 for r in rows if r["what_if"] is None or r["what_if"]["fits"] is None),
-            "ranking": [r["host"] for r in ranked]}
+    return {
+        "change": change.as_json(),
+        "sentence": what_if_sentence(change),
+        "hosts_that_fit": sum(1 for r in rows if r["what_if"] is not None and r["what_if"]["fits"]),
+        "hosts_not_known": sum(1 for r in rows if r["what_if"] is None or r["what_if"]["fits"] is None),
+        "ranking": [r["host"] for r in ranked],
+    }
 
 
 def _sum(rows: list[dict[str, Any]], key: str) -> int | float | None:
@@ -81,8 +84,14 @@ def _sum(rows: list[dict[str, Any]], key: str) -> int | float | None:
     return sum(vals) if vals else None
 
 
-def build(markers: list[dict[str, Any]], host_rows: list[dict[str, Any]], failed_hosts: list[dict[str, Any]] | None = None,
-          vm_size: int = DEFAULT_VM_SIZE, run: dict[str, Any] | None = None, change: Change | None = None) -> dict[str, Any]:
+def build(
+    markers: list[dict[str, Any]],
+    host_rows: list[dict[str, Any]],
+    failed_hosts: list[dict[str, Any]] | None = None,
+    vm_size: int = DEFAULT_VM_SIZE,
+    run: dict[str, Any] | None = None,
+    change: Change | None = None,
+) -> dict[str, Any]:
     """markers: one per input (status, error); host_rows: one per host, each with its `inputs`;
     failed_hosts: hosts whose inputs were read but could not be merged; change: the fleet's what-if."""
     rows: list[dict[str, Any]] = []
@@ -149,8 +158,11 @@ def render_html(doc: dict[str, Any]) -> str:
     period = (min(p[0] for p in periods), max(p[1] for p in periods)) if periods else (None, None)
     by_host = {r["host"]: r for r in doc["hosts"]}
     ranked = [by_host[h] for h in doc["what_if"]["ranking"]] if doc.get("what_if") else []
-    return environment().get_template("fleet.html.j2").render(doc=doc, t=doc["totals"], charts=charts, period=period,
-                                                               what_if_rows=ranked)
+    return (
+        environment()
+        .get_template("fleet.html.j2")
+        .render(doc=doc, t=doc["totals"], charts=charts, period=period, what_if_rows=ranked)
+    )
 
 
 SUMMARY_FILES = ("fleet.json", "fleet.html", "fleet.pdf")

@@ -51,9 +51,15 @@ class TaskOptions:
 
     def fingerprint(self) -> str:
         """Changes when a setting changes what a task writes: then unchanged inputs are redone."""
-        doc = {"thresholds": self.thresholds.as_dict(), "pdf": self.pdf, "host": self.host, "version": __version__,
-               "state": state.STATE_FORMAT, "ingest": self.ingest.describe(),
-               "what_if": self.change.as_json() if self.change is not None and not self.change.empty else None}
+        doc = {
+            "thresholds": self.thresholds.as_dict(),
+            "pdf": self.pdf,
+            "host": self.host,
+            "version": __version__,
+            "state": state.STATE_FORMAT,
+            "ingest": self.ingest.describe(),
+            "what_if": self.change.as_json() if self.change is not None and not self.change.empty else None,
+        }
         return hashlib.sha256(json.dumps(doc, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 
@@ -173,12 +179,19 @@ def _what_if_row(w: dict[str, Any] | None) -> dict[str, Any] | None:
     """The host after the fleet's change (--add-vms …), from report.json's what_if (docs/FLEET.md)."""
     if w is None:
         return None
-    return {"fits": w["fits"], "blocker": w["blocker"], "headroom_bytes": w["headroom_bytes"],
-            "oom_headroom_bytes": w["oom_headroom_bytes"], "swap_to_add_bytes": w["answer"]["swap_to_add_bytes"],
-            "swap_to_add_rule": w["answer"]["swap_to_add_rule"], "vms_that_fit": w["answer"]["vms_that_fit"],
-            "vms_that_fit_hugepages": w["answer"]["vms_that_fit_hugepages"],
-            "hugepages_unallocated_bytes": w["hugepages_unallocated_bytes"], "vm_allocated_bytes": w["vm_allocated_bytes"],
-            "answer_lines": w["answer"]["lines"]}
+    return {
+        "fits": w["fits"],
+        "blocker": w["blocker"],
+        "headroom_bytes": w["headroom_bytes"],
+        "oom_headroom_bytes": w["oom_headroom_bytes"],
+        "swap_to_add_bytes": w["answer"]["swap_to_add_bytes"],
+        "swap_to_add_rule": w["answer"]["swap_to_add_rule"],
+        "vms_that_fit": w["answer"]["vms_that_fit"],
+        "vms_that_fit_hugepages": w["answer"]["vms_that_fit_hugepages"],
+        "hugepages_unallocated_bytes": w["hugepages_unallocated_bytes"],
+        "vm_allocated_bytes": w["vm_allocated_bytes"],
+        "answer_lines": w["answer"]["lines"],
+    }
 
 
 def _write_host(data: HostData, work: Path, report_dir: Path, opts: TaskOptions) -> dict[str, Any]:
@@ -188,8 +201,8 @@ def _write_host(data: HostData, work: Path, report_dir: Path, opts: TaskOptions)
     numbers, report.html and report.json stand; the row's `pdf_error` says why there is no PDF, and
     the task's marker asks the next run to try again."""
     from memreport.analyze import analyze
-    from memreport.analyze.report_json import build
     from memreport.analyze.columns import REPORT_SAMPLE_COLUMNS
+    from memreport.analyze.report_json import build
     from memreport.ingest import derive, store
     from memreport.render.formatters import fit_name
     from memreport.render.report import write_report
@@ -204,8 +217,10 @@ def _write_host(data: HostData, work: Path, report_dir: Path, opts: TaskOptions)
         write_report(data, report_dir, opts.thresholds, analysis=a, pdf=opts.pdf)  # one set: no stale PDF
         pdf_error = None
     except RenderError as e:  # named by where the report goes, not the staging directory it was written in
-        pdf_error = f"{fit_name(host)}: {HOSTS}/{host_dir_name(host)}/report.pdf not written: {e.reason}; " \
-                    "report.html and report.json are written"
+        pdf_error = (
+            f"{fit_name(host)}: {HOSTS}/{host_dir_name(host)}/report.pdf not written: {e.reason}; "
+            "report.html and report.json are written"
+        )
     return {**_row(host, build(a), f"{HOSTS}/{host_dir_name(host)}/report.html"), "pdf_error": pdf_error}
 
 
@@ -242,8 +257,16 @@ def _stage(path: Path, outdir: Path, doc: dict[str, Any], opts: TaskOptions, lab
         ident = hosts.identity(part)
         d = staged_dir(outdir, doc, i)
         row = _write_host(hosts.combine([part]), d, d / "report", opts)
-        out.append({"part": i, "host": part.data.facts.host, "name": ident.name, "machine_id": ident.machine_id,
-                    "last_ms": ident.last_ms, "row": row})
+        out.append(
+            {
+                "part": i,
+                "host": part.data.facts.host,
+                "name": ident.name,
+                "machine_id": ident.machine_id,
+                "last_ms": ident.last_ms,
+                "row": row,
+            }
+        )
     return out
 
 
@@ -285,8 +308,13 @@ def run_task(path: str, outdir: str, opts: TaskOptions, label: str | None = None
         # is recorded like an InputError; only resource errors (disk full, out of memory) are retried.
         transient = isinstance(e, (OSError, MemoryError))
         reason = " ".join(str(e).split()) or type(e).__name__
-        doc.update(status="failed", error=f"{label or path}: internal error: {type(e).__name__}: {reason}",
-                   retry=transient, parts=[], traceback=traceback.format_exc(limit=8))
+        doc.update(
+            status="failed",
+            error=f"{label or path}: internal error: {type(e).__name__}: {reason}",
+            retry=transient,
+            parts=[],
+            traceback=traceback.format_exc(limit=8),
+        )
     if doc["status"] != "ok":
         shutil.rmtree(out / WORK / STAGED / key, ignore_errors=True)
     state.write_marker(out, key, doc)
@@ -303,8 +331,12 @@ def run_host_task(spec_path: str, outdir: str, opts: TaskOptions, label: str | N
     out = Path(outdir)
     spec = json.loads(Path(spec_path).read_text(encoding="utf-8"))
     host = spec["host"]
-    doc: dict[str, Any] = {"host": host, "members": spec["members_signature"], "inputs": spec["inputs"],
-                           "settings": opts.fingerprint()}
+    doc: dict[str, Any] = {
+        "host": host,
+        "members": spec["members_signature"],
+        "inputs": spec["inputs"],
+        "settings": opts.fingerprint(),
+    }
     work = out / WORK / "merge" / f"{host_dir_name(host)}-{os.getpid()}"
     shutil.rmtree(work, ignore_errors=True)
     try:
@@ -316,7 +348,9 @@ def run_host_task(spec_path: str, outdir: str, opts: TaskOptions, label: str | N
             parts = read[m["path"]]
             part = parts[m["part"]] if m["part"] < len(parts) else None
             if part is None or hosts.identity(part).machine_id != m["machine_id"] or hosts.identity(part).name != m["name"]:
-                raise InputError(m["label"], "changed while the fleet ran (its hosts are not the ones it held a moment ago): run again")
+                raise InputError(
+                    m["label"], "changed while the fleet ran (its hosts are not the ones it held a moment ago): run again"
+                )
             hosts.rename(part.data, host)
             hosts.add_notes(part.data, [LogEntry(**n) for n in m["notes"]])
             chosen.append(part)
@@ -332,8 +366,13 @@ def run_host_task(spec_path: str, outdir: str, opts: TaskOptions, label: str | N
     except Exception as e:  # noqa: BLE001 - one host's failure never stops the fleet
         transient = isinstance(e, (OSError, MemoryError))
         reason = " ".join(str(e).split()) or type(e).__name__
-        doc.update(status="failed", error=f"host {host}: internal error: {type(e).__name__}: {reason}", retry=transient,
-                   row=None, traceback=traceback.format_exc(limit=8))
+        doc.update(
+            status="failed",
+            error=f"host {host}: internal error: {type(e).__name__}: {reason}",
+            retry=transient,
+            row=None,
+            traceback=traceback.format_exc(limit=8),
+        )
     finally:
         shutil.rmtree(work, ignore_errors=True)
     state.write_marker(out, host_marker_key(host), doc)

@@ -13,7 +13,7 @@ import lzma
 import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
-from datetime import datetime, timedelta, timezone, tzinfo
+from datetime import UTC, datetime, timedelta, timezone, tzinfo
 from pathlib import Path
 from typing import Any
 
@@ -128,7 +128,13 @@ def parse_date_output(text: str) -> tuple[datetime | None, str | None]:
         m = re.search(r"\b([A-Z]{2,5}|[+-]\d{4})\b(?= \d{4}$)|\b([A-Z]{2,5})$", s)
         zone = (m.group(1) or m.group(2)) if m else None
         bare = s.replace(f" {zone} ", " ").removesuffix(f" {zone}") if zone else s
-        for fmt in ("%a %b %d %H:%M:%S %Y", "%a %d %b %Y %H:%M:%S", "%a %d %b %Y %I:%M:%S %p", "%a %b %d %I:%M:%S %p %Y", "%Y-%m-%d %H:%M:%S"):
+        for fmt in (
+            "%a %b %d %H:%M:%S %Y",
+            "%a %d %b %Y %H:%M:%S",
+            "%a %d %b %Y %I:%M:%S %p",
+            "%a %b %d %I:%M:%S %p %Y",
+            "%Y-%m-%d %H:%M:%S",
+        ):
             try:
                 naive = datetime.strptime(bare, fmt)
             except ValueError:
@@ -136,7 +142,7 @@ def parse_date_output(text: str) -> tuple[datetime | None, str | None]:
             z = zone_of(zone)
             if z is None:
                 return None, zone
-            return naive.replace(tzinfo=z).astimezone(timezone.utc), zone
+            return naive.replace(tzinfo=z).astimezone(UTC), zone
     return None, None
 
 
@@ -144,7 +150,7 @@ def zone_of(name: str | None) -> tzinfo | None:
     if name is None:
         return None
     if name in ("UTC", "GMT", "Z", "UCT"):
-        return timezone.utc
+        return UTC
     if re.fullmatch(r"[+-]\d{4}", name):
         sign = 1 if name[0] == "+" else -1
         return timezone(sign * timedelta(hours=int(name[1:3]), minutes=int(name[3:])))
@@ -278,11 +284,15 @@ def load_sar(
             data = _load_one(p, fmt, tz, log)
             if data is None:
                 continue
-            for _, other, _ in cands[i + 1:]:
-                log.append(LogEntry("info", "preferred_source", f"not read: {p.name} has the same day in a better format", file=str(other)))
+            for _, other, _ in cands[i + 1 :]:
+                log.append(
+                    LogEntry(
+                        "info", "preferred_source", f"not read: {p.name} has the same day in a better format", file=str(other)
+                    )
+                )
             out.append((p, data))
             break
-    return sorted(out, key=lambda x: min(x[1].rows) if x[1].rows else datetime.max.replace(tzinfo=timezone.utc))
+    return sorted(out, key=lambda x: min(x[1].rows) if x[1].rows else datetime.max.replace(tzinfo=UTC))
 
 
 def _load_one(p: Path, fmt: str, tz: tzinfo | None, log: list[LogEntry]) -> sadf.SarData | None:
@@ -365,8 +375,20 @@ def when_words(t: datetime) -> str:
 # --- VMs -----------------------------------------------------------------------------------------
 
 # What bundles give per VM; the libvirt fields (current_bytes … swap_hard_limit_bytes) are docs/STORE.md's vms columns.
-VM_FIELDS = ("uuid", "pid", "allocated_bytes", "maxmem_bytes", "current_bytes", "rss_bytes", "swap_bytes", "hugepages_bytes",
-             "backing", "hard_limit_bytes", "soft_limit_bytes", "swap_hard_limit_bytes")
+VM_FIELDS = (
+    "uuid",
+    "pid",
+    "allocated_bytes",
+    "maxmem_bytes",
+    "current_bytes",
+    "rss_bytes",
+    "swap_bytes",
+    "hugepages_bytes",
+    "backing",
+    "hard_limit_bytes",
+    "soft_limit_bytes",
+    "swap_hard_limit_bytes",
+)
 VM_COLUMNS = ("ts", "name", *VM_FIELDS, "source")
 _VM_INT = tuple(f for f in VM_FIELDS if f not in ("uuid", "backing"))
 
@@ -391,8 +413,16 @@ class VmInfo:
 
 # Live state before configuration: the running domain's balloon and limits may differ from its persistent XML
 # (a `virsh setmem --live`); qemu's own command line last.
-SOURCE_ORDER = ("virsh dommemstat", "virsh dominfo", "virsh memtune", "libvirt live XML", "memory cgroup", "numa_maps",
-                "libvirt XML", "ps")
+SOURCE_ORDER = (
+    "virsh dommemstat",
+    "virsh dominfo",
+    "virsh memtune",
+    "libvirt live XML",
+    "memory cgroup",
+    "numa_maps",
+    "libvirt XML",
+    "ps",
+)
 
 
 def merge_vms(found: Iterable[tuple[str, VmInfo]]) -> dict[str, VmInfo]:
@@ -465,7 +495,11 @@ class Found:
     extra: dict[str, str] | None = None
 
 
-_SYSCTL_FACTS = {"vm.swappiness": "swappiness", "vm.overcommit_memory": "overcommit_memory", "vm.overcommit_ratio": "overcommit_ratio"}
+_SYSCTL_FACTS = {
+    "vm.swappiness": "swappiness",
+    "vm.overcommit_memory": "overcommit_memory",
+    "vm.overcommit_ratio": "overcommit_ratio",
+}
 
 
 def assemble(found: Found, label: str, log: list[LogEntry], opts: IngestOptions = DEFAULT) -> HostData:
@@ -479,7 +513,7 @@ def assemble(found: Found, label: str, log: list[LogEntry], opts: IngestOptions 
     assumptions: list[str] = []
     host = found.hostname
     proc = found.proc or {}
-    pre = snapshot_row(proc, {}, datetime(1970, 1, 1, tzinfo=timezone.utc), None, [])
+    pre = snapshot_row(proc, {}, datetime(1970, 1, 1, tzinfo=UTC), None, [])
     # sar history
     sar_parts = load_sar(found.sar_files or [], found.zone, log) if found.sar_files else []
     if sar_parts:
@@ -490,15 +524,34 @@ def assemble(found: Found, label: str, log: list[LogEntry], opts: IngestOptions 
         found.cpus = found.cpus or sar_parts[0][1].cpus
         for p, d in sar_parts:
             if d.hostname and host and d.hostname != host:
-                log.append(LogEntry("warn", "wrong_kind", f"sar file of host {d.hostname!r} in the bundle of {host!r}: read as {host!r}", file=str(p)))
+                log.append(
+                    LogEntry(
+                        "warn",
+                        "wrong_kind",
+                        f"sar file of host {d.hostname!r} in the bundle of {host!r}: read as {host!r}",
+                        file=str(p),
+                    )
+                )
             if d.fmt == "sar-text" and found.zone is None:
-                log.append(LogEntry("warn", "time_source", "sar text times are local and the bundle names no zone: UTC assumed", file=str(p)))
+                log.append(
+                    LogEntry(
+                        "warn", "time_source", "sar text times are local and the bundle names no zone: UTC assumed", file=str(p)
+                    )
+                )
                 if not any(a.startswith("sar text times") for a in assumptions):
-                    assumptions.append("sar text times read as UTC: sar prints the host's local time and the bundle names no zone")
+                    assumptions.append(
+                        "sar text times read as UTC: sar prints the host's local time and the bundle names no zone"
+                    )
     decision, notes = pagesize.decide(
-        override=opts.page_size, stated=found.page_size, stated_from=found.page_size_from or "getconf PAGESIZE output",
-        arch=found.arch, arch_from=found.arch_from or "uname", kernel=found.kernel,
-        meminfo=pre.meminfo, vmstat=pre.vmstat, pair_from="proc/meminfo and proc/vmstat",
+        override=opts.page_size,
+        stated=found.page_size,
+        stated_from=found.page_size_from or "getconf PAGESIZE output",
+        arch=found.arch,
+        arch_from=found.arch_from or "uname",
+        kernel=found.kernel,
+        meminfo=pre.meminfo,
+        vmstat=pre.vmstat,
+        pair_from="proc/meminfo and proc/vmstat",
     )
     log.extend(notes + decision.log())
     if decision.assumption:
@@ -517,7 +570,7 @@ def assemble(found: Found, label: str, log: list[LogEntry], opts: IngestOptions 
         if when is None:
             mem_label = proc.get("meminfo", ("", ""))[0]
             try:
-                when = datetime.fromtimestamp(Path(mem_label).stat().st_mtime, timezone.utc).replace(microsecond=0) if mem_label else None
+                when = datetime.fromtimestamp(Path(mem_label).stat().st_mtime, UTC).replace(microsecond=0) if mem_label else None
             except OSError:
                 when = None
             if when is not None:
@@ -538,7 +591,13 @@ def assemble(found: Found, label: str, log: list[LogEntry], opts: IngestOptions 
         frames.insert(0, sar)
         cols = set(sar.columns)
         days = {d.fmt for _, d in sar_parts}
-        contributions.append(Contribution(label, kind, f"sar history: {span_words(sar['ts'])} ({describe_sar(cols)}) from {len(sar_parts)} file(s), {'/'.join(sorted(days))}"))
+        contributions.append(
+            Contribution(
+                label,
+                kind,
+                f"sar history: {span_words(sar['ts'])} ({describe_sar(cols)}) from {len(sar_parts)} file(s), {'/'.join(sorted(days))}",
+            )
+        )
     elif found.sar_files is not None:
         contributions.append(Contribution(label, kind, "sar history: none in the bundle"))
     # vmstat output (supportconfig memory.txt): rates only when /proc has memory levels.
@@ -558,7 +617,14 @@ def assemble(found: Found, label: str, log: list[LogEntry], opts: IngestOptions 
         mem = [str(c) for c in vframe.columns if str(c).startswith("mem_")]
         if snap is not None and snap.meminfo:
             vframe = vframe.drop(columns=mem)
-            log.append(LogEntry("info", "preferred_source", "memory levels from /proc/meminfo, not vmstat output (procps-ng 4.0.x can freeze them); vmstat kept for si/so", file=vlabel))
+            log.append(
+                LogEntry(
+                    "info",
+                    "preferred_source",
+                    "memory levels from /proc/meminfo, not vmstat output (procps-ng 4.0.x can freeze them); vmstat kept for si/so",
+                    file=vlabel,
+                )
+            )
         if snap is not None and when is not None:  # the run's last row is at the bundle time: its rates join the snapshot row
             last = vframe[vframe["ts"] == pd.Timestamp(when)]
             for c in ("swapin_Bps", "swapout_Bps", "interval_s"):
@@ -581,7 +647,9 @@ def assemble(found: Found, label: str, log: list[LogEntry], opts: IngestOptions 
         if found.vms:
             what.append("VM allocations")
         assert when is not None
-        contributions.append(Contribution(label, kind, f"one /proc snapshot at {when_words(when)} ({', '.join(what) or 'nothing usable'})"))
+        contributions.append(
+            Contribution(label, kind, f"one /proc snapshot at {when_words(when)} ({', '.join(what) or 'nothing usable'})")
+        )
     has_psi = any("psi_some_share" in f or "psi_some_total_us" in f for f in frames)
     if not has_psi:
         contributions.append(Contribution(label, kind, "PSI: not collected"))
@@ -597,19 +665,37 @@ def assemble(found: Found, label: str, log: list[LogEntry], opts: IngestOptions 
         contributions.append(Contribution(label, kind, f"VMs: {len(vms)} ({', '.join(srcs)})"))
     virsh = None
     if found.virsh_rows and vm_when is not None:
-        virsh = pd.DataFrame([{"ts": pd.Timestamp(vm_when).as_unit("ms"), "domain": d, "key": k, "value": v} for d, k, v in found.virsh_rows])
+        virsh = pd.DataFrame(
+            [{"ts": pd.Timestamp(vm_when).as_unit("ms"), "domain": d, "key": k, "value": v} for d, k, v in found.virsh_rows]
+        )
         virsh["ts"] = virsh["ts"].astype("datetime64[ms, UTC]")
     swaps = None
     if snap is not None and snap.swaps:
         swaps = pd.DataFrame(snap.swaps)
         swaps["ts"] = pd.to_datetime(swaps["ts"], utc=True).astype("datetime64[ms, UTC]")
-    facts = HostFacts(host=host, hostname=hostname, machine_id=found.machine_id, kernel=found.kernel, page_size=page,
-                      page_size_source=decision.source, cpus=found.cpus, collector=kind,
-                      collector_version=found.collector_version, capture_format=kind, assumptions=assumptions,
-                      extra=dict(found.extra or {}))
+    facts = HostFacts(
+        host=host,
+        hostname=hostname,
+        machine_id=found.machine_id,
+        kernel=found.kernel,
+        page_size=page,
+        page_size_source=decision.source,
+        cpus=found.cpus,
+        collector=kind,
+        collector_version=found.collector_version,
+        capture_format=kind,
+        assumptions=assumptions,
+        extra=dict(found.extra or {}),
+    )
     if len(sar):
         iv = sar["interval_s"].dropna() if "interval_s" in sar else pd.Series(dtype=float)
-        facts.interval_s = float(iv.median()) if len(iv) else float(np.median(np.diff((sar["ts"] - sar["ts"].iloc[0]).dt.total_seconds()))) if len(sar) > 1 else None
+        facts.interval_s = (
+            float(iv.median())
+            if len(iv)
+            else float(np.median(np.diff((sar["ts"] - sar["ts"].iloc[0]).dt.total_seconds())))
+            if len(sar) > 1
+            else None
+        )
     for key, attr in _SYSCTL_FACTS.items():
         v = (found.sysctl or {}).get(key)
         if v is not None and is_digits(v.strip().lstrip("-")):
@@ -618,8 +704,9 @@ def assemble(found: Found, label: str, log: list[LogEntry], opts: IngestOptions 
         facts.extra.update(snap.texts)
     if found.arch:
         facts.extra.setdefault("arch", found.arch)
-    return HostData(facts=facts, samples=samples, vms=vms, swaps=swaps, virsh=virsh,
-                    log=stamp(log, host, label), contributions=contributions)
+    return HostData(
+        facts=facts, samples=samples, vms=vms, swaps=swaps, virsh=virsh, log=stamp(log, host, label), contributions=contributions
+    )
 
 
 def fill_nulls(frame: pd.DataFrame, column: str, value: int, rows: pd.Series | None = None) -> tuple[pd.DataFrame, int]:
@@ -639,18 +726,32 @@ def _sar_memtotal(sar: pd.DataFrame, total: int | None, log: list[LogEntry]) -> 
         if (derived == total).all():
             log.append(LogEntry("info", "derived", f"MemTotal derived from sar equals proc/meminfo's ({total // KIB} kB)"))
         else:
-            log.append(LogEntry(
-                "warn", "bad_value",
-                f"MemTotal derived from sar ({int(derived.min()) // KIB} to {int(derived.max()) // KIB} kB) differs from the "
-                f"bundle's /proc MemTotal ({total // KIB} kB): sar's values kept for its rows",
-            ))
+            log.append(
+                LogEntry(
+                    "warn",
+                    "bad_value",
+                    f"MemTotal derived from sar ({int(derived.min()) // KIB} to {int(derived.max()) // KIB} kB) differs from the "
+                    f"bundle's /proc MemTotal ({total // KIB} kB): sar's values kept for its rows",
+                )
+            )
     if total is None:
         if not len(derived):
-            log.append(LogEntry("warn", "missing_source", "no MemTotal in the bundle or its sar history: the sar history has no total memory"))
+            log.append(
+                LogEntry(
+                    "warn", "missing_source", "no MemTotal in the bundle or its sar history: the sar history has no total memory"
+                )
+            )
         return sar
     sar, n = fill_nulls(sar, "mem_MemTotal", total)
     if n:
-        log.append(LogEntry("info", "assumed", f"MemTotal of the bundle's /proc snapshot applied to {n} sar rows that did not give it", count=n))
+        log.append(
+            LogEntry(
+                "info",
+                "assumed",
+                f"MemTotal of the bundle's /proc snapshot applied to {n} sar rows that did not give it",
+                count=n,
+            )
+        )
     return sar
 
 
@@ -661,7 +762,13 @@ def _sar_commit_limit(sar: pd.DataFrame, meminfo: dict[str, int] | None, log: li
     if limit is None or "mem_Committed_AS" not in sar:
         return sar
     if "mem_SwapTotal" not in sar:
-        log.append(LogEntry("info", "missing_source", "CommitLimit not applied to the sar history: it has no swap columns (sar -S) to show that swap did not change"))
+        log.append(
+            LogEntry(
+                "info",
+                "missing_source",
+                "CommitLimit not applied to the sar history: it has no swap columns (sar -S) to show that swap did not change",
+            )
+        )
         return sar
     mem = meminfo or {}
     if mem.get("mem_SwapTotal") is None:
@@ -671,13 +778,16 @@ def _sar_commit_limit(sar: pd.DataFrame, meminfo: dict[str, int] | None, log: li
         same &= sar["mem_MemTotal"].eq(mem["mem_MemTotal"])
     sar, n = fill_nulls(sar, "mem_CommitLimit", limit, same)
     other = len(sar) - n
-    log.append(LogEntry(
-        "info", "derived",
-        f"CommitLimit {limit // KIB} kB of proc/meminfo applied to {n} of {len(sar)} sar rows whose SwapTotal and MemTotal equal "
-        "the snapshot's (the overcommit sysctls are known only at the bundle time)"
-        + (f"; {other} rows with other swap or memory sizes left without" if other else ""),
-        count=n,
-    ))
+    log.append(
+        LogEntry(
+            "info",
+            "derived",
+            f"CommitLimit {limit // KIB} kB of proc/meminfo applied to {n} of {len(sar)} sar rows whose SwapTotal and MemTotal equal "
+            "the snapshot's (the overcommit sysctls are known only at the bundle time)"
+            + (f"; {other} rows with other swap or memory sizes left without" if other else ""),
+            count=n,
+        )
+    )
     return sar
 
 

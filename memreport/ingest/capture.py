@@ -14,8 +14,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from memreport.errors import InputError
-from memreport.ingest import capture_libvirt, derive, hosts, pagesize, procfs, schema, sources
-from memreport.ingest import threads as ingest_threads
+from memreport.ingest import capture_libvirt, derive, hosts, pagesize, procfs, schema, sources, threads as ingest_threads
 from memreport.ingest.options import DEFAULT, IngestOptions
 from memreport.ingest.streams import StreamResult, StreamTooLarge, parse_stream, read_bytes
 from memreport.model import Contribution, HostData, HostFacts, LogEntry
@@ -80,8 +79,19 @@ def _int_or_none(v: str | None) -> int | None:
 def _facts(raw: dict[str, str], root: Path) -> HostFacts:
     host = raw.get("hostname") or root.name
     known = {
-        "hostname", "machine_id", "kernel", "page_size", "clock_ticks", "cpus", "interval", "vm.swappiness",
-        "vm.overcommit_memory", "vm.overcommit_ratio", "collector", "collector_version", "format",
+        "hostname",
+        "machine_id",
+        "kernel",
+        "page_size",
+        "clock_ticks",
+        "cpus",
+        "interval",
+        "vm.swappiness",
+        "vm.overcommit_memory",
+        "vm.overcommit_ratio",
+        "collector",
+        "collector_version",
+        "format",
     }
     interval = raw.get("interval")
     try:
@@ -119,7 +129,9 @@ def _stream_files(root: Path, log: list[LogEntry]) -> dict[str, list[Path]]:
             continue
         days = by_source.setdefault(m["source"], {})
         if m["day"] in days and not m["gz"]:
-            log.append(LogEntry("info", "skipped_file", "a plain copy of this day exists: the .gz is ignored", file=str(days[m["day"]])))
+            log.append(
+                LogEntry("info", "skipped_file", "a plain copy of this day exists: the .gz is ignored", file=str(days[m["day"]]))
+            )
         if m["day"] not in days or not m["gz"]:
             days[m["day"]] = p
     for source in by_source:
@@ -153,8 +165,9 @@ def _read_file(source: str, f: Path, wanted: frozenset[str] | None = None) -> St
     if res.table is not None and wanted is not None and source in _WIDE:
         # Dropped per file, after every value was checked: the log is the same as a full ingest's.
         store_name = _WIDE[source]
-        keep = [c for c in res.table.column_names
-                if c == "ts" or store_name(c) in wanted or store_name(c) in derive.INGEST_COLUMNS]
+        keep = [
+            c for c in res.table.column_names if c == "ts" or store_name(c) in wanted or store_name(c) in derive.INGEST_COLUMNS
+        ]
         res.table = res.table.select(keep)
     elif res.table is not None and wanted is not None and source == "vms" and "ksm_profit" in res.table.column_names:
         res.table = res.table.drop_columns(["ksm_profit"])  # no check reads it: 8 bytes of every per-VM row
@@ -188,8 +201,15 @@ def _null_impossible(t: pa.Table, factor_of: Callable[[str], int | None], log: l
         when = pc.filter(t.column("ts"), bad)[0].as_py()
         at = "" if when is None else f" at {pd.Timestamp(when, unit='s', tz='UTC'):%Y-%m-%d %H:%M:%S} UTC"
         why = "negative" if first < 0 else "too large for 64 bits in bytes"
-        log.append(LogEntry("warn", "bad_value", f"{name}: {n} impossible value(s), the first {first} ({why}){at}: left null",
-                            file=where, count=int(n)))
+        log.append(
+            LogEntry(
+                "warn",
+                "bad_value",
+                f"{name}: {n} impossible value(s), the first {first} ({why}){at}: left null",
+                file=where,
+                count=int(n),
+            )
+        )
         t = t.set_column(i, name, pc.if_else(bad, pa.scalar(None, col.type), col))
     return t
 
@@ -231,8 +251,16 @@ def _in_time_order(t: pa.Table, multi_row: bool, log: list[LogEntry] | None, whe
         if repeat.any():
             n = int(repeat.sum())
             first = pd.Timestamp(ts[repeat][0], unit="s", tz="UTC")
-            log.append(LogEntry("warn", "duplicate", f"{n} sample(s) repeated the timestamp of the one before "
-                                f"(the first at {first:%Y-%m-%d %H:%M:%S} UTC): the later one dropped", file=where, count=n))
+            log.append(
+                LogEntry(
+                    "warn",
+                    "duplicate",
+                    f"{n} sample(s) repeated the timestamp of the one before "
+                    f"(the first at {first:%Y-%m-%d %H:%M:%S} UTC): the later one dropped",
+                    file=where,
+                    count=n,
+                )
+            )
         if stepped.any():
             starts = np.flatnonzero(np.diff(ts) < 0) + 1
             step = pd.Series(np.diff(ts)).pipe(lambda d: d[d > 0].median())
@@ -240,9 +268,17 @@ def _in_time_order(t: pa.Table, multi_row: bool, log: list[LogEntry] | None, whe
             at = pd.Timestamp(ts[starts[0] - 1], unit="s", tz="UTC")
             n = int(stepped.sum())
             more = f" ({len(starts)} steps in all)" if len(starts) > 1 else ""
-            log.append(LogEntry("warn", "clock_step", f"the clock stepped back about {back:.0f} s after "
-                                f"{at:%Y-%m-%d %H:%M:%S} UTC{more}: {n} sample(s) falling in time already "
-                                "covered were dropped, the rest kept; no rate spans the step", file=where, count=n))
+            log.append(
+                LogEntry(
+                    "warn",
+                    "clock_step",
+                    f"the clock stepped back about {back:.0f} s after "
+                    f"{at:%Y-%m-%d %H:%M:%S} UTC{more}: {n} sample(s) falling in time already "
+                    "covered were dropped, the rest kept; no rate spans the step",
+                    file=where,
+                    count=n,
+                )
+            )
     return t.filter(pa.array(~drop)), int(drop.sum())
 
 
@@ -306,7 +342,14 @@ def read(path: Path, label: str, opts: IngestOptions = DEFAULT) -> list[HostData
         if fmt.split(".")[0] not in SUPPORTED_FORMATS:
             raise InputError(facts_file, f"capture format {fmt!r} is newer than this memreport understands (1)")
     else:
-        log.append(LogEntry("warn", "missing_source", "no facts.txt: host name from the directory, page size from other evidence", file=str(root)))
+        log.append(
+            LogEntry(
+                "warn",
+                "missing_source",
+                "no facts.txt: host name from the directory, page size from other evidence",
+                file=str(root),
+            )
+        )
     facts = _facts(raw_facts, root)
     files = _stream_files(root, log)
     if "meminfo" not in files:
@@ -324,9 +367,7 @@ def read(path: Path, label: str, opts: IngestOptions = DEFAULT) -> list[HostData
         for done, fut in enumerate(as_completed(futures), 1):
             parsed[futures[fut]] = fut.result()
             sources.report_files(done, len(jobs))
-    results = {
-        source: _merge_results([r for (s2, _), r in zip(jobs, parsed) if s2 == source]) for source in files
-    }
+    results = {source: _merge_results([r for (s2, _), r in zip(jobs, parsed) if s2 == source]) for source in files}
     del parsed  # the merged tables hold the same buffers; each is freed when its stream is done
     rows_skipped = 0
     for source, r in results.items():
@@ -352,8 +393,13 @@ def read(path: Path, label: str, opts: IngestOptions = DEFAULT) -> list[HostData
         frames.append(_stream_columns(vm_t, {k: schema.vmstat_column(k) for k in vm_t.column_names}, {}))
     pair_mem, pair_vm = _first_pair(mem_t, vm_t) if vm_t is not None else (None, None)
     page, notes = pagesize.decide(
-        override=opts.page_size, stated=facts.page_size, stated_from="facts.txt", kernel=facts.kernel,
-        meminfo=pair_mem, vmstat=pair_vm, pair_from="the first meminfo / vmstat sample's",
+        override=opts.page_size,
+        stated=facts.page_size,
+        stated_from="facts.txt",
+        kernel=facts.kernel,
+        meminfo=pair_mem,
+        vmstat=pair_vm,
+        pair_from="the first meminfo / vmstat sample's",
     )
     facts.page_size, facts.page_size_source = page.size, page.source
     if page.assumption:
@@ -369,9 +415,13 @@ def read(path: Path, label: str, opts: IngestOptions = DEFAULT) -> list[HostData
         frames.append(_stream_columns(ksm_t, rename, {k: page.size for k in page_cols}))
     psi_t = table("psi")
     if psi_t is not None:
-        frames.append(_stream_columns(psi_t, {k: (f"psi_{k}_us" if k.endswith("_total") else f"psi_{k}") for k in psi_t.column_names}, {}))
+        frames.append(
+            _stream_columns(psi_t, {k: (f"psi_{k}_us" if k.endswith("_total") else f"psi_{k}") for k in psi_t.column_names}, {})
+        )
     samples = _assemble(frames)
-    samples = samples.append_column("source", pa.array(["capture"] * samples.num_rows, type=pa.string()).dictionary_encode().cast(pa.string()))
+    samples = samples.append_column(
+        "source", pa.array(["capture"] * samples.num_rows, type=pa.string()).dictionary_encode().cast(pa.string())
+    )
     for source in ("vmstat", "ksm", "psi", "vms"):
         if source not in files:
             why = {
@@ -390,8 +440,9 @@ def read(path: Path, label: str, opts: IngestOptions = DEFAULT) -> list[HostData
     swaps = _swaps(table("swaps"))
     virsh = _virsh(table("virsh"), log, str(root))
     if vms is not None:
-        vms = capture_libvirt.join(vms, virsh, capture_libvirt.domains(table("domxml"), log, str(root)),
-                                   unknown_columns=opts.sample_columns is None)
+        vms = capture_libvirt.join(
+            vms, virsh, capture_libvirt.domains(table("domxml"), log, str(root)), unknown_columns=opts.sample_columns is None
+        )
     hugepages = _hugepages(table("hugepages"))
     numa = _numa(table("numa"))
     log = [dataclasses.replace(e, host=e.host or facts.host, input=e.input or label) for e in log]
@@ -427,13 +478,21 @@ def _first_pair(mem: pa.Table, vm: pa.Table) -> tuple[dict[str, int] | None, dic
         return None, None
     mi = int(np.nonzero(mem.column("ts").to_numpy() == common[0])[0][0])
     vi = int(np.nonzero(vm.column("ts").to_numpy() == common[0])[0][0])
-    mrow = {schema.meminfo_column(k): v * KIB for k, v in mem.slice(mi, 1).to_pylist()[0].items() if k != "ts" and isinstance(v, int)}
+    mrow = {
+        schema.meminfo_column(k): v * KIB for k, v in mem.slice(mi, 1).to_pylist()[0].items() if k != "ts" and isinstance(v, int)
+    }
     vrow = {schema.vmstat_column(k): v for k, v in vm.slice(vi, 1).to_pylist()[0].items() if k != "ts" and isinstance(v, int)}
     return mrow, vrow
 
 
-def _vms(vms_t: pa.Table | None, defs_t: pa.Table | None, log: list[LogEntry], where: str,
-         page_size: int | None = None, raw: bool = True) -> pd.DataFrame | None:
+def _vms(
+    vms_t: pa.Table | None,
+    defs_t: pa.Table | None,
+    log: list[LogEntry],
+    where: str,
+    page_size: int | None = None,
+    raw: bool = True,
+) -> pd.DataFrame | None:
     """Per-VM rows in bytes, with each VM's name and sizes. raw=False (a report, not a store) drops
     the columns as the collector wrote them (kB, pages) once they are converted."""
     if vms_t is None:
@@ -447,8 +506,9 @@ def _vms(vms_t: pa.Table | None, defs_t: pa.Table | None, log: list[LogEntry], w
     vms["rss_bytes"] = vms["rss_kb"].astype("Int64") * KIB
     vms["swap_bytes"] = vms["swap_kb"].astype("Int64") * KIB
     # HugetlbPages (collectors >= 1.3.0; kernel >= 4.4): null when not captured
-    vms["hugepages_bytes"] = (vms["hugetlb_kb"].astype("Int64") * KIB if "hugetlb_kb" in vms
-                              else pd.Series(pd.NA, index=vms.index, dtype="Int64"))
+    vms["hugepages_bytes"] = (
+        vms["hugetlb_kb"].astype("Int64") * KIB if "hugetlb_kb" in vms else pd.Series(pd.NA, index=vms.index, dtype="Int64")
+    )
     # /proc/<pid>/ksm_stat (kernel >= 6.1; collectors before 1.1.0 wrote no such columns): null when absent
     unknown = pd.Series(pd.NA, index=vms.index, dtype="Int64")
     merging = vms["ksm_merging_pages"].astype("Int64") if "ksm_merging_pages" in vms else unknown
@@ -487,12 +547,15 @@ def _vmdefs(defs_t: pa.Table, log: list[LogEntry], where: str) -> pd.DataFrame:
     # `-` means the command line has no memory-backing argument: anonymous memory.
     if "mem_backend" in defs:
         defs["backing"] = defs["mem_backend"].map(
-            lambda a: procfs.qemu_backing(procfs.split_backing_field(a)) if isinstance(a, str) else procfs.BACKING_ANONYMOUS)
+            lambda a: procfs.qemu_backing(procfs.split_backing_field(a)) if isinstance(a, str) else procfs.BACKING_ANONYMOUS
+        )
     else:
         defs["backing"] = None
     bad = defs[defs["mem_arg"].notna() & defs["allocated_bytes"].isna()]
     for row in bad.itertuples():
-        log.append(LogEntry("warn", "bad_value", f"VM {row.name}: -m {row.mem_arg!r} is not a size: allocation unknown", file=where))
+        log.append(
+            LogEntry("warn", "bad_value", f"VM {row.name}: -m {row.mem_arg!r} is not a size: allocation unknown", file=where)
+        )
     return defs
 
 
@@ -507,15 +570,16 @@ def _int_array(column: pa.ChunkedArray, scale: int) -> pd.api.extensions.Extensi
         k = len(chunk)
         chunk = chunk.cast(pa.int64())
         if chunk.null_count:
-            mask[at:at + k] = chunk.is_null().to_numpy(zero_copy_only=False)
+            mask[at : at + k] = chunk.is_null().to_numpy(zero_copy_only=False)
             chunk = chunk.fill_null(0)
-        np.multiply(chunk.to_numpy(zero_copy_only=False), scale, out=values[at:at + k])
+        np.multiply(chunk.to_numpy(zero_copy_only=False), scale, out=values[at : at + k])
         at += k
     return pd.arrays.IntegerArray(values, mask)
 
 
-def _vms_lean(parsed: dict[str, pa.ChunkedArray], defs: pd.DataFrame | None, page_size: int | None,
-              log: list[LogEntry], where: str) -> pd.DataFrame:
+def _vms_lean(
+    parsed: dict[str, pa.ChunkedArray], defs: pd.DataFrame | None, page_size: int | None, log: list[LogEntry], where: str
+) -> pd.DataFrame:
     """The per-VM rows a report reads, built column by column from the parsed stream (whose columns
     are dropped as they are converted): the same values as _vms gives (tests/test_long_period.py),
     without its intermediate frames (a merge copies every row: a year of 30 VMs is 15 M rows). A
@@ -528,8 +592,12 @@ def _vms_lean(parsed: dict[str, pa.ChunkedArray], defs: pd.DataFrame | None, pag
     del sec
     pid = parsed.pop("pid").to_numpy()
     cols["pid"] = pid
-    for raw, name, scale in (("rss_kb", "rss_bytes", KIB), ("swap_kb", "swap_bytes", KIB), ("hugetlb_kb", "hugepages_bytes", KIB),
-                             ("ksm_merging_pages", "ksm_merged_bytes", page_size or None)):
+    for raw, name, scale in (
+        ("rss_kb", "rss_bytes", KIB),
+        ("swap_kb", "swap_bytes", KIB),
+        ("hugetlb_kb", "hugepages_bytes", KIB),
+        ("ksm_merging_pages", "ksm_merged_bytes", page_size or None),
+    ):
         column = parsed.pop(raw, None)
         if column is None:
             continue
@@ -575,8 +643,12 @@ def _hugepages(t: pa.Table | None) -> pd.DataFrame | None:
     out = pd.DataFrame({"ts": pd.DatetimeIndex(_ts(t), tz="UTC"), "node": df["node"].astype("Int32")})
     size = df["size_kb"].astype("Int64") * KIB
     out["page_size_bytes"] = size
-    for col, key in (("total_bytes", "nr_hugepages"), ("free_bytes", "free_hugepages"),
-                     ("reserved_bytes", "resv_hugepages"), ("surplus_bytes", "surplus_hugepages")):
+    for col, key in (
+        ("total_bytes", "nr_hugepages"),
+        ("free_bytes", "free_hugepages"),
+        ("reserved_bytes", "resv_hugepages"),
+        ("surplus_bytes", "surplus_hugepages"),
+    ):
         out[col] = df[key].astype("Int64") * size if key in df else pd.array([pd.NA] * len(df), dtype="Int64")
     return out[out["page_size_bytes"].notna()].reset_index(drop=True)
 
@@ -596,8 +668,13 @@ def _numa(t: pa.Table | None) -> pd.DataFrame | None:
     return out[out["node"].notna()].reset_index(drop=True)
 
 
-_VIRSH_KB = {"max_memory_kb": "max_memory", "used_memory_kb": "used_memory", "hard_limit_kb": "hard_limit",
-             "soft_limit_kb": "soft_limit", "swap_hard_limit_kb": "swap_hard_limit"}
+_VIRSH_KB = {
+    "max_memory_kb": "max_memory",
+    "used_memory_kb": "used_memory",
+    "hard_limit_kb": "hard_limit",
+    "soft_limit_kb": "soft_limit",
+    "swap_hard_limit_kb": "swap_hard_limit",
+}
 _DOMMEMSTAT_KB = {"actual", "swap_in", "swap_out", "unused", "available", "usable", "rss", "disk_caches", "hugetlb_pgalloc"}
 
 
@@ -615,5 +692,13 @@ def _virsh(t: pa.Table | None, log: list[LogEntry], where: str) -> pd.DataFrame 
     text = df["value"].isna() & ~unlimited
     if text.any():  # e.g. dominfo's `state running`: not a number, so not a store value
         keys = ", ".join(sorted(set(df.loc[text, "key"].astype(str))))
-        log.append(LogEntry("info", "skipped_value", f"{int(text.sum())} non-numeric virsh values ({keys}) not stored", file=where, count=int(text.sum())))
+        log.append(
+            LogEntry(
+                "info",
+                "skipped_value",
+                f"{int(text.sum())} non-numeric virsh values ({keys}) not stored",
+                file=where,
+                count=int(text.sum()),
+            )
+        )
     return df[~text & ~unlimited].reset_index(drop=True)

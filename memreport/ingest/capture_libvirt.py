@@ -42,13 +42,13 @@ def domains(t: pa.Table | None, log: list[LogEntry], where: str) -> pd.DataFrame
         except ParseError as e:
             log.append(LogEntry("warn", "bad_value", f"domain XML of {dom}: {e.reason}: skipped", file=where))
             continue
-        rows.append({"ts": when, "name": dom, "backing": vm.backing,
-                     **{col: getattr(vm, field) for col, (_, field) in _FIELDS.items()}})
+        rows.append(
+            {"ts": when, "name": dom, "backing": vm.backing, **{col: getattr(vm, field) for col, (_, field) in _FIELDS.items()}}
+        )
     return pd.DataFrame(rows) if rows else None
 
 
-def join(vms: pd.DataFrame, virsh: pd.DataFrame | None, xml: pd.DataFrame | None,
-         unknown_columns: bool = True) -> pd.DataFrame:
+def join(vms: pd.DataFrame, virsh: pd.DataFrame | None, xml: pd.DataFrame | None, unknown_columns: bool = True) -> pd.DataFrame:
     """vms with current_bytes, the three limits and (where null) backing from virsh and the domain XML.
     unknown_columns=False (a report): with neither source the columns are left out, not all null
     (the checks read an absent column as unknown; a year of VM rows would spend 0.5 GB on them)."""
@@ -69,8 +69,13 @@ def join(vms: pd.DataFrame, virsh: pd.DataFrame | None, xml: pd.DataFrame | None
         right = right[right[value].notna()].sort_values("ts", kind="stable")
         if not len(right) or not len(left):
             return pd.Series(dtype="object")
-        right = pd.DataFrame({"ts": pd.to_datetime(right["ts"], utc=True).astype("datetime64[ms, UTC]").to_numpy(),
-                              "name": _keys(right["name"]), value: right[value].to_numpy()})
+        right = pd.DataFrame(
+            {
+                "ts": pd.to_datetime(right["ts"], utc=True).astype("datetime64[ms, UTC]").to_numpy(),
+                "name": _keys(right["name"]),
+                value: right[value].to_numpy(),
+            }
+        )
         right["ts"] = right["ts"].dt.tz_localize("UTC") if right["ts"].dt.tz is None else right["ts"]
         m = pd.merge_asof(left, right, on="ts", by="name", direction="backward")
         return m.set_index("row")[value].dropna()
@@ -101,5 +106,7 @@ def join(vms: pd.DataFrame, virsh: pd.DataFrame | None, xml: pd.DataFrame | None
 
 def _keys(names: pd.Series) -> np.ndarray:
     """Domain names as plain Python strings (category, arrow and object columns alike), None for missing."""
-    return np.array([None if v is None or v is pd.NA or (isinstance(v, float) and np.isnan(v)) else str(v)
-                     for v in names.tolist()], dtype=object)
+    return np.array(
+        [None if v is None or v is pd.NA or (isinstance(v, float) and np.isnan(v)) else str(v) for v in names.tolist()],
+        dtype=object,
+    )

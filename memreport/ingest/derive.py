@@ -36,11 +36,23 @@ RESET_COUNTERS = (
 
 # Columns the ingest itself reads after parsing (segments, rates, page size evidence): kept
 # whatever a caller's IngestOptions.sample_columns asks for.
-RATE_INPUTS = ("vmstat_pswpin", "vmstat_pswpout", "vmstat_pgmajfault", "vmstat_pgscan_direct", "vmstat_oom_kill",
-               "vmstat_workingset_refault", "vmstat_workingset_refault_anon", "vmstat_workingset_refault_file",
-               "psi_some_total_us", "psi_full_total_us", "ksmd_ticks")
+RATE_INPUTS = (
+    "vmstat_pswpin",
+    "vmstat_pswpout",
+    "vmstat_pgmajfault",
+    "vmstat_pgscan_direct",
+    "vmstat_oom_kill",
+    "vmstat_workingset_refault",
+    "vmstat_workingset_refault_anon",
+    "vmstat_workingset_refault_file",
+    "psi_some_total_us",
+    "psi_full_total_us",
+    "ksmd_ticks",
+)
 INGEST_COLUMNS = frozenset(
-    [f.name for f in schema.SAMPLE_FIXED] + list(RESET_COUNTERS) + list(RATE_INPUTS)
+    [f.name for f in schema.SAMPLE_FIXED]
+    + list(RESET_COUNTERS)
+    + list(RATE_INPUTS)
     + [c for pair in pagesize.PAGE_PAIRS for c in pair]
 )
 
@@ -178,8 +190,16 @@ def assign_segments(t: pa.Table, host: str) -> tuple[np.ndarray, list[LogEntry]]
     gap, limit = gap_rows(t)
     gaps = int((gap & ~new).sum())
     if gaps:
-        log.append(LogEntry("info", "gap", f"{gaps} gap(s) in the data longer than {limit:.0f} s: not a reboot or reset (the "
-                            "counters go on), but no rate is computed across them", host=host, count=gaps))
+        log.append(
+            LogEntry(
+                "info",
+                "gap",
+                f"{gaps} gap(s) in the data longer than {limit:.0f} s: not a reboot or reset (the "
+                "counters go on), but no rate is computed across them",
+                host=host,
+                count=gaps,
+            )
+        )
     return np.cumsum(new).astype(np.int32), log
 
 

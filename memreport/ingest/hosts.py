@@ -136,9 +136,13 @@ def assign(idents: Sequence[Identity]) -> tuple[list[str], dict[int, list[LogEnt
         if len(names) > 1:
             for i in members:
                 if idents[i].name != base:
-                    notes.setdefault(i, []).append(LogEntry(
-                        "info", "host_identity",
-                        f"machine-id {mid} is called {sorted(names)} in its inputs: named {base!r}, its name in the newest data"))
+                    notes.setdefault(i, []).append(
+                        LogEntry(
+                            "info",
+                            "host_identity",
+                            f"machine-id {mid} is called {sorted(names)} in its inputs: named {base!r}, its name in the newest data",
+                        )
+                    )
         groups[("mid", mid)] = _Group(base, mid, list(members))
     mid_names: dict[str, list[str]] = {}
     for mid, members in by_mid.items():
@@ -150,13 +154,22 @@ def assign(idents: Sequence[Identity]) -> tuple[list[str], dict[int, list[LogEnt
         mids = sorted(mid_names.get(ident.name, []))
         if len(mids) == 1:
             groups[("mid", mids[0])].members.append(i)
-            notes.setdefault(i, []).append(LogEntry(
-                "info", "host_identity", f"no machine-id in this input: joined host {ident.name!r} (machine-id {mids[0]}) by its name"))
+            notes.setdefault(i, []).append(
+                LogEntry(
+                    "info",
+                    "host_identity",
+                    f"no machine-id in this input: joined host {ident.name!r} (machine-id {mids[0]}) by its name",
+                )
+            )
             continue
         if len(mids) > 1:
-            notes.setdefault(i, []).append(LogEntry(
-                "warn", "host_identity",
-                f"no machine-id in this input and {len(mids)} machines are called {ident.name!r}: kept as a host of its own"))
+            notes.setdefault(i, []).append(
+                LogEntry(
+                    "warn",
+                    "host_identity",
+                    f"no machine-id in this input and {len(mids)} machines are called {ident.name!r}: kept as a host of its own",
+                )
+            )
         groups.setdefault(("name", ident.name), _Group(ident.name, None, [])).members.append(i)
     final = _names(list(groups.values()))
     out = [""] * len(idents)
@@ -164,9 +177,13 @@ def assign(idents: Sequence[Identity]) -> tuple[list[str], dict[int, list[LogEnt
         for i in g.members:
             out[i] = name
             if name != idents[i].name and g.machine_id:
-                notes.setdefault(i, []).append(LogEntry(
-                    "info", "host_identity",
-                    f"named {name!r}: several machines in these inputs are called {g.base!r} (this one is machine-id {g.machine_id})"))
+                notes.setdefault(i, []).append(
+                    LogEntry(
+                        "info",
+                        "host_identity",
+                        f"named {name!r}: several machines in these inputs are called {g.base!r} (this one is machine-id {g.machine_id})",
+                    )
+                )
     return out, notes
 
 
@@ -189,7 +206,9 @@ def _names(groups: list[_Group]) -> list[str]:
             continue
         for n in (8, 12, 16, 32):
             name = f"{g.base}-{g.machine_id[:n]}"
-            others = [h for h in groups if h is not g and h.base == g.base and h.machine_id and h.machine_id[:n] == g.machine_id[:n]]
+            others = [
+                h for h in groups if h is not g and h.base == g.base and h.machine_id and h.machine_id[:n] == g.machine_id[:n]
+            ]
             if name not in taken and not others:
                 break
         taken.add(name)
@@ -232,8 +251,14 @@ def combine(parts: Sequence[Part]) -> HostData:
     merged = store.merge_host(datas)
     inputs = sorted({c.input for d in datas for c in d.contributions})
     if len(inputs) > 1:
-        merged.log.append(LogEntry("info", "merged_inputs", f"{len(inputs)} inputs of this host merged into one series: {', '.join(inputs)}",
-                                   host=merged.facts.host))
+        merged.log.append(
+            LogEntry(
+                "info",
+                "merged_inputs",
+                f"{len(inputs)} inputs of this host merged into one series: {', '.join(inputs)}",
+                host=merged.facts.host,
+            )
+        )
     return store.finalize(merged)
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from memreport.errors import ConfigError
 from memreport.units import parse_size
@@ -59,15 +59,14 @@ def parse_time(text: str, option: str = "--start") -> datetime:
     """`2026-11-26T20:49:43Z`, `2026-11-26 20:49:43` (UTC), `…+01:00`, or epoch seconds (`@1764190183`)."""
     s = text.strip()
     if _EPOCH.match(s):
-        return datetime.fromtimestamp(float(s.lstrip("@")), timezone.utc)
+        return datetime.fromtimestamp(float(s.lstrip("@")), UTC)
     try:
         t = datetime.fromisoformat(s)
     except ValueError:
         raise ConfigError(
-            f"{option} {text!r}: expected a time such as 2026-11-26T20:49:43Z, '2026-11-26 20:49:43' (UTC) "
-            "or epoch seconds"
+            f"{option} {text!r}: expected a time such as 2026-11-26T20:49:43Z, '2026-11-26 20:49:43' (UTC) or epoch seconds"
         ) from None
-    return (t if t.tzinfo else t.replace(tzinfo=timezone.utc)).astimezone(timezone.utc)
+    return (t if t.tzinfo else t.replace(tzinfo=UTC)).astimezone(UTC)
 
 
 def make(page_size: str | None = None, start: str | None = None, end: str | None = None) -> IngestOptions:

@@ -38,9 +38,23 @@ _STRENGTH = {OPTION: 0, STATED: 1, ARCHITECTURE: 2, INFERRED: 3, ASSUMED: 4}
 ASSUMPTION_PREFIX = "page size assumed"
 
 _ALIASES = {
-    "amd64": "x86_64", "x86-64": "x86_64", "x64": "x86_64", "i386": "i686", "i486": "i686", "i586": "i686",
-    "x86": "i686", "arm64": "aarch64", "ppc64el": "ppc64le", "powerpc64le": "ppc64le", "powerpc64": "ppc64",
-    "armhf": "arm", "armel": "arm", "armv7l": "arm", "armv6l": "arm", "armv5tel": "arm", "armv7": "arm",
+    "amd64": "x86_64",
+    "x86-64": "x86_64",
+    "x64": "x86_64",
+    "i386": "i686",
+    "i486": "i686",
+    "i586": "i686",
+    "x86": "i686",
+    "arm64": "aarch64",
+    "ppc64el": "ppc64le",
+    "powerpc64le": "ppc64le",
+    "powerpc64": "ppc64",
+    "armhf": "arm",
+    "armel": "arm",
+    "armv7l": "arm",
+    "armv6l": "arm",
+    "armv5tel": "arm",
+    "armv7": "arm",
 }
 # Architectures whose Linux kernel has one page size only.
 ONE_SIZE = {"x86_64": 4096, "i686": 4096, "s390x": 4096, "s390": 4096, "arm": 4096, "riscv64": 4096}
@@ -270,12 +284,15 @@ def reconcile(parts: list[HostData]) -> tuple[HostData | None, list[LogEntry]]:
         conflict = strength(p.facts.page_size_source) == strength(source) and source != ASSUMED
         rescale(p, size / old)
         inputs = ", ".join(sorted({c.input for c in p.contributions})) or "an input"
-        log.append(LogEntry(
-            "warn" if conflict else "info", "page_size",
-            f"{inputs}: page size {old} ({p.facts.page_size_source}) replaced by {size} ({source}) from another input "
-            "of this host; its page-derived values converted",
-            host=p.facts.host,
-        ))
+        log.append(
+            LogEntry(
+                "warn" if conflict else "info",
+                "page_size",
+                f"{inputs}: page size {old} ({p.facts.page_size_source}) replaced by {size} ({source}) from another input "
+                "of this host; its page-derived values converted",
+                host=p.facts.host,
+            )
+        )
     return best, log
 
 

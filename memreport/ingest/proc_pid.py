@@ -117,8 +117,12 @@ class KsmStat:
     zero_pages: int | None  # ksm_zero_pages, 6.10
 
 
-_KSM_STAT = {"ksm_rmap_items": "rmap_items", "ksm_merging_pages": "merging_pages",
-             "ksm_process_profit": "profit_bytes", "ksm_zero_pages": "zero_pages"}
+_KSM_STAT = {
+    "ksm_rmap_items": "rmap_items",
+    "ksm_merging_pages": "merging_pages",
+    "ksm_process_profit": "profit_bytes",
+    "ksm_zero_pages": "zero_pages",
+}
 
 
 def parse_ksm_stat(text: str) -> KsmStat:
@@ -202,7 +206,7 @@ def parse_ps(text: str) -> list[PsRow]:
     pid_i = cols.index("PID") if "PID" in cols else None
     rss_i = cols.index("RSS") if "RSS" in cols else None
     out: list[PsRow] = []
-    for line in lines[at + 1:]:
+    for line in lines[at + 1 :]:
         parts = line.split(None, n - 1)
         if len(parts) < n:
             continue  # a wrapped or cut line: the command is not there
@@ -286,14 +290,13 @@ def machine_name(parts: tuple[str, ...] | list[str]) -> str | None:
 
 # --- what a file holds ----------------------------------------------------------------------------
 
-KINDS = ("stat", "status", "ksm_stat", "ksm_merging_pages", "cmdline", "ps", "command_lines",
-         "cgroup_value", "cgroup_stat")
+KINDS = ("stat", "status", "ksm_stat", "ksm_merging_pages", "cmdline", "ps", "command_lines", "cgroup_value", "cgroup_stat")
 
 
 def cgroup_value_file(name: str) -> str | None:
     """`memory.max`, `web01.memory.max`, `memory.max.txt` -> `memory.max`; None for other names."""
     for f in sorted(CGROUP_VALUE_FILES, key=len, reverse=True):
-        if name == f or name.endswith("." + f) or name.startswith(f + ".") and name[len(f) + 1:] in ("txt", "out"):
+        if name == f or name.endswith("." + f) or name.startswith(f + ".") and name[len(f) + 1 :] in ("txt", "out"):
             return f
     return None
 

@@ -12,7 +12,6 @@ from dataclasses import dataclass
 from memreport.ingest.schema import MEMINFO_COUNT_KEYS, ksm_column, meminfo_column, vmstat_column
 from memreport.units import KIB, parse_qemu_mem_arg
 
-
 # Store columns are int64: a value whose bytes do not fit (a corrupt file, a kernel counter printed
 # unsigned after it went below zero) is out of range, not a number to store.
 INT64_MAX = 2**63 - 1
@@ -187,7 +186,7 @@ def hugepage_dir_size(name: str) -> int | None:
     """`hugepages-2048kB` -> 2 MiB in bytes; None when the name is not a pool directory."""
     if not (name.startswith("hugepages-") and name.endswith("kB")):
         return None
-    body = name[len("hugepages-"):-2]
+    body = name[len("hugepages-") : -2]
     return int(body) * KIB if body.isascii() and body.isdigit() else None
 
 
@@ -195,6 +194,7 @@ def parse_hugepage_pool(node: int | None, size_bytes: int, files: dict[str, str]
     """The files of one /sys/…/hugepages/hugepages-<size>kB directory ({name: content}) -> a pool in bytes.
     Counts are pages of that size (kernel docs, admin-guide/mm/hugetlbpage.rst); a file absent or not a
     number is null."""
+
     def pages(name: str) -> int | None:
         text = files.get(name)
         if text is None:
@@ -204,9 +204,14 @@ def parse_hugepage_pool(node: int | None, size_bytes: int, files: dict[str, str]
         except ParseError:
             return None
 
-    return HugepagePool(node=node, page_size_bytes=size_bytes, total_bytes=pages("nr_hugepages"),
-                        free_bytes=pages("free_hugepages"), reserved_bytes=pages("resv_hugepages"),
-                        surplus_bytes=pages("surplus_hugepages"))
+    return HugepagePool(
+        node=node,
+        page_size_bytes=size_bytes,
+        total_bytes=pages("nr_hugepages"),
+        free_bytes=pages("free_hugepages"),
+        reserved_bytes=pages("resv_hugepages"),
+        surplus_bytes=pages("surplus_hugepages"),
+    )
 
 
 def parse_node_meminfo(text: str) -> tuple[int, dict[str, int]]:
@@ -269,8 +274,14 @@ def parse_qemu_argv(argv: list[str]) -> QemuCmdline:
         elif arg in ("-m", "--m"):
             mem_arg = nxt
     size, maxmem = parse_qemu_mem_arg(mem_arg) if mem_arg else (None, None)
-    return QemuCmdline(name=name, uuid=uuid, allocated_bytes=size, maxmem_bytes=maxmem, mem_arg=mem_arg,
-                       backing=qemu_backing(argv) if argv else None)
+    return QemuCmdline(
+        name=name,
+        uuid=uuid,
+        allocated_bytes=size,
+        maxmem_bytes=maxmem,
+        mem_arg=mem_arg,
+        backing=qemu_backing(argv) if argv else None,
+    )
 
 
 # Where a guest's RAM comes from, in libvirt's words (<memoryBacking><source type=…/>, formatdomain.html):
@@ -313,7 +324,9 @@ def _backend(value: str) -> dict[str, str]:
             obj = json.loads(value)
         except ValueError:
             return {}
-        return {str(k): str(v).lower() if isinstance(v, bool) else str(v) for k, v in obj.items()} if isinstance(obj, dict) else {}
+        return (
+            {str(k): str(v).lower() if isinstance(v, bool) else str(v) for k, v in obj.items()} if isinstance(obj, dict) else {}
+        )
     parts = qemu_options(value)
     out = {"qom-type": parts[0]} if parts and "=" not in parts[0] else {}
     for part in parts:

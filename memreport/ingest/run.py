@@ -51,8 +51,9 @@ def _file_step(progress: Progress, path: str, i: int, n: int) -> Callable[[int, 
     return step
 
 
-def load(inputs: Sequence[Path], progress: Progress | None = None, opts: IngestOptions = DEFAULT,
-         host: str | None = None) -> IngestResult:
+def load(
+    inputs: Sequence[Path], progress: Progress | None = None, opts: IngestOptions = DEFAULT, host: str | None = None
+) -> IngestResult:
     """Read and finalise every input, one host per machine (hosts.py). One bad input is recorded
     and the others go on. `host` (--host) names the inputs that give no host name."""
     parts: list[hosts.Part] = []
@@ -100,8 +101,9 @@ def write(result: IngestResult, target: Path) -> None:
     store.write_store(Path(target), result.hosts, result.orphan_log)
 
 
-def ingest(inputs: Sequence[Path], target: Path, progress: Progress | None = None,
-           opts: IngestOptions = DEFAULT, host: str | None = None) -> IngestResult:
+def ingest(
+    inputs: Sequence[Path], target: Path, progress: Progress | None = None, opts: IngestOptions = DEFAULT, host: str | None = None
+) -> IngestResult:
     result = load(inputs, progress, opts, host)
     write(result, target)
     return result

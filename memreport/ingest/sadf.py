@@ -24,7 +24,7 @@ import re
 import shutil
 import subprocess
 from dataclasses import dataclass, field
-from datetime import date, datetime, time, timedelta, timezone, tzinfo
+from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from pathlib import Path
 
 import numpy as np
@@ -56,25 +56,64 @@ KB_FIELDS = {
 }
 # Columns that make a block worth reading; every other activity (CPU, disks, network) is skipped.
 WANTED = frozenset(KB_FIELDS) | {
-    "kbswpused", "kbmemused", "%memused", "pswpin/s", "pswpout/s", "majflt/s", "fault/s", "pgscand/s", "pgscank/s",
-    "%smem", "%fmem", "%smem-10", "%smem-60", "%smem-300", "%fmem-10", "%fmem-60", "%fmem-300",
+    "kbswpused",
+    "kbmemused",
+    "%memused",
+    "pswpin/s",
+    "pswpout/s",
+    "majflt/s",
+    "fault/s",
+    "pgscand/s",
+    "pgscank/s",
+    "%smem",
+    "%fmem",
+    "%smem-10",
+    "%smem-60",
+    "%smem-300",
+    "%fmem-10",
+    "%fmem-60",
+    "%fmem-300",
 }
 
 # sadf -x / -j element names -> sar text names.
 _JSON_MEMORY = {
-    "memfree": "kbmemfree", "avail": "kbavail", "memused": "kbmemused", "memused-percent": "%memused", "buffers": "kbbuffers",
-    "cached": "kbcached", "commit": "kbcommit", "active": "kbactive", "inactive": "kbinact",
-    "dirty": "kbdirty", "anonpg": "kbanonpg", "slab": "kbslab", "kstack": "kbkstack", "pgtbl": "kbpgtbl",
-    "vmused": "kbvmused", "shmem": "kbshmem", "swpfree": "kbswpfree", "swpused": "kbswpused",
+    "memfree": "kbmemfree",
+    "avail": "kbavail",
+    "memused": "kbmemused",
+    "memused-percent": "%memused",
+    "buffers": "kbbuffers",
+    "cached": "kbcached",
+    "commit": "kbcommit",
+    "active": "kbactive",
+    "inactive": "kbinact",
+    "dirty": "kbdirty",
+    "anonpg": "kbanonpg",
+    "slab": "kbslab",
+    "kstack": "kbkstack",
+    "pgtbl": "kbpgtbl",
+    "vmused": "kbvmused",
+    "shmem": "kbshmem",
+    "swpfree": "kbswpfree",
+    "swpused": "kbswpused",
     "swpcad": "kbswpcad",
 }
 _JSON_RATES = {
-    "pswpin": "pswpin/s", "pswpout": "pswpout/s", "majflt": "majflt/s", "fault": "fault/s",
-    "pgscand": "pgscand/s", "pgscank": "pgscank/s",
+    "pswpin": "pswpin/s",
+    "pswpout": "pswpout/s",
+    "majflt": "majflt/s",
+    "fault": "fault/s",
+    "pgscand": "pgscand/s",
+    "pgscank": "pgscank/s",
 }
 _JSON_PSI = {
-    "some_avg10": "%smem-10", "some_avg60": "%smem-60", "some_avg300": "%smem-300", "some_avg": "%smem",
-    "full_avg10": "%fmem-10", "full_avg60": "%fmem-60", "full_avg300": "%fmem-300", "full_avg": "%fmem",
+    "some_avg10": "%smem-10",
+    "some_avg60": "%smem-60",
+    "some_avg300": "%smem-300",
+    "some_avg": "%smem",
+    "full_avg10": "%fmem-10",
+    "full_avg60": "%fmem-60",
+    "full_avg300": "%fmem-300",
+    "full_avg": "%fmem",
 }
 
 # Words sysstat's translations use for the Average line (sar/po/*.po), plus "Summary".
@@ -141,7 +180,7 @@ def _local(tag: str) -> str:
 
 
 def _ts(d: str, t: str) -> datetime:
-    return datetime.strptime(f"{d} {t}", "%Y-%m-%d %H:%M:%S").replace(tzinfo=timezone.utc)
+    return datetime.strptime(f"{d} {t}", "%Y-%m-%d %H:%M:%S").replace(tzinfo=UTC)
 
 
 def parse_sadf_xml(text: str) -> SarData:
@@ -219,8 +258,9 @@ def parse_sadf_json(text: str) -> SarData:
         raise ParseError(None, "sadf -j output: a host is not an object")
     h = hosts[0]
     data = SarData("sadf-json", utc=True)
-    data.hostname, data.kernel, data.arch = (v if isinstance(v, str) else None for v in
-                                             (h.get("nodename"), h.get("release"), h.get("machine")))
+    data.hostname, data.kernel, data.arch = (
+        v if isinstance(v, str) else None for v in (h.get("nodename"), h.get("release"), h.get("machine"))
+    )
     cpus = h.get("number-of-cpus")
     data.cpus = cpus if isinstance(cpus, int) and not isinstance(cpus, bool) else None
     restarts = h.get("restarts")
@@ -274,9 +314,14 @@ def parse_sadf_csv(text: str) -> SarData:
                 if cols is not None and any(p.endswith("[...]") for p in parts):
                     # `sadf -dh` of per-CPU/per-device activities: each line repeats those groups as
                     # often as there were devices, so columns cannot be found by header name.
-                    data.problems.append((lineno, "sadf -dh output with per-CPU or per-device activities cannot be split "
-                                                  "by column name: its lines are skipped (use sadf -d, -x or -j, or "
-                                                  "sadf -dh FILE -- -r ALL -S -W -B -q MEM)"))
+                    data.problems.append(
+                        (
+                            lineno,
+                            "sadf -dh output with per-CPU or per-device activities cannot be split "
+                            "by column name: its lines are skipped (use sadf -d, -x or -j, or "
+                            "sadf -dh FILE -- -r ALL -S -W -B -q MEM)",
+                        )
+                    )
                     cols = None
             continue
         fields = line.split(";")
@@ -292,12 +337,12 @@ def parse_sadf_csv(text: str) -> SarData:
         stamp = fields[2].strip()
         try:
             if is_digits(stamp):  # sadf -U: seconds since the epoch
-                ts = datetime.fromtimestamp(int(stamp), timezone.utc)
+                ts = datetime.fromtimestamp(int(stamp), UTC)
             else:
                 utc = stamp.endswith(" UTC")
                 if not utc:
                     data.utc = False
-                ts = datetime.strptime(stamp.removesuffix(" UTC")[:19], "%Y-%m-%d %H:%M:%S").replace(tzinfo=timezone.utc)
+                ts = datetime.strptime(stamp.removesuffix(" UTC")[:19], "%Y-%m-%d %H:%M:%S").replace(tzinfo=UTC)
         except (ValueError, OverflowError, OSError):
             data.problems.append((lineno, f"bad timestamp {stamp!r}"))
             continue
@@ -357,7 +402,7 @@ def parse_sar_text(text: str, tz: tzinfo | None = None) -> SarData:
     (None: UTC assumed, and `utc` stays False so the caller logs the assumption).
     """
     data = SarData("sar-text")
-    zone = tz or timezone.utc
+    zone = tz or UTC
     day: date | None = None
     cols: list[str] | None = None
     start: time | None = None  # time of day the file starts: an earlier time is the next day
@@ -404,7 +449,7 @@ def parse_sar_text(text: str, tz: tzinfo | None = None) -> SarData:
             continue
         # A daily file spans less than 24 h from its first record: earlier clock times are past midnight.
         try:
-            ts = datetime.combine(day + timedelta(days=1 if tod < start else 0), tod, zone).astimezone(timezone.utc)
+            ts = datetime.combine(day + timedelta(days=1 if tod < start else 0), tod, zone).astimezone(UTC)
         except OverflowError:  # a header date at the end of the calendar
             data.problems.append((lineno, f"time past {day} cannot be placed: line skipped"))
             continue
@@ -490,7 +535,9 @@ def run_sadf(path: Path, timeout: float = 120.0) -> str:
     for opts in (["-r", "ALL", "-S", "-W", "-B", "-q", "MEM"], ["-r", "ALL", "-S", "-W", "-B"], ["-r", "-S", "-W", "-B"]):
         try:
             p = subprocess.run(
-                [sadf, "-x", str(path), "--", *opts], capture_output=True, timeout=timeout,
+                [sadf, "-x", str(path), "--", *opts],
+                capture_output=True,
+                timeout=timeout,
                 env={"LC_ALL": "C", "PATH": "/usr/bin:/bin"},
             )
         except subprocess.TimeoutExpired:
@@ -524,7 +571,11 @@ def to_samples(data: SarData, page_size: int | None, memtotal_kb: dict[datetime,
     without. `memtotal_kb`: MemTotal per row time as sar_memtotal.derive recovered it."""
     stamps = sorted(data.rows)
     n = len(stamps)
-    out: dict[str, object] = {"ts": pd.DatetimeIndex(stamps).astype("datetime64[ms, UTC]") if n else pd.DatetimeIndex([], tz="UTC").astype("datetime64[ms, UTC]")}
+    out: dict[str, object] = {
+        "ts": pd.DatetimeIndex(stamps).astype("datetime64[ms, UTC]")
+        if n
+        else pd.DatetimeIndex([], tz="UTC").astype("datetime64[ms, UTC]")
+    }
 
     def col(name: str) -> np.ndarray:
         return np.array([data.rows[t].get(name, np.nan) for t in stamps], dtype="float64")
@@ -551,8 +602,12 @@ def to_samples(data: SarData, page_size: int | None, memtotal_kb: dict[datetime,
     if "%fmem" in present:
         out["psi_full_share"] = col("%fmem") / 100.0
     for sar_name, store in (
-        ("%smem-10", "psi_some_avg10"), ("%smem-60", "psi_some_avg60"), ("%smem-300", "psi_some_avg300"),
-        ("%fmem-10", "psi_full_avg10"), ("%fmem-60", "psi_full_avg60"), ("%fmem-300", "psi_full_avg300"),
+        ("%smem-10", "psi_some_avg10"),
+        ("%smem-60", "psi_some_avg60"),
+        ("%smem-300", "psi_some_avg300"),
+        ("%fmem-10", "psi_full_avg10"),
+        ("%fmem-60", "psi_full_avg60"),
+        ("%fmem-300", "psi_full_avg300"),
     ):
         if sar_name in present:
             out[store] = col(sar_name)

@@ -58,26 +58,41 @@ def read(path: Path, label: str, opts: IngestOptions = DEFAULT) -> list[HostData
         by_host[d.hostname or path.stem].append((p, d))
     out: list[HostData] = []
     for host, hp in sorted(by_host.items()):
-        hlog = [e for e in log if e.file is None or any(str(p) == e.file for p, _ in hp) or e.file not in {str(q) for q, _ in parts}]
+        hlog = [
+            e for e in log if e.file is None or any(str(p) == e.file for p, _ in hp) or e.file not in {str(q) for q, _ in parts}
+        ]
         first = hp[0][1]
         with_arch = next(((p, d) for p, d in hp if d.arch), None)
         arch = with_arch[1].arch if with_arch else None
         page, notes = pagesize.decide(
-            override=opts.page_size, arch=arch, arch_from=f"the sar header of {with_arch[0].name}" if with_arch else "",
+            override=opts.page_size,
+            arch=arch,
+            arch_from=f"the sar header of {with_arch[0].name}" if with_arch else "",
             kernel=next((d.kernel for _, d in hp if d.kernel), None),
         )
         hlog += notes + page.log()
         assumptions = [page.assumption] if page.assumption else []
         local = [p for p, d in hp if not d.utc]
         for p in local:
-            hlog.append(LogEntry("warn", "time_source", "sar text times are the host's local time and name no zone: UTC assumed", file=str(p)))
+            hlog.append(
+                LogEntry(
+                    "warn", "time_source", "sar text times are the host's local time and name no zone: UTC assumed", file=str(p)
+                )
+            )
         if local:
             assumptions.append("sar text times read as UTC: sar prints the host's local time and names no zone")
         samples = bundle.sar_frame(hp, page.size, hlog)
         facts = HostFacts(
-            host=host, hostname=next((d.hostname for _, d in hp if d.hostname), None), kernel=first.kernel, page_size=page.size, page_size_source=page.source,
-            cpus=next((d.cpus for _, d in hp if d.cpus), None), collector="sysstat", capture_format="sar",
-            assumptions=assumptions, extra={"arch": arch} if arch else {},
+            host=host,
+            hostname=next((d.hostname for _, d in hp if d.hostname), None),
+            kernel=first.kernel,
+            page_size=page.size,
+            page_size_source=page.source,
+            cpus=next((d.cpus for _, d in hp if d.cpus), None),
+            collector="sysstat",
+            capture_format="sar",
+            assumptions=assumptions,
+            extra={"arch": arch} if arch else {},
         )
         if "interval_s" in samples and samples["interval_s"].notna().any():
             facts.interval_s = float(samples["interval_s"].median())

@@ -24,8 +24,11 @@ from datetime import datetime
 # (which sysstat, the formula, columns added to kbmemused), newest definition first.
 DEFINITIONS = (
     ("sysstat 12.7.8 and later", "kbavail + kbmemused", ("kbavail",)),
-    ("sysstat 11.7.4 to 12.7.7", "kbmemfree + kbmemused + kbbuffers + kbcached + kbslab",
-     ("kbmemfree", "kbbuffers", "kbcached", "kbslab")),
+    (
+        "sysstat 11.7.4 to 12.7.7",
+        "kbmemfree + kbmemused + kbbuffers + kbcached + kbslab",
+        ("kbmemfree", "kbbuffers", "kbcached", "kbslab"),
+    ),
     ("sysstat before 11.7.4", "kbmemfree + kbmemused", ("kbmemfree",)),
 )
 
@@ -82,15 +85,21 @@ def derive(rows: dict[datetime, dict[str, float]]) -> MemTotal | None:
     if not fits:
         slab_hint = (
             " (sysstat 11.7.4 to 12.7.7 needs kbslab: `sar -r ALL`)"
-            if not any("kbslab" in rows[t] for t in stamps) and any("kbavail" in rows[t] for t in stamps) else ""
+            if not any("kbslab" in rows[t] for t in stamps) and any("kbavail" in rows[t] for t in stamps)
+            else ""
         )
-        return MemTotal(None, "warn", "sar -r: kbmemused fits none of sysstat's definitions with the columns present"
-                        f"{slab_hint}: MemTotal not derived")
+        return MemTotal(
+            None,
+            "warn",
+            f"sar -r: kbmemused fits none of sysstat's definitions with the columns present{slab_hint}: MemTotal not derived",
+        )
     if len({tuple(sorted(f[2].items())) for f in fits}) > 1:
         steady = [f for f in fits if len(set(f[2].values())) == 1]
         if len(steady) != 1 or len(stamps) < 2:
             names = " / ".join(f[0] for f in fits)
-            return MemTotal(None, "warn", f"sar -r: kbmemused fits more than one sysstat definition ({names}): MemTotal not derived")
+            return MemTotal(
+                None, "warn", f"sar -r: kbmemused fits more than one sysstat definition ({names}): MemTotal not derived"
+            )
         fits = steady
     name, formula, totals, checked = fits[0]
     distinct = sorted(set(totals.values()))

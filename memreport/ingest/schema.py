@@ -97,7 +97,9 @@ VMS_SCHEMA = pa.schema(
         pa.field("swap_bytes", pa.int64()),  # VmSwap of the qemu process
         pa.field("ksm_merged_bytes", pa.int64()),  # ksm_stat ksm_merging_pages × page size (kernel >= 6.1)
         pa.field("ksm_profit_bytes", pa.int64()),  # ksm_stat ksm_process_profit, signed (kernel >= 6.4)
-        pa.field("hugepages_bytes", pa.int64()),  # HugetlbPages of the qemu process (kernel >= 4.4) or its numa_maps: not in VmRSS
+        pa.field(
+            "hugepages_bytes", pa.int64()
+        ),  # HugetlbPages of the qemu process (kernel >= 4.4) or its numa_maps: not in VmRSS
         pa.field("backing", pa.string()),  # anonymous | hugepages | file | memfd: where the guest RAM comes from
         # What libvirt says (domain XML, virsh): the balloon and <memtune>; null when the input does not say.
         pa.field("current_bytes", pa.int64()),  # the balloon: dommemstat actual, dominfo Used memory, <currentMemory>
@@ -164,10 +166,17 @@ NUMA_SCHEMA = pa.schema(
 )
 # node meminfo key -> NUMA_SCHEMA column
 NUMA_KEYS = {
-    "MemTotal": "memory_total_bytes", "MemFree": "memory_free_bytes", "MemUsed": "memory_used_bytes",
-    "Active": "active_bytes", "Inactive": "inactive_bytes", "Inactive(anon)": "inactive_anon_bytes",
-    "FilePages": "file_pages_bytes", "AnonPages": "anon_pages_bytes", "AnonHugePages": "anon_huge_bytes",
-    "HugePages_Total": "hugepages_total", "HugePages_Free": "hugepages_free",
+    "MemTotal": "memory_total_bytes",
+    "MemFree": "memory_free_bytes",
+    "MemUsed": "memory_used_bytes",
+    "Active": "active_bytes",
+    "Inactive": "inactive_bytes",
+    "Inactive(anon)": "inactive_anon_bytes",
+    "FilePages": "file_pages_bytes",
+    "AnonPages": "anon_pages_bytes",
+    "AnonHugePages": "anon_huge_bytes",
+    "HugePages_Total": "hugepages_total",
+    "HugePages_Free": "hugepages_free",
 }
 
 VIRSH_SCHEMA = pa.schema(

@@ -32,9 +32,28 @@ _NAME_PID = re.compile(r"^(?:pid_?)?(\d+)$", re.IGNORECASE)
 _DIGITS = re.compile(r"\d+")
 
 # VM row fields filled from the per-process files (the store's vms columns, docs/STORE.md).
-_VM_FIELDS = ("name", "uuid", "pid", "allocated_bytes", "maxmem_bytes", "rss_bytes", "swap_bytes", "ksm_merged_bytes",
-              "ksm_profit_bytes", "hugepages_bytes", "backing", "cgroup", "mem_limit_bytes", "mem_high_bytes", "swap_limit_bytes",
-              "memsw_limit_bytes", "cgroup_current_bytes", "cgroup_swap_bytes", "cgroup_anon_bytes", "cgroup_file_bytes")
+_VM_FIELDS = (
+    "name",
+    "uuid",
+    "pid",
+    "allocated_bytes",
+    "maxmem_bytes",
+    "rss_bytes",
+    "swap_bytes",
+    "ksm_merged_bytes",
+    "ksm_profit_bytes",
+    "hugepages_bytes",
+    "backing",
+    "cgroup",
+    "mem_limit_bytes",
+    "mem_high_bytes",
+    "swap_limit_bytes",
+    "memsw_limit_bytes",
+    "cgroup_current_bytes",
+    "cgroup_swap_bytes",
+    "cgroup_anon_bytes",
+    "cgroup_file_bytes",
+)
 
 
 @dataclass
@@ -102,7 +121,7 @@ def cgroup_path(rel_dir: PurePosixPath) -> str:
     a directory outside a cgroup tree stays as it is in the snapshot."""
     parts = rel_dir.parts
     if "cgroup" in parts:
-        parts = parts[parts.index("cgroup") + 1:]
+        parts = parts[parts.index("cgroup") + 1 :]
         if parts and parts[0] in ("memory", "unified"):
             parts = parts[1:]
         return "/" + "/".join(parts)
@@ -126,8 +145,14 @@ def read_snapshot_procs(snap: Path, used: set[Path], page_size: int | None) -> S
     cgroups: dict[PurePosixPath, dict[str, Any]] = {}  # directory -> {file name: parsed value}
     cgroup_files: dict[PurePosixPath, list[str]] = {}
 
-    def skip(rel: PurePosixPath, reason: str, line: int | None = None, level: str = "info", event: str = "skipped_file",
-             example: str | None = None) -> None:
+    def skip(
+        rel: PurePosixPath,
+        reason: str,
+        line: int | None = None,
+        level: str = "info",
+        event: str = "skipped_file",
+        example: str | None = None,
+    ) -> None:
         out.skipped.append(Skipped(pattern_of(rel), reason, str(snap / rel), line, level, event, example))
 
     def proc(key: Any, rel: PurePosixPath) -> _Proc:
@@ -230,7 +255,11 @@ def read_snapshot_procs(snap: Path, used: set[Path], page_size: int | None) -> S
         if qemu_argv is None and not (p.comm and is_qemu(p.comm)):
             if not p.listed:
                 for f in p.files:
-                    skip(PurePosixPath(f), "a process that is not qemu: not used", example=p.comm or (p.argv[0] if p.argv else None))
+                    skip(
+                        PurePosixPath(f),
+                        "a process that is not qemu: not used",
+                        example=p.comm or (p.argv[0] if p.argv else None),
+                    )
             continue
         q = parse_qemu_argv(list(qemu_argv)) if qemu_argv else None
         merging = p.ksm.merging_pages if p.ksm and p.ksm.merging_pages is not None else p.ksm_pages
@@ -277,8 +306,12 @@ def join_by_name(vms: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return out
 
 
-def _attach_cgroups(vms: list[dict[str, Any]], cgroups: dict[PurePosixPath, dict[str, Any]],
-                    files: dict[PurePosixPath, list[str]], out: SnapshotProcs) -> None:
+def _attach_cgroups(
+    vms: list[dict[str, Any]],
+    cgroups: dict[PurePosixPath, dict[str, Any]],
+    files: dict[PurePosixPath, list[str]],
+    out: SnapshotProcs,
+) -> None:
     """A machine's cgroup values join its VM (a row of its own when no process file named it):
     the tightest limit on the path, usage of the outermost group read. Others are host limits."""
     by_name = {r["name"]: r for r in vms if r["name"] is not None}

@@ -25,7 +25,7 @@ import pandas as pd
 
 from memreport.ingest import hosts, pagesize, procfs, sysfs_mem
 from memreport.ingest.options import DEFAULT, IngestOptions
-from memreport.ingest.snapshot_procs import SnapshotProcs, Skipped, join_by_name, pattern_of, read_snapshot_procs
+from memreport.ingest.snapshot_procs import Skipped, SnapshotProcs, join_by_name, pattern_of, read_snapshot_procs
 from memreport.model import Contribution, HostData, HostFacts, LogEntry
 from memreport.units import is_digits
 
@@ -71,12 +71,12 @@ _ROOT_FACT_DIRS = {rel.split("/")[0] for what in ("hostname", "kernel", "pagesiz
 def parse_snapshot_time(name: str) -> dt.datetime | None:
     """A directory name as a UTC time, or None when it is not one. Naive ISO times are UTC."""
     if _EPOCH.match(name):
-        return dt.datetime.fromtimestamp(float(name), tz=dt.timezone.utc)
+        return dt.datetime.fromtimestamp(float(name), tz=dt.UTC)
     m = _ISO.match(name)
     if not m:
         return None
     frac = (m["frac"] or "0")[:6].ljust(6, "0")
-    tz = dt.timezone.utc
+    tz = dt.UTC
     if m["tz"] and m["tz"] != "Z":
         sign = 1 if m["tz"][0] == "+" else -1
         digits = m["tz"][1:].replace(":", "")
@@ -85,7 +85,7 @@ def parse_snapshot_time(name: str) -> dt.datetime | None:
         t = dt.datetime(int(m["Y"]), int(m["m"]), int(m["d"]), int(m["H"]), int(m["M"]), int(m["S"]), int(frac), tzinfo=tz)
     except ValueError:
         return None
-    return t.astimezone(dt.timezone.utc)
+    return t.astimezone(dt.UTC)
 
 
 def _find(snap: Path, what: str) -> Path | None:
@@ -139,13 +139,15 @@ def _parse_date_file(text: str) -> dt.datetime | None:
     for fmt in ("%a %b %d %H:%M:%S %Z %Y", "%a %d %b %Y %H:%M:%S %Z", "%Y-%m-%d %H:%M:%S%z", "%Y-%m-%dT%H:%M:%S%z"):
         try:
             t = dt.datetime.strptime(s, fmt)
-            return t.replace(tzinfo=t.tzinfo or dt.timezone.utc).astimezone(dt.timezone.utc)
+            return t.replace(tzinfo=t.tzinfo or dt.UTC).astimezone(dt.UTC)
         except ValueError:
             continue
     return None
 
 
-def read_snapshot(snap: Path, when: dt.datetime, page_size: int | None, log: list[LogEntry]) -> tuple[dict, list[dict], list[dict]]:
+def read_snapshot(
+    snap: Path, when: dt.datetime, page_size: int | None, log: list[LogEntry]
+) -> tuple[dict, list[dict], list[dict]]:
     """One snapshot directory -> (sample row, swap rows, text facts). Unreadable files are logged."""
     row: dict = {"ts": pd.Timestamp(when).as_unit("ms")}
     swaps: list[dict] = []
@@ -202,6 +204,7 @@ def read_snapshot(snap: Path, when: dt.datetime, page_size: int | None, log: lis
 def _page_size(snap: Path, root: Path, kernel: str | None, opts: IngestOptions) -> tuple[pagesize.PageSize, list[LogEntry]]:
     """The page size from a `pagesize` file, the architecture (uname, kernel.arch, cpuinfo) or the
     first snapshot's meminfo / vmstat (memreport/ingest/pagesize.py)."""
+
     def text(what: str) -> tuple[str | None, str]:
         p = _find(snap, what) or _find(root, what)
         try:
@@ -226,8 +229,15 @@ def _page_size(snap: Path, root: Path, kernel: str | None, opts: IngestOptions) 
     except (procfs.ParseError, OSError):
         mem = vm = None  # the snapshot loop logs the broken file
     return pagesize.decide(
-        override=opts.page_size, stated=stated, stated_from=stated_from, arch=arch, arch_from=arch_from,
-        kernel=kernel, meminfo=mem, vmstat=vm, pair_from=f"{snap.name}'s meminfo / vmstat",
+        override=opts.page_size,
+        stated=stated,
+        stated_from=stated_from,
+        arch=arch,
+        arch_from=arch_from,
+        kernel=kernel,
+        meminfo=mem,
+        vmstat=vm,
+        pair_from=f"{snap.name}'s meminfo / vmstat",
     )
 
 
@@ -267,17 +277,30 @@ def read(path: Path, label: str, opts: IngestOptions = DEFAULT) -> list[HostData
             date_file = _find(snap, "date")
             t = _parse_date_file(date_file.read_text(errors="replace")) if date_file else None
             if t is not None:
-                log.append(LogEntry("info", "time_source", f"snapshot time {t:%Y-%m-%d %H:%M:%S} UTC from the date file", file=str(date_file)))
+                log.append(
+                    LogEntry(
+                        "info", "time_source", f"snapshot time {t:%Y-%m-%d %H:%M:%S} UTC from the date file", file=str(date_file)
+                    )
+                )
             elif opts.start is not None or opts.end is not None:
                 t = opts.start or opts.end
                 assert t is not None
-                log.append(LogEntry("info", "time_source", f"snapshot time {t:%Y-%m-%d %H:%M:%S} UTC from --{'start' if opts.start else 'end'} (no date file)", file=str(snap)))
+                log.append(
+                    LogEntry(
+                        "info",
+                        "time_source",
+                        f"snapshot time {t:%Y-%m-%d %H:%M:%S} UTC from --{'start' if opts.start else 'end'} (no date file)",
+                        file=str(snap),
+                    )
+                )
             else:
                 mem = _find(snap, "meminfo")
                 assert mem is not None
-                t = dt.datetime.fromtimestamp(mem.stat().st_mtime, tz=dt.timezone.utc)
-                sentence = (f"snapshot time {t:%Y-%m-%d %H:%M:%S} UTC taken from the meminfo file's modification time "
-                            "(no date file); pass --start to set it")
+                t = dt.datetime.fromtimestamp(mem.stat().st_mtime, tz=dt.UTC)
+                sentence = (
+                    f"snapshot time {t:%Y-%m-%d %H:%M:%S} UTC taken from the meminfo file's modification time "
+                    "(no date file); pass --start to set it"
+                )
                 log.append(LogEntry("warn", "time_source", sentence, file=str(mem)))
                 assumptions.append(sentence)
         row, sw, tx = read_snapshot(snap, t, page_size, log)
@@ -302,9 +325,16 @@ def read(path: Path, label: str, opts: IngestOptions = DEFAULT) -> list[HostData
         raise InputError(root, "no snapshot with a readable meminfo")
     samples["ts"] = pd.to_datetime(samples["ts"], utc=True).astype("datetime64[ms, UTC]")
     samples["source"] = "snapshot"
-    facts = HostFacts(host=host, hostname=fact("hostname"), machine_id=hosts.parse_machine_id(fact("machine_id")),
-                      kernel=fact("kernel"), page_size=page_size, page_size_source=page.source, assumptions=assumptions,
-                      extra=texts)
+    facts = HostFacts(
+        host=host,
+        hostname=fact("hostname"),
+        machine_id=hosts.parse_machine_id(fact("machine_id")),
+        kernel=fact("kernel"),
+        page_size=page_size,
+        page_size_source=page.source,
+        assumptions=assumptions,
+        extra=texts,
+    )
     vms, got = _processes(proc_parts, facts, fact("clock_ticks"), log)
     log += _skipped_log(skipped)
     log = [dataclasses.replace(e, host=host, input=label) for e in log]
@@ -317,10 +347,18 @@ def read(path: Path, label: str, opts: IngestOptions = DEFAULT) -> list[HostData
     if got:
         summary += f" ({', '.join(got)})"
     swaps_df = pd.DataFrame(swaps) if swaps else None
-    return [HostData(facts=facts, samples=samples, vms=vms, swaps=swaps_df, log=log,
-                     hugepages=pd.concat(pools, ignore_index=True) if pools else None,
-                     numa=pd.concat(numa, ignore_index=True) if numa else None,
-                     contributions=[Contribution(label, kind, summary)])]
+    return [
+        HostData(
+            facts=facts,
+            samples=samples,
+            vms=vms,
+            swaps=swaps_df,
+            log=log,
+            hugepages=pd.concat(pools, ignore_index=True) if pools else None,
+            numa=pd.concat(numa, ignore_index=True) if numa else None,
+            contributions=[Contribution(label, kind, summary)],
+        )
+    ]
 
 
 def _not_snapshots(root: Path) -> list[Skipped]:
@@ -333,11 +371,15 @@ def _not_snapshots(root: Path) -> list[Skipped]:
         if child.is_dir() and child.name not in _ROOT_FACT_DIRS:
             # A directory beside the snapshots may well be one whose time we cannot read: its
             # samples are lost, which the user must hear of, not just the log.
-            out.append(Skipped(pattern_of(Path(child.name)), "directory name is not a snapshot time: ignored", str(child),
-                               level="warn"))
+            out.append(
+                Skipped(pattern_of(Path(child.name)), "directory name is not a snapshot time: ignored", str(child), level="warn")
+            )
         else:
-            out.append(Skipped(pattern_of(Path(child.name)), "in the tree but not a snapshot (its name is not a time): ignored",
-                               str(child)))
+            out.append(
+                Skipped(
+                    pattern_of(Path(child.name)), "in the tree but not a snapshot (its name is not a time): ignored", str(child)
+                )
+            )
     return out
 
 
@@ -356,8 +398,9 @@ def _skipped_log(skipped: list[Skipped]) -> list[LogEntry]:
     return out
 
 
-def _processes(parts: list[tuple[pd.Timestamp, str | None, SnapshotProcs]], facts: HostFacts, clock_ticks: str | None,
-               log: list[LogEntry]) -> tuple[pd.DataFrame | None, list[str]]:
+def _processes(
+    parts: list[tuple[pd.Timestamp, str | None, SnapshotProcs]], facts: HostFacts, clock_ticks: str | None, log: list[LogEntry]
+) -> tuple[pd.DataFrame | None, list[str]]:
     """The per-VM frame of every snapshot, the clock ticks ksmd's CPU share needs and the host's
     cgroup limits into facts; returns the VM frame and what the process files gave (for the summary)."""
     got: list[str] = []
@@ -367,8 +410,13 @@ def _processes(parts: list[tuple[pd.Timestamp, str | None, SnapshotProcs]], fact
             facts.clock_ticks = int(clock_ticks)
         else:
             facts.clock_ticks = USER_HZ
-            log.append(LogEntry("info", "assumed_clock_ticks",
-                                f"clock ticks assumed {USER_HZ} per second (USER_HZ) for ksmd's CPU time: no clock_ticks file in the tree"))
+            log.append(
+                LogEntry(
+                    "info",
+                    "assumed_clock_ticks",
+                    f"clock ticks assumed {USER_HZ} per second (USER_HZ) for ksmd's CPU time: no clock_ticks file in the tree",
+                )
+            )
     if any(p.ksm_pages_without_page_size for _, _, p in parts):
         log.append(LogEntry("warn", "missing_source", "page size unknown: per-VM KSM merged pages left null"))
     for _, _, p in parts:

@@ -26,8 +26,11 @@ VIRSH_DIRS = ("sos_commands/virsh", "sos_commands/libvirt", "sos_commands/kvm")
 CONFIG_XML = ("etc/libvirt/qemu/*.xml",)
 LIVE_XML = ("run/libvirt/qemu/*.xml", "var/run/libvirt/qemu/*.xml")
 # cgroup v1 file -> VmInfo field (libvirt's mapping of <memtune>, vircgroupv1.c); v2 in V2_FILES.
-V1_FILES = {"memory.limit_in_bytes": "hard_limit_bytes", "memory.soft_limit_in_bytes": "soft_limit_bytes",
-            "memory.memsw.limit_in_bytes": "swap_hard_limit_bytes"}
+V1_FILES = {
+    "memory.limit_in_bytes": "hard_limit_bytes",
+    "memory.soft_limit_in_bytes": "soft_limit_bytes",
+    "memory.memsw.limit_in_bytes": "swap_hard_limit_bytes",
+}
 # v2 (vircgroupv2.c): hard_limit -> memory.max, soft_limit -> memory.high. memory.swap.max is swap alone,
 # not libvirt's memory + swap, so it is not read as swap_hard_limit.
 V2_FILES = {"memory.max": "hard_limit_bytes", "memory.high": "soft_limit_bytes"}
@@ -100,7 +103,9 @@ def read(root: Path, text: Reader, log: list[LogEntry]) -> tuple[list[tuple[str,
                 try:
                     vms.append(("numa_maps", VmInfo(name, pid=pid, hugepages_bytes=virsh.parse_numa_maps_hugetlb(t))))
                 except ParseError as e:
-                    log.append(LogEntry("warn", "bad_value", f"{e.reason}: hugetlb pages of {name} unknown", file=rel(maps), line=e.line))
+                    log.append(
+                        LogEntry("warn", "bad_value", f"{e.reason}: hugetlb pages of {name} unknown", file=rel(maps), line=e.line)
+                    )
         limits = _cgroup_limits(root, pid, text, log)
         if limits is not None:
             limits.name = name
@@ -109,8 +114,12 @@ def read(root: Path, text: Reader, log: list[LogEntry]) -> tuple[list[tuple[str,
 
 
 def _limits(name: str, tune: dict[str, int | None]) -> VmInfo:
-    return VmInfo(name, hard_limit_bytes=tune.get("hard_limit"), soft_limit_bytes=tune.get("soft_limit"),
-                  swap_hard_limit_bytes=tune.get("swap_hard_limit"))
+    return VmInfo(
+        name,
+        hard_limit_bytes=tune.get("hard_limit"),
+        soft_limit_bytes=tune.get("soft_limit"),
+        swap_hard_limit_bytes=tune.get("swap_hard_limit"),
+    )
 
 
 def _cgroup_limits(root: Path, pid: int, text: Reader, log: list[LogEntry]) -> VmInfo | None:

@@ -17,19 +17,27 @@ import pandas as pd
 from memreport.errors import InputError
 from memreport.ingest import bundle, hosts, pagesize, sos_libvirt, virsh
 from memreport.ingest.options import DEFAULT, IngestOptions
-from memreport.ingest.procfs import ParseError
 from memreport.model import HostData, LogEntry
 from memreport.units import is_digits
 
 KIND = "sosreport"
 
-HOSTNAME = ("sos_commands/host/hostname", "sos_commands/general/hostname", "hostname", "etc/hostname",
-            "proc/sys/kernel/hostname", "sos_commands/host/hostname_-f")
+HOSTNAME = (
+    "sos_commands/host/hostname",
+    "sos_commands/general/hostname",
+    "hostname",
+    "etc/hostname",
+    "proc/sys/kernel/hostname",
+    "sos_commands/host/hostname_-f",
+)
 # /etc/machine-id when a plugin copied it; dbus (sos 4.x) copies /var/lib/dbus/machine-id, the same
 # id on systemd hosts; `hostnamectl status` (host plugin) prints it as "Machine ID:".
 MACHINE_ID = ("etc/machine-id", "var/lib/dbus/machine-id")
-HOSTNAMECTL = ("sos_commands/host/hostnamectl_status", "sos_commands/systemd/hostnamectl_status",
-               "sos_commands/general/hostnamectl_status")
+HOSTNAMECTL = (
+    "sos_commands/host/hostnamectl_status",
+    "sos_commands/systemd/hostnamectl_status",
+    "sos_commands/general/hostnamectl_status",
+)
 DATE_UTC = ("sos_commands/date/date_--utc", "sos_commands/general/date_--utc")
 DATE_LOCAL = ("sos_commands/date/date", "sos_commands/general/date", "date")
 UNAME = ("sos_commands/kernel/uname_-a", "sos_commands/general/uname_-a", "uname")
@@ -41,8 +49,13 @@ PROC = {
     "boot_id": ("proc/sys/kernel/random/boot_id",),
 }
 KSM_DIRS = ("sys/kernel/mm/ksm",)
-FREE = (("sos_commands/memory/free", 1024), ("sos_commands/memory/free_-k", 1024), ("sos_commands/memory/free_-b", 1),
-        ("sos_commands/memory/free_-m", 1024**2), ("free", 1024))
+FREE = (
+    ("sos_commands/memory/free", 1024),
+    ("sos_commands/memory/free_-k", 1024),
+    ("sos_commands/memory/free_-b", 1),
+    ("sos_commands/memory/free_-m", 1024**2),
+    ("free", 1024),
+)
 SYSCTL = ("sos_commands/kernel/sysctl_-a", "sos_commands/general/sysctl_-a")
 VM_SYSCTL_FILES = ("swappiness", "overcommit_memory", "overcommit_ratio")
 GETCONF = ("sos_commands/*/getconf_PAGESIZE", "sos_commands/*/getconf_PAGE_SIZE", "sos_commands/*/getconf_-a")
@@ -50,8 +63,13 @@ CPUINFO = ("proc/cpuinfo",)
 LSCPU = ("sos_commands/processor/lscpu", "sos_commands/cpu/lscpu")
 # sar: sadf XML made by sos first (UTC, full precision), then sar text, then the binary files.
 SAR_DIRS = ("sos_commands/sar", "var/log/sa", "var/log/sysstat")
-PS = ("sos_commands/process/ps_auxwww", "sos_commands/process/ps_auxfwww", "sos_commands/process/ps_alxwww",
-      "sos_commands/process/ps_auxwwwm", "ps")
+PS = (
+    "sos_commands/process/ps_auxwww",
+    "sos_commands/process/ps_auxfwww",
+    "sos_commands/process/ps_alxwww",
+    "sos_commands/process/ps_auxwwwm",
+    "ps",
+)
 
 
 def sniff(path: Path) -> bool:
@@ -99,7 +117,14 @@ def read(path: Path, label: str, opts: IngestOptions = DEFAULT) -> list[HostData
                 if cands is DATE_LOCAL and zone and found.zone is None:
                     found.zone = bundle.zone_of(zone)
                 break
-            log.append(LogEntry("warn", "bad_timestamp", f"date output {text.strip()[:60]!r} not understood (zone {zone})", file=str(dp.relative_to(root)) if dp else None))
+            log.append(
+                LogEntry(
+                    "warn",
+                    "bad_timestamp",
+                    f"date output {text.strip()[:60]!r} not understood (zone {zone})",
+                    file=str(dp.relative_to(root)) if dp else None,
+                )
+            )
     found.zone = bundle.localtime_zone(root) or found.zone
     if found.zone is None:
         _, text = _first_text(root, DATE_LOCAL, [])

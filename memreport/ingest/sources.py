@@ -11,8 +11,7 @@ from __future__ import annotations
 import contextvars
 import dataclasses
 import importlib
-from collections.abc import Callable
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from types import ModuleType
 from typing import Protocol
@@ -36,9 +35,7 @@ READERS = (
 
 # Readers of big inputs report their files as they go: (files done, files in all). Set by the
 # ingest around each input so a long capture moves the progress bar too.
-FILE_PROGRESS: contextvars.ContextVar[Callable[[int, int], None] | None] = contextvars.ContextVar(
-    "file_progress", default=None
-)
+FILE_PROGRESS: contextvars.ContextVar[Callable[[int, int], None] | None] = contextvars.ContextVar("file_progress", default=None)
 
 
 def report_files(done: int, total: int) -> None:
@@ -89,13 +86,17 @@ def _relabel(text: str, tmp: Path, label: str) -> str:
 
 def _relabeled_log(log: list[LogEntry], tmp: Path, label: str) -> list[LogEntry]:
     return [
-        dataclasses.replace(e, file=None if e.file is None else _relabel(e.file, tmp, label), detail=_relabel(e.detail, tmp, label))
+        dataclasses.replace(
+            e, file=None if e.file is None else _relabel(e.file, tmp, label), detail=_relabel(e.detail, tmp, label)
+        )
         for e in log
     ]
 
 
 def _relabeled_error(e: InputError, tmp: Path, label: str) -> InputError:
-    out = type(e)(_relabel(e.path, tmp, label), _relabel(e.reason, tmp, label), line=e.line, log=_relabeled_log(e.log, tmp, label))
+    out = type(e)(
+        _relabel(e.path, tmp, label), _relabel(e.reason, tmp, label), line=e.line, log=_relabeled_log(e.log, tmp, label)
+    )
     out.__cause__ = e.__cause__
     return out
 

@@ -25,7 +25,21 @@ from memreport.timebase import ABSOLUTE, RELATIVE
 TABLES = ("samples", "vms", "swaps", "virsh", "hugepages", "numa", "facts", "log")
 NO_HOST = "_"
 # Deterministic files: no statistics timestamps, one writer setting for all.
-_DICT_COLUMNS = ["boot_id", "source", "name", "uuid", "cgroup", "filename", "type", "domain", "key", "level", "event", "input", "file"]
+_DICT_COLUMNS = [
+    "boot_id",
+    "source",
+    "name",
+    "uuid",
+    "cgroup",
+    "filename",
+    "type",
+    "domain",
+    "key",
+    "level",
+    "event",
+    "input",
+    "file",
+]
 # zstd level 1 and dictionaries only for strings: counters gain nothing from them and a week
 # of samples writes several times faster.
 _WRITE = dict(compression="zstd", compression_level=1, use_dictionary=_DICT_COLUMNS, write_statistics=True)
@@ -58,11 +72,19 @@ def merge_host(parts: list[HostData]) -> HostData:
     if RELATIVE in bases:
         facts.time_base = RELATIVE
         if ABSOLUTE in bases:
-            log.append(LogEntry("warn", "time_source", "inputs with relative times (no clock) merged with dated inputs: "
-                                "pass --start for the undated ones", host=facts.host))
+            log.append(
+                LogEntry(
+                    "warn",
+                    "time_source",
+                    "inputs with relative times (no clock) merged with dated inputs: pass --start for the undated ones",
+                    host=facts.host,
+                )
+            )
+
     def cat(frames: Iterable[pd.DataFrame | None]) -> pd.DataFrame | None:
         fs = [f for f in frames if f is not None and len(f)]
         return pd.concat(fs, ignore_index=True, sort=False) if fs else None
+
     tables = [derive.to_table(p.samples) for p in parts]
     samples = pa.concat_tables(tables, promote_options="permissive")
     return HostData(
@@ -88,8 +110,13 @@ def finalize(data: HostData) -> HostData:
     t, log = derive.sort_and_dedupe(t, host)
     segments, seg_log = derive.assign_segments(t, host)
     data.samples = derive.add_rates(t, segments, data.facts)
-    for name, keys in (("vms", ["ts", "pid", "name"]), ("swaps", ["ts", "filename"]), ("virsh", ["ts", "domain", "key"]),
-                       ("hugepages", ["ts", "node", "page_size_bytes"]), ("numa", ["ts", "node"])):
+    for name, keys in (
+        ("vms", ["ts", "pid", "name"]),
+        ("swaps", ["ts", "filename"]),
+        ("virsh", ["ts", "domain", "key"]),
+        ("hugepages", ["ts", "node", "page_size_bytes"]),
+        ("numa", ["ts", "node"]),
+    ):
         frame = getattr(data, name)
         if frame is not None and len(frame):
             setattr(data, name, _sorted_unique(frame, [k for k in keys if k in frame], name, host, log))
@@ -109,7 +136,9 @@ def _sorted_unique(frame: pd.DataFrame, keys: list[str], table: str, host: str, 
         dup = frame.duplicated(keys, keep="first")
         if dup.any():
             n = int(dup.sum())
-            log.append(LogEntry("info", "duplicate", f"{n} {table} rows repeated an earlier one and were dropped", host=host, count=n))
+            log.append(
+                LogEntry("info", "duplicate", f"{n} {table} rows repeated an earlier one and were dropped", host=host, count=n)
+            )
             frame = frame[~dup].reset_index(drop=True)
     return frame
 
@@ -260,8 +289,13 @@ def write_host(root: Path, data: HostData) -> None:
     hd = _host_dir(data.facts.host)
     samples = derive.to_table(data.samples)
     jobs = _parts(_cast(samples, schema.samples_schema(samples.column_names)), root / "samples" / hd)
-    for name, sch in (("vms", schema.VMS_SCHEMA), ("swaps", schema.SWAPS_SCHEMA), ("virsh", schema.VIRSH_SCHEMA),
-                      ("hugepages", schema.HUGEPAGES_SCHEMA), ("numa", schema.NUMA_SCHEMA)):
+    for name, sch in (
+        ("vms", schema.VMS_SCHEMA),
+        ("swaps", schema.SWAPS_SCHEMA),
+        ("virsh", schema.VIRSH_SCHEMA),
+        ("hugepages", schema.HUGEPAGES_SCHEMA),
+        ("numa", schema.NUMA_SCHEMA),
+    ):
         frame = getattr(data, name)
         if frame is not None and len(frame):
             jobs += _parts(_table(frame, sch), root / name / hd)
@@ -400,9 +434,13 @@ def read_host(store: Path, host: str, sample_columns: frozenset[str] | None = No
         for r in log_df.to_dict("records"):
             log.append(
                 LogEntry(
-                    level=str(r["level"]), event=str(r["event"]), detail=str(r["detail"]),
+                    level=str(r["level"]),
+                    event=str(r["event"]),
+                    detail=str(r["detail"]),
                     file=None if pd.isna(r["file"]) else str(r["file"]),
-                    line=None if pd.isna(r["line"]) else int(r["line"]), count=int(r["count"]), host=host,
+                    line=None if pd.isna(r["line"]) else int(r["line"]),
+                    count=int(r["count"]),
+                    host=host,
                     input=None if pd.isna(r["input"]) else str(r["input"]),
                 )
             )

@@ -94,13 +94,21 @@ def parse_stream(data: bytes | bytearray, path: Path, type_of: TypeOf, required:
         end = data.rfind(b"\n") + 1
         torn_line = data.count(b"\n", 0, end) + 1
         res.log.append(
-            LogEntry("warn", "torn_record", "last record is incomplete (collector stopped mid-write): dropped", file=name, line=torn_line)
+            LogEntry(
+                "warn",
+                "torn_record",
+                "last record is incomplete (collector stopped mid-write): dropped",
+                file=name,
+                line=torn_line,
+            )
         )
         res.rows_skipped += 1
     if not data.startswith(b"#"):
         first = data[: min(60, end)].split(b"\n", 1)[0].decode("utf-8", "replace")
         res.log.append(
-            LogEntry("warn", "wrong_kind", f"no '#ts ...' header (starts {first!r}): not a capture stream, skipped", file=name, line=1)
+            LogEntry(
+                "warn", "wrong_kind", f"no '#ts ...' header (starts {first!r}): not a capture stream, skipped", file=name, line=1
+            )
         )
         return res
     view = memoryview(data)
@@ -151,9 +159,7 @@ def _options(header: list[str], type_of: TypeOf) -> tuple[pacsv.ReadOptions, pac
     return (
         pacsv.ReadOptions(column_names=header, block_size=4 << 20, use_threads=False),
         pacsv.ParseOptions(delimiter="\t", quote_char=False, escape_char=False, newlines_in_values=False),
-        pacsv.ConvertOptions(
-            column_types=types, null_values=[NULL], strings_can_be_null=True, quoted_strings_can_be_null=False
-        ),
+        pacsv.ConvertOptions(column_types=types, null_values=[NULL], strings_can_be_null=True, quoted_strings_can_be_null=False),
     )
 
 
@@ -188,7 +194,9 @@ def _convert(value: str, typ: pa.DataType) -> object:
     return value
 
 
-def _slow(body: bytes, header: list[str], type_of: TypeOf, name: str, first_line: int) -> tuple[pa.Table, list[LogEntry], list[LogEntry]]:
+def _slow(
+    body: bytes, header: list[str], type_of: TypeOf, name: str, first_line: int
+) -> tuple[pa.Table, list[LogEntry], list[LogEntry]]:
     """(rows that parse, one entry per skipped line, one entry per value left null)."""
     types = [type_of(c) for c in header]
     cols: list[list[object]] = [[] for _ in header]
@@ -205,7 +213,13 @@ def _slow(body: bytes, header: list[str], type_of: TypeOf, name: str, first_line
         fields = line.split("\t")
         if len(fields) != len(header):
             bad.append(
-                LogEntry("warn", "bad_line", f"{len(fields)} fields where the header has {len(header)}: sample skipped", file=name, line=lineno)
+                LogEntry(
+                    "warn",
+                    "bad_line",
+                    f"{len(fields)} fields where the header has {len(header)}: sample skipped",
+                    file=name,
+                    line=lineno,
+                )
             )
             continue
         try:
@@ -217,11 +231,17 @@ def _slow(body: bytes, header: list[str], type_of: TypeOf, name: str, first_line
                     values.append(_convert(v, t))
                 except OutOfRange:
                     values.append(None)
-                    nulled.append(LogEntry("warn", "bad_value", f"{c}: {v[:40]} is too large for 64 bits: left null", file=name, line=lineno))
+                    nulled.append(
+                        LogEntry(
+                            "warn", "bad_value", f"{c}: {v[:40]} is too large for 64 bits: left null", file=name, line=lineno
+                        )
+                    )
                 except ValueError:
                     event = "bad_timestamp" if c == "ts" else "bad_value"
                     what = "timestamp" if c == "ts" else f"{c}"
-                    bad.append(LogEntry("warn", event, f"{what}: {v[:40]!r} is not a number: sample skipped", file=name, line=lineno))
+                    bad.append(
+                        LogEntry("warn", event, f"{what}: {v[:40]!r} is not a number: sample skipped", file=name, line=lineno)
+                    )
                     skip = True
                     break
             if skip:

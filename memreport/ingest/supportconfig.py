@@ -39,7 +39,7 @@ def parse_sections(text: str, file: str = "") -> list[Section]:
     """Split a supportconfig text file at its `#==[ … ]===#` markers."""
     out: list[Section] = []
     lines = text.splitlines()
-    starts = [i for i, l in enumerate(lines) if _MARK.match(l)]
+    starts = [i for i, line in enumerate(lines) if _MARK.match(line)]
     for n, i in enumerate(starts):
         end = starts[n + 1] if n + 1 < len(starts) else len(lines)
         kind = _MARK.match(lines[i]).group(1)  # type: ignore[union-attr]
@@ -96,8 +96,13 @@ def read(path: Path, label: str, opts: IngestOptions = DEFAULT) -> list[HostData
         name = cmd[0] if cmd else ""
         at = f"{s.file}:{s.line}"
         if s.what in ("/proc/meminfo", "/proc/vmstat", "/proc/swaps", "/proc/pressure/memory", "/proc/sys/kernel/random/boot_id"):
-            key = {"/proc/meminfo": "meminfo", "/proc/vmstat": "vmstat", "/proc/swaps": "swaps",
-                   "/proc/pressure/memory": "psi", "/proc/sys/kernel/random/boot_id": "boot_id"}[s.what]
+            key = {
+                "/proc/meminfo": "meminfo",
+                "/proc/vmstat": "vmstat",
+                "/proc/swaps": "swaps",
+                "/proc/pressure/memory": "psi",
+                "/proc/sys/kernel/random/boot_id": "boot_id",
+            }[s.what]
             proc.setdefault(key, (at, s.body))
         elif s.what.startswith("/sys/kernel/mm/ksm/"):
             found.ksm = {**(found.ksm or {}), s.what.rsplit("/", 1)[-1]: s.body}
@@ -155,9 +160,17 @@ def read(path: Path, label: str, opts: IngestOptions = DEFAULT) -> list[HostData
                 elif "memtune" in cmd:
                     tune = virsh.parse_memtune(s.body)
                     rows += [(dom, k, v) for k, v in tune.items() if v is not None]
-                    vms.append(("virsh memtune", bundle.VmInfo(dom, hard_limit_bytes=tune.get("hard_limit"),
-                                                               soft_limit_bytes=tune.get("soft_limit"),
-                                                               swap_hard_limit_bytes=tune.get("swap_hard_limit"))))
+                    vms.append(
+                        (
+                            "virsh memtune",
+                            bundle.VmInfo(
+                                dom,
+                                hard_limit_bytes=tune.get("hard_limit"),
+                                soft_limit_bytes=tune.get("soft_limit"),
+                                swap_hard_limit_bytes=tune.get("swap_hard_limit"),
+                            ),
+                        )
+                    )
                 else:
                     vms.append(("libvirt live XML", virsh.parse_domain_xml(s.body)))
             except ParseError as e:

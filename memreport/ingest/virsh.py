@@ -12,16 +12,33 @@ import xml.etree.ElementTree as ET
 
 from memreport.ingest.bundle import VmInfo
 from memreport.ingest.proc_pid import parse_ps
-from memreport.ingest.procfs import BACKING_ANONYMOUS, BACKING_FILE, BACKING_HUGEPAGES, BACKING_MEMFD, ParseError, is_qemu, parse_qemu_argv
+from memreport.ingest.procfs import (
+    BACKING_ANONYMOUS,
+    BACKING_FILE,
+    BACKING_HUGEPAGES,
+    BACKING_MEMFD,
+    ParseError,
+    is_qemu,
+    parse_qemu_argv,
+)
 from memreport.ingest.xmlsafe import parse_untrusted_xml
 from memreport.units import KIB, is_digits
 
 _LIBVIRT_UNITS = {
-    "b": 1, "bytes": 1,
-    "kb": 1000, "k": 1024, "kib": 1024,
-    "mb": 1000**2, "m": 1024**2, "mib": 1024**2,
-    "gb": 1000**3, "g": 1024**3, "gib": 1024**3,
-    "tb": 1000**4, "t": 1024**4, "tib": 1024**4,
+    "b": 1,
+    "bytes": 1,
+    "kb": 1000,
+    "k": 1024,
+    "kib": 1024,
+    "mb": 1000**2,
+    "m": 1024**2,
+    "mib": 1024**2,
+    "gb": 1000**3,
+    "g": 1024**3,
+    "gib": 1024**3,
+    "tb": 1000**4,
+    "t": 1024**4,
+    "tib": 1024**4,
 }
 
 
@@ -130,8 +147,9 @@ def parse_dominfo(text: str) -> tuple[VmInfo, dict[str, int]]:
             if b is not None:
                 rows[store] = b
     # "Used memory" is the balloon's current size as libvirt last heard it from qemu.
-    vm = VmInfo(name=name, uuid=fields.get("uuid") or None, allocated_bytes=rows.get("max_memory"),
-                current_bytes=rows.get("used_memory"))
+    vm = VmInfo(
+        name=name, uuid=fields.get("uuid") or None, allocated_bytes=rows.get("max_memory"), current_bytes=rows.get("used_memory")
+    )
     return vm, rows
 
 
@@ -164,8 +182,17 @@ def parse_ps_qemu(text: str) -> list[VmInfo]:
             continue
         q = parse_qemu_argv(list(row.argv))
         if q.name:
-            out.append(VmInfo(name=q.name, uuid=q.uuid, pid=row.pid, allocated_bytes=q.allocated_bytes,
-                              maxmem_bytes=q.maxmem_bytes, rss_bytes=row.rss_bytes, backing=q.backing))
+            out.append(
+                VmInfo(
+                    name=q.name,
+                    uuid=q.uuid,
+                    pid=row.pid,
+                    allocated_bytes=q.allocated_bytes,
+                    maxmem_bytes=q.maxmem_bytes,
+                    rss_bytes=row.rss_bytes,
+                    backing=q.backing,
+                )
+            )
     return out
 
 
@@ -197,8 +224,11 @@ def parse_numa_maps_hugetlb(text: str) -> int:
         page = next((w.partition("=")[2] for w in words if w.startswith("kernelpagesize_kB=")), "")
         if not is_digits(page):
             raise ParseError(lineno, "a huge mapping without kernelpagesize_kB")
-        pages = sum(int(w.partition("=")[2]) for w in words
-                    if w.startswith("N") and w.partition("=")[0][1:].isdigit() and is_digits(w.partition("=")[2]))
+        pages = sum(
+            int(w.partition("=")[2])
+            for w in words
+            if w.startswith("N") and w.partition("=")[0][1:].isdigit() and is_digits(w.partition("=")[2])
+        )
         total += pages * int(page) * KIB
         if total >= _MAX_VALUE * KIB:
             raise ParseError(lineno, "hugetlb pages past any memory size")

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone, tzinfo
+from datetime import UTC, datetime, timedelta, tzinfo
 from pathlib import Path
 
 import numpy as np
@@ -136,8 +136,9 @@ def parse_vmstat_output(text: str, unit: int | None = None) -> VmstatData:
     return VmstatData(runs, problems, dropped)
 
 
-def _placement(runs: list[VmstatRun], start: datetime | None, end: datetime | None,
-               log: list[LogEntry], file: str) -> dict[int, tuple[datetime, float]]:
+def _placement(
+    runs: list[VmstatRun], start: datetime | None, end: datetime | None, log: list[LogEntry], file: str
+) -> dict[int, tuple[datetime, float]]:
     """For each run without -t times (by index): (time of its since-boot line, seconds per row).
 
     Runs follow one another: from `start` forwards, else from `end` backwards. With both and no
@@ -155,11 +156,15 @@ def _placement(runs: list[VmstatRun], start: datetime | None, end: datetime | No
         if not known:
             steps = {i: span / rows for i in untimed}
         elif abs(sum(steps[i] * len(runs[i].rows) for i in untimed) - span) > max(2.0, 0.01 * span):
-            log.append(LogEntry(
-                "warn", "time_source",
-                f"--start and --end are {span:g} s apart but the vmstat rows at their interval span "
-                f"{sum(steps[i] * len(runs[i].rows) for i in untimed):g} s: placed from --start", file=file,
-            ))
+            log.append(
+                LogEntry(
+                    "warn",
+                    "time_source",
+                    f"--start and --end are {span:g} s apart but the vmstat rows at their interval span "
+                    f"{sum(steps[i] * len(runs[i].rows) for i in untimed):g} s: placed from --start",
+                    file=file,
+                )
+            )
     if start is not None:
         cursor = start
         for i in untimed:
@@ -172,12 +177,18 @@ def _placement(runs: list[VmstatRun], start: datetime | None, end: datetime | No
             cursor -= timedelta(seconds=steps[i] * len(runs[i].rows))
             out[i] = (cursor, steps[i])
     if len(untimed) > 1:
-        log.append(LogEntry("info", "time_source", f"{len(untimed)} vmstat runs without times placed one after another", file=file))
+        log.append(
+            LogEntry("info", "time_source", f"{len(untimed)} vmstat runs without times placed one after another", file=file)
+        )
     return out
 
 
 def to_samples(
-    data: VmstatData, end: datetime | None, tz: tzinfo | None, log: list[LogEntry], file: str,
+    data: VmstatData,
+    end: datetime | None,
+    tz: tzinfo | None,
+    log: list[LogEntry],
+    file: str,
     start: datetime | None = None,
 ) -> pd.DataFrame:
     """Rows -> samples: swapin_Bps/swapout_Bps (si/so × unit), mem_Inactive/mem_Active with -a,
@@ -195,17 +206,20 @@ def to_samples(
         wide_a = cols[4].lower() not in ("buff", "puffer") if len(cols) > 5 else False
         zone = bundle.zone_of(run.zone) if run.zone else None
         if run.rows[0][0] is not None and zone is None:
-            zone = tz or timezone.utc
+            zone = tz or UTC
             log.append(LogEntry("info", "time_source", f"vmstat -t times in zone {run.zone or '?'}: read as {zone}", file=file))
         origin, step = places.get(k, (RELATIVE_ORIGIN, run.interval or 1.0))
         if k in places:
             where = "from the start of the run" if origin == RELATIVE_ORIGIN else f"from {bundle.when_words(origin)}"
-            log.append(LogEntry(
-                "warn" if origin == RELATIVE_ORIGIN else "info", "time_source",
-                f"vmstat output has no times (-t): {n} samples placed {step:g} s apart {where}"
-                + ("" if run.interval or (start and end) else " (interval unknown: 1 s assumed)"),
-                file=file,
-            ))
+            log.append(
+                LogEntry(
+                    "warn" if origin == RELATIVE_ORIGIN else "info",
+                    "time_source",
+                    f"vmstat output has no times (-t): {n} samples placed {step:g} s apart {where}"
+                    + ("" if run.interval or (start and end) else " (interval unknown: 1 s assumed)"),
+                    file=file,
+                )
+            )
         for i, (stamp, tokens) in enumerate(run.rows):
             if len(tokens) < 8:
                 log.append(LogEntry("warn", "bad_line", f"{len(tokens)} fields: line skipped", file=file))
@@ -216,10 +230,14 @@ def to_samples(
                 log.append(LogEntry("warn", "bad_value", f"non-numeric field in {' '.join(tokens[:8])!r}", file=file))
                 continue
             if any(abs(v) >= MAX_VALUE for v in vals):
-                log.append(LogEntry("warn", "bad_value", f"a value out of range in {' '.join(tokens[:8])[:80]!r}: line skipped", file=file))
+                log.append(
+                    LogEntry(
+                        "warn", "bad_value", f"a value out of range in {' '.join(tokens[:8])[:80]!r}: line skipped", file=file
+                    )
+                )
                 continue
             if stamp is not None:
-                ts = stamp.replace(tzinfo=zone).astimezone(timezone.utc)
+                ts = stamp.replace(tzinfo=zone).astimezone(UTC)
             else:
                 ts = origin + timedelta(seconds=step * (i + 1))  # row 0 follows the since-boot line by one step
             rec: dict[str, object] = {
@@ -245,11 +263,14 @@ def to_samples(
     frame["source"] = "vmstat"
     mem = [str(c) for c in frame.columns if str(c).startswith("mem_")]
     if len(frame) >= 3 and mem and (frame[mem].nunique() == 1).all() and frame[["swapin_Bps", "swapout_Bps"]].nunique().max() > 1:
-        log.append(LogEntry(
-            "warn", "bad_value",
-            "vmstat memory columns never change while si/so do: procps-ng 4.0.x frozen columns? memory levels dropped",
-            file=file,
-        ))
+        log.append(
+            LogEntry(
+                "warn",
+                "bad_value",
+                "vmstat memory columns never change while si/so do: procps-ng 4.0.x frozen columns? memory levels dropped",
+                file=file,
+            )
+        )
         frame = frame.drop(columns=mem)
     return frame
 
@@ -292,7 +313,15 @@ def read(path: Path, label: str, opts: IngestOptions = DEFAULT) -> list[HostData
     if relative and timed:
         for r in data.runs:
             if r.rows and r.rows[0][0] is None:
-                log.append(LogEntry("warn", "time_source", f"vmstat run without -t times beside runs with times: its {len(r.rows)} rows skipped (pass --start to place them)", file=label, count=len(r.rows)))
+                log.append(
+                    LogEntry(
+                        "warn",
+                        "time_source",
+                        f"vmstat run without -t times beside runs with times: its {len(r.rows)} rows skipped (pass --start to place them)",
+                        file=label,
+                        count=len(r.rows),
+                    )
+                )
                 r.rows = []
         relative = False
     elif relative:
@@ -307,8 +336,12 @@ def read(path: Path, label: str, opts: IngestOptions = DEFAULT) -> list[HostData
         raise InputError(label, "vmstat output with no sample after the since-boot line")
     host = path.stem
     log.append(LogEntry("info", "missing_source", f"vmstat output names no host: host named {host!r} after the file", file=label))
-    facts = HostFacts(host=host, capture_format="vmstat", interval_s=next((r.interval for r in data.runs if r.interval), None),
-                      assumptions=assumptions)
+    facts = HostFacts(
+        host=host,
+        capture_format="vmstat",
+        interval_s=next((r.interval for r in data.runs if r.interval), None),
+        assumptions=assumptions,
+    )
     if relative:
         facts.time_base = RELATIVE
     what = "swap rates" + (", Inactive/Active" if "mem_Inactive" in samples else "")

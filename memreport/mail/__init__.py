@@ -14,5 +14,15 @@ from memreport.mail.digest import build_fleet_digest
 from memreport.mail.message import Recipients, build_message, read_eml, write_eml, write_message
 from memreport.mail.smtp import MailConfig, SmtpSettings, load_mail_config, send
 
-__all__ = ["MailConfig", "Recipients", "SmtpSettings", "build_fleet_digest", "build_message", "load_mail_config",
-           "read_eml", "send", "write_eml", "write_message"]
+__all__ = [
+    "MailConfig",
+    "Recipients",
+    "SmtpSettings",
+    "build_fleet_digest",
+    "build_message",
+    "load_mail_config",
+    "read_eml",
+    "send",
+    "write_eml",
+    "write_message",
+]

@@ -52,8 +52,15 @@ def extract_svgs(report_html: str) -> list[tuple[str, str, str]]:
 def rasterise(svg: str) -> tuple[bytes, int, int]:
     """PNG bytes (at ZOOM × size, white background, palette) and the display width and height."""
     if _DEJAVU.is_dir():  # the fonts the report is drawn with; no dependence on what else is installed
-        raw = resvg_py.svg_to_bytes(svg_string=svg, zoom=ZOOM, background="#ffffff", skip_system_fonts=True,
-                                    font_dirs=[str(_DEJAVU)], font_family="DejaVu Sans", sans_serif_family="DejaVu Sans")
+        raw = resvg_py.svg_to_bytes(
+            svg_string=svg,
+            zoom=ZOOM,
+            background="#ffffff",
+            skip_system_fonts=True,
+            font_dirs=[str(_DEJAVU)],
+            font_family="DejaVu Sans",
+            sans_serif_family="DejaVu Sans",
+        )
     else:
         raw = resvg_py.svg_to_bytes(svg_string=svg, zoom=ZOOM, background="#ffffff")
     img = Image.open(io.BytesIO(bytes(raw))).convert("RGB")

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import json
 import re
-from email.message import EmailMessage
 from collections.abc import Mapping
+from email.message import EmailMessage
 from pathlib import Path
 from typing import Any
 
@@ -128,9 +128,22 @@ def build_fleet_digest(fleet_dir: Path, who: Recipients | None = None) -> EmailM
     subject_line = digest_subject(rows, worst, len(failed))
     limit = MAX_ROWS
     while True:
-        html = inline_css(environment().get_template("email_digest.html.j2").render(
-            subject=subject_line, rows=rows[:limit], more=max(0, len(rows) - limit), total=len(rows), counts=counts,
-            worst=worst, pdf_name=pdf_name, version=__version__, failed=failed, max_failed=MAX_FAILED))
+        html = inline_css(
+            environment()
+            .get_template("email_digest.html.j2")
+            .render(
+                subject=subject_line,
+                rows=rows[:limit],
+                more=max(0, len(rows) - limit),
+                total=len(rows),
+                counts=counts,
+                worst=worst,
+                pdf_name=pdf_name,
+                version=__version__,
+                failed=failed,
+                max_failed=MAX_FAILED,
+            )
+        )
         if len(html.encode()) <= HTML_BUDGET_BYTES or limit <= 5:
             break
         limit //= 2
@@ -149,11 +162,21 @@ def build_fleet_digest(fleet_dir: Path, who: Recipients | None = None) -> EmailM
         for f in w["findings"]:
             text.append(f"  {f.get('severity')}  {one_line(f.get('title', ''), 300)}")
             text.append(f"        -> {one_line(f.get('recommendation', ''), 600)}")
-    text += ["", f"Attached: {pdf_name}" if pdf_name else "Every host's report is in the fleet directory.",
-             f"-- memreport {__version__}"]
+    text += [
+        "",
+        f"Attached: {pdf_name}" if pdf_name else "Every host's report is in the fleet directory.",
+        f"-- memreport {__version__}",
+    ]
     attachments = [(pdf_name, "application/pdf", pdf.read_bytes())] if pdf_name else []
-    return assemble(subject_line, "\n".join(text) + "\n", html, [(c, cid) for c, cid in images], attachments,
-                    who or Recipients(), {"X-Memreport-Fleet": str(len(rows))})
+    return assemble(
+        subject_line,
+        "\n".join(text) + "\n",
+        html,
+        [(c, cid) for c, cid in images],
+        attachments,
+        who or Recipients(),
+        {"X-Memreport-Fleet": str(len(rows))},
+    )
 
 
 __all__ = ["MAX_ROWS", "WORST_HOSTS", "build_fleet_digest", "digest_subject"]

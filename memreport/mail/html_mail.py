@@ -90,19 +90,34 @@ def key_numbers(doc: Mapping[str, Any]) -> list[KeyNumber]:
     mem, swap, deficit = g("memory_total_bytes"), g("swap_total_bytes"), g("swap_deficit_bytes")
     head = g("oom_headroom_bytes")
     out = [
-        KeyNumber("RAM", fmt_bytes(mem), f"{fmt_num(g('vm_count'))} VMs, {fmt_bytes(g('vm_allocated_bytes'))} allocated"
-                  if g("vm_count") is not None else "no per-VM data"),
-        KeyNumber("Swap", fmt_bytes(swap),
-                  "not checked" if deficit is None else (f"add {fmt_bytes(deficit, round_up=True)}" if deficit else "sufficient"),
-                  "warn" if deficit else ""),
+        KeyNumber(
+            "RAM",
+            fmt_bytes(mem),
+            f"{fmt_num(g('vm_count'))} VMs, {fmt_bytes(g('vm_allocated_bytes'))} allocated"
+            if g("vm_count") is not None
+            else "no per-VM data",
+        ),
+        KeyNumber(
+            "Swap",
+            fmt_bytes(swap),
+            "not checked" if deficit is None else (f"add {fmt_bytes(deficit, round_up=True)}" if deficit else "sufficient"),
+            "warn" if deficit else "",
+        ),
         KeyNumber("Peak Inactive", fmt_bytes(g("peak_inactive_bytes")), f"at {fmt_time(g('peak_inactive_at'), seconds=False)}"),
-        KeyNumber("OOM headroom", fmt_bytes(head), "RAM + swap − VM allocations",
-                  "crit" if head is not None and head < 0 else ""),
-        KeyNumber("Peak swap-in", fmt_rate(g("peak_swapin_bytes_per_s")),
-                  _windows(g("thrash_windows")),
-                  "warn" if g("thrash_windows") else ""),
-        KeyNumber("KSM saved", fmt_bytes(g("ksm_saved_bytes")),
-                  f"ksmd {fmt_pct(g('ksmd_cpu_percent'), 1)} of one CPU" if g("ksmd_cpu_percent") is not None else "no KSM data"),
+        KeyNumber(
+            "OOM headroom", fmt_bytes(head), "RAM + swap − VM allocations", "crit" if head is not None and head < 0 else ""
+        ),
+        KeyNumber(
+            "Peak swap-in",
+            fmt_rate(g("peak_swapin_bytes_per_s")),
+            _windows(g("thrash_windows")),
+            "warn" if g("thrash_windows") else "",
+        ),
+        KeyNumber(
+            "KSM saved",
+            fmt_bytes(g("ksm_saved_bytes")),
+            f"ksmd {fmt_pct(g('ksmd_cpu_percent'), 1)} of one CPU" if g("ksmd_cpu_percent") is not None else "no KSM data",
+        ),
     ]
     return out
 
@@ -128,8 +143,7 @@ def inline_css(html: str) -> str:
     return str(_INLINER.inline(html))
 
 
-def render_html(doc: Mapping[str, Any], charts: Sequence[ChartImage], cids: Mapping[str, str],
-                pdf_name: str | None) -> str:
+def render_html(doc: Mapping[str, Any], charts: Sequence[ChartImage], cids: Mapping[str, str], pdf_name: str | None) -> str:
     """The HTML part for one host: templates/email.html.j2, CSS inlined, under HTML_BUDGET_BYTES.
 
     `cids` maps a chart name to its Content-ID (without <>). When the HTML would be too large
@@ -138,14 +152,27 @@ def render_html(doc: Mapping[str, Any], charts: Sequence[ChartImage], cids: Mapp
     findings = _findings(doc)
     limit = MAX_FINDINGS
     while True:
-        html = inline_css(environment().get_template("email.html.j2").render(
-            doc=doc, host=one_line(doc.get("host") or "host", 200), verdict=str(doc.get("verdict") or "OK"),
-            subject=subject(doc), period=_period(doc), samples=(doc.get("coverage") or {}).get("samples"),
-            counts=_counts(findings), findings=findings[:limit], more=max(0, len(findings) - limit),
-            keys=key_numbers(doc), charts=[(c, cids[c.name]) for c in charts], pdf_name=pdf_name,
-            missing=(doc.get("coverage") or {}).get("missing") or [], version=__version__,
-            answer=answer_lines(doc),
-        ))
+        html = inline_css(
+            environment()
+            .get_template("email.html.j2")
+            .render(
+                doc=doc,
+                host=one_line(doc.get("host") or "host", 200),
+                verdict=str(doc.get("verdict") or "OK"),
+                subject=subject(doc),
+                period=_period(doc),
+                samples=(doc.get("coverage") or {}).get("samples"),
+                counts=_counts(findings),
+                findings=findings[:limit],
+                more=max(0, len(findings) - limit),
+                keys=key_numbers(doc),
+                charts=[(c, cids[c.name]) for c in charts],
+                pdf_name=pdf_name,
+                missing=(doc.get("coverage") or {}).get("missing") or [],
+                version=__version__,
+                answer=answer_lines(doc),
+            )
+        )
         if len(html.encode()) <= HTML_BUDGET_BYTES or limit <= 1:
             return html
         limit = max(1, limit // 2)
@@ -163,9 +190,11 @@ def render_text(doc: Mapping[str, Any], pdf_name: str | None) -> str:
     findings = _findings(doc)
     c = _counts(findings)
     host = one_line(doc.get("host") or "host", 200)
-    lines = [f"{host}: {doc.get('verdict') or 'OK'} (memory capacity report)",
-             f"Period: {_period(doc)}, {fmt_num((doc.get('coverage') or {}).get('samples'))} samples",
-             ""]
+    lines = [
+        f"{host}: {doc.get('verdict') or 'OK'} (memory capacity report)",
+        f"Period: {_period(doc)}, {fmt_num((doc.get('coverage') or {}).get('samples'))} samples",
+        "",
+    ]
     answer = answer_lines(doc)
     if answer:
         lines += ["The answer"] + [f"  {x}" for x in answer] + [""]
@@ -183,11 +212,25 @@ def render_text(doc: Mapping[str, Any], pdf_name: str | None) -> str:
     missing = (doc.get("coverage") or {}).get("missing") or []
     if missing:
         lines += ["", "Not in the data: " + ", ".join(one_line(m) for m in missing)]
-    lines += ["", f"The full report with charts and every finding is attached ({pdf_name})." if pdf_name
-              else "The full report (report.html) is in the report directory.",
-              f"-- memreport {__version__}"]
+    lines += [
+        "",
+        f"The full report with charts and every finding is attached ({pdf_name})."
+        if pdf_name
+        else "The full report (report.html) is in the report directory.",
+        f"-- memreport {__version__}",
+    ]
     return "\n".join(lines) + "\n"
 
 
-__all__ = ["GMAIL_CLIP_BYTES", "HTML_BUDGET_BYTES", "KeyNumber", "inline_css", "key_numbers", "one_line", "render_html",
-           "render_text", "short_form", "subject"]
+__all__ = [
+    "GMAIL_CLIP_BYTES",
+    "HTML_BUDGET_BYTES",
+    "KeyNumber",
+    "inline_css",
+    "key_numbers",
+    "one_line",
+    "render_html",
+    "render_text",
+    "short_form",
+    "subject",
+]

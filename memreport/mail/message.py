@@ -19,11 +19,11 @@ import json
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from email import policy
 from email.headerregistry import Address
 from email.message import EmailMessage, MIMEPart
 from email.utils import format_datetime, make_msgid
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
@@ -89,9 +89,16 @@ def _domain(sender: str) -> str:
     return sender.rpartition("@")[2] or "memreport"
 
 
-def assemble(subject_line: str, text: str, html: str, images: Sequence[tuple[ChartImage, str]],
-             attachments: Iterable[tuple[str, str, bytes]], who: Recipients,
-             extra_headers: Mapping[str, str] | None = None, date: datetime | None = None) -> EmailMessage:
+def assemble(
+    subject_line: str,
+    text: str,
+    html: str,
+    images: Sequence[tuple[ChartImage, str]],
+    attachments: Iterable[tuple[str, str, bytes]],
+    who: Recipients,
+    extra_headers: Mapping[str, str] | None = None,
+    date: datetime | None = None,
+) -> EmailMessage:
     """The MIME tree above from finished parts. `attachments` are (filename, mime type, bytes)."""
     alt = MIMEPart(policy=POLICY)
     alt.set_content(text, subtype="plain", charset="utf-8", cte="quoted-printable")
@@ -107,8 +114,9 @@ def assemble(subject_line: str, text: str, html: str, images: Sequence[tuple[Cha
     del related["MIME-Version"]  # only the top level carries it
     for chart, cid in images:
         img = MIMEPart(policy=POLICY)
-        img.set_content(chart.png, maintype="image", subtype="png", disposition="inline",
-                        filename=f"{chart.name}.png", cid=f"<{cid}>")
+        img.set_content(
+            chart.png, maintype="image", subtype="png", disposition="inline", filename=f"{chart.name}.png", cid=f"<{cid}>"
+        )
         related.attach(img)
 
     msg = EmailMessage(policy=POLICY)
@@ -118,7 +126,7 @@ def assemble(subject_line: str, text: str, html: str, images: Sequence[tuple[Cha
         msg["To"] = ", ".join(who.to)
     if who.cc:
         msg["Cc"] = ", ".join(who.cc)
-    msg["Date"] = format_datetime(date or datetime.now(timezone.utc))
+    msg["Date"] = format_datetime(date or datetime.now(UTC))
     msg["Message-ID"] = make_msgid("memreport", domain=_domain(who.sender))
     msg["MIME-Version"] = "1.0"
     msg["Auto-Submitted"] = "auto-generated"  # RFC 3834: no vacation auto-replies to a report
@@ -143,8 +151,15 @@ def build_message(report_dir: Path, who: Recipients | None = None) -> EmailMessa
     html = render_html(r.doc, r.charts, cids, pdf_name)
     text = render_text(r.doc, pdf_name)
     attachments = [(pdf_name, "application/pdf", r.pdf)] if r.pdf is not None and pdf_name else []
-    return assemble(subject(r.doc), text, html, [(c, cids[c.name]) for c in r.charts], attachments, who,
-                    {"X-Memreport-Host": str(r.doc.get("host") or ""), "X-Memreport-Verdict": str(r.doc.get("verdict") or "")})
+    return assemble(
+        subject(r.doc),
+        text,
+        html,
+        [(c, cids[c.name]) for c in r.charts],
+        attachments,
+        who,
+        {"X-Memreport-Host": str(r.doc.get("host") or ""), "X-Memreport-Verdict": str(r.doc.get("verdict") or "")},
+    )
 
 
 def write_message(msg: EmailMessage, out: Path) -> Path:
@@ -183,5 +198,16 @@ def check_address(addr: str) -> str:
     return a
 
 
-__all__ = ["Recipients", "ReportDir", "assemble", "build_message", "check_address", "content_id", "read_eml", "read_report_dir",
-           "safe_filename", "write_eml", "write_message"]
+__all__ = [
+    "Recipients",
+    "ReportDir",
+    "assemble",
+    "build_message",
+    "check_address",
+    "content_id",
+    "read_eml",
+    "read_report_dir",
+    "safe_filename",
+    "write_eml",
+    "write_message",
+]

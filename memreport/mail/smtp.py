@@ -77,8 +77,21 @@ class MailConfig:
     smtp: SmtpSettings = field(default_factory=SmtpSettings)
 
 
-_KEYS = {"from", "to", "cc", "smtp_host", "smtp_port", "security", "tls_ca", "verify", "user", "password_env",
-         "password_file", "timeout", "deadline"}
+_KEYS = {
+    "from",
+    "to",
+    "cc",
+    "smtp_host",
+    "smtp_port",
+    "security",
+    "tls_ca",
+    "verify",
+    "user",
+    "password_env",
+    "password_file",
+    "timeout",
+    "deadline",
+}
 
 
 def _addresses(value: Any, key: str, where: str) -> tuple[str, ...]:
@@ -134,13 +147,24 @@ def load_mail_config(path: Path | None) -> MailConfig:
         v = _text(table, key, where)
         return None if v is None else (base / v if not os.path.isabs(v) else Path(v))
 
-    smtp = SmtpSettings(host=_text(table, "smtp_host", where), port=port, security=security, ca_file=p("tls_ca"),
-                        verify=verify, user=_text(table, "user", where),
-                        password_env=_text(table, "password_env", where), password_file=p("password_file"),
-                        timeout=_seconds(table, "timeout", TIMEOUT_S, where),
-                        deadline=_seconds(table, "deadline", DEADLINE_S, where))
-    return MailConfig(sender=_text(table, "from", where), to=_addresses(table.get("to"), "to", where),
-                      cc=_addresses(table.get("cc"), "cc", where), smtp=smtp)
+    smtp = SmtpSettings(
+        host=_text(table, "smtp_host", where),
+        port=port,
+        security=security,
+        ca_file=p("tls_ca"),
+        verify=verify,
+        user=_text(table, "user", where),
+        password_env=_text(table, "password_env", where),
+        password_file=p("password_file"),
+        timeout=_seconds(table, "timeout", TIMEOUT_S, where),
+        deadline=_seconds(table, "deadline", DEADLINE_S, where),
+    )
+    return MailConfig(
+        sender=_text(table, "from", where),
+        to=_addresses(table.get("to"), "to", where),
+        cc=_addresses(table.get("cc"), "cc", where),
+        smtp=smtp,
+    )
 
 
 def merge(base: SmtpSettings, **options: Any) -> SmtpSettings:
@@ -179,14 +203,16 @@ def _reply(code: int, text: bytes | str) -> str:
 
 def _tls_reason(e: ssl.SSLError) -> str:
     if isinstance(e, ssl.SSLCertVerificationError):
-        hint = "" if e.verify_code != 18 and e.verify_code != 19 and e.verify_code != 20 else \
-            " (trust the server's CA with --tls-ca FILE)"
+        hint = (
+            ""
+            if e.verify_code != 18 and e.verify_code != 19 and e.verify_code != 20
+            else " (trust the server's CA with --tls-ca FILE)"
+        )
         return f"certificate not trusted: {e.verify_message}{hint}"
     return e.reason or str(e)
 
 
-def send(msg: EmailMessage, s: SmtpSettings, sender: str | None = None,
-         recipients: Sequence[str] | None = None) -> list[str]:
+def send(msg: EmailMessage, s: SmtpSettings, sender: str | None = None, recipients: Sequence[str] | None = None) -> list[str]:
     """Deliver `msg`; returns the recipients the server accepted (all of them, or DeliveryError).
 
     `sender` and `recipients` default to the message's From and To + Cc (Bcc is not used).
@@ -196,8 +222,11 @@ def send(msg: EmailMessage, s: SmtpSettings, sender: str | None = None,
     if s.security not in SECURITY_MODES:
         raise ConfigError(f"unknown security {s.security!r}: one of {', '.join(SECURITY_MODES)}")
     sender = sender or (getaddresses([str(msg.get("From", ""))]) or [("", "")])[0][1]
-    rcpts = list(recipients) if recipients else [a for _, a in getaddresses(
-        [str(v) for v in (msg.get_all("To") or []) + (msg.get_all("Cc") or [])]) if a]
+    rcpts = (
+        list(recipients)
+        if recipients
+        else [a for _, a in getaddresses([str(v) for v in (msg.get_all("To") or []) + (msg.get_all("Cc") or [])]) if a]
+    )
     if not sender:
         raise ConfigError("no sender: give --from (or from in the [mail] config)")
     if not rcpts:
@@ -254,13 +283,15 @@ class _Deadline:
         return DeliveryError(f"delivery to {where} took longer than {self.seconds:g} s (mail deadline): gave up")
 
 
-def _deliver(msg: EmailMessage, s: SmtpSettings, sender: str, rcpts: list[str], password: str | None,
-             watchdog: _Deadline) -> list[str]:
+def _deliver(
+    msg: EmailMessage, s: SmtpSettings, sender: str, rcpts: list[str], password: str | None, watchdog: _Deadline
+) -> list[str]:
     where = s.where
     timeout = min(s.timeout, watchdog.remaining())
     # Made without a host (no connection yet), so that the watchdog holds it before the greeting.
-    smtp: smtplib.SMTP = smtplib.SMTP_SSL(timeout=timeout, context=tls_context(s)) if s.security == "tls" \
-        else smtplib.SMTP(timeout=timeout)
+    smtp: smtplib.SMTP = (
+        smtplib.SMTP_SSL(timeout=timeout, context=tls_context(s)) if s.security == "tls" else smtplib.SMTP(timeout=timeout)
+    )
     # smtplib takes the TLS server name (SNI, certificate check) from the host given to __init__,
     # which connect() does not set: without it STARTTLS and implicit TLS fail to verify.
     smtp._host = s.host or ""  # type: ignore[attr-defined]
@@ -293,7 +324,9 @@ def _deliver(msg: EmailMessage, s: SmtpSettings, sender: str, rcpts: list[str], 
                 try:
                     smtp.login(s.user, password or "")
                 except smtplib.SMTPAuthenticationError as e:
-                    raise DeliveryError(f"authentication failed for {s.user!r} at {where}: {_reply(e.smtp_code, e.smtp_error)}") from None
+                    raise DeliveryError(
+                        f"authentication failed for {s.user!r} at {where}: {_reply(e.smtp_code, e.smtp_error)}"
+                    ) from None
             try:
                 refused = smtp.send_message(msg, from_addr=sender, to_addrs=rcpts)
             except smtplib.SMTPRecipientsRefused as e:
@@ -306,8 +339,10 @@ def _deliver(msg: EmailMessage, s: SmtpSettings, sender: str, rcpts: list[str], 
                 raise DeliveryError(f"{where} refused the message: {_reply(e.smtp_code, e.smtp_error)}") from None
             if refused:
                 first, (code, text) = next(iter(refused.items()))
-                raise DeliveryError(f"{where} refused recipient {first}: {_reply(code, text)}; "
-                                    f"delivered to the {len(rcpts) - len(refused)} other(s)")
+                raise DeliveryError(
+                    f"{where} refused recipient {first}: {_reply(code, text)}; "
+                    f"delivered to the {len(rcpts) - len(refused)} other(s)"
+                )
             return rcpts
     except DeliveryError:
         raise
@@ -321,6 +356,15 @@ def _deliver(msg: EmailMessage, s: SmtpSettings, sender: str, rcpts: list[str], 
         raise DeliveryError(f"delivery to {where} failed: {e}") from None
 
 
-
-__all__ = ["DEADLINE_S", "DEFAULT_PORTS", "MailConfig", "SECURITY_MODES", "SmtpSettings", "load_mail_config", "merge",
-           "read_password", "send", "tls_context"]
+__all__ = [
+    "DEADLINE_S",
+    "DEFAULT_PORTS",
+    "MailConfig",
+    "SECURITY_MODES",
+    "SmtpSettings",
+    "load_mail_config",
+    "merge",
+    "read_password",
+    "send",
+    "tls_context",
+]

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import numpy as np
 import pandas as pd
@@ -59,19 +59,32 @@ def _f(v: float) -> str:
     return s[:-2] if s.endswith(".0") else s
 
 
-def _text(x: float, y: float, s: str, size: float = 11, anchor: str = "start", fill: str = INK,
-          weight: str = "normal", rotate: float | None = None, cls: str = "") -> str:
+def _text(
+    x: float,
+    y: float,
+    s: str,
+    size: float = 11,
+    anchor: str = "start",
+    fill: str = INK,
+    weight: str = "normal",
+    rotate: float | None = None,
+    cls: str = "",
+) -> str:
     rot = f' transform="rotate({_f(rotate)} {_f(x)} {_f(y)})"' if rotate is not None else ""
     bold = ' font-weight="bold"' if weight != "normal" else ""
     klass = f' class="{cls}"' if cls else ""
-    return (f'<text{klass} x="{_f(x)}" y="{_f(y)}" font-size="{_f(size)}" text-anchor="{anchor}" fill="{fill}"'
-            f'{bold}{rot}>{escape(s)}</text>')
+    return (
+        f'<text{klass} x="{_f(x)}" y="{_f(y)}" font-size="{_f(size)}" text-anchor="{anchor}" fill="{fill}"'
+        f"{bold}{rot}>{escape(s)}</text>"
+    )
 
 
 def _svg(height: float, body: list[str], title: str, cls: str) -> Markup:
-    head = (f'<svg class="chart {cls}" viewBox="0 0 {W} {_f(height)}" '
-            f'width="{W}" height="{_f(height)}" role="img" aria-label="{escape(title)}" '
-            f'font-family="{FONT}"><title>{escape(title)}</title>')
+    head = (
+        f'<svg class="chart {cls}" viewBox="0 0 {W} {_f(height)}" '
+        f'width="{W}" height="{_f(height)}" role="img" aria-label="{escape(title)}" '
+        f'font-family="{FONT}"><title>{escape(title)}</title>'
+    )
     return Markup(head + "".join(body) + "</svg>")
 
 
@@ -102,7 +115,6 @@ def nice_step(span: float, target: int = 5) -> float:
     return 10 * mag
 
 
-
 AXIS_MAX_OVER_DATA = 1.25  # an axis runs at most 25 % above the largest value it shows (issue 15)
 
 
@@ -127,14 +139,37 @@ def _byte_unit(vmax: float) -> tuple[float, str]:
 
 
 # Tick steps in ms, from a fifth of a second to four weeks: the first that gives at most max_ticks.
-_TIME_STEPS_MS = [200, 500, 1000, 2000, 5000, 10_000, 15_000, 30_000, 60_000, 120_000, 300_000, 600_000, 900_000, 1_800_000,
-                  3_600_000, 7_200_000, 10_800_000, 21_600_000, 43_200_000, 86_400_000, 2 * 86_400_000, 7 * 86_400_000,
-                  14 * 86_400_000, 28 * 86_400_000]
+_TIME_STEPS_MS = [
+    200,
+    500,
+    1000,
+    2000,
+    5000,
+    10_000,
+    15_000,
+    30_000,
+    60_000,
+    120_000,
+    300_000,
+    600_000,
+    900_000,
+    1_800_000,
+    3_600_000,
+    7_200_000,
+    10_800_000,
+    21_600_000,
+    43_200_000,
+    86_400_000,
+    2 * 86_400_000,
+    7 * 86_400_000,
+    14 * 86_400_000,
+    28 * 86_400_000,
+]
 _DAY_MS = 86_400_000
 
 
 def _tick_label(t_ms: int, step_ms: int, with_date: bool) -> str:
-    d = datetime.fromtimestamp(t_ms / 1000, tz=timezone.utc)
+    d = datetime.fromtimestamp(t_ms / 1000, tz=UTC)
     if is_relative(d):  # an input without clock times: offsets from its start (memreport/timebase.py)
         return fmt_relative(d, seconds=step_ms < 60_000)
     if step_ms >= _DAY_MS:
@@ -188,7 +223,11 @@ class _TimeAxis:
         span = max(1, self.hi - self.lo)
         dt = np.diff(t)
         med = float(np.median(dt)) if len(dt) else 0.0
-        cut = np.flatnonzero((dt > BREAK_MIN_SHARE * span) & (dt > BREAK_MIN_INTERVALS * max(med, 1.0))) if len(dt) else np.array([], dtype=np.int64)
+        cut = (
+            np.flatnonzero((dt > BREAK_MIN_SHARE * span) & (dt > BREAK_MIN_INTERVALS * max(med, 1.0)))
+            if len(dt)
+            else np.array([], dtype=np.int64)
+        )
         starts = np.concatenate(([0], cut + 1))
         ends = np.concatenate((cut, [len(t) - 1]))
         self.pieces = [(int(t[a]), int(t[b])) for a, b in zip(starts, ends)]
@@ -268,7 +307,9 @@ class _Frame:
             y = float(ax(v * scale))
             label = fmt.format(round(v, 6))
             if side == "left":
-                self.body.append(f'<line x1="{_f(self.left)}" y1="{_f(y)}" x2="{_f(self.right)}" y2="{_f(y)}" stroke="{GRID}" stroke-width="1"/>')
+                self.body.append(
+                    f'<line x1="{_f(self.left)}" y1="{_f(y)}" x2="{_f(self.right)}" y2="{_f(y)}" stroke="{GRID}" stroke-width="1"/>'
+                )
                 self.body.append(_text(self.left - 6, y + 4, label, 10, "end", MUTED, cls="ytick"))
             else:
                 self.body.append(_text(self.right + 6, y + 4, label, 10, "start", MUTED, cls="ytick2"))
@@ -284,22 +325,30 @@ class _Frame:
     def time_axis(self) -> None:
         b = self.bottom
         for x0, x1 in self.x.piece_px:
-            self.body.append(f'<line class="x-axis" x1="{_f(x0)}" y1="{_f(b)}" x2="{_f(x1)}" y2="{_f(b)}" stroke="{MUTED}" stroke-width="1"/>')
+            self.body.append(
+                f'<line class="x-axis" x1="{_f(x0)}" y1="{_f(b)}" x2="{_f(x1)}" y2="{_f(b)}" stroke="{MUTED}" stroke-width="1"/>'
+            )
         for xb in self.x.breaks:  # a break: two slanted strokes across the axis and a thin band
-            self.body.append(f'<rect class="x-break" x="{_f(xb - 3)}" y="{_f(self.top)}" width="6" height="{_f(b - self.top)}" fill="{GRID}" fill-opacity="0.6"/>')
+            self.body.append(
+                f'<rect class="x-break" x="{_f(xb - 3)}" y="{_f(self.top)}" width="6" height="{_f(b - self.top)}" fill="{GRID}" fill-opacity="0.6"/>'
+            )
             for dx in (-3, 3):
-                self.body.append(f'<line x1="{_f(xb + dx - 2)}" y1="{_f(b + 4)}" x2="{_f(xb + dx + 2)}" y2="{_f(b - 4)}" stroke="{MUTED}" stroke-width="1.2"/>')
+                self.body.append(
+                    f'<line x1="{_f(xb + dx - 2)}" y1="{_f(b + 4)}" x2="{_f(xb + dx + 2)}" y2="{_f(b - 4)}" stroke="{MUTED}" stroke-width="1.2"/>'
+                )
         last_end = -1e9
         for t, label in self.x.ticks():
             x = float(self.x(t))
             half = _text_width(label, 10) / 2
             if x - half < last_end + 4:  # labels never overlap: a crowded one is left out, its tick stays
-                self.body.append(f'<line x1="{_f(x)}" y1="{_f(b)}" x2="{_f(x)}" y2="{_f(b + 3)}" stroke="{MUTED}" stroke-width="1"/>')
+                self.body.append(
+                    f'<line x1="{_f(x)}" y1="{_f(b)}" x2="{_f(x)}" y2="{_f(b + 3)}" stroke="{MUTED}" stroke-width="1"/>'
+                )
                 continue
             self.body.append(f'<line x1="{_f(x)}" y1="{_f(b)}" x2="{_f(x)}" y2="{_f(b + 4)}" stroke="{MUTED}" stroke-width="1"/>')
             self.body.append(_text(x, b + 16, label, 10, "middle", MUTED, cls="xtick"))
             last_end = x + half
-        relative = is_relative(datetime.fromtimestamp(self.x.lo / 1000, tz=timezone.utc))
+        relative = is_relative(datetime.fromtimestamp(self.x.lo / 1000, tz=UTC))
         title = "Time since the start (the input has no clock times)" if relative else "Time (UTC)"
         if self.x.breaks:
             title += "; a break marks a gap without data"
@@ -311,29 +360,38 @@ class _Frame:
             self.body.append(f'<rect x="{_f(x)}" y="{_f(y - 8)}" width="14" height="10" fill="{color}"/>')
         else:
             dash = ' stroke-dasharray="5 3"' if dashed else ""
-            self.body.append(f'<line x1="{_f(x)}" y1="{_f(y - 3)}" x2="{_f(x + 16)}" y2="{_f(y - 3)}" stroke="{color}" stroke-width="2.2"{dash}/>')
+            self.body.append(
+                f'<line x1="{_f(x)}" y1="{_f(y - 3)}" x2="{_f(x + 16)}" y2="{_f(y - 3)}" stroke="{color}" stroke-width="2.2"{dash}/>'
+            )
         self.body.append(_text(x + 20, y + 1, label, 10.5))
         self.legend_x += 20 + _text_width(label, 10.5) + 14
 
-    def series(self, ts_ms: np.ndarray, seg: np.ndarray, values: np.ndarray, y: _Axis, color: str, width: float = 1.4,
-               mean: bool = False) -> None:
+    def series(
+        self, ts_ms: np.ndarray, seg: np.ndarray, values: np.ndarray, y: _Axis, color: str, width: float = 1.4, mean: bool = False
+    ) -> None:
         px = PX_PER_MEAN_BUCKET if mean else PX_PER_BUCKET
         d = line_path(ts_ms, seg, values, self.x, y, int(self.width_px / px), mean=mean)
         if d:
             self.body.append(f'<path d="{d}" fill="none" stroke="{color}" stroke-width="{_f(width)}" stroke-linejoin="round"/>')
         lt, lv = lone_points(ts_ms, seg, values)
         for t, v in zip(lt.tolist(), lv.tolist()):  # a point alone is a marker, not an invisible move-to
-            self.body.append(f'<circle class="lone" cx="{_f(float(self.x(t)))}" cy="{_f(float(y(v)))}" r="{_f(max(2.2, width + 1))}" fill="{color}"/>')
+            self.body.append(
+                f'<circle class="lone" cx="{_f(float(self.x(t)))}" cy="{_f(float(y(v)))}" r="{_f(max(2.2, width + 1))}" fill="{color}"/>'
+            )
 
     def hline(self, value: float, y: _Axis, color: str, dashed: bool = True) -> None:
         yy = float(y(value))
         dash = ' stroke-dasharray="6 4"' if dashed else ""
-        self.body.append(f'<line x1="{_f(self.left)}" y1="{_f(yy)}" x2="{_f(self.right)}" y2="{_f(yy)}" stroke="{color}" stroke-width="1.6"{dash}/>')
+        self.body.append(
+            f'<line x1="{_f(self.left)}" y1="{_f(yy)}" x2="{_f(self.right)}" y2="{_f(yy)}" stroke="{color}" stroke-width="1.6"{dash}/>'
+        )
 
     def band(self, start_ms: int, end_ms: int, color: str) -> None:
         x0, x1 = float(self.x(start_ms)), float(self.x(end_ms))
         w = max(2.0, x1 - x0)  # a 5-minute window in a week is still visible
-        self.body.append(f'<rect x="{_f(x0)}" y="{_f(self.top)}" width="{_f(w)}" height="{_f(self.bottom - self.top)}" fill="{color}" fill-opacity="0.7"/>')
+        self.body.append(
+            f'<rect x="{_f(x0)}" y="{_f(self.top)}" width="{_f(w)}" height="{_f(self.bottom - self.top)}" fill="{color}" fill-opacity="0.7"/>'
+        )
 
     def marker(self, t_ms: int, value: float, y: _Axis, label: str, color: str) -> None:
         cx, cy = float(self.x(t_ms)), float(y(value))
@@ -344,8 +402,12 @@ class _Frame:
             anchor, tx = "start", cx + 7
         ty = cy - 8 if cy - 8 > self.top + 10 else cy + 16
         bx = tx - wtxt if anchor == "end" else tx
-        self.body.append(f'<rect x="{_f(bx - 2)}" y="{_f(ty - 10)}" width="{_f(wtxt + 4)}" height="13" fill="white" fill-opacity="0.85"/>')
-        self.body.append(f'<text x="{_f(tx)}" y="{_f(ty)}" font-size="10" text-anchor="{anchor}" fill="{color}" font-weight="bold">{escape(label)}</text>')
+        self.body.append(
+            f'<rect x="{_f(bx - 2)}" y="{_f(ty - 10)}" width="{_f(wtxt + 4)}" height="13" fill="white" fill-opacity="0.85"/>'
+        )
+        self.body.append(
+            f'<text x="{_f(tx)}" y="{_f(ty)}" font-size="10" text-anchor="{anchor}" fill="{color}" font-weight="bold">{escape(label)}</text>'
+        )
 
     def svg(self, title: str, cls: str) -> Markup:
         return _svg(self.height, self.body, title, cls)
@@ -376,8 +438,9 @@ def lone_points(ts_ms: np.ndarray, seg: np.ndarray, values: np.ndarray) -> tuple
     return t[alone], v[alone]
 
 
-def line_path(ts_ms: np.ndarray, seg: np.ndarray, values: np.ndarray, x: "_Axis | _TimeAxis", y: _Axis, buckets: int,
-              mean: bool = False) -> str:
+def line_path(
+    ts_ms: np.ndarray, seg: np.ndarray, values: np.ndarray, x: _Axis | _TimeAxis, y: _Axis, buckets: int, mean: bool = False
+) -> str:
     """SVG path data for one series: min/max per pixel column (or the mean, for noisy series such as
     CPU shares), broken at NaN, segments and gaps."""
     ok = ~np.isnan(values)
@@ -456,8 +519,12 @@ def memory_chart(data: HostData, a: Analysis, x: _TimeAxis | None = None) -> Mar
         return None
     ts, seg = _ts_ms(df), _seg(df)
     lines: list[tuple[str, str, np.ndarray]] = []
-    for key, label, col in (("active", "Active", "mem_Active"), ("inactive", "Inactive", "mem_Inactive"),
-                            ("inactive_anon", "Inactive(anon)", "mem_Inactive_anon"), ("free", "MemFree", "mem_MemFree")):
+    for key, label, col in (
+        ("active", "Active", "mem_Active"),
+        ("inactive", "Inactive", "mem_Inactive"),
+        ("inactive_anon", "Inactive(anon)", "mem_Inactive_anon"),
+        ("free", "MemFree", "mem_MemFree"),
+    ):
         arr = _arr(column(df, col))
         if arr is not None:
             lines.append((key, label, arr))
@@ -600,14 +667,24 @@ def vm_chart(a: Analysis, limit: int = 30) -> Markup | None:
         name = fit_name(vm.name, 26)  # what the label column holds
         body.append(_text(left - 6, y0 + 13, name, 10, "end"))
         if vm.allocated_bytes:
-            body.append(f'<rect x="{_f(left)}" y="{_f(y0 + 2)}" width="{_f(float(x(vm.allocated_bytes)) - left)}" height="15" fill="{COLORS["allocated"]}"/>')
+            body.append(
+                f'<rect x="{_f(left)}" y="{_f(y0 + 2)}" width="{_f(float(x(vm.allocated_bytes)) - left)}" height="15" fill="{COLORS["allocated"]}"/>'
+            )
         if vm.rss_max_bytes:
-            body.append(f'<rect x="{_f(left)}" y="{_f(y0 + 5)}" width="{_f(max(1.0, float(x(vm.rss_max_bytes)) - left))}" height="9" fill="{COLORS["rss"]}"/>')
+            body.append(
+                f'<rect x="{_f(left)}" y="{_f(y0 + 5)}" width="{_f(max(1.0, float(x(vm.rss_max_bytes)) - left))}" height="9" fill="{COLORS["rss"]}"/>'
+            )
         if vm.swap_max_bytes:
-            body.append(f'<rect x="{_f(left)}" y="{_f(y0 + 14)}" width="{_f(max(1.0, float(x(vm.swap_max_bytes)) - left))}" height="3" fill="{COLORS["swap"]}"/>')
+            body.append(
+                f'<rect x="{_f(left)}" y="{_f(y0 + 14)}" width="{_f(max(1.0, float(x(vm.swap_max_bytes)) - left))}" height="3" fill="{COLORS["swap"]}"/>'
+            )
     body.append(f'<line x1="{_f(left)}" y1="{_f(top)}" x2="{_f(left)}" y2="{_f(base)}" stroke="{MUTED}" stroke-width="1"/>')
     lx = left
-    for label, color in (("allocated", COLORS["allocated"]), ("resident (peak RSS)", COLORS["rss"]), ("swapped (peak VmSwap)", COLORS["swap"])):
+    for label, color in (
+        ("allocated", COLORS["allocated"]),
+        ("resident (peak RSS)", COLORS["rss"]),
+        ("swapped (peak VmSwap)", COLORS["swap"]),
+    ):
         body.append(f'<rect x="{_f(lx)}" y="6" width="14" height="10" fill="{color}"/>')
         body.append(_text(lx + 20, 15, label, 10.5))
         lx += 20 + _text_width(label, 10.5) + 14
@@ -638,8 +715,9 @@ def chart_notes(data: HostData, a: Analysis, charts: dict[str, Markup | None]) -
         notes["swap_rates"] = "No chart: there was no swap traffic in any interval (swap-in and swap-out were 0 throughout)."
     psi, ref = column(df, "psi_full_share"), column(df, "refault_per_s")
     if charts.get("pressure") is None and a.thrash.available and not one and (psi is not None or ref is not None):
-        notes["pressure"] = ("No pressure chart: PSI memory full and workingset refaults stayed 0 in every interval "
-                             "(no task waited for memory).")
+        notes["pressure"] = (
+            "No pressure chart: PSI memory full and workingset refaults stayed 0 in every interval (no task waited for memory)."
+        )
     if charts.get("ksm") is None and a.ksm.collected:
         if one:
             notes["ksm"] = f"One sample ({when}): the figures are in the table below; a chart needs samples at two times or more."
@@ -655,4 +733,21 @@ fmt_coord = _f  # an SVG coordinate, short
 svg_text = _text  # one escaped <text> element
 text_width = _text_width  # the estimated width of a text at a font size, in px
 
-__all__ = ["byte_unit", "fmt_coord", "svg_text", "text_width", "all_charts", "chart_notes", "time_axis_for", "axis_top", "memory_chart", "swap_rate_chart", "pressure_chart", "ksm_chart", "vm_chart", "time_ticks", "nice_step", "line_path"]
+__all__ = [
+    "byte_unit",
+    "fmt_coord",
+    "svg_text",
+    "text_width",
+    "all_charts",
+    "chart_notes",
+    "time_axis_for",
+    "axis_top",
+    "memory_chart",
+    "swap_rate_chart",
+    "pressure_chart",
+    "ksm_chart",
+    "vm_chart",
+    "time_ticks",
+    "nice_step",
+    "line_path",
+]

@@ -13,8 +13,24 @@ from memreport.analyze.wording import fmt_bytes, fmt_duration, fmt_num, fmt_pct,
 from memreport.model import Severity
 from memreport.timebase import fmt_relative, is_relative
 
-__all__ = ["FILTERS", "NAME_MAX_CHARS", "PATH_MAX_CHARS", "TEXT_MAX_CHARS", "WORD_MAX_CHARS", "fit_name", "fit_path",
-           "fit_text", "fmt_bytes", "fmt_duration", "fmt_num", "fmt_pct", "fmt_rate", "fmt_time", "iso", "name_html"]
+__all__ = [
+    "FILTERS",
+    "NAME_MAX_CHARS",
+    "PATH_MAX_CHARS",
+    "TEXT_MAX_CHARS",
+    "WORD_MAX_CHARS",
+    "fit_name",
+    "fit_path",
+    "fit_text",
+    "fmt_bytes",
+    "fmt_duration",
+    "fmt_num",
+    "fmt_pct",
+    "fmt_rate",
+    "fmt_time",
+    "iso",
+    "name_html",
+]
 
 # Display bounds for strings from customer data (host, VM and file names, and the sentences that quote
 # them). weasyprint lays out a long unbroken word in a table cell in time quadratic in its length: a
@@ -45,7 +61,7 @@ def fit_path(value: Any, limit: int = PATH_MAX_CHARS) -> str:
     if len(s) <= limit:
         return s
     head = (limit - 1) // 3
-    return s[:head] + ELLIPSIS + s[len(s) - (limit - 1 - head):]
+    return s[:head] + ELLIPSIS + s[len(s) - (limit - 1 - head) :]
 
 
 def fit_text(value: Any, limit: int = TEXT_MAX_CHARS) -> str:

@@ -151,7 +151,7 @@ def _send_until(fd: int, data: bytes, deadline: float | None) -> bool:
         if not poller.poll(None if left is None else left * 1000):
             return False
         try:
-            view = view[os.write(fd, view[:_CHUNK]):]
+            view = view[os.write(fd, view[:_CHUNK]) :]
         except BlockingIOError:
             continue
         except BrokenPipeError:
@@ -223,7 +223,7 @@ def _child(fd: int, parent: int, html: str | None, html_fd: int) -> None:
                 payload = _FAILED + pickle.dumps(RuntimeError(f"{type(e).__name__}: {e}"))
         view = memoryview(payload)
         while view:
-            view = view[os.write(fd, view[:_CHUNK]):]
+            view = view[os.write(fd, view[:_CHUNK]) :]
         code = 0
     except BaseException:  # noqa: BLE001 - nothing may escape into the parent's code
         pass

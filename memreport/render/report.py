@@ -14,7 +14,6 @@ from memreport.render.formatters import fit_name
 from memreport.render.html import render_html
 from memreport.render.pdf import render_pdf
 
-
 # Every file a host's report directory may hold: a new set replaces all of them (a report.eml
 # or report.pdf of an earlier run must not outlive it: `memreport email` would attach it).
 REPORT_FILES = ("report.json", "report.html", "report.pdf", "report.eml")
@@ -49,6 +48,10 @@ def write_report(
             failed = e
     written = {name.removeprefix("report."): path for name, path in write_set(outdir, files, REPORT_FILES).items()}
     if failed is not None:
-        raise RenderError(f"{fit_name(a.host)}: {outdir / 'report.pdf'} not written: {failed}; "
-                          f"{' and '.join(sorted(p.name for p in written.values()))} are written", written, str(failed)) from failed
+        raise RenderError(
+            f"{fit_name(a.host)}: {outdir / 'report.pdf'} not written: {failed}; "
+            f"{' and '.join(sorted(p.name for p in written.values()))} are written",
+            written,
+            str(failed),
+        ) from failed
     return written

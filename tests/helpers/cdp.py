@@ -43,6 +43,7 @@ class Chromium:
     def __init__(self, binary: str, user_data_dir: Path) -> None:
         to_chrome_r, self._to_chrome = os.pipe()
         self._from_chrome, from_chrome_w = os.pipe()
+
         # Chromium expects the pipe on fds 3 (in) and 4 (out).
         def setup() -> None:
             # Move both ends out of the way first, so that neither dup2 clobbers the other.
@@ -53,8 +54,12 @@ class Chromium:
 
         self.proc = subprocess.Popen(
             [binary, *OFFLINE_FLAGS, f"--user-data-dir={user_data_dir}", "--remote-debugging-pipe", "about:blank"],
-            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-            preexec_fn=setup, pass_fds=(3, 4), close_fds=True,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            preexec_fn=setup,
+            pass_fds=(3, 4),
+            close_fds=True,
         )
         os.close(to_chrome_r)
         os.close(from_chrome_w)
@@ -83,7 +88,9 @@ class Chromium:
         except Exception:  # pragma: no cover
             return ""
 
-    def send(self, method: str, params: dict[str, Any] | None = None, session: str | None = None, timeout: float = HANG) -> dict[str, Any]:
+    def send(
+        self, method: str, params: dict[str, Any] | None = None, session: str | None = None, timeout: float = HANG
+    ) -> dict[str, Any]:
         self._id += 1
         msg: dict[str, Any] = {"id": self._id, "method": method, "params": params or {}}
         if session:

@@ -24,7 +24,7 @@ import tarfile
 import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -32,8 +32,7 @@ from typing import Any
 from hypothesis import strategies as st
 
 from memreport.errors import MemreportError
-from memreport.ingest import archive, bundle, capture, sadf, streams, supportconfig, virsh, vmstat
-from memreport.ingest import proc_pid
+from memreport.ingest import archive, bundle, capture, proc_pid, sadf, streams, supportconfig, virsh, vmstat
 from memreport.ingest.procfs import ParseError, parse_cmdline, parse_qemu_argv
 from memreport.model import LogEntry
 
@@ -48,9 +47,33 @@ Seed = tuple[str, bytes]  # (name that says what the file is, content)
 
 # What a number can become: past int64 and uint64, negative, NaN and infinities, floats where ints
 # are expected, locale forms, a non-ASCII digit (int() takes it, Arrow does not), nothing.
-NUMBERS = [b"0", b"-1", b"-5242880", b"9223372036854775807", b"9223372036854775808", b"18446744073709551616",
-           b"99999999999999999999999999999999999999", b"-9223372036854775809", b"NaN", b"nan", b"inf", b"-inf",
-           b"1e308", b"1e309", b"-0", b"1.5", b"1,5", b"0x1f", b"\xd9\xa3", b"\xc2\xb2", b"", b"+7", b"1_000", b"1e3", b" "]
+NUMBERS = [
+    b"0",
+    b"-1",
+    b"-5242880",
+    b"9223372036854775807",
+    b"9223372036854775808",
+    b"18446744073709551616",
+    b"99999999999999999999999999999999999999",
+    b"-9223372036854775809",
+    b"NaN",
+    b"nan",
+    b"inf",
+    b"-inf",
+    b"1e308",
+    b"1e309",
+    b"-0",
+    b"1.5",
+    b"1,5",
+    b"0x1f",
+    b"\xd9\xa3",
+    b"\xc2\xb2",
+    b"",
+    b"+7",
+    b"1_000",
+    b"1e3",
+    b" ",
+]
 _DIGITS = re.compile(rb"[0-9]+")
 
 
@@ -104,7 +127,7 @@ def m_flip(c: Chooser, data: bytes) -> bytes:
     if not data:
         return data
     i = c.int(0, len(data) - 1)
-    return data[:i] + bytes([data[i] ^ (1 << c.int(0, 7))]) + data[i + 1:]
+    return data[:i] + bytes([data[i] ^ (1 << c.int(0, 7))]) + data[i + 1 :]
 
 
 def m_insert(c: Chooser, data: bytes) -> bytes:
@@ -127,7 +150,7 @@ def m_dup_line(c: Chooser, data: bytes) -> bytes:
     lines = _lines(data)
     i = c.int(0, len(lines) - 1)
     times = c.choice([1, 1, 2, 3, 500])
-    return b"\n".join(lines[:i] + [lines[i]] * (times + 1) + lines[i + 1:])
+    return b"\n".join(lines[:i] + [lines[i]] * (times + 1) + lines[i + 1 :])
 
 
 def m_swap_lines(c: Chooser, data: bytes) -> bytes:
@@ -140,7 +163,9 @@ def m_swap_lines(c: Chooser, data: bytes) -> bytes:
 def m_swap_sections(c: Chooser, data: bytes) -> bytes:
     """Reorder sections: blocks that start at a header-looking line (`#`, `<`, `Linux`, `{`) or a blank line."""
     lines = _lines(data)
-    starts = [0] + [i for i, l in enumerate(lines) if i and (not l.strip() or l[:1] in (b"#", b"<", b"{") or l.startswith(b"Linux"))]
+    starts = [0] + [
+        i for i, l in enumerate(lines) if i and (not l.strip() or l[:1] in (b"#", b"<", b"{") or l.startswith(b"Linux"))
+    ]
     blocks = [lines[a:b] for a, b in zip(starts, starts[1:] + [len(lines)])]
     if len(blocks) < 2:
         return data
@@ -174,8 +199,23 @@ def m_empty(c: Chooser, data: bytes) -> bytes:
     return c.choice([b"", b"\n", b" ", b"\0", b"\xff\xfe"])
 
 
-MUTATIONS = [m_truncate, m_flip, m_insert, m_nul, m_drop_line, m_dup_line, m_swap_lines, m_swap_sections,
-             m_number, m_number, m_number, m_crlf, m_utf16, m_bom, m_empty]
+MUTATIONS = [
+    m_truncate,
+    m_flip,
+    m_insert,
+    m_nul,
+    m_drop_line,
+    m_dup_line,
+    m_swap_lines,
+    m_swap_sections,
+    m_number,
+    m_number,
+    m_number,
+    m_crlf,
+    m_utf16,
+    m_bom,
+    m_empty,
+]
 
 
 def mutate(c: Chooser, seeds: list[Seed]) -> Seed:
@@ -258,10 +298,10 @@ def run_procfs(name: str, data: bytes) -> object:
     text = text_of(name, data)
     log: list[LogEntry] = []
     if "/ksm/" in rel:
-        return bundle.snapshot_row({}, {rel.rsplit("/", 1)[1]: text}, datetime(2026, 11, 26, tzinfo=timezone.utc), 4096, log)
+        return bundle.snapshot_row({}, {rel.rsplit("/", 1)[1]: text}, datetime(2026, 11, 26, tzinfo=UTC), 4096, log)
     files = dict(_kernel_files(kernel))
     files[_PROC[rel]] = (rel, text)
-    snap = bundle.snapshot_row(files, {}, datetime(2026, 11, 26, tzinfo=timezone.utc), None, log)
+    snap = bundle.snapshot_row(files, {}, datetime(2026, 11, 26, tzinfo=UTC), None, log)
     return [infer(snap.meminfo, snap.vmstat) for infer in page_size_inference()]
 
 
@@ -286,6 +326,7 @@ def page_size_inference() -> list[Callable[[Any, Any], object]]:
 # Per-process files of a snapshot tree: /proc/<pid>/{status,stat,cmdline,ksm_stat,ksm_merging_pages},
 # ps listings, cgroup files; each through the parser its name calls for, and the one proc_pid.sniff picks.
 
+
 @cache
 def proc_pid_seeds() -> list[Seed]:
     return _files("proc-pid-6.18/**/*", "fakeroot/proc/[0-9]*/*")
@@ -308,8 +349,15 @@ def _pid_parsers(kind: str) -> Callable[[bytes], object] | None:
 
 def run_proc_pid(name: str, data: bytes) -> object:
     base = name.rsplit("/", 1)[-1]
-    by_name = "ps" if "/ps/" in name else "cgroup_stat" if base == "memory.stat" else \
-        "cgroup_value" if proc_pid.cgroup_value_file(base) else base
+    by_name = (
+        "ps"
+        if "/ps/" in name
+        else "cgroup_stat"
+        if base == "memory.stat"
+        else "cgroup_value"
+        if proc_pid.cgroup_value_file(base)
+        else base
+    )
     out = []
     for kind in dict.fromkeys([by_name, proc_pid.sniff(base, data) or ""]):
         parser = _pid_parsers(kind)
@@ -323,6 +371,7 @@ def run_proc_pid(name: str, data: bytes) -> object:
 
 # sysstat: real sadf -x/-j/-d and sar text (three locales) of a real sa file, plus the bundles' sar
 # text; each file as bundle.load_sar reads it, then sadf.to_samples (the sar, sosreport and supportconfig readers).
+
 
 @cache
 def _sysstat_outputs() -> dict[str, bytes]:
@@ -348,8 +397,9 @@ def sadf_seeds() -> list[Seed]:
 
 @cache
 def sar_seeds() -> list[Seed]:
-    return [(n, b) for n, b in _sysstat_outputs().items() if n.startswith("sar26.")] + \
-        _files("bundles/*/sos_commands/sar/sar*", "bundles/scc_*/sar/sar*")
+    return [(n, b) for n, b in _sysstat_outputs().items() if n.startswith("sar26.")] + _files(
+        "bundles/*/sos_commands/sar/sar*", "bundles/scc_*/sar/sar*"
+    )
 
 
 _CONVERTED: set[object] = set()  # conversions are pure functions of the parse: run once per distinct parse
@@ -372,17 +422,25 @@ def run_sar(name: str, data: bytes) -> object:
     if fmt is None or fmt == "sa":
         return None
     parsed = sadf.parse_any(bundle.read_text(p), fmt)
-    key = ("sar", tuple((t, tuple(sorted(v.items()))) for t, v in sorted(parsed.rows.items())), tuple(sorted(parsed.intervals.items())))
+    key = (
+        "sar",
+        tuple((t, tuple(sorted(v.items()))) for t, v in sorted(parsed.rows.items())),
+        tuple(sorted(parsed.intervals.items())),
+    )
     return _once(key, lambda: sadf.to_samples(parsed, 4096))
 
 
 # vmstat: real procps output of several option sets (and the supportconfig's), parsed and placed as vmstat.read does.
 
+
 @cache
 def vmstat_seeds() -> list[Seed]:
     import realtools
 
-    out = [(f"vmstat {' '.join(a)}", realtools.vmstat(*a).encode()) for a in (["1", "2"], ["-a", "-t", "1", "2"], ["-w", "-S", "M", "1", "2"])]
+    out = [
+        (f"vmstat {' '.join(a)}", realtools.vmstat(*a).encode())
+        for a in (["1", "2"], ["-a", "-t", "1", "2"], ["-w", "-S", "M", "1", "2"])
+    ]
     out.append(("vmstat -t (de_DE)", realtools.vmstat("-t", "1", "2", locale="de_DE").encode()))
     for s in supportconfig.parse_sections((FIX / "bundles/scc_kvm02_261126_1200/memory.txt").read_text()):
         if s.what.split()[:1] and s.what.split()[0].endswith("vmstat"):
@@ -393,23 +451,39 @@ def vmstat_seeds() -> list[Seed]:
 def run_vmstat(name: str, data: bytes) -> object:
     """What vmstat.read does with the text (parse, then samples placed by the file time)."""
     parsed = vmstat.parse_vmstat_output(text_of("vmstat.txt", data))
-    key = ("vmstat", tuple((r.unit, r.interval, tuple(r.columns), r.zone, tuple((t, tuple(f)) for t, f in r.rows)) for r in parsed.runs))
-    return _once(key, lambda: vmstat.to_samples(parsed, datetime(2026, 11, 26, tzinfo=timezone.utc), None, [], name))
+    key = (
+        "vmstat",
+        tuple((r.unit, r.interval, tuple(r.columns), r.zone, tuple((t, tuple(f)) for t, f in r.rows)) for r in parsed.runs),
+    )
+    return _once(key, lambda: vmstat.to_samples(parsed, datetime(2026, 11, 26, tzinfo=UTC), None, [], name))
 
 
 # virsh / libvirt: domain XML, dominfo, dommemstat, ps output with qemu command lines.
 
+
 @cache
 def virsh_seeds() -> list[Seed]:
-    out = _files("bundles/*/etc/libvirt/qemu/*.xml", "bundles/*/run/libvirt/qemu/*.xml", "bundles/*/sos_commands/process/ps_auxwww",
-                 "bundles/*/sos_commands/virsh/virsh_-r_dominfo_*", "bundles/*/sos_commands/virsh/virsh_-r_dumpxml_*",
-                 "bundles/sosreport-libvirt-tcg/proc/*/numa_maps")
+    out = _files(
+        "bundles/*/etc/libvirt/qemu/*.xml",
+        "bundles/*/run/libvirt/qemu/*.xml",
+        "bundles/*/sos_commands/process/ps_auxwww",
+        "bundles/*/sos_commands/virsh/virsh_-r_dominfo_*",
+        "bundles/*/sos_commands/virsh/virsh_-r_dumpxml_*",
+        "bundles/sosreport-libvirt-tcg/proc/*/numa_maps",
+    )
     for f in ("virt.txt", "basic-health-check.txt"):
         for s in supportconfig.parse_sections((FIX / "bundles/scc_kvm02_261126_1200" / f).read_text(), f):
             out.append((f"{f}: {s.what}", s.body.encode()))
-    out.append(("dommemstat", b"actual 4194304\nswap_in 0\nswap_out 0\nmajor_fault 2270\nminor_fault 187410\n"
-                               b"unused 3646744\navailable 4029580\nusable 3712940\nlast_update 1764194627\nrss 1125448\n"))
-    out.append(("memtune", b"hard_limit     : 524288\nsoft_limit     : 458752\nswap_hard_limit: 786432\nmin_guarantee  : unlimited\n"))
+    out.append(
+        (
+            "dommemstat",
+            b"actual 4194304\nswap_in 0\nswap_out 0\nmajor_fault 2270\nminor_fault 187410\n"
+            b"unused 3646744\navailable 4029580\nusable 3712940\nlast_update 1764194627\nrss 1125448\n",
+        )
+    )
+    out.append(
+        ("memtune", b"hard_limit     : 524288\nsoft_limit     : 458752\nswap_hard_limit: 786432\nmin_guarantee  : unlimited\n")
+    )
     return out
 
 
@@ -430,6 +504,7 @@ def run_virsh(name: str, data: bytes) -> object:
 
 # supportconfig: the section splitter and, for each section, the parser the reader gives it.
 
+
 @cache
 def supportconfig_seeds() -> list[Seed]:
     return _files("bundles/scc_*/*.txt")
@@ -443,8 +518,11 @@ def run_supportconfig(name: str, data: bytes) -> object:
         what, cmd = s.what, s.what.split()
         prog = cmd[0].rsplit("/", 1)[-1] if cmd else ""
         if what in ("/proc/meminfo", "/proc/vmstat", "/proc/swaps", "/proc/pressure/memory"):
-            proc[{"/proc/meminfo": "meminfo", "/proc/vmstat": "vmstat", "/proc/swaps": "swaps",
-                  "/proc/pressure/memory": "psi"}[what]] = (f"{name}:{s.line}", s.body)
+            proc[
+                {"/proc/meminfo": "meminfo", "/proc/vmstat": "vmstat", "/proc/swaps": "swaps", "/proc/pressure/memory": "psi"}[
+                    what
+                ]
+            ] = (f"{name}:{s.line}", s.body)
         elif prog == "free":
             bundle.parse_free(s.body)
         elif prog == "sysctl":
@@ -454,7 +532,7 @@ def run_supportconfig(name: str, data: bytes) -> object:
         elif prog == "vmstat":
             data_ = vmstat.parse_vmstat_output(s.body)
             try:
-                vmstat.to_samples(data_, datetime(2026, 11, 26, tzinfo=timezone.utc), None, log, name)
+                vmstat.to_samples(data_, datetime(2026, 11, 26, tzinfo=UTC), None, log, name)
             except ParseError:
                 pass
         elif prog == "ps":
@@ -465,16 +543,21 @@ def run_supportconfig(name: str, data: bytes) -> object:
             except ParseError:
                 pass
     if proc:
-        bundle.snapshot_row(proc, {}, datetime(2026, 11, 26, tzinfo=timezone.utc), None, log)
+        bundle.snapshot_row(proc, {}, datetime(2026, 11, 26, tzinfo=UTC), None, log)
     return proc
 
 
 # sosreport: the text files its reader parses (date, free, ps, uname, sar: the rest are procfs/virsh).
 
+
 @cache
 def sosreport_seeds() -> list[Seed]:
-    return _files("bundles/sosreport-*/sos_commands/general/*", "bundles/sosreport-*/sos_commands/memory/free",
-                  "bundles/sosreport-*/sos_commands/process/ps_auxwww", "bundles/sosreport-*/version.txt")
+    return _files(
+        "bundles/sosreport-*/sos_commands/general/*",
+        "bundles/sosreport-*/sos_commands/memory/free",
+        "bundles/sosreport-*/sos_commands/process/ps_auxwww",
+        "bundles/sosreport-*/version.txt",
+    )
 
 
 def run_sosreport(name: str, data: bytes) -> object:
@@ -491,11 +574,14 @@ def run_sosreport(name: str, data: bytes) -> object:
 # The capture's TSV streams (a real collector's capture): streams.parse_stream with the capture's
 # column types, and facts.txt.
 
+
 @cache
 def capture_seeds() -> list[Seed]:
     """The real capture's streams, cut to their first 40 records (a day of them is slow to mutate 100,000 times)."""
-    return [(n, b"".join(d.splitlines(keepends=True)[:41])) for n, d in
-            _files("real-capture/*.tsv", "real-capture/facts.txt", base=ROOT / "sample_data")]
+    return [
+        (n, b"".join(d.splitlines(keepends=True)[:41]))
+        for n, d in _files("real-capture/*.tsv", "real-capture/facts.txt", base=ROOT / "sample_data")
+    ]
 
 
 def run_capture(name: str, data: bytes) -> object:
@@ -506,6 +592,7 @@ def run_capture(name: str, data: bytes) -> object:
 
 # Archives: the bundles packed as tar (plain, gz, xz, bz2, zst), the tar or the compressed bytes
 # mutated, unpacked by archive.extracted (the safety rules: traversal, links, devices, bombs).
+
 
 def _tar(top: Path) -> bytes:
     buf = io.BytesIO()
@@ -550,18 +637,30 @@ def run_archive(name: str, data: bytes) -> object:
         return sum(1 for _ in root.rglob("*"))
 
 
-TARGETS = {t.name: t for t in [
-    Target("procfs", "meminfo, vmstat, PSI, swaps, KSM, pid status/cmdline → snapshot row, page size", procfs_seeds, run_procfs),
-    Target("proc_pid", "/proc/<pid> status, stat, cmdline, ksm_stat; ps listings; cgroup files", proc_pid_seeds, run_proc_pid),
-    Target("sadf", "sadf -x / -j / -d → parse → to_samples", sadf_seeds, run_sar),
-    Target("sar", "sar text (C, en_US, de_DE, bundles) → parse → to_samples", sar_seeds, run_sar),
-    Target("vmstat", "vmstat output → parse → to_samples", vmstat_seeds, run_vmstat),
-    Target("virsh", "libvirt XML (config and live domstatus), dominfo, dommemstat, memtune, numa_maps, ps qemu lines", virsh_seeds, run_virsh),
-    Target("supportconfig", "section splitter → each section's parser", supportconfig_seeds, run_supportconfig),
-    Target("sosreport", "date, free, ps, uname/version text", sosreport_seeds, run_sosreport),
-    Target("capture", "capture TSV streams (parse_stream) and facts.txt", capture_seeds, run_capture),
-    Target("archive", "tar / tar.gz / .xz / .bz2 / .zst → archive.extracted", archive_seeds, run_archive),
-]}
+TARGETS = {
+    t.name: t
+    for t in [
+        Target(
+            "procfs", "meminfo, vmstat, PSI, swaps, KSM, pid status/cmdline → snapshot row, page size", procfs_seeds, run_procfs
+        ),
+        Target(
+            "proc_pid", "/proc/<pid> status, stat, cmdline, ksm_stat; ps listings; cgroup files", proc_pid_seeds, run_proc_pid
+        ),
+        Target("sadf", "sadf -x / -j / -d → parse → to_samples", sadf_seeds, run_sar),
+        Target("sar", "sar text (C, en_US, de_DE, bundles) → parse → to_samples", sar_seeds, run_sar),
+        Target("vmstat", "vmstat output → parse → to_samples", vmstat_seeds, run_vmstat),
+        Target(
+            "virsh",
+            "libvirt XML (config and live domstatus), dominfo, dommemstat, memtune, numa_maps, ps qemu lines",
+            virsh_seeds,
+            run_virsh,
+        ),
+        Target("supportconfig", "section splitter → each section's parser", supportconfig_seeds, run_supportconfig),
+        Target("sosreport", "date, free, ps, uname/version text", sosreport_seeds, run_sosreport),
+        Target("capture", "capture TSV streams (parse_stream) and facts.txt", capture_seeds, run_capture),
+        Target("archive", "tar / tar.gz / .xz / .bz2 / .zst → archive.extracted", archive_seeds, run_archive),
+    ]
+}
 
 
 def check(target: Target, case: Seed) -> BaseException | None:

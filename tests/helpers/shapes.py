@@ -48,8 +48,11 @@ def day_with_gap() -> HostData:
     last["source"] = "procfs"
     df = pd.concat([df, last], ignore_index=True)
     df["ts"] = df["ts"].astype("datetime64[ms, UTC]")
-    return S.host(df, S.vms(df["ts"].iloc[::30], [("vm-a", 8 * S.GIB, 5 * S.GIB, 0), ("vm-b", 16 * S.GIB, 9 * S.GIB, S.GIB)]),
-                  name="kvm-day")
+    return S.host(
+        df,
+        S.vms(df["ts"].iloc[::30], [("vm-a", 8 * S.GIB, 5 * S.GIB, 0), ("vm-b", 16 * S.GIB, 9 * S.GIB, S.GIB)]),
+        name="kvm-day",
+    )
 
 
 def snapshot() -> HostData:

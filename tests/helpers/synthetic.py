@@ -15,8 +15,17 @@ from memreport.model import Contribution, HostData, HostFacts
 
 KIB, MIB, GIB = 1024, 1024**2, 1024**3
 T0 = pd.Timestamp("2026-11-20T00:00:00Z")
-RATE_COLS = ("swapin_Bps", "swapout_Bps", "majfault_per_s", "refault_per_s", "pgscan_direct_per_s",
-             "oom_kills", "psi_some_share", "psi_full_share", "ksmd_cpu_share")
+RATE_COLS = (
+    "swapin_Bps",
+    "swapout_Bps",
+    "majfault_per_s",
+    "refault_per_s",
+    "pgscan_direct_per_s",
+    "oom_kills",
+    "psi_some_share",
+    "psi_full_share",
+    "ksmd_cpu_share",
+)
 
 
 def samples(
@@ -44,13 +53,22 @@ def samples(
         a[0] = np.nan
         df[c] = a
     ints = {
-        "mem_MemTotal": mem_total, "mem_MemFree": available // 2, "mem_MemAvailable": available,
-        "mem_Active": active, "mem_Inactive": inactive, "mem_Active_anon": active * 3 // 4,
-        "mem_Inactive_anon": inactive_anon, "mem_SwapTotal": swap_total,
+        "mem_MemTotal": mem_total,
+        "mem_MemFree": available // 2,
+        "mem_MemAvailable": available,
+        "mem_Active": active,
+        "mem_Inactive": inactive,
+        "mem_Active_anon": active * 3 // 4,
+        "mem_Inactive_anon": inactive_anon,
+        "mem_SwapTotal": swap_total,
         "mem_SwapFree": swap_total if swap_free is None else swap_free,
-        "mem_Committed_AS": 20 * GIB, "mem_CommitLimit": mem_total // 2 + swap_total,
-        "ksm_pages_sharing_bytes": 2 * GIB, "ksm_pages_shared_bytes": 256 * MIB,
-        "ksm_pages_unshared_bytes": 1 * GIB, "ksm_general_profit": 2 * GIB - 64 * MIB, "ksm_run": 1,
+        "mem_Committed_AS": 20 * GIB,
+        "mem_CommitLimit": mem_total // 2 + swap_total,
+        "ksm_pages_sharing_bytes": 2 * GIB,
+        "ksm_pages_shared_bytes": 256 * MIB,
+        "ksm_pages_unshared_bytes": 1 * GIB,
+        "ksm_general_profit": 2 * GIB - 64 * MIB,
+        "ksm_run": 1,
     }
     for c, v in ints.items():
         df[c] = np.full(n, v, dtype="int64")
@@ -96,9 +114,19 @@ def vms(ts: Sequence[pd.Timestamp] | pd.Series, spec: list[tuple[str, int, int, 
     rows = []
     for t in ts:
         for i, (name, alloc, rss, swap) in enumerate(spec):
-            rows.append({"ts": t, "name": name, "uuid": f"00000000-0000-4000-8000-{i:012d}", "pid": 1000 + i,
-                         "allocated_bytes": alloc, "maxmem_bytes": None, "rss_bytes": rss, "swap_bytes": swap,
-                         "source": "capture"})
+            rows.append(
+                {
+                    "ts": t,
+                    "name": name,
+                    "uuid": f"00000000-0000-4000-8000-{i:012d}",
+                    "pid": 1000 + i,
+                    "allocated_bytes": alloc,
+                    "maxmem_bytes": None,
+                    "rss_bytes": rss,
+                    "swap_bytes": swap,
+                    "source": "capture",
+                }
+            )
     df = pd.DataFrame(rows)
     df["ts"] = pd.to_datetime(df["ts"], utc=True).astype("datetime64[ms, UTC]")
     for c in ("pid", "allocated_bytes", "rss_bytes", "swap_bytes"):
@@ -108,12 +136,24 @@ def vms(ts: Sequence[pd.Timestamp] | pd.Series, spec: list[tuple[str, int, int, 
 
 
 def host(df: pd.DataFrame, vm_frame: pd.DataFrame | None = None, name: str = "kvm-test", **facts: object) -> HostData:
-    f = HostFacts(host=name, hostname=name, kernel="6.1.0-28-amd64", page_size=4096, clock_ticks=100, cpus=8,
-                  interval_s=float(df["interval_s"].median()) if len(df) else None, overcommit_memory=0)
+    f = HostFacts(
+        host=name,
+        hostname=name,
+        kernel="6.1.0-28-amd64",
+        page_size=4096,
+        clock_ticks=100,
+        cpus=8,
+        interval_s=float(df["interval_s"].median()) if len(df) else None,
+        overcommit_memory=0,
+    )
     for k, v in facts.items():
         setattr(f, k, v)
-    return HostData(facts=f, samples=df, vms=vm_frame,
-                    contributions=[Contribution(input=f"/captures/{name}", kind="capture", summary="synthetic test series")])
+    return HostData(
+        facts=f,
+        samples=df,
+        vms=vm_frame,
+        contributions=[Contribution(input=f"/captures/{name}", kind="capture", summary="synthetic test series")],
+    )
 
 
 def week(name: str = "kvm-week", interval_s: float = 10.0, days: float = 7.0, n_vms: int = 12, seed: int = 7) -> HostData:
@@ -158,14 +198,28 @@ def week(name: str = "kvm-week", interval_s: float = 10.0, days: float = 7.0, n_
     df["ksm_general_profit"] = (sharing - 150 * MIB).astype("int64")
     df["ksmd_cpu_share"] = np.clip(0.03 + 0.006 * np.sin(t / 20000.0) + rng.normal(0, 0.002, n), 0, None)
     df = reboot(df, at_s=min(100 * 3600.0, days * 86400 * 0.6), down_s=180.0)
-    for c in ("swapin_Bps", "swapout_Bps", "majfault_per_s", "refault_per_s", "psi_full_share", "psi_some_share", "ksmd_cpu_share"):
+    for c in (
+        "swapin_Bps",
+        "swapout_Bps",
+        "majfault_per_s",
+        "refault_per_s",
+        "psi_full_share",
+        "psi_some_share",
+        "ksmd_cpu_share",
+    ):
         df.loc[df["interval_s"].isna(), c] = np.nan
     vm_every = max(1, int(300 / interval_s))  # per-VM rows every 5 minutes
     vts = df["ts"].iloc[::vm_every]
     sizes = [8 * GIB, 8 * GIB, 6 * GIB, 4 * GIB, 4 * GIB, 4 * GIB, 4 * GIB, 2 * GIB, 2 * GIB, 2 * GIB, 1 * GIB, 1 * GIB]
-    spec = [(f"vm{i + 1:02d}-{['web', 'db', 'ci', 'mail', 'dns', 'mon'][i % 6]}", sizes[i % len(sizes)],
-             int(sizes[i % len(sizes)] * (0.35 + 0.5 * ((i * 37) % 11) / 11)), int(sizes[i % len(sizes)] * 0.04 * (i % 4)))
-            for i in range(n_vms)]
+    spec = [
+        (
+            f"vm{i + 1:02d}-{['web', 'db', 'ci', 'mail', 'dns', 'mon'][i % 6]}",
+            sizes[i % len(sizes)],
+            int(sizes[i % len(sizes)] * (0.35 + 0.5 * ((i * 37) % 11) / 11)),
+            int(sizes[i % len(sizes)] * 0.04 * (i % 4)),
+        )
+        for i in range(n_vms)
+    ]
     vf = vms(list(vts), spec)
     wobble = 1 + 0.05 * np.sin(np.arange(len(vf)) / 50.0)
     vf["rss_bytes"] = (vf["rss_bytes"] * wobble).astype("int64")
