@@ -95,23 +95,10 @@ def _report(
 ) -> None:
     from memreport import api
     from memreport.errors import RenderError
-    from memreport.ingest import use_system_allocator
     from memreport.render import pdf as pdf_renderer
 
-    use_system_allocator()
-    thresholds = guarded(lambda: api.thresholds(config, with_vm_size(set_, vm_size)))
-    change = guarded(lambda: api.what_if(add_vms or (), remove_vm or (), swap, ksm))  # type: ignore[arg-type]
-    hosts = guarded(
-        lambda: api.load(
-            inputs,
-            page_size,
-            start=start,
-            end=end,
-            host=host,
-            progress=progress_bar(),
-            on_read=print_ingest_warnings,
-            columns="report",
-        )
+    thresholds, change, hosts = loaded(
+        inputs, EXIT_INPUT, config, set_, vm_size, add_vms, remove_vm, swap, ksm, page_size, start, end, host
     )
     unrendered = 0  # hosts whose report.pdf missed its deadline: their other files are written, the run fails
 
@@ -135,6 +122,42 @@ def _report(
             unrendered += 1
     if unrendered:
         raise typer.Exit(EXIT_INPUT)
+
+
+def loaded(
+    inputs: list[Path],
+    code: int,
+    config: Path | None,
+    set_: list[str] | None,
+    vm_size: str | None,
+    add_vms: list[str] | None,
+    remove_vm: list[str] | None,
+    swap: str | None,
+    ksm: str | None,
+    page_size: str | None,
+    start: str | None,
+    end: str | None,
+    host: str | None,
+) -> tuple[Any, Any, list[Any]]:
+    """What `report` and `analyze` both do first: the settings, the what-if change and the hosts, read
+    with the report's columns; an error is one line and exit `code` (analyze: 3, UNKNOWN)."""
+    from memreport import api
+    from memreport.ingest import use_system_allocator
+
+    use_system_allocator()
+    thresholds = guarded(lambda: api.thresholds(config, with_vm_size(set_, vm_size)), code)
+    change = guarded(lambda: api.what_if(add_vms or (), remove_vm or (), swap, ksm), code)  # type: ignore[arg-type]
+    load = lambda: api.load(  # noqa: E731
+        inputs,
+        page_size,
+        start=start,
+        end=end,
+        host=host,
+        progress=progress_bar(),
+        on_read=print_ingest_warnings,
+        columns="report",
+    )
+    return thresholds, change, guarded(load, code)
 
 
 def verdict_line(findings: list[Any], verdict: str) -> str:
@@ -182,23 +205,9 @@ def analyze(
     """Print the answer, the verdict and findings; exit 0 OK, 1 WARN, 2 CRIT, 3 UNKNOWN (input or usage error, or
     none of swap, thrash, VM fit and KSM could be answered)."""
     from memreport import api
-    from memreport.ingest import use_system_allocator
 
-    use_system_allocator()
-    thresholds = guarded(lambda: api.thresholds(config, with_vm_size(set_, vm_size)), ANALYZE_UNKNOWN)
-    change = guarded(lambda: api.what_if(add_vms or (), remove_vm or (), swap, ksm), ANALYZE_UNKNOWN)  # type: ignore[arg-type]
-    hosts = guarded(
-        lambda: api.load(
-            [input],
-            page_size,
-            start=start,
-            end=end,
-            host=host,
-            progress=progress_bar(),
-            on_read=print_ingest_warnings,
-            columns="report",
-        ),
-        ANALYZE_UNKNOWN,
+    thresholds, change, hosts = loaded(
+        [input], ANALYZE_UNKNOWN, config, set_, vm_size, add_vms, remove_vm, swap, ksm, page_size, start, end, host
     )
     results = [guarded(lambda: api.analyze(data, thresholds, change=change), ANALYZE_UNKNOWN) for data in hosts]
     if as_json:
