@@ -41,27 +41,24 @@ class VmRow:
 
     @property
     def resident_percent(self) -> float | None:
-        if self.resident_max_bytes is None or not self.allocated_bytes:
-            return None
-        return self.resident_max_bytes / self.allocated_bytes * 100
+        return _percent(self.resident_max_bytes, self.allocated_bytes)
 
     @property
     def hard_limit_percent(self) -> float | None:
-        if self.resident_max_bytes is None or not self.hard_limit_bytes:
-            return None
-        return self.resident_max_bytes / self.hard_limit_bytes * 100
+        return _percent(self.resident_max_bytes, self.hard_limit_bytes)
 
     @property
     def balloon_percent(self) -> float | None:
-        if self.current_bytes is None or not self.allocated_bytes:
-            return None
-        return self.current_bytes / self.allocated_bytes * 100
+        return _percent(self.current_bytes, self.allocated_bytes)
 
     @property
     def swap_percent(self) -> float | None:
-        if self.swap_max_bytes is None or not self.allocated_bytes:
-            return None
-        return self.swap_max_bytes / self.allocated_bytes * 100
+        return _percent(self.swap_max_bytes, self.allocated_bytes)
+
+
+def _percent(part: int | None, whole: int | None) -> float | None:
+    """part ÷ whole in %, None when either is unknown or the whole is 0."""
+    return None if part is None or not whole else part / whole * 100
 
 
 @dataclass
