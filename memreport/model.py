@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
+
+if TYPE_CHECKING:  # a runtime import would load numpy's reductions with every model import
+    from memreport.vm_digest import VmDigest
 
 
 class Severity(enum.IntEnum):
@@ -82,6 +85,9 @@ class HostData:
     virsh: pd.DataFrame | None = None
     hugepages: pd.DataFrame | None = None  # hugepage pools per sample (store table `hugepages`)
     numa: pd.DataFrame | None = None  # per NUMA node meminfo per sample (store table `numa`)
+    # The per-VM rows reduced as they were read (a report of a capture: `vms` is then None). The
+    # checks read this, or a digest of `vms` made when they run.
+    vm_digest: VmDigest | None = None
     log: list[LogEntry] = field(default_factory=list)
     contributions: list[Contribution] = field(default_factory=list)
 

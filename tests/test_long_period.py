@@ -14,6 +14,7 @@ import json
 import subprocess
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pyarrow.parquet as pq
 import pytest
@@ -23,6 +24,7 @@ from memreport.analyze.columns import REPORT_SAMPLE_COLUMNS
 from memreport.ingest.options import IngestOptions
 from memreport.ingest.run import load
 from memreport.synthetic import repeat_capture
+from memreport.vm_digest import VmDigest
 
 SAMPLE = ROOT / "sample_data" / "kvm-sample"
 GOLDEN = ROOT / "tests" / "fixtures" / "golden" / "two-weeks-report.json"
@@ -89,32 +91,32 @@ def test_report_ingest_keeps_the_checks_columns_and_the_same_vm_rows():
     assert "vmstat_nr_dirty" not in lean.samples.column_names
     for name in lean.samples.column_names:
         assert lean.samples.column(name).equals(full.samples.column(name)), name
-    # Every per-VM column a report keeps is the one a full ingest makes; the collector's raw kB/page
-    # columns and the all-null ones (no hugetlb_kb in this capture, no virsh) are left out.
-    assert set(full.vms.columns) - set(lean.vms.columns) == {
-        "rss_kb",
-        "swap_kb",
-        "ksm_merging_pages",
-        "ksm_profit",
-        "ksm_profit_bytes",
-        "hugepages_bytes",
-        "current_bytes",
-        "hard_limit_bytes",
-        "soft_limit_bytes",
-        "swap_hard_limit_bytes",
-    }
-    assert full.vms["hugepages_bytes"].isna().all() and full.vms["current_bytes"].isna().all()
-    for name in lean.vms.columns:
-        pd.testing.assert_series_equal(lean.vms[name], full.vms[name], check_categorical=True)
-    assert len(lean.vms) == 30 * 10080
+    # A report holds no per-VM rows: it reduces each vms day as it reads it. The reductions are those
+    # of the rows a full ingest makes (the store's vms table).
+    assert lean.vms is None and len(lean.vm_digest) == len(full.vms) == 30 * 10080
+    assert lean.vm_digest.chunks == 7  # one a day
+    got, want = lean.vm_digest.stats(), VmDigest.of(full.vms).stats()
+    assert [s.key for s in got] == [s.key for s in want]
+    for a, b in zip(got, want):
+        assert a.samples == b.samples and a.first_ts == b.first_ts and a.last_ts == b.last_ts
+        assert (a.name, a.uuid, a.pid, a.backing) == (b.name, b.uuid, b.pid, b.backing)
+        assert a.rss_p95 == b.rss_p95
+        for m in a.maxes:
+            assert _same(a.maxes[m], b.maxes[m]), m
+        for m in a.lasts:
+            assert _same(a.lasts[m], b.lasts[m]), m
+    assert all(
+        np.array_equal(x, y) for x, y in zip(lean.vm_digest.allocation_by_time(), VmDigest.of(full.vms).allocation_by_time())
+    )
 
 
 def test_vm_allocation_sums_equal_a_groupby_on_shuffled_rows_with_gaps():
-    """oom.vm_allocation on numpy (issue 17) against the pandas groupby it replaced, on the sample's
-    VM rows out of time order, some allocations unknown and some changed."""
+    """oom.vm_allocation from the per-VM digest (issue 17) against a pandas groupby of the rows, on the
+    sample's VM rows out of time order, some allocations unknown and some changed, read in one frame
+    and in uneven chunks."""
     from memreport.analyze.oom import vm_allocation
 
-    vms = load([SAMPLE], opts=IngestOptions(sample_columns=REPORT_SAMPLE_COLUMNS)).hosts[0].vms
+    vms = load([SAMPLE]).hosts[0].vms
     for seed in range(3):
         rows = vms.sample(frac=1, random_state=seed).reset_index(drop=True)
         rows.loc[rows.index[:5000], "allocated_bytes"] = pd.NA
@@ -123,27 +125,61 @@ def test_vm_allocation_sums_equal_a_groupby_on_shuffled_rows_with_gaps():
         ok = alloc.notna()
         sums = alloc[ok].groupby(rows.loc[ok, "ts"], sort=True).sum()
         want = (int((rows.loc[ok, "ts"] == sums.index[-1]).sum()), int(sums.iloc[-1]), sums.index[-1], int(sums.max()))
-        assert vm_allocation(rows) == want
+        assert vm_allocation(VmDigest.of(rows)) == want
+        assert vm_allocation(_chunked(rows, seed)) == want
         assert want[3] > 176093659136  # the planted 100 GB allocations made a new peak
 
 
+def _chunked(rows: pd.DataFrame, seed: int) -> VmDigest:
+    """rows read as a digest in uneven chunks (as the capture reader reads day files)."""
+    rng = np.random.default_rng(seed)
+    cuts = np.sort(rng.choice(np.arange(1, len(rows)), size=7, replace=False))
+    digest = VmDigest()
+    for part in np.split(np.arange(len(rows)), cuts):
+        digest.add(rows.iloc[part])
+    return digest
+
+
 def test_per_vm_reductions_equal_pandas_groupby():
-    """check_vms' max, last non-null and p95 per VM (numpy, issue 17) equal groupby's, nulls included."""
-    import numpy as np
-
-    from memreport.analyze.vms import _Groups
-
+    """The digest's max, last non-null and p95 per VM (issue 17) equal groupby's on the rows in time
+    order, nulls included, read in one frame and in chunks that split VMs and times anywhere."""
     rng = np.random.default_rng(17)
-    for _ in range(100):
+    for trial in range(60):
         n = int(rng.integers(1, 400))
-        codes = np.sort(rng.integers(0, 6, n))
-        values = rng.integers(0, 10**12, n).astype(float)
-        values[rng.random(n) < 0.2] = np.nan
-        g = _Groups(codes)
-        by = pd.DataFrame({"c": codes, "v": values}).groupby("c", sort=True)["v"]
-        for mine, theirs in (
-            (g.max(values), by.max()),
-            (g.last(values), by.last()),
-            (g.quantile(values, 0.95), by.quantile(0.95)),
-        ):
-            assert np.array_equal(mine, theirs.to_numpy(dtype=float), equal_nan=True)
+        rows = pd.DataFrame(
+            {
+                "ts": pd.to_datetime(rng.integers(0, 50, n) * 60_000, unit="ms", utc=True),
+                "name": pd.Categorical([f"vm{c}" for c in rng.integers(0, 6, n)]),
+                "rss_bytes": pd.array(rng.integers(0, 10**9, n) * 1024, dtype="Int64"),
+                "swap_bytes": pd.array(rng.integers(0, 10**12, n), dtype="Int64"),
+                "allocated_bytes": pd.array(rng.integers(1, 4, n) * 2**30, dtype="Int64"),
+            }
+        )
+        for c in ("rss_bytes", "swap_bytes", "allocated_bytes"):
+            rows.loc[rng.random(n) < 0.2, c] = pd.NA
+        order = rows.sort_values("ts", kind="stable")
+        by = order.groupby("name", observed=True, sort=False)
+        want = {
+            "rss_max": by["rss_bytes"].max(),
+            "swap_last": by["swap_bytes"].last(),
+            "alloc_last": by["allocated_bytes"].last(),
+            "p95": by["rss_bytes"].quantile(0.95),
+            "samples": by.size(),
+            "last_seen": by["ts"].max(),
+        }
+        for digest in (VmDigest.of(rows), _chunked(rows, trial) if n > 8 else VmDigest.of(rows)):
+            got = {s.name: s for s in digest.stats()}
+            assert set(got) == set(want["samples"].index)
+            for name, s in got.items():
+                assert _same(s.maxes["rss"], want["rss_max"][name])
+                assert _same(s.lasts["swap"], want["swap_last"][name])
+                assert _same(s.lasts["alloc"], want["alloc_last"][name])
+                assert _same(s.rss_p95, want["p95"][name])
+                assert s.samples == want["samples"][name]
+                assert s.last_ts == want["last_seen"][name]
+
+
+def _same(mine: float, theirs: object) -> bool:
+    if pd.isna(theirs):
+        return bool(np.isnan(mine))
+    return mine == float(theirs)  # exact: whole bytes, and p95 by the same interpolation

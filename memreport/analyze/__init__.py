@@ -30,6 +30,7 @@ from memreport.analyze.vms import VmsResult, check_vms
 from memreport.analyze.wording import fmt_bytes, fmt_num, fmt_time
 from memreport.config import Thresholds
 from memreport.model import Contribution, Finding, HostData, HostFacts, Severity
+from memreport.vm_digest import VmDigest
 
 __all__ = ["Analysis", "Answer", "CoverageItem", "analyze", "summary_lines"]
 
@@ -79,7 +80,7 @@ class Analysis:
         return [c for c in self.coverage if not c.present]
 
 
-def _coverage(samples: pd.DataFrame, vms: pd.DataFrame | None) -> list[CoverageItem]:
+def _coverage(samples: pd.DataFrame, vms: VmDigest | None) -> list[CoverageItem]:
     def item(name: str, cols: tuple[str, ...], how: str) -> CoverageItem:
         return CoverageItem(name, all(has(samples, c) for c in cols), how)
 
@@ -220,7 +221,7 @@ def analyze(data: HostData, thresholds: Thresholds | None = None, change: what_i
     if "ts" in samples.columns:
         samples = samples.sort_values("ts", kind="stable")
     samples = samples.reset_index(drop=True)
-    vms = data.vms.reset_index(drop=True) if data.vms is not None else None
+    vms = data.vm_digest if data.vm_digest is not None else VmDigest.of(data.vms)
     n = len(samples)
     start = samples["ts"].iloc[0] if n else None
     end = samples["ts"].iloc[-1] if n else None

@@ -22,6 +22,7 @@ import pandas as pd
 from memreport.analyze._util import column, last, peak
 from memreport.analyze.wording import fmt_bytes
 from memreport.model import Finding, Severity
+from memreport.vm_digest import VmDigest
 
 CHECK = "oom"
 HUGEPAGES = "hugepages"
@@ -99,16 +100,9 @@ def hugepage_mask(backing: pd.Series) -> pd.Series:
     return backing.astype("object").map(is_hugepage_backed).astype(bool)
 
 
-def last_vm_rows(vms: pd.DataFrame | None) -> pd.DataFrame | None:
+def last_vm_rows(vms: VmDigest | None) -> pd.DataFrame | None:
     """The VMs at the last per-VM sample that knows an allocation (as oom.vm_allocation counts them)."""
-    if vms is None or not len(vms) or "allocated_bytes" not in vms.columns:
-        return None
-    alloc = pd.to_numeric(vms["allocated_bytes"], errors="coerce")
-    ok = alloc.notna()
-    if not ok.any():
-        return None
-    last_ts = vms.loc[ok, "ts"].max()
-    return vms[ok & (vms["ts"] == last_ts)]
+    return None if vms is None else vms.last_rows()
 
 
 def _pools_from_table(hp: pd.DataFrame | None) -> list[HugepagePoolRow]:
@@ -129,7 +123,7 @@ def _pools_from_table(hp: pd.DataFrame | None) -> list[HugepagePoolRow]:
 
 
 def check_hugepages(
-    samples: pd.DataFrame, vms: pd.DataFrame | None, hp_table: pd.DataFrame | None, new_vm_bytes: int
+    samples: pd.DataFrame, vms: VmDigest | None, hp_table: pd.DataFrame | None, new_vm_bytes: int
 ) -> HugepagesResult:
     r = HugepagesResult(new_vm_bytes=new_vm_bytes)
     size = column(samples, "mem_Hugepagesize")

@@ -13,13 +13,13 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-import numpy as np
 import pandas as pd
 
 from memreport.analyze._util import argmax, column, last, peak, trough
 from memreport.analyze.wording import fmt_bytes, fmt_pct, fmt_time
 from memreport.config import Thresholds
 from memreport.model import Finding, Severity
+from memreport.vm_digest import VmDigest
 
 CHECK = "oom"
 
@@ -81,34 +81,21 @@ class OomResult:
         return f"peak of MemTotal − MemAvailable + {swap}{pool}"
 
 
-def vm_allocation(vms: pd.DataFrame | None) -> tuple[int | None, int | None, pd.Timestamp | None, int | None]:
+def vm_allocation(vms: VmDigest | None) -> tuple[int | None, int | None, pd.Timestamp | None, int | None]:
     """(VM count, allocated sum at the last per-VM sample, that time, peak simultaneous sum)."""
-    if vms is None or len(vms) == 0 or "allocated_bytes" not in vms.columns or vms["allocated_bytes"].notna().sum() == 0:
+    # Sums per sample time from the digest (issue 17: a year is 15 M VM rows, never held as rows).
+    # Allocations are whole bytes: float64 sums of them are exact.
+    if vms is None:
         return None, None, None, None
-    # Sums per sample time on numpy, not a pandas groupby (issue 17: a year is 15 M VM rows and the
-    # groupby held five copies of them). Allocations are whole bytes: float64 sums of them are exact.
-    alloc = pd.to_numeric(vms["allocated_bytes"], errors="coerce").to_numpy(dtype="float64", na_value=np.nan)
-    ts = pd.DatetimeIndex(vms["ts"]).asi8
-    rows: np.ndarray | None = None  # positions in vms, when some rows are left out or reordered
-    unknown = np.isnan(alloc)
-    if unknown.any():
-        rows = np.flatnonzero(~unknown)
-        ts, alloc = ts[rows], alloc[rows]
-    del unknown
-    if len(ts) > 1 and (ts[1:] < ts[:-1]).any():
-        order = np.argsort(ts, kind="stable")
-        ts, alloc = ts[order], alloc[order]
-        rows = order if rows is None else rows[order]
-    starts = np.flatnonzero(np.r_[True, ts[1:] != ts[:-1]])
-    sums = np.add.reduceat(alloc, starts)
-    count = len(ts) - int(starts[-1])
-    last = int(starts[-1]) if rows is None else int(rows[starts[-1]])
-    return count, int(sums[-1]), vms["ts"].iloc[last], int(sums.max())
+    times, sums, counts = vms.allocation_by_time()
+    if not len(times):
+        return None, None, None, None
+    return int(counts[-1]), int(sums[-1]), pd.Timestamp(int(times[-1]), unit="ms", tz="UTC"), int(sums.max())
 
 
 def check_oom(
     samples: pd.DataFrame,
-    vms: pd.DataFrame | None,
+    vms: VmDigest | None,
     t: Thresholds,
     overcommit_memory: int | None,
     pool_bytes: int = 0,

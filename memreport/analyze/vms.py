@@ -7,12 +7,12 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
-import numpy as np
 import pandas as pd
 
 from memreport.analyze.wording import fmt_bytes, fmt_pct
 from memreport.config import Thresholds
 from memreport.model import Finding, Severity
+from memreport.vm_digest import VmDigest
 
 CHECK = "vms"
 
@@ -74,168 +74,44 @@ class VmsResult:
     findings: list[Finding] = field(default_factory=list)
 
 
-def _int(v: object) -> int | None:
-    if v is None:
-        return None
-    f = float(v)  # type: ignore[arg-type]
-    return None if math.isnan(f) else int(round(f))
+def _int(v: float) -> int | None:
+    return None if v is None or math.isnan(v) else int(round(v))
 
 
-def _text(v: object) -> str | None:
-    return None if v is None or pd.isna(v) else str(v)  # type: ignore[call-overload]
-
-
-def _vm_codes(vms: pd.DataFrame) -> np.ndarray:
-    """One integer per VM: by UUID, else by name, else by qemu pid."""
-    cols = [(c, p) for c, p in (("uuid", ""), ("name", "name "), ("pid", "pid ")) if c in vms.columns]
-    if not cols:
-        return np.zeros(len(vms), dtype=np.int32)
-    key: pd.Series = vms[cols[0][0]]
-    if key.isna().any():  # rare (some VMs without a UUID): a text key, slower but only then
-        k = key.astype("object")
-        for c, prefix in cols[1:]:
-            other = vms[c]
-            k = k.where(k.notna(), (prefix + other.astype("object").astype(str)).where(other.notna()))
-        key = k.fillna("unknown")
-    codes, _ = pd.factorize(key, sort=False)
-    return np.asarray(codes, dtype=np.int32)  # a few dozen VMs: 4 bytes a row, not 8 (issue 17)
-
-
-class _Groups:
-    """Runs of equal keys in a sorted key array, with pandas groupby's NaN-skipping reductions."""
-
-    def __init__(self, keys_sorted: np.ndarray) -> None:
-        n = len(keys_sorted)
-        self.starts = np.flatnonzero(np.r_[True, keys_sorted[1:] != keys_sorted[:-1]]) if n else np.zeros(0, dtype=np.int64)
-        self.ends = np.r_[self.starts[1:], n].astype(np.int64)
-        self.keys = keys_sorted[self.starts]
-
-    def max(self, v: np.ndarray) -> np.ndarray:  # NaN only when the whole group is NaN
-        with np.errstate(invalid="ignore"):
-            return np.fmax.reduceat(v, self.starts) if len(v) else np.zeros(0)
-
-    def last(self, v: np.ndarray) -> np.ndarray:  # the last non-NaN value, as groupby().last() gives
-        pos = np.where(np.isnan(v), -1, np.arange(len(v)))
-        at = np.maximum.reduceat(pos, self.starts) if len(v) else np.zeros(0, dtype=np.int64)
-        return np.where(at >= self.starts, v[np.maximum(at, 0)], np.nan)
-
-    def quantile(self, v: np.ndarray, q: float) -> np.ndarray:
-        """Exact linear-interpolated quantile of each group's non-NaN values (groupby().quantile(q))."""
-        out = np.full(len(self.starts), np.nan)
-        for i, (s, e) in enumerate(zip(self.starts, self.ends)):  # a few dozen VMs: exact selection per VM
-            part = v[s:e]
-            part = part[~np.isnan(part)]
-            if not len(part):
-                continue
-            idx = q * (len(part) - 1)
-            lo = int(np.floor(idx))
-            hi = min(lo + 1, len(part) - 1)
-            low, high = np.partition(part, [lo, hi])[[lo, hi]]
-            out[i] = low + (high - low) * (idx - lo)
-        return out
-
-
-def check_vms(vms: pd.DataFrame | None, t: Thresholds) -> VmsResult:
+def check_vms(vms: VmDigest | pd.DataFrame | None, t: Thresholds) -> VmsResult:
+    """vms: the per-VM rows reduced as they were read (memreport.vm_digest), or a frame of them."""
     r = VmsResult()
-    if vms is None or len(vms) == 0:
+    digest = VmDigest.of(vms) if isinstance(vms, pd.DataFrame) else vms
+    if digest is None or len(digest) == 0:
         r.missing.append("per-VM data (qemu processes' /proc/<pid>/status and cmdline: memreport's collector on the host)")
         return r
-    codes = _vm_codes(vms)
-
-    # Per VM, one column at a time on numpy (issue 17): rows sorted by VM, in time order within one.
-    # A year of 30 VMs is 15 M rows: each measure is read in that order, reduced and dropped, and an
-    # absent column costs nothing (its per-VM values are null).
-    ts = vms["ts"]
-    if ts.is_monotonic_increasing:
-        perm = np.argsort(codes, kind="stable")
-    else:
-        order = np.argsort(ts.to_numpy(), kind="stable")
-        perm = order[np.argsort(codes[order], kind="stable")]
-        del order
-    g = _Groups(codes[perm])
-    del codes
-    none = np.full(len(g.starts), np.nan)
-
-    def sorted_num(name: str) -> np.ndarray | None:
-        if name not in vms.columns:
-            return None
-        # perm is deleted below once no measure is read any more (ruff cannot see the order)
-        return pd.to_numeric(vms[name], errors="coerce").to_numpy(dtype="float64", na_value=np.nan)[perm]  # noqa: F821
-
-    def last_of(name: str) -> np.ndarray:
-        v = sorted_num(name)
-        return none if v is None else g.last(v)
-
-    def max_of(v: np.ndarray | None) -> np.ndarray:
-        return none if v is None else g.max(v)
-
-    rss, huge, swap = sorted_num("rss_bytes"), sorted_num("hugepages_bytes"), sorted_num("swap_bytes")
-    # Resident = RSS + hugetlb pages (not in VmRSS); a sample without a hugetlb value counts its RSS alone.
-    resident = rss if rss is None or huge is None else np.where(np.isnan(rss), np.nan, rss + np.nan_to_num(huge, nan=0.0))
-    # The hard limit libvirt set, else the VM cgroup's limit (snapshot trees read the cgroup, not libvirt).
-    hard, cgroup = sorted_num("hard_limit_bytes"), sorted_num("mem_limit_bytes")
-    if hard is None or cgroup is None:
-        hard = hard if cgroup is None else cgroup
-    else:
-        hard = np.where(np.isnan(hard), cgroup, hard)
-    del cgroup
-    agg = pd.DataFrame(
-        {
-            "first_row": perm[g.starts],
-            "last_row": perm[g.ends - 1],
-            "rss_max": max_of(rss),
-            "rss_p95": none if rss is None else g.quantile(rss, 0.95),
-            "huge_max": max_of(huge),
-            "resident_max": max_of(resident),
-            "swap_max": max_of(swap),
-            "swap_last": none if swap is None else g.last(swap),
-            "hard": none if hard is None else g.last(hard),
-        },
-        index=g.keys,
-    )
-    del rss, huge, swap, resident, hard
-    for key, column in (
-        ("alloc", "allocated_bytes"),
-        ("maxmem", "maxmem_bytes"),
-        ("current", "current_bytes"),
-        ("soft", "soft_limit_bytes"),
-        ("swap_hard", "swap_hard_limit_bytes"),
-    ):
-        agg[key] = last_of(column)
-    agg["ksm_max"] = max_of(sorted_num("ksm_merged_bytes"))
-    agg["samples"] = g.ends - g.starts
-    del perm
-    names = vms["name"] if "name" in vms.columns else None
-    uuids = vms["uuid"] if "uuid" in vms.columns else None
-    backings = vms["backing"] if "backing" in vms.columns else None
-    for _code, row in agg.iterrows():  # one row per VM
-        lr, fr = int(row["last_row"]), int(row["first_row"])
-        name: object = names.iloc[lr] if names is not None else None
-        uuid: object = uuids.iloc[lr] if uuids is not None else None
-        if name is None or pd.isna(name):  # type: ignore[call-overload]
-            known_uuid = uuid is not None and not pd.isna(uuid)  # type: ignore[call-overload]
-            name = uuid if known_uuid else f"pid {vms['pid'].iloc[lr] if 'pid' in vms.columns else '?'}"
+    for vm in digest.stats():  # per VM, in order of first appearance
+        name = (
+            vm.name
+            if vm.name is not None
+            else (vm.uuid if vm.uuid is not None else f"pid {vm.pid if vm.pid is not None else '?'}")
+        )
         r.rows.append(
             VmRow(
-                name=str(name),
-                uuid=None if uuid is None or pd.isna(uuid) else str(uuid),  # type: ignore[call-overload]
-                allocated_bytes=_int(row["alloc"]),
-                maxmem_bytes=_int(row["maxmem"]),
-                rss_max_bytes=_int(row["rss_max"]),
-                rss_p95_bytes=_int(row["rss_p95"]),
-                swap_max_bytes=_int(row["swap_max"]),
-                swap_last_bytes=_int(row["swap_last"]),
-                ksm_merged_max_bytes=_int(row["ksm_max"]),
-                samples=int(row["samples"]),
-                first_seen=ts.iloc[fr],
-                last_seen=ts.iloc[lr],
-                backing=_text(backings.iloc[lr]) if backings is not None else None,
-                current_bytes=_int(row["current"]),
-                hugepages_max_bytes=_int(row["huge_max"]),
-                resident_max_bytes=_int(row["resident_max"]),
-                hard_limit_bytes=_int(row["hard"]),
-                soft_limit_bytes=_int(row["soft"]),
-                swap_hard_limit_bytes=_int(row["swap_hard"]),
+                name=name,
+                uuid=vm.uuid,
+                allocated_bytes=_int(vm.lasts["alloc"]),
+                maxmem_bytes=_int(vm.lasts["maxmem"]),
+                rss_max_bytes=_int(vm.maxes["rss"]),
+                rss_p95_bytes=_int(vm.rss_p95),
+                swap_max_bytes=_int(vm.maxes["swap"]),
+                swap_last_bytes=_int(vm.lasts["swap"]),
+                ksm_merged_max_bytes=_int(vm.maxes["ksm"]),
+                samples=vm.samples,
+                first_seen=vm.first_ts,
+                last_seen=vm.last_ts,
+                backing=vm.backing,
+                current_bytes=_int(vm.lasts["current"]),
+                hugepages_max_bytes=_int(vm.maxes["huge"]),
+                resident_max_bytes=_int(vm.maxes["resident"]),
+                hard_limit_bytes=_int(vm.lasts["hard"]),
+                soft_limit_bytes=_int(vm.lasts["soft"]),
+                swap_hard_limit_bytes=_int(vm.lasts["swap_hard"]),
             )
         )
     r.rows.sort(key=lambda v: (-(v.allocated_bytes or 0), -(v.rss_max_bytes or 0), v.name))

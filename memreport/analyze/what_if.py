@@ -24,6 +24,7 @@ from memreport.analyze.hugepages import hugepage_mask, is_hugepage_backed, last_
 from memreport.errors import MemreportError
 from memreport.model import HostData
 from memreport.units import parse_size
+from memreport.vm_digest import VmDigest, merged
 
 _ADD = re.compile(r"^\s*(\d+)\s*[x×]\s*([^:]+?)\s*(?::\s*(hugepages|anonymous|ram))?\s*$", re.IGNORECASE)
 
@@ -95,7 +96,7 @@ def _num(df: pd.DataFrame, col: str) -> pd.Series:
 
 def apply(data: HostData, change: Change) -> Applied:
     samples = data.samples.copy()
-    vms = data.vms.copy() if data.vms is not None else None
+    vms = data.vm_digest if data.vm_digest is not None else VmDigest.of(data.vms)
     notes: list[str] = []
     last = last_vm_rows(vms)
     before_ram = 0.0
@@ -105,19 +106,17 @@ def apply(data: HostData, change: Change) -> Applied:
     added_ram = 0
     removed_ram = 0.0
     for name in change.remove:
-        if vms is None or "name" not in vms.columns or not (vms["name"].astype(str) == name).any():
+        if vms is None or name not in vms.names:
             raise WhatIfError(f"--remove-vm {name!r}: no VM of that name in the data")
-        mine = vms["name"].astype(str) == name
-        gone = vms[mine]
         if last is not None and (last["name"].astype(str) == name).any():
             row = last[last["name"].astype(str) == name].iloc[0]
             if not is_hugepage_backed(row.get("backing")):
                 removed_ram += float(row["allocated_bytes"])
-        if "mem_MemAvailable" in samples.columns and "rss_bytes" in gone.columns:
-            rss = gone.groupby("ts")["rss_bytes"].sum()
-            back = samples["ts"].map(rss).astype("float64").fillna(float(pd.to_numeric(gone["rss_bytes"]).max() or 0))
+        peak_rss = vms.rss_max_of(name)
+        vms, rss = vms.without(name)
+        if "mem_MemAvailable" in samples.columns and len(rss):
+            back = samples["ts"].map(rss).astype("float64").fillna(peak_rss if peak_rss == peak_rss else 0.0)
             samples["mem_MemAvailable"] = _num(samples, "mem_MemAvailable") + back
-        vms = vms[~mine]
         notes.append(f"{name} removed: its allocation leaves the rules and its resident memory returns to MemAvailable")
     if change.add:
         ts = last["ts"].iloc[0] if last is not None else (samples["ts"].max() if len(samples) else None)
@@ -131,15 +130,8 @@ def apply(data: HostData, change: Change) -> Applied:
                 )
                 if a.backing != "hugepages":
                     added_ram += a.size_bytes
-        new = pd.DataFrame(rows)
-        vms = (
-            new
-            if vms is None
-            else pd.concat(
-                [vms.astype({c: "object" for c in ("name", "backing", "source", "uuid") if c in vms.columns}), new],
-                ignore_index=True,
-            )
-        )
+        new = VmDigest.of(pd.DataFrame(rows))
+        vms = new if vms is None else merged([vms, new])
         if "mem_MemAvailable" in samples.columns and added_ram:
             samples["mem_MemAvailable"] = _num(samples, "mem_MemAvailable") - added_ram
         notes.append("added VMs count their whole allocation as used in the observed model (no history yet)")
@@ -162,5 +154,8 @@ def apply(data: HostData, change: Change) -> Applied:
         samples = samples.drop(columns=[c for c in samples.columns if c.startswith("ksm") and c != "ksmd_cpu_share"])
         notes.append("KSM off: its saving at each sample comes back as demand")
     return Applied(
-        dataclasses.replace(data, samples=samples, vms=vms, swaps=None if change.swap_bytes is not None else data.swaps), notes
+        dataclasses.replace(
+            data, samples=samples, vms=None, vm_digest=vms, swaps=None if change.swap_bytes is not None else data.swaps
+        ),
+        notes,
     )

@@ -231,7 +231,10 @@ def _for_host(change: Change | None, data: HostData) -> Change | None:
         return change
     import dataclasses
 
-    names = set(data.vms["name"].astype(str)) if data.vms is not None and "name" in data.vms.columns else set()
+    if data.vm_digest is not None:
+        names = data.vm_digest.names
+    else:
+        names = set(data.vms["name"].astype(str)) if data.vms is not None and "name" in data.vms.columns else set()
     return dataclasses.replace(change, remove=tuple(n for n in change.remove if n in names))
 
 

@@ -19,6 +19,7 @@ from memreport.ingest.options import DEFAULT, IngestOptions
 from memreport.ingest.streams import StreamResult, StreamTooLarge, parse_stream, read_bytes
 from memreport.model import Contribution, HostData, HostFacts, LogEntry
 from memreport.units import KIB, parse_qemu_mem_arg
+from memreport.vm_digest import VmDigest
 
 KIND = "capture"
 SUPPORTED_FORMATS = {"1"}
@@ -231,16 +232,19 @@ def _merge_results(results: list[StreamResult]) -> StreamResult:
 _MULTI_ROW = {"swaps", "vms", "vmdefs", "virsh", "domxml", "hugepages", "numa"}  # several rows share one sample's ts
 
 
-def _in_time_order(t: pa.Table, multi_row: bool, log: list[LogEntry] | None, where: str) -> tuple[pa.Table, int]:
+def _in_time_order(
+    t: pa.Table, multi_row: bool, log: list[LogEntry] | None, where: str, floor: float = -np.inf
+) -> tuple[pa.Table, int]:
     """Rows are written as sampled, so file order is time order unless the clock misbehaved. A row
     repeating the previous sample's ts is a `duplicate`; a ts below one already seen means the
     clock stepped back (NTP, a hand-set clock): the rows that fall in time already covered are
     dropped (one series cannot hold two values at one time) and logged as a `clock_step`, never as
-    reboots; the rest are kept. Returns the kept rows and how many were dropped."""
+    reboots; the rest are kept. Returns the kept rows and how many were dropped. floor: the latest ts
+    of the files before this one (a file read on its own, as a report reads the vms days)."""
     ts = t.column("ts").to_numpy(zero_copy_only=False)
-    if len(ts) < 2 or (np.diff(ts) > 0).all():
+    if (len(ts) < 2 or (np.diff(ts) > 0).all()) and not (len(ts) and ts[0] < floor):
         return t, 0
-    before = np.concatenate(([-np.inf], np.fmax.accumulate(ts)[:-1]))
+    before = np.fmax(np.concatenate(([-np.inf], np.fmax.accumulate(ts)[:-1])), floor)
     drop = ts < before if multi_row else ts <= before
     if not drop.any():
         return t, 0
@@ -359,15 +363,23 @@ def read(path: Path, label: str, opts: IngestOptions = DEFAULT) -> list[HostData
     # sources are read in parallel on every core (or this fleet worker's share of them).
     # Largest files first: the week's seven vmstat days (2/3 of the work) then share the cores
     # instead of queueing behind the small streams and ending the read on one core.
-    jobs = [(source, f) for source, fs in files.items() for f in fs]
+    # A report reduces the vms days one by one as they are read (issue 17: a year of them is 15 M rows);
+    # they are read after the other streams, which say how to read them (page size, names, libvirt).
+    lean = opts.sample_columns is not None
+    vm_days = files.get("vms", []) if lean else []
+    jobs = [(source, f) for source, fs in files.items() if not (lean and source == "vms") for f in fs]
     order = sorted(range(len(jobs)), key=lambda i: -_size(jobs[i][1]))
     parsed: list[StreamResult] = [StreamResult(None)] * len(jobs)
     with ThreadPoolExecutor(max_workers=ingest_threads() + 1) as pool:
         futures = {pool.submit(_read_file, *jobs[i], opts.sample_columns): i for i in order}
         for done, fut in enumerate(as_completed(futures), 1):
             parsed[futures[fut]] = fut.result()
-            sources.report_files(done, len(jobs))
-    results = {source: _merge_results([r for (s2, _), r in zip(jobs, parsed) if s2 == source]) for source in files}
+            sources.report_files(done, len(jobs) + len(vm_days))
+    results = {
+        source: _merge_results([r for (s2, _), r in zip(jobs, parsed) if s2 == source])
+        for source in files
+        if not (lean and source == "vms")
+    }
     del parsed  # the merged tables hold the same buffers; each is freed when its stream is done
     rows_skipped = 0
     for source, r in results.items():
@@ -432,17 +444,18 @@ def read(path: Path, label: str, opts: IngestOptions = DEFAULT) -> list[HostData
             }[source]
             log.append(LogEntry("info", "missing_source", why, file=str(root)))
 
-    # The parsed vms stream goes to _vms with no other reference (a year of it is 15 M rows), so a
-    # report frees each of its columns as soon as it is converted.
-    vms_parsed = results.pop("vms", None)
-    vms = _vms(_take_table(vms_parsed), table("vmdefs"), log, str(root), facts.page_size, raw=opts.sample_columns is None)
-    del vms_parsed
     swaps = _swaps(table("swaps"))
     virsh = _virsh(table("virsh"), log, str(root))
-    if vms is not None:
-        vms = capture_libvirt.join(
-            vms, virsh, capture_libvirt.domains(table("domxml"), log, str(root)), unknown_columns=opts.sample_columns is None
-        )
+    digest = None
+    if lean:
+        vms = None
+        domains = capture_libvirt.domains(table("domxml"), log, str(root)) if vm_days else None
+        digest, skipped = _vm_digest(vm_days, table("vmdefs"), virsh, domains, log, str(root), facts.page_size, opts, len(jobs))
+        rows_skipped += skipped
+    else:
+        vms = _vms(_take_table(results.pop("vms", None)), table("vmdefs"), log, str(root), facts.page_size)
+        if vms is not None:
+            vms = capture_libvirt.join(vms, virsh, capture_libvirt.domains(table("domxml"), log, str(root)))
     hugepages = _hugepages(table("hugepages"))
     numa = _numa(table("numa"))
     log = [dataclasses.replace(e, host=e.host or facts.host, input=e.input or label) for e in log]
@@ -461,6 +474,7 @@ def read(path: Path, label: str, opts: IngestOptions = DEFAULT) -> list[HostData
             facts=facts,
             samples=samples,
             vms=vms,
+            vm_digest=digest,
             swaps=swaps,
             virsh=virsh,
             hugepages=hugepages,
@@ -491,16 +505,11 @@ def _vms(
     log: list[LogEntry],
     where: str,
     page_size: int | None = None,
-    raw: bool = True,
 ) -> pd.DataFrame | None:
-    """Per-VM rows in bytes, with each VM's name and sizes. raw=False (a report, not a store) drops
-    the columns as the collector wrote them (kB, pages) once they are converted."""
+    """Per-VM rows in bytes, with each VM's name and sizes, and the columns as the collector wrote them
+    (kB, pages): the store's vms table. A report reduces the rows as it reads them instead (_vm_digest)."""
     if vms_t is None:
         return None
-    if not raw:
-        parsed = {name: vms_t.column(name) for name in vms_t.column_names}
-        del vms_t  # the caller holds no reference either: each column is freed once converted
-        return _vms_lean(parsed, _vmdefs(defs_t, log, where) if defs_t is not None else None, page_size, log, where)
     vms = vms_t.to_pandas()
     vms["ts"] = pd.DatetimeIndex(_ts(vms_t), tz="UTC")
     vms["rss_bytes"] = vms["rss_kb"].astype("Int64") * KIB
@@ -520,13 +529,94 @@ def _vms(
         defs = _vmdefs(defs_t, log, where)
         vms = vms.merge(defs[["pid", "name", "uuid", "allocated_bytes", "maxmem_bytes", "backing"]], on="pid", how="left")
     vms["source"] = "capture"
-    if not raw:
-        vms = vms.drop(columns=[c for c in _VMS_RAW if c in vms])
     # A week of 10 s samples of 16 VMs is a million rows: repeated names as categories, not strings.
     for c in ("name", "uuid", "source", "backing"):
         if c in vms:
             vms[c] = vms[c].astype("category")
     return vms
+
+
+def _vm_digest(
+    days: list[Path],
+    defs_t: pa.Table | None,
+    virsh: pd.DataFrame | None,
+    domains: pd.DataFrame | None,
+    log: list[LogEntry],
+    where: str,
+    page_size: int | None,
+    opts: IngestOptions,
+    files_before: int,
+) -> tuple[VmDigest | None, int]:
+    """The vms days reduced one by one (issue 17): each day's rows become the store's per-VM rows (as
+    _vms and capture_libvirt.join make them), are reduced into a digest and dropped, so that a year
+    costs the memory of a day plus the digest. The answers are those of the whole stream read at once
+    (tests/test_long_period.py). Returns the digest and how many rows were skipped."""
+    if not days:
+        return None, 0
+    defs = _vmdefs(defs_t, log, where) if defs_t is not None else None
+
+    def one(f: Path, floor: float) -> tuple[StreamResult, VmDigest | None, float, list[LogEntry], int]:
+        r = _read_file("vms", f, opts.sample_columns)
+        t = _take_table(r)
+        if t is None:
+            return r, None, -np.inf, [], 0
+        latest = float(np.nanmax(t.column("ts").to_numpy(zero_copy_only=False)))
+        t, _ = _in_time_order(t, True, None, where, floor)
+        notes: list[LogEntry] = []
+        frame = _vms_lean({name: t.column(name) for name in t.column_names}, defs, page_size, notes, where)
+        del t
+        frame, repeated = _first_per_pid(frame)
+        frame = capture_libvirt.join(frame, virsh, domains, unknown_columns=False)
+        digest = VmDigest()
+        digest.add(frame)
+        return r, digest, latest, notes, repeated
+
+    with ThreadPoolExecutor(max_workers=ingest_threads() + 1) as pool:
+        done = list(pool.map(lambda f: one(f, -np.inf), days))
+    out = VmDigest()
+    skipped = repeated = 0
+    seen: set[LogEntry] = set()
+    floor = -np.inf
+    for i, (f, (r, digest, latest, notes, dups)) in enumerate(zip(days, done), 1):
+        if digest is not None and floor > -np.inf and _starts_before(digest, floor):
+            r, digest, latest, notes, dups = one(f, floor)  # the clock stepped back across days: rows in time already covered go
+        sources.report_files(files_before + i, files_before + len(days))
+        log.extend(r.log)
+        log.extend(e for e in notes if e not in seen)  # the same note (page size unknown) once, not once a day
+        seen.update(notes)
+        skipped += r.rows_skipped
+        repeated += dups
+        if digest is not None:
+            out.extend(digest)
+        floor = max(floor, latest)
+    if repeated:
+        log.append(
+            LogEntry(
+                "info", "duplicate", f"{repeated} vms rows repeated an earlier one and were dropped", file=where, count=repeated
+            )
+        )
+    return (out if len(out) else None), skipped
+
+
+def _starts_before(digest: VmDigest, floor: float) -> bool:
+    """Whether any of the digest's rows is earlier than floor (epoch seconds)."""
+    return any(p.first_ts < floor * 1000.0 for parts in digest.parts.values() for p in parts)
+
+
+def _first_per_pid(vms: pd.DataFrame) -> tuple[pd.DataFrame, int]:
+    """vms without a row repeating an earlier one's (ts, pid), as the store's finalize drops them.
+    The usual day has none: rows come in time order and, within a sample, in pid order, so one pass
+    over the (ts, pid) pairs shows it without a sort."""
+    if "pid" not in vms.columns or len(vms) < 2:
+        return vms, 0
+    ts = vms["ts"].dt.as_unit("ms").astype("int64").to_numpy()
+    pid = pd.to_numeric(vms["pid"], errors="coerce").to_numpy(dtype="float64", na_value=-1.0)
+    later = (ts[1:] > ts[:-1]) | ((ts[1:] == ts[:-1]) & (pid[1:] > pid[:-1]))
+    if later.all():
+        return vms, 0
+    dup = vms.duplicated(["ts", "pid", "name"] if "name" in vms.columns else ["ts", "pid"], keep="first").to_numpy()
+    n = int(dup.sum())
+    return (vms[~dup].reset_index(drop=True), n) if n else (vms, 0)
 
 
 def _take_table(r: StreamResult | None) -> pa.Table | None:
@@ -619,9 +709,6 @@ def _vms_lean(
             cols[c] = defs[c].astype("Int64").array.take(at, allow_fill=True)
     cols["source"] = pd.Categorical.from_codes(np.zeros(n, dtype=np.int8), categories=pd.Index(["capture"]))
     return pd.DataFrame(cols, copy=False)
-
-
-_VMS_RAW = ("rss_kb", "swap_kb", "hugetlb_kb", "ksm_merging_pages", "ksm_profit", "ksm_profit_bytes")
 
 
 def _swaps(t: pa.Table | None) -> pd.DataFrame | None:

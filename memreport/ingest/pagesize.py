@@ -263,6 +263,8 @@ def rescale(data: HostData, factor: float) -> None:
         vms = data.vms.copy()
         vms["ksm_merged_bytes"] = (vms["ksm_merged_bytes"].astype("Float64") * factor).round().astype("Int64")
         data.vms = vms
+    if data.vm_digest is not None:
+        data.vm_digest.rescale_ksm(factor)
 
 
 def reconcile(parts: list[HostData]) -> tuple[HostData | None, list[LogEntry]]:

@@ -15,6 +15,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from memreport import vm_digest
 from memreport.atomic import WriterLock, output, owned_temp_dir, remove_stale
 from memreport.errors import InputError
 from memreport.host_dirs import partition_name
@@ -87,10 +88,14 @@ def merge_host(parts: list[HostData]) -> HostData:
 
     tables = [derive.to_table(p.samples) for p in parts]
     samples = pa.concat_tables(tables, promote_options="permissive")
+    reduced = any(p.vm_digest is not None for p in parts)  # a report of a capture: per-VM rows are reduced
     return HostData(
         facts=facts,
         samples=samples,
-        vms=cat(p.vms for p in parts),
+        vms=None if reduced else cat(p.vms for p in parts),
+        vm_digest=vm_digest.merged(p.vm_digest if p.vm_digest is not None else vm_digest.VmDigest.of(p.vms) for p in parts)
+        if reduced
+        else None,
         swaps=cat(p.swaps for p in parts),
         virsh=cat(p.virsh for p in parts),
         hugepages=cat(p.hugepages for p in parts),
