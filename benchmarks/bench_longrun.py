@@ -6,6 +6,9 @@ run on (memreport.synthetic.repeat_capture): 524,160 samples at 60 s, 15.7 M per
 generated once into bench-out/year-sample (about a minute and a half).
 
 - report_peak_rss_mib[week], report_peak_rss_mib[year]: ru_maxrss of the report process (os.wait4).
+- report_peak_rss_mib[28 days at 10 s]: the same for a generated capture of 28 days at 10 s with the
+  sample's 30 VMs (241,920 samples, 7.3 M per-VM rows; memreport.synthetic.write_capture), generated
+  once into bench-out/month-10s.
 - report_year_vs_week: the year's report time over the week's (the week best of 3, the year once:
   one run is a minute).
 """
@@ -26,7 +29,7 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 
 from figures import MEMREPORT, OUT, figure  # noqa: E402
 
-from memreport.synthetic import repeat_capture  # noqa: E402
+from memreport.synthetic import HostSpec, repeat_capture, write_capture  # noqa: E402
 
 SAMPLE = ROOT / "sample_data" / "kvm-sample"
 WEEKS = 52
@@ -42,6 +45,19 @@ def year_capture() -> Path:
         repeat_capture(SAMPLE, cap, WEEKS)
         done.write_text(f"{WEEKS}\n")
         print(f"# generated {cap} ({WEEKS} weeks) in {time.perf_counter() - t:.0f} s", flush=True)
+    return cap
+
+
+def month_capture() -> Path:
+    """28 days at 10 s of a host like the sample (its 30 VMs, its RAM and swap)."""
+    cap = OUT / "month-10s"
+    done = cap / ".complete"
+    if not done.exists():
+        shutil.rmtree(cap, ignore_errors=True)
+        t = time.perf_counter()
+        write_capture(HostSpec(hostname="month-10s", days=28, interval_s=10, seed=28), cap, gz=True)
+        done.write_text("28 days at 10 s\n")
+        print(f"# generated {cap} (28 days at 10 s) in {time.perf_counter() - t:.0f} s", flush=True)
     return cap
 
 
@@ -81,6 +97,15 @@ def main() -> bool:
         against=f"the sample repeated {WEEKS} weeks: 524,160 samples, 15.7 M per-VM rows",
     )
     figure("report_year_vs_week", year_wall / week_wall, against=f"week {week_wall:.1f} s (best of 3), year once")
+    month_wall, month_cpu, month_rss = report(month_capture())
+    print(f"# 28 days at 10 s: {month_wall:.1f} s ({month_cpu:.1f} s CPU)")
+    ok &= figure(
+        "report_peak_rss_mib[28 days at 10 s]",
+        month_rss,
+        TARGET_MIB,
+        unit=" MiB",
+        against="a generated capture, 241,920 samples, 7.3 M per-VM rows",
+    )
     return ok
 
 

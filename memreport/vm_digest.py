@@ -100,6 +100,7 @@ class _Part:
     lasts: dict[str, tuple[tuple[int, int, int], float]]  # measure -> ((ts, chunk, row), value), non-null only
     last_order: tuple[int, int, int]  # the last row's (ts, chunk, row)
     last: dict[str, object]  # name, uuid, pid, backing of the last row
+    merged: bool = False  # several chunks' parts in one (compact): times is their tables end to end
 
     def rss_bytes(self) -> np.ndarray:
         if self.rss.dtype == np.int32:
@@ -242,6 +243,35 @@ class VmDigest:
         self.rows += other.rows
         self.page_size_missing |= other.page_size_missing
 
+    def compact(self) -> None:
+        """The parts added since the last compaction merged into one per VM and batch of chunks, whose
+        distinct times fit one shared table of < 65,536 (2-byte row times). A year of day files is
+        ≈ 11,000 parts of small arrays otherwise, scattered through the heap among the freed buffers
+        of the days (which then cannot be given back to the system) and each with its own Python
+        objects (issue 17). The answers do not change: a part's reductions combine as its chunks' do."""
+        fresh = sorted({p.chunk: p.times for parts in self.parts.values() for p in parts if not p.merged}.items())
+        batches: list[list[tuple[int, np.ndarray]]] = []
+        size = 0
+        for chunk, times in fresh:
+            if not batches or size + len(times) >= 2**16:
+                batches.append([])
+                size = 0
+            batches[-1].append((chunk, times))
+            size += len(times)
+        for batch in batches:
+            offset = {}
+            at = 0
+            for chunk, times in batch:
+                offset[chunk] = at
+                at += len(times)
+            table = np.concatenate([times for _, times in batch]) if len(batch) > 1 else batch[0][1]
+            for key, parts in self.parts.items():
+                mine = [p for p in parts if not p.merged and p.chunk in offset]
+                if not mine:
+                    continue
+                rest = [p for p in parts if p not in mine]
+                self.parts[key] = rest + [_merge(mine, table, offset)]
+
     def rescale_ksm(self, factor: float) -> None:
         """KSM merged bytes converted to another page size (factor = new ÷ old), in place, as each row would
         be (rounded to whole bytes: the max of rounded rows is the rounded max)."""
@@ -318,10 +348,10 @@ class VmDigest:
         for parts in self.parts.values():
             final = max(parts, key=lambda p: p.last_order).last
             for p in sorted(parts, key=lambda p: p.chunk):
-                i = np.searchsorted(p.times, last)
-                if i >= len(p.times) or p.times[i] != last:
+                at = np.flatnonzero(p.times == last)
+                if not len(at):
                     continue
-                alloc = p.alloc_rows()[p.at == i]
+                alloc = p.alloc_rows()[np.isin(p.at, at)]
                 for a in alloc[~np.isnan(alloc)]:
                     rows.append(
                         {
@@ -362,6 +392,36 @@ class VmDigest:
             for p in parts
         ]
         return float(np.fmax.reduce(vals)) if vals else math.nan
+
+
+def _merge(parts: list[_Part], table: np.ndarray, offset: dict[int, int]) -> _Part:
+    """One VM's parts of several chunks as one part over their joined table of times."""
+    kind = np.uint16 if len(table) < 2**16 else np.int32
+    rss = [p.rss for p in parts]
+    if len({r.dtype for r in rss}) > 1:  # some chunk was not whole KiB: all as float64 bytes
+        rss = [p.rss_bytes() for p in parts]
+    allocs = [p.alloc for p in parts]
+    same = all(not isinstance(a, np.ndarray) for a in allocs) and len({str(a) for a in allocs}) == 1
+    last = max(parts, key=lambda p: p.last_order)
+    lasts: dict[str, tuple[tuple[int, int, int], float]] = {}
+    for p in parts:
+        for m, (order, value) in p.lasts.items():
+            if m not in lasts or order > lasts[m][0]:
+                lasts[m] = (order, value)
+    return _Part(
+        chunk=min(p.chunk for p in parts),
+        times=table,
+        at=np.concatenate([(p.at.astype(np.int64) + offset[p.chunk]).astype(kind) for p in parts]),
+        rss=np.concatenate(rss),
+        alloc=allocs[0] if same else np.concatenate([p.alloc_rows() for p in parts]),  # type: ignore[arg-type]
+        rows=sum(p.rows for p in parts),
+        first_ts=min(p.first_ts for p in parts),
+        maxes={m: float(np.fmax.reduce([p.maxes[m] for p in parts])) for m in MAXES},
+        lasts=lasts,
+        last_order=last.last_order,
+        last=last.last,
+        merged=True,
+    )
 
 
 def _one_or_each(values: np.ndarray) -> float | np.ndarray:

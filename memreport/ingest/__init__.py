@@ -21,6 +21,8 @@ def use_system_allocator() -> None:
 
         pa.set_memory_pool(pa.system_memory_pool())
     _return_freed_memory()
+    global _trim
+    _trim = sys.platform.startswith("linux")
 
 
 def _return_freed_memory() -> None:
@@ -36,6 +38,22 @@ def _return_freed_memory() -> None:
         libc.mallopt(-3, 256 * 1024)  # M_MMAP_THRESHOLD; a fixed value also stops the raising
     except (OSError, AttributeError):  # musl, or no glibc: its own policy stays
         pass
+
+
+def release_freed_memory() -> None:
+    """glibc: give the pages of freed small allocations back to the system (malloc_trim). A long input
+    is read a day at a time by several threads; the freed days leave the heaps full of holes that
+    glibc keeps resident (a year's report held ≈ 340 MB of them, issue 17). Called between the phases
+    of a read; a no-op where glibc is not the allocator, or when use_system_allocator was not called."""
+    if not _trim:
+        return
+    try:
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):
+        pass
+
+
+_trim = False
 
 
 def threads() -> int:

@@ -14,7 +14,17 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from memreport.errors import InputError
-from memreport.ingest import capture_libvirt, derive, hosts, pagesize, procfs, schema, sources, threads as ingest_threads
+from memreport.ingest import (
+    capture_libvirt,
+    derive,
+    hosts,
+    pagesize,
+    procfs,
+    release_freed_memory,
+    schema,
+    sources,
+    threads as ingest_threads,
+)
 from memreport.ingest.options import DEFAULT, IngestOptions
 from memreport.ingest.streams import StreamResult, StreamTooLarge, parse_stream, read_bytes
 from memreport.model import Contribution, HostData, HostFacts, LogEntry
@@ -149,8 +159,13 @@ def _size(f: Path) -> int:
         return 0
 
 
-# The wide streams, and how a raw key becomes a store column (to drop unwanted ones per file).
-_WIDE = {"meminfo": schema.meminfo_column, "vmstat": schema.vmstat_column}
+# How a raw key becomes a store column, per one-row-per-sample stream (to drop unwanted ones per file).
+_WIDE = {
+    "meminfo": schema.meminfo_column,
+    "vmstat": schema.vmstat_column,
+    "ksm": lambda k: k if k == "ksmd_ticks" else schema.ksm_column(k),
+    "psi": lambda k: f"psi_{k}_us" if k.endswith("_total") else f"psi_{k}",
+}
 
 
 def _read_file(source: str, f: Path, wanted: frozenset[str] | None = None) -> StreamResult:
@@ -163,6 +178,8 @@ def _read_file(source: str, f: Path, wanted: frozenset[str] | None = None) -> St
     res = parse_stream(data, f, _type_of, _REQUIRED.get(source, ("ts",)))
     if res.table is not None and source in _KIB_COLUMNS:
         res.table = _null_impossible(res.table, _KIB_COLUMNS[source], res.log, str(f))
+    if res.table is not None and source == "meminfo":
+        res.table = _meminfo_bytes(res.table)  # here, a day at a time: no second copy of every column later
     if res.table is not None and wanted is not None and source in _WIDE:
         # Dropped per file, after every value was checked: the log is the same as a full ingest's.
         store_name = _WIDE[source]
@@ -173,6 +190,14 @@ def _read_file(source: str, f: Path, wanted: frozenset[str] | None = None) -> St
     elif res.table is not None and wanted is not None and source == "vms" and "ksm_profit" in res.table.column_names:
         res.table = res.table.drop_columns(["ksm_profit"])  # no check reads it: 8 bytes of every per-VM row
     return res
+
+
+def _meminfo_bytes(t: pa.Table) -> pa.Table:
+    """meminfo's kB columns in bytes (counts such as HugePages_Total stay counts)."""
+    for i, name in enumerate(t.column_names):
+        if name != "ts" and name not in schema.MEMINFO_COUNT_KEYS and pa.types.is_integer(t.column(i).type):
+            t = t.set_column(i, name, pc.multiply(t.column(i).cast(pa.int64()), pa.scalar(KIB, pa.int64())))
+    return t
 
 
 # Columns that are sizes: never negative, and in kB (x 1024 at ingest) unless listed as counts.
@@ -380,7 +405,10 @@ def read(path: Path, label: str, opts: IngestOptions = DEFAULT) -> list[HostData
         for source in files
         if not (lean and source == "vms")
     }
-    del parsed  # the merged tables hold the same buffers; each is freed when its stream is done
+    # The merged tables hold the same buffers; each is freed when its stream is done (the futures
+    # would hold every day's table to the end).
+    del parsed, futures, fut
+    release_freed_memory()  # the days' parse buffers, freed in every thread's heap
     rows_skipped = 0
     for source, r in results.items():
         log.extend(r.log)
@@ -398,8 +426,7 @@ def read(path: Path, label: str, opts: IngestOptions = DEFAULT) -> list[HostData
         raise InputError(root, "no readable meminfo sample in the capture", log=log)
     frames = []
     mem_rename = {k: schema.meminfo_column(k) for k in mem_t.column_names if k != "ts"}
-    mem_scale = {k: KIB for k in mem_t.column_names if k != "ts" and k not in schema.MEMINFO_COUNT_KEYS}
-    frames.append(_stream_columns(mem_t, mem_rename, mem_scale))
+    frames.append(_stream_columns(mem_t, mem_rename, {}))  # in bytes already (_read_file)
     vm_t = table("vmstat")
     if vm_t is not None:
         frames.append(_stream_columns(vm_t, {k: schema.vmstat_column(k) for k in vm_t.column_names}, {}))
@@ -422,15 +449,28 @@ def read(path: Path, label: str, opts: IngestOptions = DEFAULT) -> list[HostData
         frames.append(_stream_columns(clock_t, {"uptime": "uptime_s"}, {}))
     ksm_t = table("ksm")
     if ksm_t is not None:
-        rename = {k: (k if k == "ksmd_ticks" else schema.ksm_column(k)) for k in ksm_t.column_names}
+        rename = {k: _WIDE["ksm"](k) for k in ksm_t.column_names}
         page_cols = [k for k in ksm_t.column_names if k in schema.KSM_PAGE_FILES]
         frames.append(_stream_columns(ksm_t, rename, {k: page.size for k in page_cols}))
     psi_t = table("psi")
     if psi_t is not None:
-        frames.append(
-            _stream_columns(psi_t, {k: (f"psi_{k}_us" if k.endswith("_total") else f"psi_{k}") for k in psi_t.column_names}, {})
-        )
+        frames.append(_stream_columns(psi_t, {k: _WIDE["psi"](k) for k in psi_t.column_names}, {}))
     samples = _assemble(frames)
+    del frames
+    for source in ("meminfo", "vmstat", "clock", "ksm", "psi"):  # their columns live on in samples; their ts go
+        results.pop(source, None)
+    del mem_t, vm_t, clock_t, ksm_t, psi_t
+    if opts.sample_columns is not None:  # the page size is decided: its meminfo/vmstat pairs are not needed any more
+        samples = samples.select([c for c in samples.column_names if c in opts.sample_columns or c in derive.FINALIZE_COLUMNS])
+    # Each column in one buffer instead of one per day file, column by column, so that each column's
+    # day chunks are freed as soon as it is done (samples must be the only reference), then the heap
+    # they leave is given back. A year is 365 small chunks a column, scattered among the freed parse
+    # buffers: held like that they keep hundreds of MB of heap resident (issue 17); one buffer a
+    # column is mapped and unmapped whole.
+    for i in range(samples.num_columns):
+        if samples.column(i).num_chunks > 1:
+            samples = samples.set_column(i, samples.field(i), samples.column(i).combine_chunks())
+            release_freed_memory()  # each column's days at once: the new buffers must not come on top of them
     samples = samples.append_column(
         "source", pa.array(["capture"] * samples.num_rows, type=pa.string()).dictionary_encode().cast(pa.string())
     )
@@ -444,20 +484,23 @@ def read(path: Path, label: str, opts: IngestOptions = DEFAULT) -> list[HostData
             }[source]
             log.append(LogEntry("info", "missing_source", why, file=str(root)))
 
-    swaps = _swaps(table("swaps"))
+    swaps = _swaps(table("swaps"), lean)
     virsh = _virsh(table("virsh"), log, str(root))
+    hugepages = _hugepages(table("hugepages"))
+    numa = _numa(table("numa"))
     digest = None
     if lean:
         vms = None
         domains = capture_libvirt.domains(table("domxml"), log, str(root)) if vm_days else None
-        digest, skipped = _vm_digest(vm_days, table("vmdefs"), virsh, domains, log, str(root), facts.page_size, opts, len(jobs))
+        defs_t = table("vmdefs")
+        results.clear()  # every stream is converted: a year's swaps rows (≈ 30 MB) go before the vms days come
+        digest, skipped = _vm_digest(vm_days, defs_t, virsh, domains, log, str(root), facts.page_size, opts, len(jobs))
         rows_skipped += skipped
+        release_freed_memory()
     else:
         vms = _vms(_take_table(results.pop("vms", None)), table("vmdefs"), log, str(root), facts.page_size)
         if vms is not None:
             vms = capture_libvirt.join(vms, virsh, capture_libvirt.domains(table("domxml"), log, str(root)))
-    hugepages = _hugepages(table("hugepages"))
-    numa = _numa(table("numa"))
     log = [dataclasses.replace(e, host=e.host or facts.host, input=e.input or label) for e in log]
     n = samples.num_rows
     span = ""
@@ -486,15 +529,13 @@ def read(path: Path, label: str, opts: IngestOptions = DEFAULT) -> list[HostData
 
 
 def _first_pair(mem: pa.Table, vm: pa.Table) -> tuple[dict[str, int] | None, dict[str, int] | None]:
-    """meminfo (bytes) and vmstat of the first sample both streams have: page size evidence."""
+    """meminfo (bytes: _read_file made them so) and vmstat of the first sample both streams have: page size evidence."""
     common = np.intersect1d(mem.column("ts").to_numpy(), vm.column("ts").to_numpy())
     if not len(common):
         return None, None
     mi = int(np.nonzero(mem.column("ts").to_numpy() == common[0])[0][0])
     vi = int(np.nonzero(vm.column("ts").to_numpy() == common[0])[0][0])
-    mrow = {
-        schema.meminfo_column(k): v * KIB for k, v in mem.slice(mi, 1).to_pylist()[0].items() if k != "ts" and isinstance(v, int)
-    }
+    mrow = {schema.meminfo_column(k): v for k, v in mem.slice(mi, 1).to_pylist()[0].items() if k != "ts" and isinstance(v, int)}
     vrow = {schema.vmstat_column(k): v for k, v in vm.slice(vi, 1).to_pylist()[0].items() if k != "ts" and isinstance(v, int)}
     return mrow, vrow
 
@@ -555,40 +596,53 @@ def _vm_digest(
         return None, 0
     defs = _vmdefs(defs_t, log, where) if defs_t is not None else None
 
-    def one(f: Path, floor: float) -> tuple[StreamResult, VmDigest | None, float, list[LogEntry], int]:
+    def one(f: Path, floor: float, floor_pids: frozenset[int]) -> _VmDay:
         r = _read_file("vms", f, opts.sample_columns)
         t = _take_table(r)
         if t is None:
-            return r, None, -np.inf, [], 0
-        latest = float(np.nanmax(t.column("ts").to_numpy(zero_copy_only=False)))
+            return _VmDay(r)
+        sec = t.column("ts").to_numpy(zero_copy_only=False)
+        day = _VmDay(r, earliest=float(np.nanmin(sec)), latest=float(np.nanmax(sec)))
+        day.edge = frozenset(int(p) for p in pc.filter(t.column("pid"), pa.array(sec == day.latest)).drop_null().to_pylist())
         t, _ = _in_time_order(t, True, None, where, floor)
-        notes: list[LogEntry] = []
-        frame = _vms_lean({name: t.column(name) for name in t.column_names}, defs, page_size, notes, where)
+        if floor_pids:  # rows of the time the days before ended on, repeating one of theirs
+            sec = t.column("ts").to_numpy(zero_copy_only=False)
+            again = (sec == floor) & np.isin(t.column("pid").to_numpy(zero_copy_only=False), list(floor_pids))
+            day.repeated += int(again.sum())
+            t = t.filter(pa.array(~again))
+        frame = _vms_lean({name: t.column(name) for name in t.column_names}, defs, page_size, day.notes, where)
         del t
         frame, repeated = _first_per_pid(frame)
+        day.repeated += repeated
         frame = capture_libvirt.join(frame, virsh, domains, unknown_columns=False)
-        digest = VmDigest()
-        digest.add(frame)
-        return r, digest, latest, notes, repeated
+        day.digest = VmDigest()
+        day.digest.add(frame)
+        return day
 
-    with ThreadPoolExecutor(max_workers=ingest_threads() + 1) as pool:
-        done = list(pool.map(lambda f: one(f, -np.inf), days))
     out = VmDigest()
     skipped = repeated = 0
     seen: set[LogEntry] = set()
-    floor = -np.inf
-    for i, (f, (r, digest, latest, notes, dups)) in enumerate(zip(days, done), 1):
-        if digest is not None and floor > -np.inf and _starts_before(digest, floor):
-            r, digest, latest, notes, dups = one(f, floor)  # the clock stepped back across days: rows in time already covered go
-        sources.report_files(files_before + i, files_before + len(days))
-        log.extend(r.log)
-        log.extend(e for e in notes if e not in seen)  # the same note (page size unknown) once, not once a day
-        seen.update(notes)
-        skipped += r.rows_skipped
-        repeated += dups
-        if digest is not None:
-            out.extend(digest)
-        floor = max(floor, latest)
+    floor, floor_pids = -np.inf, frozenset[int]()
+    with ThreadPoolExecutor(max_workers=ingest_threads() + 1) as pool:
+        for i, (f, day) in enumerate(zip(days, pool.map(lambda f: one(f, -np.inf, frozenset()), days)), 1):
+            if day.digest is not None and day.earliest <= floor:
+                day = one(f, floor, floor_pids)  # the clock stepped back across days: rows in time already covered go
+            sources.report_files(files_before + i, files_before + len(days))
+            log.extend(day.result.log)
+            log.extend(e for e in day.notes if e not in seen)  # the same note (page size unknown) once, not once a day
+            seen.update(day.notes)
+            skipped += day.result.rows_skipped
+            repeated += day.repeated
+            if day.digest is not None:
+                out.extend(day.digest)
+                if day.latest > floor:
+                    floor, floor_pids = day.latest, day.edge
+                elif day.latest == floor:
+                    floor_pids |= day.edge
+            del day
+            if i % _COMPACT_DAYS == 0 or i == len(days):
+                out.compact()  # the days' small arrays into one per VM, and the holes they left given back
+                release_freed_memory()
     if repeated:
         log.append(
             LogEntry(
@@ -598,9 +652,20 @@ def _vm_digest(
     return (out if len(out) else None), skipped
 
 
-def _starts_before(digest: VmDigest, floor: float) -> bool:
-    """Whether any of the digest's rows is earlier than floor (epoch seconds)."""
-    return any(p.first_ts < floor * 1000.0 for parts in digest.parts.values() for p in parts)
+_COMPACT_DAYS = 28  # vms days reduced between two compactions of the digest
+
+
+@dataclasses.dataclass
+class _VmDay:
+    """One vms day file reduced: its digest, and what the days after it need to know of it."""
+
+    result: StreamResult
+    digest: VmDigest | None = None
+    earliest: float = np.inf  # epoch seconds of its first and last rows, before any was dropped
+    latest: float = -np.inf
+    edge: frozenset[int] = frozenset()  # the pids of its rows at `latest`
+    notes: list[LogEntry] = dataclasses.field(default_factory=list)
+    repeated: int = 0
 
 
 def _first_per_pid(vms: pd.DataFrame) -> tuple[pd.DataFrame, int]:
@@ -711,15 +776,25 @@ def _vms_lean(
     return pd.DataFrame(cols, copy=False)
 
 
-def _swaps(t: pa.Table | None) -> pd.DataFrame | None:
+def _swaps(t: pa.Table | None, lean: bool = False) -> pd.DataFrame | None:
+    """lean (a report): the columns the checks read, names as categories (a year is 0.5 M rows of one
+    or two device names)."""
     if t is None:
         return None
-    df = t.to_pandas()
+    df = t.to_pandas(strings_to_categorical=lean)
     df["ts"] = pd.DatetimeIndex(_ts(t), tz="UTC")
-    df["filename"] = df["filename"].str.replace("\\040", " ", regex=False)
+    if lean:
+        names = df["filename"].cat
+        unescaped, at = np.unique(names.categories.str.replace("\\040", " ", regex=False), return_inverse=True)
+        codes = names.codes.to_numpy()
+        df["filename"] = pd.Categorical.from_codes(
+            np.where(codes >= 0, at.reshape(-1)[codes], -1), categories=pd.Index(unescaped)
+        )
+    else:
+        df["filename"] = df["filename"].str.replace("\\040", " ", regex=False)
     df["size_bytes"] = df["size_kb"].astype("Int64") * KIB
     df["used_bytes"] = df["used_kb"].astype("Int64") * KIB
-    return df
+    return df.drop(columns=["size_kb", "used_kb", "priority"], errors="ignore") if lean else df
 
 
 def _hugepages(t: pa.Table | None) -> pd.DataFrame | None:

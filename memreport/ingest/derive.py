@@ -49,12 +49,10 @@ RATE_INPUTS = (
     "psi_full_total_us",
     "ksmd_ticks",
 )
-INGEST_COLUMNS = frozenset(
-    [f.name for f in schema.SAMPLE_FIXED]
-    + list(RESET_COUNTERS)
-    + list(RATE_INPUTS)
-    + [c for pair in pagesize.PAGE_PAIRS for c in pair]
-)
+# What finalize reads besides the wanted columns (segments and rates); and, until a reader has decided
+# its page size from the first meminfo/vmstat pair, those pairs too.
+FINALIZE_COLUMNS = frozenset([f.name for f in schema.SAMPLE_FIXED] + list(RESET_COUNTERS) + list(RATE_INPUTS))
+INGEST_COLUMNS = FINALIZE_COLUMNS | frozenset(c for pair in pagesize.PAGE_PAIRS for c in pair)
 
 
 def keep_columns(t: pa.Table, wanted: frozenset[str] | None, finalised: bool = False) -> pa.Table:
@@ -159,11 +157,12 @@ def assign_segments(t: pa.Table, host: str) -> tuple[np.ndarray, list[LogEntry]]
         new[:] |= mask
 
     if "boot_id" in t.column_names:
-        b = t.column("boot_id").to_pandas().to_numpy(dtype=object)
-        prev = np.roll(b, 1)
-        known = pd.notna(b) & pd.notna(prev)
+        # As dictionary codes, not Python strings: a year is 0.5 M boot ids of a handful of values.
+        ids = pc.dictionary_encode(t.column("boot_id").combine_chunks())
+        b = ids.indices.to_numpy(zero_copy_only=False)  # nulls come out as garbage codes: masked by known
+        valid = ids.is_valid().to_numpy(zero_copy_only=False)
         changed = np.zeros(n, dtype=bool)
-        changed[1:] = (known & (b != prev))[1:]
+        changed[1:] = valid[1:] & valid[:-1] & (b[1:] != b[:-1])
         mark(changed, "reboot (boot id changed)")
     up = column(t, "uptime_s")
     if up is not None:

@@ -19,7 +19,7 @@ from memreport import vm_digest
 from memreport.atomic import WriterLock, output, owned_temp_dir, remove_stale
 from memreport.errors import InputError
 from memreport.host_dirs import partition_name
-from memreport.ingest import derive, pagesize, schema, threads
+from memreport.ingest import derive, pagesize, release_freed_memory, schema, threads
 from memreport.model import Contribution, HostData, HostFacts, LogEntry
 from memreport.timebase import ABSOLUTE, RELATIVE
 
@@ -126,6 +126,7 @@ def finalize(data: HostData) -> HostData:
         if frame is not None and len(frame):
             setattr(data, name, _sorted_unique(frame, [k for k in keys if k in frame], name, host, log))
     data.log = data.log + log + seg_log
+    release_freed_memory()  # what the rates and the sort left behind, before the analysis allocates
     return data
 
 
@@ -156,7 +157,9 @@ def _maybe_repeats(frame: pd.DataFrame, ts: np.ndarray, keys: list[str]) -> bool
     if second is None:
         return bool((np.diff(ts) == 0).any())
     col = frame[second]
-    if col.dtype.kind not in "iuf":
+    if isinstance(col.dtype, pd.CategoricalDtype):  # a report's swap device names: compare their codes
+        col = pd.Series(col.cat.codes.to_numpy(), index=col.index).where(col.notna())
+    elif col.dtype.kind not in "iuf":
         return True
     n = len(ts)
     start = 0
@@ -182,7 +185,13 @@ def frame(data: HostData) -> HostData:
     """A finalised HostData with pandas samples, as read_host gives it (for in-memory analysis)."""
     if isinstance(data.samples, pa.Table):
         t = _cast(data.samples, schema.samples_schema(data.samples.column_names))
-        data.samples = t.to_pandas()
+        data.samples = None  # type: ignore[assignment]  # t alone holds the columns: each is freed once converted
+        # One block per column (no consolidation copy), each Arrow column freed as it is converted, and
+        # the text columns (boot id, source: a few values repeated) as categories, not a Python string
+        # per row: a year's samples (≈ 120 MB) are not held twice.
+        data.samples = t.to_pandas(split_blocks=True, self_destruct=True, strings_to_categorical=True)
+        del t
+        release_freed_memory()
     return data
 
 
