@@ -9,6 +9,8 @@ rates computed across it are null (an average over hours would smear a burst int
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 import pandas as pd
 import pyarrow as pa
@@ -232,25 +234,28 @@ def add_rates(t: pa.Table, segments: np.ndarray, facts: HostFacts) -> pa.Table:
 
     page = float(facts.page_size) if facts.page_size else np.nan
     ticks = float(facts.clock_ticks) if facts.clock_ticks else np.nan
-    refault = (
-        rate("vmstat_workingset_refault_anon", "vmstat_workingset_refault_file")
-        if "vmstat_workingset_refault_anon" in t.column_names  # kernel >= 5.9 splits anon and file
-        else rate("vmstat_workingset_refault")
-    )
-    out: dict[str, np.ndarray | None] = {
-        "interval_s": dt,
-        "swapin_Bps": rate("vmstat_pswpin", scale=page),
-        "swapout_Bps": rate("vmstat_pswpout", scale=page),
-        "majfault_per_s": rate("vmstat_pgmajfault"),
+
+    def refault() -> np.ndarray | None:
+        if "vmstat_workingset_refault_anon" in t.column_names:  # kernel >= 5.9 splits anon and file
+            return rate("vmstat_workingset_refault_anon", "vmstat_workingset_refault_file")
+        return rate("vmstat_workingset_refault")
+
+    # Made one at a time and converted at once: a year's rates are 4 MB each, not all held twice.
+    out: dict[str, Callable[[], np.ndarray | None]] = {
+        "interval_s": lambda: dt,
+        "swapin_Bps": lambda: rate("vmstat_pswpin", scale=page),
+        "swapout_Bps": lambda: rate("vmstat_pswpout", scale=page),
+        "majfault_per_s": lambda: rate("vmstat_pgmajfault"),
         "refault_per_s": refault,
-        "pgscan_direct_per_s": rate("vmstat_pgscan_direct"),
-        "oom_kills": delta("vmstat_oom_kill", across_gaps=True),  # a count, not a rate: kills in a gap still happened
-        "psi_some_share": rate("psi_some_total_us", scale=1e-6),
-        "psi_full_share": rate("psi_full_total_us", scale=1e-6),
-        "ksmd_cpu_share": rate("ksmd_ticks", scale=1.0 / ticks),
+        "pgscan_direct_per_s": lambda: rate("vmstat_pgscan_direct"),
+        "oom_kills": lambda: delta("vmstat_oom_kill", across_gaps=True),  # a count, not a rate: kills in a gap still happened
+        "psi_some_share": lambda: rate("psi_some_total_us", scale=1e-6),
+        "psi_full_share": lambda: rate("psi_full_total_us", scale=1e-6),
+        "ksmd_cpu_share": lambda: rate("ksmd_ticks", scale=1.0 / ticks),
     }
     t = _set(t, "segment", pa.array(segments, type=pa.int32()))
-    for name, values in out.items():
+    for name, make in out.items():
+        values = make()
         given = column(t, name)
         if values is None:
             values = given if given is not None else np.full(n, np.nan)
@@ -258,6 +263,7 @@ def add_rates(t: pa.Table, segments: np.ndarray, facts: HostFacts) -> pa.Table:
             # A source's own figure (sar's pswpin/s, vmstat's si) wins; counters fill the rest.
             values = np.where(np.isnan(given), values, given)
         t = _set(t, name, pa.array(values, type=pa.float64(), from_pandas=True))
+        del values, given
     return t
 
 

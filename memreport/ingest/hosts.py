@@ -234,9 +234,9 @@ def add_notes(data: HostData, notes: Sequence[LogEntry]) -> None:
     data.log = data.log + [_stamped(e, data) for e in notes]
 
 
-def combine(parts: Sequence[Part]) -> HostData:
+def combine(parts: Sequence[Part], keep: frozenset[str] | None = None) -> HostData:
     """The parts of one host (in input order) as one finalised host: merge, then finalise once.
-    A lone host read from a store is final already."""
+    A lone host read from a store is final already. keep: the sample columns to keep (store.finalize)."""
     from memreport.ingest import derive, store
 
     if len(parts) == 1 and parts[0].final:
@@ -259,7 +259,7 @@ def combine(parts: Sequence[Part]) -> HostData:
                 host=merged.facts.host,
             )
         )
-    return store.finalize(merged)
+    return store.finalize(merged, keep)
 
 
 def group(parts: Sequence[Part]) -> tuple[dict[str, list[int]], list[list[LogEntry]]]:

@@ -76,7 +76,7 @@ def load(
         progress("", len(inputs), len(inputs))
     orphan += hosts.name_unnamed(parts, host)
     groups, _ = hosts.group(parts)
-    result = [hosts.combine([parts[i] for i in members]) for _, members in sorted(groups.items())]
+    result = [hosts.combine([parts[i] for i in members], opts.sample_columns) for _, members in sorted(groups.items())]
     if opts.sample_columns is not None:  # finalised: what the ingest itself needed goes too
         from memreport.ingest import derive
 

@@ -105,16 +105,18 @@ def merge_host(parts: list[HostData]) -> HostData:
     )
 
 
-def finalize(data: HostData) -> HostData:
+def finalize(data: HostData, keep: frozenset[str] | None = None) -> HostData:
     """Sort, dedupe, segment and derive rates: the one place where samples become store rows.
 
     Afterwards data.samples is an Arrow table (the store's own shape); frame() gives pandas.
+    keep (a report): only these sample columns, dropped as soon as the rates are made.
     """
     host = data.facts.host
     t = derive.to_table(data.samples)
     t, log = derive.sort_and_dedupe(t, host)
     segments, seg_log = derive.assign_segments(t, host)
-    data.samples = derive.add_rates(t, segments, data.facts)
+    data.samples = derive.keep_columns(derive.add_rates(t, segments, data.facts), keep, finalised=True)
+    del t
     for name, keys in (
         ("vms", ["ts", "pid", "name"]),
         ("swaps", ["ts", "filename"]),
