@@ -256,7 +256,8 @@ def build(
     add, rule, swap_line = _swap(swap, oom)
     no_swap = next((f for f in swap.findings if f.id == "swap.none"), None)
     if no_swap is not None and no_swap.severity == Severity.OK and add:
-        swap_line = swap_line.rstrip(".") + ". Optional: the host runs without swap and showed no memory pressure."
+        # Led by "optional": an idle swapless host's admin should not read an order first and the caveat last.
+        swap_line = f"Optional (the host runs without swap and showed no memory pressure): {swap_line[:1].lower()}{swap_line[1:]}"
     th, thrash_line = _thrash(thrash)
     fit, model, fit_line = _fit(oom, vm_size, hp)
     if oom.zram_bytes and add is not None:
