@@ -37,6 +37,22 @@ _LAST_COLUMN = {
     "soft": "soft_limit_bytes",
     "swap_hard": "swap_hard_limit_bytes",
 }
+# The per-VM columns a digest reads (the store's vms table has more).
+COLUMNS = frozenset(
+    [
+        "ts",
+        "pid",
+        "name",
+        "uuid",
+        "backing",
+        "rss_bytes",
+        "hugepages_bytes",
+        "mem_limit_bytes",
+        "hard_limit_bytes",
+        "ksm_merged_bytes",
+    ]
+    + list(_LAST_COLUMN.values())
+)
 _RSS_KIB_MAX = 2**31 - 1  # RSS kept as int32 KiB up to 2 TiB a process; -1 is null
 _NO_ORDER = (-(2**62), -1, -1)  # before every (time, chunk, row)
 

@@ -10,8 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from memreport.analyze import analyze
-from memreport.analyze import what_if as what_if_mod
+from memreport.analyze import analyze, what_if as what_if_mod
 from memreport.analyze.columns import REPORT_SAMPLE_COLUMNS
 from memreport.analyze.report_json import build
 from memreport.ingest import store

@@ -404,12 +404,46 @@ def _read(store: Path, table: str, host: str, columns: frozenset[str] | None = N
         tables = [pq.read_table(f, columns=[c for c in names if c in columns]) for f in files]
     else:
         tables = [pq.read_table(f) for f in files]
-    return (tables[0] if len(tables) == 1 else pa.concat_tables(tables)).to_pandas()
+    t = tables[0] if len(tables) == 1 else pa.concat_tables(tables)
+    del tables
+    if columns is None:
+        return t.to_pandas()
+    # A report: as frame() converts a capture's samples, without a second copy (issue 17).
+    frame = t.to_pandas(split_blocks=True, self_destruct=True, strings_to_categorical=True)
+    del t
+    release_freed_memory()
+    return frame
+
+
+def _read_vm_digest(store: Path, host: str) -> vm_digest.VmDigest | None:
+    """The host's per-VM rows reduced batch by batch as they are read (a report: a year of them is
+    15 M rows, never held as rows; issue 17). A store's rows are sorted and unique already."""
+    files = part_files(store / "vms" / _host_dir(host))
+    if not files:
+        files = part_files(store / "vms" / ("host=" + urllib.parse.quote(host, safe="")))
+    if not files:
+        return None
+    out = vm_digest.VmDigest()
+    for f in files:
+        parquet = pq.ParquetFile(f)
+        columns = [c for c in parquet.schema_arrow.names if c in vm_digest.COLUMNS]
+        for i, batch in enumerate(parquet.iter_batches(batch_size=VM_BATCH_ROWS, columns=columns), 1):
+            out.add(batch.to_pandas())
+            if i % 4 == 0:
+                out.compact()
+                release_freed_memory()
+    out.compact()
+    release_freed_memory()
+    return out if len(out) else None
+
+
+VM_BATCH_ROWS = 262_144  # per-VM rows reduced at a time from a store
+SWAPS_REPORT_COLUMNS = frozenset({"ts", "filename", "type", "size_bytes", "used_bytes"})
 
 
 def read_host(store: Path, host: str, sample_columns: frozenset[str] | None = None) -> HostData:
     """One host of the store. `sample_columns`: read only these sample columns (and the fixed
-    ones every store has); None reads them all."""
+    ones every store has), and the per-VM rows as a digest (a report); None reads them all."""
     store = Path(store)
     if host not in list_hosts(store):
         raise InputError(store, f"no host {host!r} in this store")
@@ -463,8 +497,10 @@ def read_host(store: Path, host: str, sample_columns: frozenset[str] | None = No
     return HostData(
         facts=facts,
         samples=samples,
-        vms=_read(store, "vms", host),
-        swaps=_read(store, "swaps", host),
+        vms=_read(store, "vms", host) if sample_columns is None else None,
+        vm_digest=_read_vm_digest(store, host) if sample_columns is not None else None,
+        # A report's swaps: the columns the checks read, device names as categories (a year is 0.5 M rows).
+        swaps=_read(store, "swaps", host, None if sample_columns is None else SWAPS_REPORT_COLUMNS),
         virsh=_read(store, "virsh", host),
         hugepages=_read(store, "hugepages", host),
         numa=_read(store, "numa", host),
