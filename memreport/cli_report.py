@@ -4,6 +4,7 @@ Registered on the app when imported; each command parses, calls memreport.api an
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -97,8 +98,26 @@ def _report(
     from memreport.errors import RenderError
     from memreport.render import pdf as pdf_renderer
 
+    def lay_out_appendix(thresholds: Any) -> None:  # the PDF's appendix, laid out while the hosts are read
+        from memreport.render.html import render_appendix
+
+        pdf_renderer.lay_out_ahead(render_appendix(thresholds))
+
     thresholds, change, hosts = loaded(
-        inputs, EXIT_INPUT, config, set_, vm_size, add_vms, remove_vm, swap, ksm, page_size, start, end, host
+        inputs,
+        EXIT_INPUT,
+        config,
+        set_,
+        vm_size,
+        add_vms,
+        remove_vm,
+        swap,
+        ksm,
+        page_size,
+        start,
+        end,
+        host,
+        with_settings=lay_out_appendix if pdf else None,
     )
     unrendered = 0  # hosts whose report.pdf missed its deadline: their other files are written, the run fails
 
@@ -138,15 +157,19 @@ def loaded(
     start: str | None,
     end: str | None,
     host: str | None,
+    with_settings: Callable[[Any], None] | None = None,
 ) -> tuple[Any, Any, list[Any]]:
     """What `report` and `analyze` both do first: the settings, the what-if change and the hosts, read
-    with the report's columns; an error is one line and exit `code` (analyze: 3, UNKNOWN)."""
+    with the report's columns; an error is one line and exit `code` (analyze: 3, UNKNOWN).
+    `with_settings` is called with the settings before the hosts are read."""
     from memreport import api
     from memreport.ingest import use_system_allocator
 
     use_system_allocator()
     thresholds = guarded(lambda: api.thresholds(config, with_vm_size(set_, vm_size)), code)
     change = guarded(lambda: api.what_if(add_vms or (), remove_vm or (), swap, ksm), code)  # type: ignore[arg-type]
+    if with_settings is not None:
+        with_settings(thresholds)
     load = lambda: api.load(  # noqa: E731
         inputs,
         page_size,
