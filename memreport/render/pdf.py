@@ -281,10 +281,8 @@ def _child(fd: int, parent: int, html: str | None, html_fd: int) -> None:
         # have freed (weasyprint's garbage is freed by reference counting).
         gc.disable()
         if html is None:
-            try:  # the slow part, done before the HTML is there
-                from memreport.render.weasy import warm_up
-
-                warm_up()
+            try:
+                import memreport.render.weasy  # noqa: F401 - the slow part, done before the HTML is there
             except BaseException:  # noqa: BLE001, S110 - _render below raises it again, and it is sent
                 pass
             html, ahead = _receive(html_fd)

@@ -15,7 +15,6 @@ from dataclasses import dataclass
 
 import weasyprint
 from weasyprint.formatting_structure.boxes import MarginBox
-from weasyprint.text.ffi import ffi
 from weasyprint.text.fonts import FontConfiguration
 from weasyprint.urls import FatalURLFetchingError, URLFetcher, URLFetcherResponse
 
@@ -47,15 +46,6 @@ class LaidOut:
     style: str
     document: weasyprint.Document
     font_config: FontConfiguration
-
-
-def warm_up() -> None:
-    """What the first PDF of a process pays once, done by a child that waits for the HTML: cffi
-    parses each C type string weasyprint asks for the first time it is used, and the first ones of
-    font subsetting (harfbuzz tables) cost ≈ 0.09 s together on the sample. The strings are the
-    ones weasyprint 70's pdf/fonts.py uses; another version's are parsed when used, as before."""
-    for cdecl in ("unsigned int *", "hb_tag_t[100]", "char[4]", "hb_codepoint_t[1]"):
-        ffi.typeof(cdecl)
 
 
 def _html(html: str) -> weasyprint.HTML:
@@ -100,4 +90,4 @@ def render(html: str, ahead: LaidOut | None = None) -> bytes:
     return doc.copy(rest + ahead.document.pages).write_pdf()  # type: ignore[no-any-return]
 
 
-__all__ = ["DataOnlyFetcher", "LaidOut", "lay_out", "render", "warm_up"]
+__all__ = ["DataOnlyFetcher", "LaidOut", "lay_out", "render"]
