@@ -248,8 +248,8 @@ def _receive(fd: int) -> tuple[str | None, LaidOut | None]:
                 from memreport.render.weasy import lay_out
 
                 ahead = lay_out(part)
-            except Exception:  # noqa: BLE001 - then the whole HTML is laid out, as without a part
-                ahead = None
+            except BaseException:  # noqa: BLE001 - then the whole HTML is laid out, as without a part, and
+                ahead = None  # an error of weasyprint's (a fetch error is a BaseException) is raised there
         elif kind == _HTML:
             return _read_all(fd).decode("utf-8"), ahead
         else:  # the pipe closed without a page: nothing to render
