@@ -85,3 +85,65 @@ def test_report_parent_does_not_import_weasyprint(tmp_path: Path) -> None:
     assert r.returncode == 0, r.stderr
     assert r.stdout.splitlines()[-1] == "False"
     assert (tmp_path / "kvm-sample" / "report.pdf").read_bytes().startswith(b"%PDF-")
+
+
+def _sample_report() -> tuple[str, object]:
+    """The sample's report.html and the settings it was made with."""
+    from memreport import api
+    from memreport.analyze.report_json import build
+    from memreport.render.html import render_html
+
+    thresholds = api.thresholds()
+    (data,) = api.load("sample_data/kvm-sample", columns="report")
+    a = api.analyze(data, thresholds).analysis
+    return render_html(data, a, build(a)), thresholds
+
+
+def _pages(pdf_bytes: bytes, tmp: Path, name: str) -> tuple[list[str], list[bytes]]:
+    """Each page's text and each page rasterised (60 dpi, as a reviewer looks at them)."""
+    import subprocess
+
+    path = tmp / f"{name}.pdf"
+    path.write_bytes(pdf_bytes)
+    text = subprocess.run(["pdftotext", "-layout", str(path), "-"], check=True, capture_output=True, text=True).stdout
+    subprocess.run(["pdftoppm", "-r", "60", "-png", str(path), str(tmp / name)], check=True)
+    return text.split("\f"), [p.read_bytes() for p in sorted(tmp.glob(f"{name}-*.png"))]
+
+
+def test_the_appendix_laid_out_ahead_gives_the_pdf_of_the_whole_report(tmp_path: Path) -> None:
+    """Issue 12: the warm child lays the appendix out while the host is read and puts its pages in
+    place of stand-ins; the PDF is the one the whole HTML gives, page by page (text and pixels: the
+    running header and "Page n of N" of the stand-ins are on the appendix's pages)."""
+    from memreport.render import weasy
+    from memreport.render.html import render_appendix
+
+    html, thresholds = _sample_report()
+    part = render_appendix(thresholds)  # type: ignore[arg-type]
+    assert weasy._fits(html, weasy.lay_out(part))  # noqa: SLF001 - the part is taken, not ignored
+
+    whole_text, whole_png = _pages(weasy.render(html), tmp_path, "whole")
+    pdf.start_renderer()
+    pdf.lay_out_ahead(part)
+    ahead_text, ahead_png = _pages(pdf.render_pdf(html, 600), tmp_path, "ahead")
+    pdf.stop_renderer()
+
+    assert len(whole_png) == len(ahead_png) >= 3
+    assert "Appendix: method and thresholds" in ahead_text[-2] + ahead_text[-3]
+    assert f"Page {len(ahead_png)} of {len(ahead_png)}" in ahead_text[-2]
+    assert ahead_text == whole_text
+    assert ahead_png == whole_png
+
+
+def test_a_part_the_report_does_not_hold_is_not_used(tmp_path: Path) -> None:
+    """An appendix made with other settings than the report's is laid out, then left: the PDF shows
+    the report's own thresholds."""
+    from memreport.config import Thresholds
+    from memreport.render.html import render_appendix
+
+    html, _ = _sample_report()
+    pdf.start_renderer()
+    pdf.lay_out_ahead(render_appendix(Thresholds(swap_basis="inactive_anon")))
+    text, _ = _pages(pdf.render_pdf(html, 600), tmp_path, "other")
+    pdf.stop_renderer()
+    assert "swap.basis" in "".join(text)
+    assert "(changed)" not in "".join(text)

@@ -13,7 +13,6 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.parquet as pq
 
 from memreport import vm_digest
 from memreport.atomic import WriterLock, output, owned_temp_dir, remove_stale
@@ -290,6 +289,8 @@ def _log_table(entries: list[LogEntry]) -> pa.Table:
 
 
 def _write(table: pa.Table, path: Path) -> None:
+    import pyarrow.parquet as pq  # here, not at the top: a report from a capture reads no Parquet (16 ms)
+
     path.parent.mkdir(parents=True, exist_ok=True)
     pq.write_table(table, path, **_WRITE)  # type: ignore[arg-type]
 
@@ -394,6 +395,8 @@ def part_files(directory: Path) -> list[Path]:
 
 
 def _read(store: Path, table: str, host: str, columns: frozenset[str] | None = None) -> pd.DataFrame | None:
+    import pyarrow.parquet as pq
+
     files = part_files(store / table / _host_dir(host))
     if not files:  # stores written before host_dirs named an odd host by its URI-quoted name
         files = part_files(store / table / ("host=" + urllib.parse.quote(host, safe="")))

@@ -88,6 +88,12 @@ def _svg(height: float, body: list[str], title: str, cls: str) -> Markup:
     return Markup(head + "".join(body) + "</svg>")
 
 
+def _strokes(segments: list[str], color: str, cls: str) -> str:
+    """Straight 1 px strokes of one colour (grid lines, tick marks) as one path: drawn the same as
+    one <line> each, at a fraction of weasyprint's cost per element."""
+    return f'<path class="{cls}" d="{"".join(segments)}" fill="none" stroke="{color}" stroke-width="1"/>'
+
+
 def _text_width(s: str, size: float = 11) -> float:
     return len(s) * size * 0.6
 
@@ -303,17 +309,18 @@ class _Frame:
         hi, step = axis_top(top_val) if top_val > 0 and math.isfinite(top_val) else (1.0, 0.25)
         ax = _Axis(0.0, hi * scale, self.bottom, self.top)
         v = 0.0
+        grid: list[str] = []
         while v <= hi + 1e-9:
             y = float(ax(v * scale))
             label = fmt.format(round(v, 6))
             if side == "left":
-                self.body.append(
-                    f'<line x1="{_f(self.left)}" y1="{_f(y)}" x2="{_f(self.right)}" y2="{_f(y)}" stroke="{GRID}" stroke-width="1"/>'
-                )
+                grid.append(f"M{_f(self.left)} {_f(y)}H{_f(self.right)}")
                 self.body.append(_text(self.left - 6, y + 4, label, 10, "end", MUTED, cls="ytick"))
             else:
                 self.body.append(_text(self.right + 6, y + 4, label, 10, "start", MUTED, cls="ytick2"))
             v += step
+        if grid:  # one path of all grid lines: each SVG element costs weasyprint time (issue 12)
+            self.body.insert(len(self.body) - len(grid), _strokes(grid, GRID, "grid"))
         self.body.append(f'<desc class="y-axis" data-side="{side}" data-max="{hi * scale!r}"></desc>')
         mid = (self.top + self.bottom) / 2
         if side == "left":
@@ -337,17 +344,18 @@ class _Frame:
                     f'<line x1="{_f(xb + dx - 2)}" y1="{_f(b + 4)}" x2="{_f(xb + dx + 2)}" y2="{_f(b - 4)}" stroke="{MUTED}" stroke-width="1.2"/>'
                 )
         last_end = -1e9
+        marks: list[str] = []
         for t, label in self.x.ticks():
             x = float(self.x(t))
             half = _text_width(label, 10) / 2
             if x - half < last_end + 4:  # labels never overlap: a crowded one is left out, its tick stays
-                self.body.append(
-                    f'<line x1="{_f(x)}" y1="{_f(b)}" x2="{_f(x)}" y2="{_f(b + 3)}" stroke="{MUTED}" stroke-width="1"/>'
-                )
+                marks.append(f"M{_f(x)} {_f(b)}V{_f(b + 3)}")
                 continue
-            self.body.append(f'<line x1="{_f(x)}" y1="{_f(b)}" x2="{_f(x)}" y2="{_f(b + 4)}" stroke="{MUTED}" stroke-width="1"/>')
+            marks.append(f"M{_f(x)} {_f(b)}V{_f(b + 4)}")
             self.body.append(_text(x, b + 16, label, 10, "middle", MUTED, cls="xtick"))
             last_end = x + half
+        if marks:
+            self.body.append(_strokes(marks, MUTED, "x-ticks"))
         relative = is_relative(datetime.fromtimestamp(self.x.lo / 1000, tz=UTC))
         title = "Time since the start (the input has no clock times)" if relative else "Time (UTC)"
         if self.x.breaks:
@@ -655,11 +663,13 @@ def vm_chart(a: Analysis, limit: int = 30) -> Markup | None:
     body: list[str] = []
     v = 0.0
     base = top + row_h * len(rows)
+    grid: list[str] = []
     while v <= hi + 1e-9:
         xx = float(x(v * scale))
-        body.append(f'<line x1="{_f(xx)}" y1="{_f(top)}" x2="{_f(xx)}" y2="{_f(base)}" stroke="{GRID}" stroke-width="1"/>')
+        grid.append(f"M{_f(xx)} {_f(top)}V{_f(base)}")
         body.append(_text(xx, base + 15, f"{round(v, 6):g}", 10, "middle", MUTED, cls="vtick"))
         v += step
+    body.insert(0, _strokes(grid, GRID, "grid"))
     body.append(f'<desc class="v-axis" data-max="{hi * scale!r}"></desc>')
     body.append(_text((left + right) / 2, height - 8, f"Memory per VM ({unit})", 10.5, "middle", MUTED))
     for i, vm in enumerate(rows):

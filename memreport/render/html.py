@@ -85,6 +85,7 @@ def context(data: HostData, a: Analysis, report_json: dict[str, Any]) -> dict[st
         "vm_rows": a.vms.rows[:MAX_VM_ROWS],
         "vm_ksm": any(v.ksm_merged_max_bytes is not None for v in a.vms.rows),  # the column only where a kernel gave ksm_stat
         "more_vms": max(0, len(a.vms.rows) - MAX_VM_ROWS),
+        "thresholds": a.thresholds,
         "threshold_rows": _threshold_rows(a.thresholds),
         # how times read: UTC, or offsets from the start for an input without clock times (timebase.py)
         "time_label": "time since the start" if a.facts.time_base == RELATIVE else "UTC",
@@ -94,3 +95,13 @@ def context(data: HostData, a: Analysis, report_json: dict[str, Any]) -> dict[st
 
 def render_html(data: HostData, a: Analysis, report_json: dict[str, Any]) -> str:
     return environment().get_template("report.html.j2").render(**context(data, a, report_json))
+
+
+def render_appendix(thresholds: Thresholds) -> str:
+    """The report's appendix (method and thresholds) as a page of its own: it depends on the settings
+    only, so the PDF's renderer can lay it out before the host is read (memreport.render.pdf.lay_out_ahead)."""
+    return (
+        environment()
+        .get_template("report_appendix.html.j2")
+        .render(thresholds=thresholds, threshold_rows=_threshold_rows(thresholds))
+    )
