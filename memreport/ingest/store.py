@@ -426,6 +426,8 @@ def _read_vm_digest(store: Path, host: str) -> vm_digest.VmDigest | None:
         files = part_files(store / "vms" / ("host=" + urllib.parse.quote(host, safe="")))
     if not files:
         return None
+    import pyarrow.parquet as pq
+
     out = vm_digest.VmDigest()
     for f in files:
         parquet = pq.ParquetFile(f)
