@@ -61,7 +61,12 @@ def _num(vms: pd.DataFrame, name: str) -> np.ndarray | None:
     """A column as float64 with NaN for null, None when absent (bytes are whole: float64 is exact below 2^53)."""
     if name not in vms.columns:
         return None
-    return pd.to_numeric(vms[name], errors="coerce").to_numpy(dtype="float64", na_value=np.nan)
+    col = vms[name]
+    if not pd.api.types.is_numeric_dtype(col.dtype):  # text from a hand-made frame: what is not a number is null
+        col = pd.to_numeric(col, errors="coerce")
+    if col.isna().all():  # a store's column this input did not have (no libvirt, no hugetlb): as absent
+        return None
+    return col.to_numpy(dtype="float64", na_value=np.nan)
 
 
 def _text(v: object) -> str | None:
@@ -83,7 +88,8 @@ def _vm_keys(vms: pd.DataFrame) -> tuple[np.ndarray, list[str]]:
     combo = codes[0]
     for code, uniq in zip(codes[1:], values[1:]):
         combo = combo * (len(uniq) + 1) + code
-    _, first, inverse = np.unique(combo, return_index=True, return_inverse=True)
+    inverse, distinct = pd.factorize(combo, sort=False)  # in order of first appearance: hashing, no sort
+    first = np.array([int(np.argmax(inverse == j)) for j in range(len(distinct))], dtype=np.int64)
     texts = []
     for row in first:
         key = "unknown"
@@ -199,48 +205,57 @@ class VmDigest:
         }
         measures_last = {k: _num(vms, c) for k, c in _LAST_COLUMN.items()} | {"hard": hard}
         alloc = measures_last["alloc"]
-        times, at = np.unique(ts, return_inverse=True)
-        at = at.reshape(-1).astype(np.uint16 if len(times) < 2**16 else np.int32)
+        at, times = pd.factorize(ts, sort=False)  # distinct times in order of appearance (hashing, no sort)
+        at = at.astype(np.uint16 if len(times) < 2**16 else np.int32)
         text = {c: vms[c] for c in ("name", "uuid", "pid", "backing") if c in vms.columns}
-        # Rows of each VM in time order (stable: among rows of one time, the later row is last).
-        order = np.argsort(ts, kind="stable") if len(ts) > 1 and (ts[1:] < ts[:-1]).any() else np.arange(n)
-        by_vm = order[np.argsort(codes[order], kind="stable")]
-        starts = np.flatnonzero(np.r_[True, codes[by_vm][1:] != codes[by_vm][:-1]])
+        # All of a chunk's reductions at once, on its rows sorted by VM and by time within a VM (stable:
+        # among rows of one time the later row is last): one gather per measure, then reduceat.
+        vm = codes.astype(np.int16) if len(keys) < 2**15 else codes  # small ints: numpy's radix sort
+        if len(ts) > 1 and (ts[1:] < ts[:-1]).any():
+            order = np.argsort(ts, kind="stable")
+            by_vm = order[np.argsort(vm[order], kind="stable")]
+        else:
+            by_vm = np.argsort(vm, kind="stable")
+        sorted_codes = codes[by_vm]
+        starts = np.flatnonzero(np.r_[True, sorted_codes[1:] != sorted_codes[:-1]])
         ends = np.r_[starts[1:], n]
-        for s, e in zip(starts, ends):
-            rows = by_vm[s:e]  # this VM's rows, in time order
-            key = keys[int(codes[rows[0]])]
-            mine = np.sort(rows)  # in chunk row order, for the per-row arrays
-            last_row = int(rows[-1])
-            maxes = {}
-            for m, v in measures_max.items():
-                if v is None:
-                    maxes[m] = math.nan
-                    continue
-                with np.errstate(invalid="ignore"):
-                    maxes[m] = float(np.fmax.reduce(v[rows])) if len(rows) else math.nan
-            lasts: dict[str, tuple[tuple[int, int, int], float]] = {}
-            for m, v in measures_last.items():
-                if v is None:
-                    continue
-                known = rows[~np.isnan(v[rows])]
-                if len(known):
-                    r = int(known[-1])
-                    lasts[m] = ((int(ts[r]), chunk, r), float(v[r]))
+        maxes: dict[str, np.ndarray] = {}
+        for m, v in measures_max.items():
+            with np.errstate(invalid="ignore"):
+                maxes[m] = np.full(len(starts), np.nan) if v is None else np.fmax.reduceat(v[by_vm], starts)
+        lasts: dict[str, tuple[np.ndarray, np.ndarray]] = {}  # measure -> (row of the last known value or -1, value)
+        positions = np.arange(n)
+        for m, v in measures_last.items():
+            if v is None:
+                continue
+            vs = v[by_vm]
+            at_last = np.maximum.reduceat(np.where(np.isnan(vs), -1, positions), starts)
+            known = at_last >= starts
+            lasts[m] = (np.where(known, by_vm[np.maximum(at_last, 0)], -1), vs[np.maximum(at_last, 0)])
+        at_rows = at[by_vm]
+        rss_rows = _compact_rss(rss[by_vm]) if rss is not None else np.full(n, -1, dtype=np.int32)
+        alloc_rows = None if alloc is None else alloc[by_vm]
+        first_rows, last_rows = by_vm[starts], by_vm[ends - 1]
+        for i, (s, e) in enumerate(zip(starts, ends)):
+            last_row = int(last_rows[i])
             part = _Part(
                 chunk=chunk,
                 times=times,
-                at=at[mine],
-                rss=_compact_rss(rss[mine]) if rss is not None else np.full(len(mine), -1, dtype=np.int32),
-                alloc=math.nan if alloc is None else _one_or_each(alloc[mine]),
-                rows=len(rows),
-                first_ts=int(ts[rows[0]]),
-                maxes=maxes,
-                lasts=lasts,
+                at=at_rows[s:e],
+                rss=rss_rows[s:e],
+                alloc=math.nan if alloc_rows is None else _one_or_each(alloc_rows[s:e]),
+                rows=int(e - s),
+                first_ts=int(ts[first_rows[i]]),
+                maxes={m: float(v[i]) for m, v in maxes.items()},
+                lasts={
+                    m: ((int(ts[rows[i]]), chunk, int(rows[i])), float(values[i]))
+                    for m, (rows, values) in lasts.items()
+                    if rows[i] >= 0
+                },
                 last_order=(int(ts[last_row]), chunk, last_row),
                 last={c: (_pid(v.iloc[last_row]) if c == "pid" else _text(v.iloc[last_row])) for c, v in text.items()},
             )
-            self.parts.setdefault(key, []).append(part)
+            self.parts.setdefault(keys[int(sorted_codes[s])], []).append(part)
 
     def extend(self, other: VmDigest) -> None:
         """other's chunks after this one's (as if its rows were concatenated after these); other is left as it was."""
