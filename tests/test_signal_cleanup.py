@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import io
 import os
+import shutil
 import signal
 import subprocess
 import sys
 import tarfile
+import tempfile
 import time
 from pathlib import Path
 
@@ -94,10 +96,20 @@ def test_sigint_still_removes_it_and_says_interrupted(big_bundle, tmp_path):
     assert list(tmpdir.iterdir()) == []
 
 
-def test_fleet_worker_removes_the_unpacked_bundle_when_its_group_is_terminated(big_bundle, tmp_path):
+@pytest.fixture
+def request_cleanup():
+    dirs: list[Path] = []
+    yield dirs
+    for d in dirs:
+        shutil.rmtree(d, ignore_errors=True)
+
+
+def test_fleet_worker_removes_the_unpacked_bundle_when_its_group_is_terminated(big_bundle, tmp_path, request_cleanup):
     """As `systemctl stop` or a closed terminal does: SIGTERM to every process of the run."""
-    tmpdir = tmp_path / "tmp"
-    tmpdir.mkdir()
+    # A short TMPDIR: the fleet's fork server binds a Unix socket under it, and a socket path longer than
+    # 107 bytes cannot be bound (pytest's tmp_path for this test's long name comes close to that).
+    tmpdir = Path(tempfile.mkdtemp(prefix="mr-sig-", dir="/tmp"))
+    request_cleanup.append(tmpdir)
     proc = start(["fleet", str(big_bundle), "-o", str(tmp_path / "out"), "-j", "1", "--no-fleet-pdf"], tmpdir)
     unpacked = wait_for_unpacked(tmpdir, proc)
     os.killpg(proc.pid, signal.SIGTERM)
