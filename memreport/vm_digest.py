@@ -315,7 +315,7 @@ class VmDigest:
         """Per VM, in order of first appearance."""
         out = []
         for key, parts in self.parts.items():
-            last = max(parts, key=lambda p: p.last_order)
+            last = _final(parts)
             lasts = {}
             for m in LASTS:
                 known = [p.lasts[m] for p in parts if m in p.lasts]
@@ -377,7 +377,7 @@ class VmDigest:
         last = int(times[-1])
         rows = []
         for parts in self.parts.values():
-            final = max(parts, key=lambda p: p.last_order).last
+            final = _final(parts).last
             for p in sorted(parts, key=lambda p: p.chunk):
                 at = np.flatnonzero(p.times == last)
                 if not len(at):
@@ -401,7 +401,7 @@ class VmDigest:
         out = VmDigest(chunks=self.chunks, page_size_missing=self.page_size_missing)
         gone: list[_Part] = []
         for key, parts in self.parts.items():
-            if max(parts, key=lambda p: p.last_order).last.get("name") == name:
+            if _final(parts).last.get("name") == name:
                 gone += parts
             else:
                 out.parts[key] = parts
@@ -416,13 +416,13 @@ class VmDigest:
 
     def rss_max_of(self, name: str) -> float:
         """The peak RSS of the VMs named name (NaN when none is known)."""
-        vals = [
-            p.maxes["rss"]
-            for parts in self.parts.values()
-            if max(parts, key=lambda p: p.last_order).last.get("name") == name
-            for p in parts
-        ]
+        vals = [p.maxes["rss"] for parts in self.parts.values() if _final(parts).last.get("name") == name for p in parts]
         return float(np.fmax.reduce(vals)) if vals else math.nan
+
+
+def _final(parts: list[_Part]) -> _Part:
+    """The part holding a VM's last row (time order; among rows of one time, the later chunk and row)."""
+    return max(parts, key=lambda p: p.last_order)
 
 
 def _merge(parts: list[_Part], table: np.ndarray, offset: dict[int, int]) -> _Part:
@@ -433,7 +433,7 @@ def _merge(parts: list[_Part], table: np.ndarray, offset: dict[int, int]) -> _Pa
         rss = [p.rss_bytes() for p in parts]
     allocs = [p.alloc for p in parts]
     same = all(not isinstance(a, np.ndarray) for a in allocs) and len({str(a) for a in allocs}) == 1
-    last = max(parts, key=lambda p: p.last_order)
+    last = _final(parts)
     lasts: dict[str, tuple[tuple[int, int, int], float]] = {}
     for p in parts:
         for m, (order, value) in p.lasts.items():
