@@ -7,7 +7,8 @@ the same run (best of REPEAT for all of them):
 - ingest_vs_polars: against a python process in which polars reads the same TSVs (all cores) and
   writes each stream to Parquet — the best general-purpose reader; target ≤ 0.5 (ahead by 2×).
 - ingest_gzip_vs_gzip_dc: the gzip'd week against `gzip -dc FILES | wc -l`; target ≤ 1.
-- ingest_peak_rss_mib: the gzip'd ingest process's peak RSS.
+- ingest_peak_rss_mib: the gzip'd ingest process's peak RSS (a run of its own, os.wait4; the week is
+  generated in another process, so that this one stays small: figures.in_fresh_process).
 
 CPU per collector sample is measured on this host with both collectors (for the record).
 """
@@ -28,7 +29,7 @@ sys.path.insert(0, str(ROOT))
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from figures import MEMREPORT, OUT, best, figure, run, shell  # noqa: E402
+from figures import MEMREPORT, OUT, best, figure, in_fresh_process, run, run_measured, shell  # noqa: E402
 
 from memreport.synthetic import HostSpec, write_capture  # noqa: E402
 
@@ -52,13 +53,17 @@ for kind in sorted({p.name.split(".")[0] for p in src.glob("*.tsv")}):
 """
 
 
+def _write_weeks(plain: Path, gz: Path) -> None:
+    write_capture(WEEK, plain)
+    write_capture(WEEK, gz, gz=True)
+
+
 def week_captures() -> tuple[Path, Path]:
     plain, gz = OUT / "week-plain", OUT / "week-gzip"
     if not (plain / "facts.txt").exists() or not (gz / "facts.txt").exists():
         shutil.rmtree(plain, ignore_errors=True)
         shutil.rmtree(gz, ignore_errors=True)
-        write_capture(WEEK, plain)
-        write_capture(WEEK, gz, gz=True)
+        in_fresh_process(_write_weeks, plain, gz)  # this process stays small (figures.in_fresh_process)
     return plain, gz
 
 
@@ -76,9 +81,8 @@ def bench_ingest() -> bool:
         gzdc = best(shell(f"gzip -dc {gzfiles} | wc -l"))
         polars = best(run(sys.executable, "-c", POLARS, str(plain), str(store / "polars")))
         t_plain = best(run(*MEMREPORT, "ingest", str(plain), "-o", str(store / "s")))
-        before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
         t_gz = best(run(*MEMREPORT, "ingest", str(gz), "-o", str(store / "s")))
-        rss = max(before, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss) / 1024
+        rss = run_measured([*MEMREPORT, "ingest", str(gz), "-o", str(store / "s")])[2]
         print(
             f"# whole processes: wc -l {wc:.3f} s, gzip -dc | wc -l {gzdc:.3f} s, polars {polars:.3f} s, "
             f"memreport ingest plain {t_plain:.3f} s, gzip'd {t_gz:.3f} s"
