@@ -141,7 +141,15 @@ def fleet(
     output: Annotated[
         Path, typer.Option("-o", "--output", help="Fleet directory: store/, hosts/<host>/, fleet.{json,html,pdf}.")
     ],
-    jobs: Annotated[int | None, typer.Option("-j", "--jobs", min=1, help="Local worker processes (default: all cores).")] = None,
+    jobs: Annotated[
+        int | None,
+        typer.Option(
+            "-j",
+            "--jobs",
+            min=1,
+            help="Local worker processes (default: the cores this process may use: CPU affinity, cgroup quota).",
+        ),
+    ] = None,
     scheduler: Annotated[
         str | None,
         typer.Option(

@@ -21,7 +21,6 @@ OUTDIR/
 from __future__ import annotations
 
 import fcntl
-import os
 import shutil
 import time
 from collections.abc import Callable, Sequence
@@ -29,6 +28,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from memreport import cpus
 from memreport.atomic import output
 from memreport.config import Thresholds
 from memreport.errors import InputError
@@ -86,7 +86,7 @@ class FleetOptions:
     def workers(self) -> int:
         if self.dask_local:
             return self.dask_local
-        return self.jobs or os.cpu_count() or 1
+        return self.jobs or cpus.usable()
 
 
 @dataclass

@@ -9,7 +9,6 @@ recorded as failed, with the reason, and the next run retries it; the other task
 from __future__ import annotations
 
 import functools
-import os
 import shutil
 import time
 import uuid
@@ -18,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from memreport import cpus
 from memreport.errors import MemreportError
 from memreport.fleet import state
 from memreport.fleet.pool import Pool
@@ -97,7 +97,7 @@ def run_local(
     (each frees its host's data before the next); a failed one is replaced."""
     # Each worker reads with its share of the cores (at least one thread): N workers that each
     # start a thread per core only fight over the same cores (issue 12).
-    share = max(1, (os.cpu_count() or 1) // max(1, min(workers, len(jobs))))
+    share = max(1, cpus.usable() // max(1, min(workers, len(jobs))))
     pool = Pool(
         fn=task,
         args_of=lambda j: _task_args(j, outdir, opts),

@@ -58,7 +58,9 @@ _trim = False
 
 def threads() -> int:
     """How many threads one ingest uses: every core, or this process's share of them (limit_threads)."""
-    return _threads or os.cpu_count() or 1
+    from memreport import cpus
+
+    return _threads or cpus.usable()
 
 
 def limit_threads(n: int) -> None:
