@@ -467,10 +467,15 @@ def read(path: Path, label: str, opts: IngestOptions = DEFAULT) -> list[HostData
     # they leave is given back. A year is 365 small chunks a column, scattered among the freed parse
     # buffers: held like that they keep hundreds of MB of heap resident (issue 17); one buffer a
     # column is mapped and unmapped whole.
+    combined = 0
     for i in range(samples.num_columns):
         if samples.column(i).num_chunks > 1:
             samples = samples.set_column(i, samples.field(i), samples.column(i).combine_chunks())
-            release_freed_memory()  # each column's days at once: the new buffers must not come on top of them
+            combined += samples.column(i).nbytes
+            if combined >= _TRIM_EVERY_BYTES:  # the freed days given back before more new buffers come on top
+                release_freed_memory()
+                combined = 0
+    release_freed_memory()
     samples = samples.append_column(
         "source", pa.array(["capture"] * samples.num_rows, type=pa.string()).dictionary_encode().cast(pa.string())
     )
@@ -566,15 +571,21 @@ def _vms(
         log.append(LogEntry("warn", "missing_source", "page size unknown: per-VM KSM merged pages left null", file=where))
     vms["ksm_merged_bytes"] = merging * page_size if page_size else unknown
     vms["ksm_profit_bytes"] = vms["ksm_profit"].astype("Int64") if "ksm_profit" in vms else unknown
+    # The collector's kB and page columns are in the byte columns now; the store has no place for them,
+    # and a 16-VM host-week holds a million rows (40 MB of them), which the merge below would copy.
+    vms = vms.drop(columns=[c for c in _VMS_RAW if c in vms.columns])
     if defs_t is not None:
         defs = _vmdefs(defs_t, log, where)
         vms = vms.merge(defs[["pid", "name", "uuid", "allocated_bytes", "maxmem_bytes", "backing"]], on="pid", how="left")
-    vms["source"] = "capture"
+    vms["source"] = pd.Categorical.from_codes(np.zeros(len(vms), dtype=np.int8), ["capture"])
     # A week of 10 s samples of 16 VMs is a million rows: repeated names as categories, not strings.
     for c in ("name", "uuid", "source", "backing"):
         if c in vms:
             vms[c] = vms[c].astype("category")
     return vms
+
+
+_VMS_RAW = ("rss_kb", "swap_kb", "hugetlb_kb", "ksm_merging_pages", "ksm_profit")  # as the collector wrote them
 
 
 def _vm_digest(
@@ -653,6 +664,9 @@ def _vm_digest(
 
 
 _COMPACT_DAYS = 28  # vms days reduced between two compactions of the digest
+# Sample columns combined between two malloc_trim calls: a trim walks every heap (≈ 0.4 ms), and a
+# host-week has 280 columns of 0.5 MB each; a year's columns are 4 MB each.
+_TRIM_EVERY_BYTES = 32 * 1024 * 1024
 
 
 @dataclasses.dataclass
