@@ -205,12 +205,19 @@ def _write_host(data: HostData, work: Path, report_dir: Path, opts: TaskOptions)
     from memreport.analyze.report_json import build
     from memreport.ingest import derive, store
     from memreport.render.formatters import fit_name
+    from memreport.ingest import release_freed_memory
     from memreport.render.report import write_report
+    from memreport.vm_digest import VmDigest
 
     host = data.facts.host
     store.write_host(work / STORE, data)
-    # The store has every column; the analysis only its own (issue 17): pandas gets those alone.
+    # The store has every column and row; the analysis only its own sample columns and the per-VM
+    # digest (issue 17), as a report from a capture reads them: the million per-VM rows of a 16-VM
+    # host-week go before pandas gets the samples (a worker's peak, issue 12).
     data.samples = derive.keep_columns(derive.to_table(data.samples), REPORT_SAMPLE_COLUMNS, finalised=True)
+    if data.vms is not None and data.vm_digest is None:
+        data.vm_digest, data.vms = VmDigest.of(data.vms), None
+        release_freed_memory()
     data = store.frame(data)
     a = analyze(data, opts.thresholds, _for_host(opts.change, data))
     try:
