@@ -203,9 +203,8 @@ def _write_host(data: HostData, work: Path, report_dir: Path, opts: TaskOptions)
     from memreport.analyze import analyze
     from memreport.analyze.columns import REPORT_SAMPLE_COLUMNS
     from memreport.analyze.report_json import build
-    from memreport.ingest import derive, store
+    from memreport.ingest import derive, release_freed_memory, store
     from memreport.render.formatters import fit_name
-    from memreport.ingest import release_freed_memory
     from memreport.render.report import write_report
     from memreport.vm_digest import VmDigest
 
@@ -215,8 +214,9 @@ def _write_host(data: HostData, work: Path, report_dir: Path, opts: TaskOptions)
     # digest (issue 17), as a report from a capture reads them: the million per-VM rows of a 16-VM
     # host-week go before pandas gets the samples (a worker's peak, issue 12).
     data.samples = derive.keep_columns(derive.to_table(data.samples), REPORT_SAMPLE_COLUMNS, finalised=True)
+    release_freed_memory()  # the parts' Arrow copies and Parquet buffers, before the digest allocates
     if data.vms is not None and data.vm_digest is None:
-        data.vm_digest, data.vms = VmDigest.of(data.vms), None
+        data.vm_digest, data.vms = VmDigest.of(data.vms, batch_rows=store.VM_BATCH_ROWS), None
         release_freed_memory()
     data = store.frame(data)
     a = analyze(data, opts.thresholds, _for_host(opts.change, data))

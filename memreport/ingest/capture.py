@@ -505,7 +505,10 @@ def read(path: Path, label: str, opts: IngestOptions = DEFAULT) -> list[HostData
     else:
         vms = _vms(_take_table(results.pop("vms", None)), table("vmdefs"), log, str(root), facts.page_size)
         if vms is not None:
-            vms = capture_libvirt.join(vms, virsh, capture_libvirt.domains(table("domxml"), log, str(root)))
+            # Without virsh or domain XML, libvirt's columns are left out, not a million nulls each: the
+            # store writes them null all the same (store._table), and readers take an absent column as unknown.
+            domains = capture_libvirt.domains(table("domxml"), log, str(root))
+            vms = capture_libvirt.join(vms, virsh, domains, unknown_columns=False)
     log = [dataclasses.replace(e, host=e.host or facts.host, input=e.input or label) for e in log]
     n = samples.num_rows
     span = ""
@@ -552,8 +555,8 @@ def _vms(
     where: str,
     page_size: int | None = None,
 ) -> pd.DataFrame | None:
-    """Per-VM rows in bytes, with each VM's name and sizes, and the columns as the collector wrote them
-    (kB, pages): the store's vms table. A report reduces the rows as it reads them instead (_vm_digest)."""
+    """Per-VM rows in bytes, with each VM's name and sizes: the store's vms table. A report reduces
+    the rows as it reads them instead (_vm_digest)."""
     if vms_t is None:
         return None
     vms = vms_t.to_pandas()
@@ -575,13 +578,17 @@ def _vms(
     # and a 16-VM host-week holds a million rows (40 MB of them), which the merge below would copy.
     vms = vms.drop(columns=[c for c in _VMS_RAW if c in vms.columns])
     if defs_t is not None:
+        # Each row's qemu looked up by pid (defs holds one row per pid), its values taken column by
+        # column: what a left merge gives, without the merge's copy of every row (a 16-VM host-week is
+        # a million rows: the merge was a worker's peak, issue 12). Repeated text as categories.
         defs = _vmdefs(defs_t, log, where)
-        vms = vms.merge(defs[["pid", "name", "uuid", "allocated_bytes", "maxmem_bytes", "backing"]], on="pid", how="left")
+        row = pd.Index(defs["pid"]).get_indexer(vms["pid"])
+        for c in ("name", "uuid", "allocated_bytes", "maxmem_bytes", "backing"):
+            values = defs[c]
+            if c in ("name", "uuid", "backing"):
+                values = values.astype("category")
+            vms[c] = values.array.take(row, allow_fill=True)
     vms["source"] = pd.Categorical.from_codes(np.zeros(len(vms), dtype=np.int8), ["capture"])
-    # A week of 10 s samples of 16 VMs is a million rows: repeated names as categories, not strings.
-    for c in ("name", "uuid", "source", "backing"):
-        if c in vms:
-            vms[c] = vms[c].astype("category")
     return vms
 
 
