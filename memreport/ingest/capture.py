@@ -588,7 +588,7 @@ def _vms(
             if c in ("name", "uuid", "backing"):
                 values = values.astype("category")
             vms[c] = values.array.take(row, allow_fill=True)
-    vms["source"] = pd.Categorical.from_codes(np.zeros(len(vms), dtype=np.int8), ["capture"])
+    vms["source"] = pd.Categorical.from_codes(np.zeros(len(vms), dtype=np.int8), pd.Index(["capture"]))
     return vms
 
 
