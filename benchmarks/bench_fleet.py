@@ -12,7 +12,11 @@ hosts there are: issue 5 measured 40 and 200 with the same rate and the same pea
 - fleet_per_host_vs_single_ingest: worker-seconds per host in the fleet ÷ the wall time of a plain
   single-host `ingest` of one of these inputs, same run (the fleet's per-host cost of analysis,
   reports and bookkeeping on top of ingest), for the record;
-- fleet_1000_host_weeks_min: 1000 host-weeks extrapolated from the 2-worker rate; target ≤ 10;
+- fleet_cpu_vs_csv_parse: CPU seconds per host of the whole 2-worker run (every process) ÷ the CPU
+  seconds of decompressing and parsing one host-week's files with pyarrow's CSV reader on one thread
+  (the floor under any reader built on it), for the record;
+- fleet_1000_host_weeks_min: a run's fixed cost (a run of SMALL inputs) plus 1000 times the cost of
+  each further host-week (the full run's time beyond it), on 2 workers; target ≤ 10;
 - fleet_scaling_2_vs_1: throughput of 2 workers on 2 cores ÷ 1 worker confined to 1 core (CPU affinity),
   same inputs, each a whole `memreport fleet` process; target ≥ 1.8;
 - fleet_worker_peak_rss_mib: the largest RSS any process of the 2-worker run reached (the fleet process,
@@ -46,6 +50,7 @@ OUT = ROOT / "bench-out"
 HOSTS = OUT / "fleet-hosts"
 VERSION = "v1"  # bump when the generated fleet changes
 BASES, FLEET = 8, 24
+SMALL = 4  # the small run that tells a run's fixed cost
 TARGET_1000_MIN, TARGET_SCALING, TARGET_WORKER_MIB = 10.0, 1.8, 600.0
 
 
@@ -101,6 +106,7 @@ class TreeRss:
 
     def __init__(self) -> None:
         self.peak_total = self.peak_child = 0
+        self.cpu_ticks: dict[int, int] = {}  # the last CPU time seen of each process (a worker's last 0.2 s may be missed)
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, daemon=True)
 
@@ -126,6 +132,8 @@ class TreeRss:
         for pid in self._tree():
             try:
                 sizes[pid] = int(Path(f"/proc/{pid}/statm").read_text().split()[1]) * page
+                fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+                self.cpu_ticks[pid] = int(fields[11]) + int(fields[12])  # utime + stime, clock ticks
             except (OSError, ValueError, IndexError):
                 continue
         self.peak_total = max(self.peak_total, sum(sizes.values()))
@@ -142,6 +150,10 @@ class TreeRss:
     def __exit__(self, *exc: object) -> None:
         self._stop.set()
         self._thread.join()
+
+    def cpu_s(self) -> float:
+        """CPU seconds of every process of the tree but this one."""
+        return sum(t for pid, t in self.cpu_ticks.items() if pid != os.getpid()) / os.sysconf("SC_CLK_TCK")
 
 
 def _run(inputs: list[Path], workers: int, rss: TreeRss | None = None, cores: set[int] | None = None) -> float:
@@ -193,13 +205,26 @@ def main() -> bool:
     t1 = _run(inputs, 1, cores=set(cores[:1]))
     rss = TreeRss()
     t2 = _run(inputs, 2, rss, cores=set(cores[:2]))
+    # What a run costs whatever its size (start-up, the summary, fleet.pdf), from a run of SMALL
+    # inputs: 1000 host-weeks are that plus 1000 times what each further host costs.
+    small = _run(inputs[:SMALL], 2, cores=set(cores[:2]))
+    per_more = (t2 - small) / (len(inputs) - SMALL)
     rate1, rate2 = len(inputs) / t1, len(inputs) / t2
     per_host = t2 * 2 / len(inputs)
-    minutes_1000 = 1000 / rate2 / 60
+    minutes_1000 = (small + (1000 - SMALL) * per_more) / 60
     mib = 1024 * 1024
+    cpu_per_host = rss.cpu_s() / len(inputs)
+    parse = csv_parse_cpu_s()
     print(
-        f"# single-host ingest {single:.2f} s; fleet of {len(inputs)}: 1 worker {t1:.1f} s, 2 workers {t2:.1f} s; "
+        f"# single-host ingest {single:.2f} s; fleet of {len(inputs)}: 1 worker {t1:.1f} s, 2 workers {t2:.1f} s "
+        f"({SMALL} hosts: {small:.1f} s, so {per_more:.2f} s per further host); "
         f"peak RSS of the whole tree {rss.peak_total / mib:.0f} MiB"
+    )
+    figure(
+        "fleet_cpu_vs_csv_parse",
+        cpu_per_host / parse,
+        against=f"{cpu_per_host:.2f} CPU s per host in the fleet; decompressing and parsing its TSVs alone "
+        f"(isal, pyarrow read_csv, one thread) {parse:.2f} CPU s",
     )
     figure("fleet_hosts_per_s[1 worker]", rate1)
     figure("fleet_hosts_per_s[2 workers]", rate2)
@@ -212,7 +237,7 @@ def main() -> bool:
         "fleet_1000_host_weeks_min",
         minutes_1000,
         TARGET_1000_MIN,
-        against=f"extrapolated from {len(inputs)} host-weeks on 2 workers",
+        against=f"runs of {SMALL} and {len(inputs)} host-weeks on 2 workers, extrapolated",
     )
     ok &= figure(
         "fleet_scaling_2_vs_1",
@@ -223,6 +248,30 @@ def main() -> bool:
     )
     ok &= figure("fleet_worker_peak_rss_mib", rss.peak_child / mib, TARGET_WORKER_MIB, unit=" MiB")
     return ok
+
+
+def csv_parse_cpu_s() -> float:
+    """The floor under a host's cost: CPU seconds to decompress and parse one host-week's stream files
+    (every day of every stream, pyarrow's CSV reader on one thread, column types as memreport gives
+    them), averaged over the distinct hosts."""
+    import pyarrow as pa
+    import pyarrow.csv as pacsv
+
+    from memreport.ingest import capture, streams
+
+    total = 0.0
+    for i in range(BASES):
+        t = time.thread_time()
+        for f in sorted((HOSTS / ".bases" / f"base{i:02d}").glob("*.tsv.gz")):
+            data = streams.read_bytes(f)
+            nl = data.find(b"\n")
+            header = data[1:nl].decode().split("\t")
+            ro, po, co = streams._options(header, capture._type_of)  # noqa: SLF001 - the reader's own options
+            pacsv.read_csv(
+                pa.BufferReader(pa.py_buffer(memoryview(data)[nl + 1 :])), read_options=ro, parse_options=po, convert_options=co
+            )
+        total += time.thread_time() - t
+    return total / BASES
 
 
 def _time(fn) -> float:  # type: ignore[no-untyped-def]
