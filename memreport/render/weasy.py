@@ -13,10 +13,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import weasyprint
-from weasyprint.formatting_structure.boxes import MarginBox
-from weasyprint.text.fonts import FontConfiguration
-from weasyprint.urls import FatalURLFetchingError, URLFetcher, URLFetcherResponse
+from memreport.render.libfind import quick_find_library
+
+with quick_find_library():  # its libraries found with one `ldconfig -p`, not 22 programs (libfind.py)
+    import weasyprint
+    from weasyprint.formatting_structure.boxes import MarginBox
+    from weasyprint.text.fonts import FontConfiguration
+    from weasyprint.urls import FatalURLFetchingError, URLFetcher, URLFetcherResponse
 
 # One empty page per page of a part laid out ahead: a forced break before an empty block.
 STAND_IN = '<div style="break-before: page"></div>'
