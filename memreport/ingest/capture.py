@@ -395,7 +395,7 @@ def read(path: Path, label: str, opts: IngestOptions = DEFAULT) -> list[HostData
     jobs = [(source, f) for source, fs in files.items() if not (lean and source == "vms") for f in fs]
     order = sorted(range(len(jobs)), key=lambda i: -_size(jobs[i][1]))
     parsed: list[StreamResult] = [StreamResult(None)] * len(jobs)
-    with ThreadPoolExecutor(max_workers=ingest_threads() + 1) as pool:
+    with ThreadPoolExecutor(max_workers=_readers()) as pool:
         futures = {pool.submit(_read_file, *jobs[i], opts.sample_columns): i for i in order}
         for done, fut in enumerate(as_completed(futures), 1):
             parsed[futures[fut]] = fut.result()
@@ -641,7 +641,7 @@ def _vm_digest(
     skipped = repeated = 0
     seen: set[LogEntry] = set()
     floor, floor_pids = -np.inf, frozenset[int]()
-    with ThreadPoolExecutor(max_workers=ingest_threads() + 1) as pool:
+    with ThreadPoolExecutor(max_workers=_readers()) as pool:
         for i, (f, day) in enumerate(zip(days, pool.map(lambda f: one(f, -np.inf, frozenset()), days)), 1):
             if day.digest is not None and day.earliest <= floor:
                 day = one(f, floor, floor_pids)  # the clock stepped back across days: rows in time already covered go
@@ -668,6 +668,14 @@ def _vm_digest(
             )
         )
     return (out if len(out) else None), skipped
+
+
+def _readers() -> int:
+    """Threads that read files at once: one more than the cores (a file's decompression and parse
+    overlap the main thread's work), but one alone on a single core's share (a fleet worker beside
+    others): two parses taking turns on one core only evict each other's data from its caches."""
+    n = ingest_threads()
+    return n + 1 if n > 1 else 1
 
 
 _COMPACT_DAYS = 28  # vms days reduced between two compactions of the digest
