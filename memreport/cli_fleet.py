@@ -224,7 +224,10 @@ def fleet(
         err("error: --scheduler and --dask-local exclude each other")
         raise typer.Exit(EXIT_INPUT)
     thresholds = guarded(lambda: api.thresholds(config, with_vm_size(set_, vm_size)))
-    change = guarded(lambda: api.what_if(add_vms or (), remove_vm or (), swap, ksm))  # type: ignore[arg-type]
+    # Parsed only when asked for: the parser lives with the analysis, which loads pandas (0.5 s) into
+    # a parent that otherwise needs none before its summary, while its workers' fork server starts.
+    wanted = bool(add_vms or remove_vm or swap or ksm)
+    change = guarded(lambda: api.what_if(add_vms or (), remove_vm or (), swap, ksm)) if wanted else None  # type: ignore[arg-type]
     mail = guarded(lambda: _mail_setup(config, to, smtp_host, smtp_port, security)) if email else None
     ingest = guarded(lambda: api.ingest_options(page_size, start, end))
     fleet_settings = guarded(lambda: load_fleet_settings(config))
@@ -250,7 +253,7 @@ def fleet(
                 ingest=ingest,
                 host=host,
                 input_timeout_s=timeout,
-                change=None if change.empty else change,
+                change=None if change is None or change.empty else change,
             )
         )
     finally:

@@ -6,9 +6,9 @@ import enum
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-import pandas as pd
+if TYPE_CHECKING:  # runtime imports would load pandas (0.5 s) and numpy with every model import
+    import pandas as pd
 
-if TYPE_CHECKING:  # a runtime import would load numpy's reductions with every model import
     from memreport.vm_digest import VmDigest
 
 

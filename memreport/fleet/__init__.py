@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import fcntl
 import shutil
+import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -34,7 +35,7 @@ from memreport.config import Thresholds
 from memreport.errors import InputError
 from memreport.fleet import state, summary
 from memreport.fleet.discover import discover
-from memreport.fleet.runner import Job, SchedulerError, probe_scheduler, run_dask, run_local
+from memreport.fleet.runner import Job, SchedulerError, probe_scheduler, run_dask, run_local, warm_up_local
 from memreport.fleet.settings import DEFAULT_INPUT_TIMEOUT_S
 from memreport.fleet.tasks import (
     HOST_MARKERS,
@@ -50,6 +51,7 @@ from memreport.fleet.tasks import (
     run_host_task,
 )
 from memreport.ingest.options import IngestOptions
+from memreport.render import pdf as pdf_renderer
 
 if TYPE_CHECKING:
     from memreport.analyze.what_if import Change
@@ -160,6 +162,23 @@ def run_fleet(inputs: Sequence[str | Path], outdir: Path, opts: FleetOptions, pr
     t0 = time.perf_counter()
     if opts.scheduler:
         probe_scheduler(opts.scheduler)  # before any work: a wrong address is a usage error
+    # Local workers: fleet.pdf's renderer forked now (it imports weasyprint while the workers work,
+    # not after them; a fork copies only the calling thread, so only where no other runs), then the
+    # workers' fork server started, whose imports (≈ 1 s) run while the inputs are listed.
+    local = not opts.scheduler and not opts.dask_local
+    if local and opts.fleet_pdf and threading.active_count() == 1:
+        pdf_renderer.start_renderer()
+    try:
+        if local:
+            warm_up_local()
+        return _run_fleet(inputs, outdir, opts, progress, t0)
+    finally:
+        pdf_renderer.stop_renderer()
+
+
+def _run_fleet(
+    inputs: Sequence[str | Path], outdir: Path, opts: FleetOptions, progress: Progress | None, t0: float
+) -> FleetResult:
     paths = discover(inputs)
     if not paths:
         raise InputError(" ".join(str(i) for i in inputs) or "-", "no inputs found")

@@ -22,7 +22,7 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 from memreport.errors import InputError
-from memreport.ingest import sources, store
+from memreport.ingest import sources
 
 _GLOB_CHARS = set("*?[")
 MAX_DEPTH = 8  # directories of directories of bundles …, never an endless walk through symlinks
@@ -30,6 +30,8 @@ MAX_DEPTH = 8  # directories of directories of bundles …, never an endless wal
 
 def _recognised(path: Path) -> bool:
     """True when some reader takes this directory as one input (or it is a store)."""
+    from memreport.ingest import store  # here: the fleet's parent need not load pandas to list its inputs
+
     if store.is_store(path):
         return True
     for name in sources.READERS:

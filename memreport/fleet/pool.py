@@ -273,4 +273,16 @@ class Pool:
         self._pool = []
 
 
-__all__ = ["Pool", "death_reason", "die_with_parent"]
+def start_fork_server(preload: Sequence[str]) -> None:
+    """Start the workers' fork server now, so that its imports (`preload`: pandas, pyarrow, weasyprint,
+    ≈ 1 s) run on another core while the caller still lists its inputs; Pool.run then forks from it.
+    Its imports done in the caller's place cost nothing when no worker is ever needed: it ends with
+    the caller."""
+    ctx = multiprocessing.get_context("forkserver")
+    ctx.set_forkserver_preload(list(preload))
+    from multiprocessing import forkserver
+
+    forkserver.ensure_running()
+
+
+__all__ = ["Pool", "death_reason", "die_with_parent", "start_fork_server"]

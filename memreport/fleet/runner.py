@@ -20,7 +20,7 @@ from typing import Any
 from memreport import cpus
 from memreport.errors import MemreportError
 from memreport.fleet import state
-from memreport.fleet.pool import Pool
+from memreport.fleet.pool import Pool, start_fork_server
 from memreport.fleet.tasks import STAGED, WORK, TaskOptions, run_task
 from memreport.host_dirs import host_dir_name
 from memreport.ingest import init_worker
@@ -81,6 +81,11 @@ def _lost(job: Job, outdir: Path, opts: TaskOptions, why: str, pid: int | None =
 
 def _task_args(job: Job, outdir: Path, opts: TaskOptions) -> tuple[Any, ...]:
     return (str(job.path), str(outdir), opts, job.label)
+
+
+def warm_up_local() -> None:
+    """Start the local workers' fork server with its imports before the inputs are listed (pool.py)."""
+    start_fork_server(_PRELOAD)
 
 
 def run_local(
