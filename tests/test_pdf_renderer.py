@@ -46,6 +46,20 @@ def test_a_warm_renderer_raises_what_weasyprint_raised() -> None:
         pdf.render_pdf('<p>x<img src="http://127.0.0.1:9/x.png"></p>', 600)
 
 
+@pytest.mark.parametrize("warm", [True, False], ids=["warm child", "in process"])
+def test_a_part_weasyprint_cannot_draw_fails_the_pdf_with_its_reason(warm: bool) -> None:
+    # weasyprint logs an image or inline SVG it cannot draw and leaves a blank: that PDF is not written.
+    broken = '<p>chart:</p><img src="data:image/png;base64,AAAA"><svg width="10" height="10"><path d="M0 0 L10 10"/></svg>'
+    if warm:
+        pdf.start_renderer()
+    with pytest.raises(RenderError, match=r"^weasyprint could not draw part of the PDF: Failed to load image at 'data:image/png"):
+        pdf.render_pdf(broken, 600 if warm else None)
+    assert pdf.render_pdf(broken.replace("AAAA", _ONE_PIXEL_PNG), None).startswith(b"%PDF-")
+
+
+_ONE_PIXEL_PNG = "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg=="
+
+
 def test_an_unused_warm_renderer_is_ended_and_reaped() -> None:
     before = _children()
     pdf.start_renderer()

@@ -11,8 +11,12 @@ is ≈ 0.27 s shorter for the sample (docs/PERFORMANCE.md)."""
 
 from __future__ import annotations
 
+import contextlib
+import logging
+from collections.abc import Iterator
 from dataclasses import dataclass
 
+from memreport.errors import RenderError
 from memreport.render.libfind import quick_find_library
 
 with quick_find_library():  # its libraries found with one `ldconfig -p`, not 22 programs (libfind.py)
@@ -76,8 +80,42 @@ def _fits(html: str, part: LaidOut) -> bool:
     )
 
 
+class _Failures(logging.Handler):
+    """weasyprint's ERROR records (an image or inline SVG it could not draw, a stylesheet it could not
+    load): it logs them and goes on, leaving a blank where a chart was."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.ERROR)
+        self.messages: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.messages.append(" ".join(record.getMessage().split())[:300])
+
+
+@contextlib.contextmanager
+def _failures_raise() -> Iterator[None]:
+    """A PDF with a part weasyprint could not draw is not written: RenderError names the first part
+    (report.html and report.json are written as usual). Nothing of the report is left out silently."""
+    handler = _Failures()
+    logger = logging.getLogger("weasyprint")
+    logger.addHandler(handler)
+    try:
+        yield
+    finally:
+        logger.removeHandler(handler)
+    if handler.messages:
+        more = f" (and {len(handler.messages) - 1} more)" if len(handler.messages) > 1 else ""
+        raise RenderError(f"weasyprint could not draw part of the PDF: {handler.messages[0]}{more}")
+
+
 def render(html: str, ahead: LaidOut | None = None) -> bytes:
-    """The PDF of `html`; with `ahead`, a part of it laid out before (lay_out), when it fits."""
+    """The PDF of `html`; with `ahead`, a part of it laid out before (lay_out), when it fits.
+    RenderError when weasyprint could not draw a part of it (_failures_raise)."""
+    with _failures_raise():
+        return _render(html, ahead)
+
+
+def _render(html: str, ahead: LaidOut | None) -> bytes:
     if ahead is None or not _fits(html, ahead):
         return _html(html).render().write_pdf()  # type: ignore[no-any-return]
     n = len(ahead.document.pages)
