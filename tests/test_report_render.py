@@ -130,7 +130,9 @@ def test_sections_without_data_say_what_is_missing(tmp_path: Path) -> None:
 def test_pdf_fetches_nothing_but_data_urls() -> None:
     from weasyprint.urls import FatalURLFetchingError
 
-    ok = render_pdf('<p>x<img src="data:image/gif;base64,R0lGODlhAQABAAAAACw=" alt=""></p>')
+    # A whole 1-pixel PNG: the truncated GIF this test once used was left blank, which now fails the PDF.
+    png = "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg=="
+    ok = render_pdf(f'<p>x<img src="data:image/png;base64,{png}" alt=""></p>')
     assert ok.startswith(b"%PDF")
     for url in ("http://127.0.0.1:9/x.png", "file:///etc/passwd", "https://example.invalid/a.css"):
         with pytest.raises(FatalURLFetchingError):

@@ -92,7 +92,7 @@ def test_sigint_still_removes_it_and_says_interrupted(big_bundle, tmp_path):
     wait_for_unpacked(tmpdir, proc)
     proc.send_signal(signal.SIGINT)
     _, err = proc.communicate(timeout=PATIENCE_S)
-    assert proc.returncode == 130 and "interrupted" in err
+    assert proc.returncode == 130 and "interrupted" in err, (proc.returncode, err[-2000:])
     assert list(tmpdir.iterdir()) == []
 
 
