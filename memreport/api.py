@@ -252,7 +252,7 @@ def run_fleet(
     progress: FleetProgress | None = None,
     **options: Any,
 ) -> FleetResult:
-    """What `memreport fleet` does: every input in parallel (`workers` processes, default all cores),
+    """What `memreport fleet` does: every input in parallel (`workers` processes, default the usable cores: memreport.cpus),
     hosts merged across inputs, OUTDIR/store/, hosts/<host>/, fleet.{json,html,pdf} (docs/FLEET.md).
     Other keyword arguments are fields of memreport.fleet.FleetOptions (pdf, force, scheduler, ingest …)."""
     from memreport.fleet import FleetOptions, run_fleet as run
