@@ -30,7 +30,7 @@ MAX_DEPTH = 8  # directories of directories of bundles …, never an endless wal
 
 def _recognised(path: Path) -> bool:
     """True when some reader takes this directory as one input (or it is a store)."""
-    from memreport.ingest import store  # here: the fleet's parent need not load pandas to list its inputs
+    from memreport.ingest import store  # here, not at import: importing memreport.fleet loads no pandas
 
     if store.is_store(path):
         return True

@@ -64,7 +64,8 @@ def lay_out(part_html: str) -> LaidOut:
     body = part_html[part_html.index("<body>") + len("<body>") : part_html.rindex("</body>")].strip()
     style = part_html[part_html.index("<style>") : part_html.index("</style>") + len("</style>")]
     font_config = FontConfiguration()  # shared with the rest of the report: one set of fonts in the PDF
-    return LaidOut(body, style, _html(part_html).render(font_config=font_config), font_config)
+    with _failures_raise():  # a part that failed is not used: the whole HTML is laid out, and fails there
+        return LaidOut(body, style, _html(part_html).render(font_config=font_config), font_config)
 
 
 def _fits(html: str, part: LaidOut) -> bool:
