@@ -467,8 +467,12 @@ def read(path: Path, label: str, opts: IngestOptions = DEFAULT) -> list[HostData
     # they leave is given back. A year is 365 small chunks a column, scattered among the freed parse
     # buffers: held like that they keep hundreds of MB of heap resident (issue 17); one buffer a
     # column is mapped and unmapped whole.
+    # A few weeks read whole (ingest, a fleet worker) keep their chunks: the copy would hold every
+    # column twice while it is made (a fleet worker's peak on a 12-VM host-week: 561 MiB combined,
+    # 469 MiB not), and the store's Parquet is written from chunks alike.
+    combine = lean or samples.column(0).num_chunks > _COMBINE_ABOVE_CHUNKS
     combined = 0
-    for i in range(samples.num_columns):
+    for i in range(samples.num_columns if combine else 0):
         if samples.column(i).num_chunks > 1:
             samples = samples.set_column(i, samples.field(i), samples.column(i).combine_chunks())
             combined += samples.column(i).nbytes
@@ -682,6 +686,7 @@ _COMPACT_DAYS = 28  # vms days reduced between two compactions of the digest
 # Sample columns combined between two malloc_trim calls: a trim walks every heap (≈ 0.4 ms), and a
 # host-week has 280 columns of 0.5 MB each; a year's columns are 4 MB each.
 _TRIM_EVERY_BYTES = 32 * 1024 * 1024
+_COMBINE_ABOVE_CHUNKS = 28  # day files: a whole read of more combines each column's days into one buffer
 
 
 @dataclasses.dataclass
