@@ -170,7 +170,7 @@ def run_fleet(inputs: Sequence[str | Path], outdir: Path, opts: FleetOptions, pr
         pdf_renderer.start_renderer()
     try:
         if local:
-            warm_up_local()
+            warm_up_local(opts.pdf)
         return _run_fleet(inputs, outdir, opts, progress, t0)
     finally:
         pdf_renderer.stop_renderer()

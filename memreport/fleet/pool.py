@@ -274,7 +274,7 @@ class Pool:
 
 
 def start_fork_server(preload: Sequence[str]) -> None:
-    """Start the workers' fork server now, so that its imports (`preload`: pandas, pyarrow, weasyprint,
+    """Start the workers' fork server now, so that its imports (`preload`: pandas, pyarrow, weasyprint for --pdf,
     ≈ 1 s) run on another core while the caller still lists its inputs; Pool.run then forks from it.
     Its imports done in the caller's place cost nothing when no worker is ever needed: it ends with
     the caller."""
