@@ -40,7 +40,7 @@ _PRELOAD = [
 def _preload(pdf: bool) -> list[str]:
     """What the workers' fork server imports: weasyprint (≈ 0.45 s) only when the workers write
     report.pdf (--pdf); without it the first worker starts that much sooner."""
-    return _PRELOAD + ["memreport.render.weasy"] if pdf else list(_PRELOAD)
+    return [*_PRELOAD, "memreport.render.weasy"] if pdf else list(_PRELOAD)
 
 
 @dataclass(frozen=True)

@@ -710,8 +710,7 @@ def _first_per_pid(vms: pd.DataFrame) -> tuple[pd.DataFrame, int]:
         return vms, 0
     ts = vms["ts"].dt.as_unit("ms").astype("int64").to_numpy()
     pid = pd.to_numeric(vms["pid"], errors="coerce").to_numpy(dtype="float64", na_value=-1.0)
-    later = (ts[1:] > ts[:-1]) | ((ts[1:] == ts[:-1]) & (pid[1:] > pid[:-1]))
-    if later.all():
+    if derive.pairs_increase(ts, pid):
         return vms, 0
     dup = vms.duplicated(["ts", "pid", "name"] if "name" in vms.columns else ["ts", "pid"], keep="first").to_numpy()
     n = int(dup.sum())

@@ -94,6 +94,13 @@ def to_table(samples: pd.DataFrame | pa.Table) -> pa.Table:
     return samples
 
 
+def pairs_increase(t: np.ndarray, key: np.ndarray) -> bool:
+    """Every (t, key) pair comes after the one before it: rows in time order and, within a time, in
+    key order (a capture writes each sample's VMs by pid). Then no pair repeats, which is known
+    without a sort. A NaN key compares as not after, so the caller's full check runs."""
+    return bool(((t[1:] > t[:-1]) | ((t[1:] == t[:-1]) & (key[1:] > key[:-1]))).all())
+
+
 def epoch_ms(table: pa.Table) -> np.ndarray:
     return table.column("ts").cast(pa.int64()).to_numpy()
 

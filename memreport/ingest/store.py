@@ -171,9 +171,7 @@ def _maybe_repeats(frame: pd.DataFrame, ts: np.ndarray, keys: list[str]) -> bool
             end = int(np.searchsorted(ts, ts[end - 1], side="right"))
         t = ts[start:end]
         v = col.iloc[start:end].to_numpy(dtype="float64", na_value=np.nan)
-        # The usual slice: rows in time order and, within a time, in order of the key (a capture
-        # writes each sample's VMs by pid): every pair after the one before, so none repeats. No sort.
-        if ((t[1:] > t[:-1]) | ((t[1:] == t[:-1]) & (v[1:] > v[:-1]))).all():
+        if derive.pairs_increase(t, v):  # the usual slice (a capture's): no sort needed
             start = end
             continue
         order = np.lexsort((v, t))
