@@ -25,6 +25,10 @@ with quick_find_library():  # its libraries found with one `ldconfig -p`, not 22
     from weasyprint.text.fonts import FontConfiguration
     from weasyprint.urls import FatalURLFetchingError, URLFetcher, URLFetcherResponse
 
+from memreport.render import svg_text
+
+svg_text.install()  # the charts' labels drawn as one run each, not letter by letter (svg_text.py)
+
 # One empty page per page of a part laid out ahead: a forced break before an empty block.
 STAND_IN = '<div style="break-before: page"></div>'
 
