@@ -161,3 +161,22 @@ def test_a_part_the_report_does_not_hold_is_not_used(tmp_path: Path) -> None:
     pdf.stop_renderer()
     assert "swap.basis" in "".join(text)
     assert "(changed)" not in "".join(text)
+
+
+def test_charts_laid_out_as_images_give_the_same_pages(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Issue 12: weasyprint gets each chart as an image of the same SVG (weasy._charts_as_images), not
+    as elements of the page; every page is the same to the pixel and every chart label is still text."""
+    from memreport.render import weasy
+
+    html, _ = _sample_report()
+    charts = html.count('<svg class="chart ')
+    assert charts >= 5
+    as_images = weasy._charts_as_images(html)  # noqa: SLF001
+    assert "<svg" not in as_images and as_images.count('<img class="chart ') == charts
+    images_text, images_png = _pages(weasy.render(html), tmp_path, "images")
+    monkeypatch.setattr(weasy, "_charts_as_images", lambda h: h)
+    inline_text, inline_png = _pages(weasy.render(html), tmp_path, "inline")
+    assert len(images_png) == len(inline_png) >= 8
+    assert images_png == inline_png
+    assert images_text == inline_text
+    assert "peak Inactive" in "".join(images_text) and "Time (UTC)" in "".join(images_text)

@@ -11,8 +11,10 @@ is ≈ 0.27 s shorter for the sample (docs/PERFORMANCE.md)."""
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import logging
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -59,8 +61,31 @@ class LaidOut:
     font_config: FontConfiguration
 
 
+# A chart as render/charts.py and fleet/charts.py write it: every text in it is escaped, so the first
+# </svg> after its start is its end.
+_CHART = re.compile(r'<svg class="chart ([^"]*)"(.*?)</svg>', re.S)
+_LABEL = re.compile(r'aria-label="([^"]*)"')
+
+
+def _charts_as_images(html: str) -> str:
+    """The charts' inline SVG as images (data: URLs) of the same SVG. Inline, every element of a chart
+    is also an element of the page: the HTML parser tokenizes its path data and the page's CSS is
+    matched against each of its ≈ 300 elements before weasyprint parses the SVG again on its own. As
+    an image it is parsed once, by ElementTree, and drawn the same (tests/test_pdf_renderer.py
+    compares the pages' pixels): 0.1–0.2 s less layout for the sample's five charts."""
+
+    def image(m: re.Match[str]) -> str:
+        svg = m.group(0).replace("<svg ", '<svg xmlns="http://www.w3.org/2000/svg" ', 1)
+        label = _LABEL.search(m.group(2))
+        alt = label.group(1) if label else ""  # escaped as the chart wrote it
+        data = base64.b64encode(svg.encode("utf-8")).decode("ascii")
+        return f'<img class="chart {m.group(1)}" alt="{alt}" src="data:image/svg+xml;base64,{data}">'
+
+    return _CHART.sub(image, html)
+
+
 def _html(html: str) -> weasyprint.HTML:
-    return weasyprint.HTML(string=html, base_url=None, url_fetcher=DataOnlyFetcher(), media_type="print")
+    return weasyprint.HTML(string=_charts_as_images(html), base_url=None, url_fetcher=DataOnlyFetcher(), media_type="print")
 
 
 def lay_out(part_html: str) -> LaidOut:
