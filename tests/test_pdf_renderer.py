@@ -101,6 +101,25 @@ def test_report_parent_does_not_import_weasyprint(tmp_path: Path) -> None:
     assert (tmp_path / "kvm-sample" / "report.pdf").read_bytes().startswith(b"%PDF-")
 
 
+def test_a_process_without_a_warm_renderer_imports_weasyprint_once_for_its_children() -> None:
+    """Several PDFs through the API (no warm child): weasyprint is loaded in the process before its
+    first child is forked, so that no later child loads it again."""
+    import subprocess
+
+    code = (
+        "import os, sys\n"
+        "from memreport.render import pdf\n"
+        "print('weasyprint' in sys.modules)\n"
+        "for n in range(2):\n"
+        "    assert pdf.render_pdf(f'<html><body><p>page {n}</p></body></html>', 60).startswith(b'%PDF-')\n"
+        "    print('weasyprint' in sys.modules)\n"
+    )
+    root = Path(__file__).resolve().parent.parent
+    r = subprocess.run([sys.executable, "-c", code], cwd=root, capture_output=True, text=True, check=False)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.split() == ["False", "True", "True"]
+
+
 def _sample_report() -> tuple[str, object]:
     """The sample's report.html and the settings it was made with."""
     from memreport import api
