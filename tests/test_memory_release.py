@@ -63,6 +63,31 @@ def test_a_fleet_worker_keeps_up_to_its_budget_and_a_command_nothing() -> None:
     assert out == ["0", "True"]
 
 
+_FREE_HEAP_TOP = """
+import os, sys
+from memreport.ingest import init_worker, use_system_allocator
+init_worker(1) if sys.argv[1] == "worker" else use_system_allocator()
+def rss():
+    return int(open("/proc/self/statm").read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+blocks = [bytearray(1 << 20) for _ in range(64)]  # 64 MiB from the heap (below the mmap threshold)
+before = rss()
+del blocks  # freed last to first: the heap's top
+print((before - rss()) >> 20)
+"""
+
+
+def test_a_worker_keeps_its_freed_heap_top_and_a_command_gives_it_back() -> None:
+    """glibc's trim threshold: a worker keeps what it freed at the top of its heap for the next host
+    (up to its budget); a single command gives it back as soon as it is freed."""
+
+    def returned_mib(mode: str) -> int:
+        r = subprocess.run([sys.executable, "-c", _FREE_HEAP_TOP, mode], capture_output=True, text=True, check=True)
+        return int(r.stdout)
+
+    assert returned_mib("worker") < 8
+    assert returned_mib("command") > 56
+
+
 def test_a_whole_read_keeps_day_chunks_and_a_report_read_combines_them(tmp_path: Path) -> None:
     cap = write_capture(HostSpec(hostname="two-days", days=2, interval_s=300, with_vms=False), tmp_path / "cap")
     whole = hosts.read(cap, IngestOptions())[0].data
