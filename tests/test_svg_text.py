@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import re
 import subprocess
+import unicodedata
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -136,3 +137,25 @@ def test_another_weasyprint_keeps_its_own_drawing(monkeypatch: pytest.MonkeyPatc
         assert svg_text.install()
     assert svg_module.TAGS["text"] is not stock_text
     assert svg_module.TAGS["tspan"] is svg_module.TAGS["text"] is svg_module.text  # type: ignore[attr-defined]
+
+
+def test_names_in_other_scripts_are_shaped_as_one_string(tmp_path: Path, request: pytest.FixtureRequest) -> None:
+    """A VM name with a combining accent or in a right-to-left script: drawn as one run it is shaped
+    as a whole (the accent on its letter, Hebrew in reading order); letter by letter it was not."""
+    names = _page(
+        '<svg viewBox="0 0 300 80" width="300" height="80">'
+        '<text x="10" y="20" font-size="12">e\u0301cole-vm</text>'
+        '<text x="290" y="50" font-size="12" text-anchor="end">\u05e9\u05dc\u05d5\u05dd-vm</text>'
+        "</svg>"
+    )
+
+    def text(pdf: bytes, name: str) -> str:
+        (tmp_path / f"{name}.pdf").write_bytes(pdf)
+        out = subprocess.run(["pdftotext", str(tmp_path / f"{name}.pdf"), "-"], check=True, capture_output=True, text=True)
+        return unicodedata.normalize("NFC", out.stdout)
+
+    fast = text(weasy.render(names), "fast")
+    assert "école-vm" in fast and "\u05e9\u05dc\u05d5\u05dd" in fast
+    request.getfixturevalue("stock")
+    stock = text(weasy.render(names), "stock")
+    assert "école-vm" not in stock and "\u05e9\u05dc\u05d5\u05dd" not in stock  # what the one-run drawing fixed

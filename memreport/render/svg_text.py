@@ -10,7 +10,9 @@ install() makes weasyprint draw such a label as HTML text is drawn: one layout f
 run of glyphs, placed where the letters would have started. Anything else (several coordinates,
 dx/dy/rotate/textLength/letter-spacing, child elements, textPath) goes to weasyprint's own code.
 The letters land where they did, give or take the string's kerning, which the letter-by-letter
-drawing left out (tests/test_svg_text.py compares every word's box in both PDFs).
+drawing left out (tests/test_svg_text.py compares every word's box in both PDFs); and a name is
+shaped as a whole, as a browser shapes it: a combining accent sits on its letter and a Hebrew or
+Arabic VM name reads in its order, where letter by letter they came apart and reversed.
 
 It replaces a function inside weasyprint, so it is installed only for the weasyprint version it was
 checked against (the lock file pins it); another version draws labels its own way.
