@@ -107,6 +107,18 @@ def _vm_keys(vms: pd.DataFrame) -> tuple[np.ndarray, list[str]]:
     return combo_code[inverse.reshape(-1)], list(key_code)
 
 
+def _times(ts: np.ndarray, in_order: bool) -> tuple[np.ndarray, np.ndarray]:
+    """(per row the index of its time, the distinct times in order of first appearance): what
+    pd.factorize(ts, sort=False) gives. Rows in time order (a capture's, a store's) need no hashing:
+    a new time starts wherever the time changes."""
+    if not in_order or not len(ts):
+        return pd.factorize(ts, sort=False)  # type: ignore[return-value]
+    new = np.empty(len(ts), dtype=bool)
+    new[0] = True
+    np.not_equal(ts[1:], ts[:-1], out=new[1:])
+    return np.cumsum(new) - 1, ts[new]
+
+
 @dataclass
 class _Part:
     """One VM's rows of one chunk."""
@@ -212,13 +224,14 @@ class VmDigest:
         }
         measures_last = {k: _num(vms, c) for k, c in _LAST_COLUMN.items()} | {"hard": hard}
         alloc = measures_last["alloc"]
-        at, times = pd.factorize(ts, sort=False)  # distinct times in order of appearance (hashing, no sort)
+        in_order = not (len(ts) > 1 and (ts[1:] < ts[:-1]).any())
+        at, times = _times(ts, in_order)
         at = at.astype(np.uint16 if len(times) < 2**16 else np.int32)
         text = {c: vms[c] for c in ("name", "uuid", "pid", "backing") if c in vms.columns}
         # All of a chunk's reductions at once, on its rows sorted by VM and by time within a VM (stable:
         # among rows of one time the later row is last): one gather per measure, then reduceat.
         vm = codes.astype(np.int16) if len(keys) < 2**15 else codes  # small ints: numpy's radix sort
-        if len(ts) > 1 and (ts[1:] < ts[:-1]).any():
+        if not in_order:
             order = np.argsort(ts, kind="stable")
             by_vm = order[np.argsort(vm[order], kind="stable")]
         else:

@@ -101,3 +101,24 @@ def test_reports_and_what_ifs_equal_the_stores(messy, change):
     assert a.oom.vm_count == 5 and a.hugepages.vm_count == 1
     if change.remove:
         assert a.what_if is not None and a.what_if.after.oom.vm_count == 4
+
+
+@pytest.mark.parametrize(
+    "ts",
+    [
+        np.sort(np.random.default_rng(7).integers(0, 50, 1000)),  # repeated times, in order
+        np.repeat(np.arange(1_700_000_000_000, 1_700_000_060_000, 10_000), 16),  # 16 VMs a sample
+        np.array([5]),
+        np.array([], dtype=np.int64),
+    ],
+)
+def test_times_in_order_are_indexed_as_factorize_indexes_them(ts: np.ndarray) -> None:
+    """Rows in time order take the digest's fast path (no hashing): the same index per row and the
+    same distinct times, in the same order, as pd.factorize gives."""
+    import pandas as pd
+
+    from memreport.vm_digest import _times
+
+    at, times = _times(ts, in_order=True)
+    want_at, want_times = pd.factorize(ts, sort=False)
+    assert at.tolist() == want_at.tolist() and times.tolist() == want_times.tolist()
