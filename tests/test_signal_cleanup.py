@@ -46,11 +46,17 @@ def start(args: list[str], tmpdir: Path) -> subprocess.Popen:
         stderr=subprocess.PIPE,
         text=True,
         start_new_session=True,
-        # The child takes SIGINT as a terminal's Ctrl-C would reach it. A suite started in the background
-        # of a shell without job control inherits SIGINT ignored, and so would memreport: it would
-        # rightly ignore it too, finish, and exit 2 (the bundle holds no host).
-        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+        # The child takes each signal as a terminal or systemd would deliver it. A suite started in the
+        # background of a shell without job control inherits SIGINT ignored, one started under `nohup`
+        # SIGHUP ignored, and so would memreport: it would rightly leave an ignored signal ignored,
+        # finish, and exit 2 (the bundle holds no host).
+        preexec_fn=_default_signals,
     )
+
+
+def _default_signals() -> None:
+    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        signal.signal(sig, signal.SIG_DFL)
 
 
 def wait_for_unpacked(tmpdir: Path, proc: subprocess.Popen) -> Path:
