@@ -99,8 +99,19 @@ CASES: dict[str, tuple[Callable[[Path], Path], str]] = {
 }
 
 
+# Both ways a member is extracted: with tarfile's 'data' filter where this Python has it (3.11.4 and
+# later), and with memreport's own checks alone, as on a Python without it (Debian 12's 3.11.2).
+EXTRACTIONS = ["tarfile filter", "own checks"] if archive._FILTERS else ["own checks"]
+
+
+@pytest.fixture(params=EXTRACTIONS)
+def extraction(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    monkeypatch.setattr(archive, "_FILTERS", request.param == "tarfile filter")
+    return str(request.param)
+
+
 @pytest.mark.parametrize("case", list(CASES))
-def test_malicious_member_refused(sandbox: dict[str, Path], case: str) -> None:
+def test_malicious_member_refused(sandbox: dict[str, Path], case: str, extraction: str) -> None:
     make, message = CASES[case]
     src = sandbox["root"] / "src"
     src.mkdir()
@@ -178,18 +189,40 @@ def test_damaged_archive_is_one_clear_line(sandbox: dict[str, Path]) -> None:
     assert not list(sandbox["tmp"].iterdir())
 
 
-def test_safe_archive_extracts_in_private_dir_and_is_removed(sandbox: dict[str, Path]) -> None:
-    a = _tar(
-        sandbox["root"] / "ok.tar.xz",
-        [_file("s/proc/meminfo", b"MemTotal: 1 kB\n"), _link("s/free", "proc/meminfo")],
-        mode="w:xz",
-    )
+def test_safe_archive_extracts_in_private_dir_and_is_removed(sandbox: dict[str, Path], extraction: str) -> None:
+    meminfo, data = _file("s/proc/meminfo", b"MemTotal: 1 kB\n")
+    # What a member must not bring along: setuid and other-writable bits, an owner (root, when we are).
+    meminfo.mode, meminfo.uid, meminfo.gid, meminfo.uname, meminfo.gname = 0o4777, 4242, 4242, "nobody-here", "nobody-here"
+    meminfo.mtime = 1_700_000_000  # a single snapshot's time is its meminfo's mtime: kept
+    hard, _ = _link("s/meminfo-again", "s/proc/meminfo", tarfile.LNKTYPE)
+    hard.mtime = meminfo.mtime  # one inode: tar gives its links the file's time
+    a = _tar(sandbox["root"] / "ok.tar.xz", [(meminfo, data), _link("s/free", "proc/meminfo"), (hard, None)], mode="w:xz")
     with archive.extracted(a) as root:
         assert root.parent == sandbox["tmp"]
         assert oct(root.stat().st_mode & 0o777) == "0o700"
         assert (root / "s/free").read_text() == "MemTotal: 1 kB\n"
+        assert (root / "s/meminfo-again").read_text() == "MemTotal: 1 kB\n"
+        st = (root / "s/proc/meminfo").stat()
+        assert (st.st_mode & 0o7777, st.st_uid, int(st.st_mtime)) == (0o600, os.getuid(), 1_700_000_000)
     assert not root.exists()
     assert os.listdir(sandbox["outside"]) == []
+
+
+def test_own_checks_resolve_what_is_on_disk(tmp_path: Path) -> None:
+    """Without tarfile's filter, a member is checked against the tree already written: a path that a
+    link on disk would carry outside is refused, whatever its name says."""
+    dest, outside = tmp_path / "dest", tmp_path / "outside"
+    dest.mkdir()
+    outside.mkdir()
+    (dest / "s").symlink_to(outside)
+    a = _tar(tmp_path / "a.tar", [_file("s/evil"), _link("t/up", "../s/x")], mode="w")
+    with tarfile.open(a) as tar:
+        evil, up = tar.getmembers()
+        with pytest.raises(UnsafeArchiveError, match="would be written outside the archive"):
+            archive._extract_unfiltered(tar, evil, dest, a)
+        with pytest.raises(UnsafeArchiveError, match="links outside the archive"):
+            archive._extract_unfiltered(tar, up, dest, a)
+    assert os.listdir(outside) == [] and os.listdir(dest) == ["s"]
 
 
 LAUGHS = (

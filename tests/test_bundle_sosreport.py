@@ -22,7 +22,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parent / "fixtures" / "sar"))
 import realtools  # noqa: E402
-from conftest import HANG  # noqa: E402
+from conftest import HANG, unpack_own  # noqa: E402
 
 from memreport.ingest import store  # noqa: E402
 from memreport.ingest.sources import read_input  # noqa: E402
@@ -92,7 +92,7 @@ def bundle(tmp_path_factory: pytest.TempPathFactory) -> Path:
     real = _sos(tmp)
     unpacked = tmp / "unpacked"
     with tarfile.open(real) as t:
-        t.extractall(unpacked, filter="data")
+        unpack_own(t, unpacked)
     (top,) = list(unpacked.iterdir())
     for p in top.rglob("*"):  # sos keeps 0400/0500 modes: make the copy writable for the edits
         if not p.is_symlink():
@@ -228,7 +228,7 @@ def test_memreport_report_on_the_tarball(bundle: Path, tmp_path: Path) -> None:
 
 def test_bundle_is_read_from_a_directory_too(bundle: Path, tmp_path: Path) -> None:
     with tarfile.open(bundle) as t:
-        t.extractall(tmp_path, filter="data")
+        unpack_own(t, tmp_path)
     (top,) = list(tmp_path.iterdir())
     (h,) = read_input(top)
     assert len(h.samples) == 5 and len(h.vms) == 2
@@ -236,7 +236,7 @@ def test_bundle_is_read_from_a_directory_too(bundle: Path, tmp_path: Path) -> No
 
 def test_broken_file_inside_is_logged_and_skipped(bundle: Path, tmp_path: Path) -> None:
     with tarfile.open(bundle) as t:
-        t.extractall(tmp_path, filter="data")
+        unpack_own(t, tmp_path)
     (top,) = list(tmp_path.iterdir())
     (top / "proc/vmstat").write_bytes(b"\x00\x01garbage\xff")
     xml = next((top / "sos_commands/sar").glob("*.xml"))

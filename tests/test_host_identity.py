@@ -21,7 +21,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parent / "fixtures" / "sar"))
 import realtools  # noqa: E402
-from conftest import run_cli  # noqa: E402
+from conftest import run_cli, unpack_own  # noqa: E402
 
 from memreport.fleet import FleetOptions, run_fleet  # noqa: E402
 from memreport.ingest import hosts  # noqa: E402
@@ -46,7 +46,7 @@ def _sos(tmp: Path) -> Path:
 
 def _unpack(tarball: Path, into: Path) -> Path:
     with tarfile.open(tarball) as t:
-        t.extractall(into, filter="data")
+        unpack_own(t, into)
     (top,) = list(into.iterdir())
     for p in top.rglob("*"):  # sos keeps 0400/0500 modes: make the copy writable for the edits
         if not p.is_symlink():

@@ -165,7 +165,7 @@ def extracted(path: Path, limits: ArchiveLimits = DEFAULT_LIMITS) -> Iterator[Pa
     whole stream, so a bomb or a million empty members is refused after reading headers only
     (seconds), before a single file exists. The second extracts, re-running the same checks and
     tarfile's `filter='data'` (which re-checks each member against the real tree on disk and strips
-    modes and owners). Checks per member: count, time, names (absolute, `..`, NUL, length), type
+    modes and owners; _extract_unfiltered where Python has no filters). Checks per member: count, time, names (absolute, `..`, NUL, length), type
     (no devices, FIFOs or unknown types), links (no absolute or escaping targets), a member
     written through an earlier link or replacing one, size; while reading: total uncompressed size
     and compression ratio. Raises UnsafeArchiveError naming the archive and the member.
@@ -217,17 +217,56 @@ def _pass(path: Path, kind: str, limits: ArchiveLimits, dest: Path | None, start
                 if reason:
                     raise UnsafeArchiveError(path, reason + ": refused")
                 if dest is not None:
-                    tar.extract(m, dest, filter="data", set_attrs=m.isdir() is False)
+                    _extract(tar, m, dest, path)
             if members == 0:
                 raise InputError(path, "empty archive")
     except _damaged() as e:
         if isinstance(e, InputError):
             raise
-        if isinstance(e, tarfile.FilterError):
+        if _FILTER_ERROR is not None and isinstance(e, _FILTER_ERROR):
             raise UnsafeArchiveError(path, f"{e}: refused") from None
         raise InputError(path, f"damaged or unreadable archive ({type(e).__name__}: {e})") from None
     finally:
         raw.close()
+
+
+# tarfile's extraction filters (PEP 706) came with Python 3.11.4; Debian 12's python3 is 3.11.2, and
+# there `extract(filter=...)` is a TypeError. Without them the checks above still refuse every member
+# the 'data' filter would, and _extract_unfiltered adds the filter's check against the tree on disk.
+_FILTERS = hasattr(tarfile, "data_filter")
+_FILTER_ERROR: type[BaseException] | None = getattr(tarfile, "FilterError", None)
+
+
+def _extract(tar: tarfile.TarFile, m: tarfile.TarInfo, dest: Path, path: Path) -> None:
+    """One checked member into dest: tarfile's 'data' filter (modes and owners stripped) where this
+    Python has it, the same checks and effect without it."""
+    if _FILTERS:
+        tar.extract(m, dest, filter="data", set_attrs=m.isdir() is False)
+    else:
+        _extract_unfiltered(tar, m, dest, path)
+
+
+def _inside(root: str, target: str) -> bool:
+    return os.path.commonpath([os.path.realpath(target), root]) == root
+
+
+def _extract_unfiltered(tar: tarfile.TarFile, m: tarfile.TarInfo, dest: Path, path: Path) -> None:
+    """What filter='data' does, for a Python without it: the member's path and a link's target are
+    resolved against what is already on disk and must stay in dest; no owner and no mode is applied
+    (the private copy is made readable by us alone afterwards, _make_readable); a file keeps its
+    modification time (a single snapshot's time is its meminfo's, snapshots.py)."""
+    root = os.path.realpath(dest)
+    name = _norm(m.name)
+    target = os.path.join(root, name)
+    if not _inside(root, target):
+        raise UnsafeArchiveError(path, f"member {m.name!r} would be written outside the archive: refused")
+    if m.issym() or m.islnk():
+        base = os.path.join(root, os.path.dirname(name)) if m.issym() else root
+        if os.path.isabs(m.linkname) or not _inside(root, os.path.join(base, m.linkname)):
+            raise UnsafeArchiveError(path, f"member {m.name!r} links outside the archive ({m.linkname!r}): refused")
+    tar.extract(m, root, set_attrs=False)
+    if m.isreg():
+        os.utime(target, (m.mtime, m.mtime), follow_symlinks=False)
 
 
 def _damaged() -> tuple[type[BaseException], ...]:
