@@ -750,7 +750,8 @@ def test_unreadable_as_non_root(kind: str) -> None:
         elif kind == "dash":
             argv = [shutil.which("dash") or "dash", str(collector)]
         else:
-            (base / "bin").mkdir(mode=0o755)
+            (base / "bin").mkdir()
+            (base / "bin").chmod(0o755)  # mkdir's mode passes through the umask (077 on hardened hosts)
             for applet in BUSYBOX_APPLETS:
                 (base / "bin" / applet).symlink_to(shutil.which("busybox") or "busybox")
             env["PATH"] = str(base / "bin")
