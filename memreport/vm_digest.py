@@ -69,6 +69,12 @@ def _num(vms: pd.DataFrame, name: str) -> np.ndarray | None:
     return col.to_numpy(dtype="float64", na_value=np.nan)
 
 
+def _fmax(values: Iterable[float]) -> float:
+    """The largest value that is not NaN, NaN when there is none (numpy's fmax.reduce, whose typing
+    differs between numpy releases)."""
+    return max((v for v in values if not math.isnan(v)), default=math.nan)
+
+
 def _text(v: object) -> str | None:
     return None if v is None or pd.isna(v) else str(v)  # type: ignore[call-overload]
 
@@ -340,7 +346,7 @@ class VmDigest:
             for m in LASTS:
                 known = [p.lasts[m] for p in parts if m in p.lasts]
                 lasts[m] = max(known, key=lambda x: x[0])[1] if known else math.nan
-            maxes = {m: float(np.fmax.reduce([p.maxes[m] for p in parts])) for m in MAXES}
+            maxes = {m: _fmax(p.maxes[m] for p in parts) for m in MAXES}
             out.append(
                 VmStat(
                     key=key,
@@ -437,7 +443,7 @@ class VmDigest:
     def rss_max_of(self, name: str) -> float:
         """The peak RSS of the VMs named name (NaN when none is known)."""
         vals = [p.maxes["rss"] for parts in self.parts.values() if _final(parts).last.get("name") == name for p in parts]
-        return float(np.fmax.reduce(vals)) if vals else math.nan
+        return _fmax(vals)
 
 
 def _final(parts: list[_Part]) -> _Part:
@@ -467,7 +473,7 @@ def _merge(parts: list[_Part], table: np.ndarray, offset: dict[int, int]) -> _Pa
         alloc=allocs[0] if same else np.concatenate([p.alloc_rows() for p in parts]),  # type: ignore[arg-type]
         rows=sum(p.rows for p in parts),
         first_ts=min(p.first_ts for p in parts),
-        maxes={m: float(np.fmax.reduce([p.maxes[m] for p in parts])) for m in MAXES},
+        maxes={m: _fmax(p.maxes[m] for p in parts) for m in MAXES},
         lasts=lasts,
         last_order=last.last_order,
         last=last.last,
