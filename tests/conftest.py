@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import os
+import shutil
 import subprocess
 import sys
 import tarfile
@@ -23,6 +25,17 @@ def unpack_own(tar: tarfile.TarFile, into: Path) -> None:
         tar.extractall(into, filter="data")
     else:
         tar.extractall(into)
+
+
+def sos_argv(*args: str) -> list[str]:
+    """`sos report …` as this user can run it: sos refuses to run without root, so an unprivileged
+    user runs it in a user namespace in which it is root (`unshare --map-root-user`). It is the same
+    real sos; what the user cannot read on the host stays out of the report, as it would for root
+    where a file is unreadable."""
+    argv = [shutil.which("sos") or "sos", *args]
+    if os.geteuid() != 0 and shutil.which("unshare"):
+        argv = [shutil.which("unshare") or "unshare", "--map-root-user", *argv]
+    return argv
 
 
 def run_on_terminal(cmd: list[str], columns: int = 120, timeout: float = HANG) -> tuple[int, str]:

@@ -22,7 +22,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parent / "fixtures" / "sar"))
 import realtools  # noqa: E402
-from conftest import HANG, unpack_own  # noqa: E402
+from conftest import HANG, sos_argv, unpack_own  # noqa: E402
 
 from memreport.ingest import store  # noqa: E402
 from memreport.ingest.sources import read_input  # noqa: E402
@@ -75,13 +75,15 @@ def _sos(tmp: Path) -> Path:
     if sos is None:
         pytest.fail("sos not installed: run `bash tests/system_deps.sh` (make test does)")
     p = subprocess.run(
-        [sos, "report", "--batch", "--tmp-dir", str(tmp), "-o", "memory,process,date,host,kernel,libvirt"],
+        sos_argv("report", "--batch", "--tmp-dir", str(tmp), "-o", "memory,process,date,host,kernel,libvirt"),
         capture_output=True,
         timeout=HANG,
     )
     made = sorted(tmp.glob("sosreport-*.tar.xz"))
     if p.returncode != 0 or not made:
-        pytest.fail(f"sos report failed here (needs root): {p.stderr.decode(errors='replace')[-300:]}")
+        pytest.fail(
+            f"sos report failed here (it needs root, or a user namespace to be root in): {p.stderr.decode(errors='replace')[-300:]}"
+        )
     return made[0]
 
 

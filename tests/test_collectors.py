@@ -716,16 +716,18 @@ def python_for_nobody(cwd: Path) -> str:
 def test_unreadable_as_non_root(kind: str) -> None:
     """Not root: a VM's status and a KSM file cannot be read: '-' in the row, one log line each.
 
-    The unprivileged process gets everything it runs in one directory open to it (the collector
-    copied there, the fake root, the output, for busybox its applets): the checkout may be out of its
-    reach, under a private directory (issue 16)."""
-    if os.geteuid() != 0 or not shutil.which("setpriv"):
-        pytest.fail("needs root and setpriv (util-linux) to run the collector as another user; CI runs as root")
+    Run by root, the collector runs as user 65534 (setpriv), and that process gets everything it runs
+    in one directory open to it (the collector copied there, the fake root, the output, for busybox
+    its applets): the checkout may be out of its reach, under a private directory (issue 16). Run by
+    another user, the collector runs as that user."""
+    as_root = os.geteuid() == 0
+    if as_root and not shutil.which("setpriv"):
+        pytest.fail("needs setpriv (util-linux) to run the collector as another user: `bash tests/system_deps.sh`")
     # pytest's tmp dirs are private to root: this one is open to the unprivileged user
     base = Path(tempfile.mkdtemp(prefix="memsnap-nonroot-"))
     try:
         closed = [d for d in base.parents if not os.stat(d).st_mode & 0o001]
-        if closed:
+        if closed and as_root:
             pytest.fail(f"{closed[0]} is closed to other users: point TMPDIR at a directory they can reach")
         base.chmod(0o755)
         collector = base / ("memsnap.py" if kind == "py" else "memsnap.sh")
@@ -739,14 +741,15 @@ def test_unreadable_as_non_root(kind: str) -> None:
                 if not os.path.islink(os.path.join(d, name)):
                     os.chmod(os.path.join(d, name), 0o644)
         (root / "proc" / "1001" / "status").chmod(0o000)
-        (root / "proc" / "1001" / "ksm_stat").chmod(0o400)  # as the kernel makes it: owner only
+        # As the kernel makes it: root's, owner only. A user's copy is theirs: closed to them too.
+        (root / "proc" / "1001" / "ksm_stat").chmod(0o400 if as_root else 0o000)
         (root / "sys" / "kernel" / "mm" / "ksm" / "pages_volatile").chmod(0o200)
         out = base / "cap"
         out.mkdir(mode=0o777)
         out.chmod(0o777)
         env = dict(os.environ)
         if kind == "py":
-            argv = [python_for_nobody(base), str(collector)]
+            argv = [python_for_nobody(base) if as_root else sys.executable, str(collector)]
         elif kind == "dash":
             argv = [shutil.which("dash") or "dash", str(collector)]
         else:
@@ -758,8 +761,7 @@ def test_unreadable_as_non_root(kind: str) -> None:
             argv = [shutil.which("busybox") or "busybox", "sh", str(collector)]
         r = subprocess.run(
             [
-                shutil.which("setpriv") or "setpriv",
-                *NOBODY,
+                *([shutil.which("setpriv") or "setpriv", *NOBODY] if as_root else []),
                 *argv,
                 "--root",
                 str(root),

@@ -21,7 +21,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parent / "fixtures" / "sar"))
 import realtools  # noqa: E402
-from conftest import run_cli, unpack_own  # noqa: E402
+from conftest import run_cli, sos_argv, unpack_own  # noqa: E402
 
 from memreport.fleet import FleetOptions, run_fleet  # noqa: E402
 from memreport.ingest import hosts  # noqa: E402
@@ -38,7 +38,7 @@ def _sos(tmp: Path) -> Path:
     if shutil.which("sos") is None:
         pytest.fail("sos not installed: run `bash tests/system_deps.sh` (make test does)")
     tmp.mkdir(parents=True)
-    out = realtools.run(["sos", "report", "--batch", "--tmp-dir", str(tmp), "-o", SOS_PLUGINS])
+    out = realtools.run(sos_argv("report", "--batch", "--tmp-dir", str(tmp), "-o", SOS_PLUGINS))
     made = sorted(tmp.glob("sosreport-*.tar.xz"))
     assert made, out[-500:]
     return made[0]
