@@ -165,10 +165,11 @@ def extracted(path: Path, limits: ArchiveLimits = DEFAULT_LIMITS) -> Iterator[Pa
     whole stream, so a bomb or a million empty members is refused after reading headers only
     (seconds), before a single file exists. The second extracts, re-running the same checks and
     tarfile's `filter='data'` (which re-checks each member against the real tree on disk and strips
-    modes and owners; _extract_unfiltered where Python has no filters). Checks per member: count, time, names (absolute, `..`, NUL, length), type
-    (no devices, FIFOs or unknown types), links (no absolute or escaping targets), a member
-    written through an earlier link or replacing one, size; while reading: total uncompressed size
-    and compression ratio. Raises UnsafeArchiveError naming the archive and the member.
+    modes and owners; _extract_unfiltered where Python has no filters). Checks per member: count,
+    time, names (absolute, `..`, NUL, length), type (no devices, FIFOs or unknown types), links (no
+    absolute or escaping targets), a member written through an earlier link or replacing one, size;
+    while reading: total uncompressed size and compression ratio. Raises UnsafeArchiveError naming
+    the archive and the member.
     """
     path = Path(path)
     kind = compression_of(path)
