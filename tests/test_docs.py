@@ -22,6 +22,21 @@ def test_quick_start_is_two_commands_and_ci_runs_the_second():
     assert re.search(r"^report: setup", makefile, re.M) and re.search(r"^test: setup", makefile, re.M)
 
 
+def test_the_repo_stands_alone():
+    """What the code, the docs and the tests rely on lives in this repository (docs/), not in the
+    notes the project grew from, which a clone does not have."""
+    outside = ("../" + "shared", "DOMAIN" + ".md")  # spelled apart so that this file does not match itself
+    ours = ["README.md", "CHANGELOG.md", "Makefile", "pyproject.toml", ".ci/run"]
+    for top in ("memreport", "collectors", "templates", "docs", "tests", "benchmarks", "sample_data"):
+        ours += [
+            str(p.relative_to(ROOT))
+            for p in (ROOT / top).rglob("*")
+            if p.is_file() and p.suffix in (".py", ".md", ".j2", ".sh", ".html", ".css", ".txt") and "__pycache__" not in p.parts
+        ]
+    citing = [f"{name}: {word}" for name in ours for word in outside if word in (ROOT / name).read_text(errors="replace")]
+    assert len(ours) > 100 and citing == []
+
+
 def test_every_store_table_is_documented():
     from memreport.ingest.schema import FACTS_SCHEMA, LOG_SCHEMA, SAMPLE_FIXED, SWAPS_SCHEMA, VMS_SCHEMA
 

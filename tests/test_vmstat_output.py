@@ -69,7 +69,7 @@ def test_real_vmstat(tmp_path: Path, args: list[str], locale: str, command_line:
 
 
 def test_frozen_memory_columns_are_dropped() -> None:
-    """procps-ng 4.0.x: memory columns frozen while si/so move (DOMAIN.md "vmstat output traps")."""
+    """procps-ng 4.0.x: memory columns frozen while si/so move (docs/INPUTS.md, "vmstat output")."""
     text = textwrap.dedent("""\
         procs -----------memory---------- ---swap-- -----io---- -system-- ------cpu-----
          r  b   swpd   free  inact active   si   so    bi    bo   in   cs us sy id wa st

@@ -16,7 +16,7 @@ from memreport.render.formatters import fit_name
 W = 440
 
 DEFICIT, SURPLUS = "#c0392b", "#1e8449"
-# RHV's memory overcommit levels (DOMAIN.md): 100 %, 150 %, 200 % of RAM.
+# oVirt/RHV's memory overcommit levels per cluster (docs/FLEET.md): 100 %, 150 %, 200 % of RAM.
 OVERCOMMIT_LEVELS = (1.0, 1.5, 2.0)
 BIN = 0.25
 

@@ -5,7 +5,7 @@ sar's *text* column names (`kbmemfree`, `pswpin/s`, `%smem` …), so one mapping
 any of them into store columns. Units are normalised there, once: kB → bytes, pages/s → bytes/s
 with the host's page size, PSI percentages → shares 0..1.
 
-Traps handled (docs/INPUTS.md, ../shared/DOMAIN.md "sar / sadf"):
+Traps handled (docs/INPUTS.md, "sar data"):
 - text follows the locale: `11/26/26` (C), `11/26/2026` + ` PM` (en_US), `26.11.2026`, decimal
   commas and `Durchschn.:` (de_DE); `sadf -d` in de_DE also writes decimal commas;
 - activity blocks come in sysstat's order, each with its own header; `LINUX RESTART` lines;
